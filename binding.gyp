@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "glasspane",
+      "sources": [
+        "native/addon.cc",
+        "native/mapping.cc",
+        "native/region.cc",
+        "native/fast_copy.cc",
+        "native/watcher.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-fexceptions"],
+      "conditions": [
+        ["OS!='linux'", { "sources!": [] }]
+      ]
+    }
+  ]
+}

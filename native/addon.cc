@@ -1,0 +1,66 @@
+// glasspane native addon: map shared memory, atomics, wp-following copies, a watcher thread.
+// Nothing in here knows about frames, SPICE or QEMU (see src/native.ts for the typed surface).
+#include <napi.h>
+
+#include <cstring>
+
+#include "fast_copy.h"
+#include "region.h"
+#include "watcher.h"
+
+namespace glasspane {
+void CloseAllRegionsAtExit();
+void StopAllWatchersAtExit();
+}  // namespace glasspane
+
+using namespace glasspane;
+
+namespace {
+
+Napi::Value SetStrategy(const Napi::CallbackInfo& info) {
+  std::string s = info[0].ToString().Utf8Value();
+  if (s == "auto") SetCopyStrategy(CopyStrategy::kAuto);
+  else if (s == "memcpy") SetCopyStrategy(CopyStrategy::kMemcpy);
+  else if (s == "avx2-stream") {
+    if (!CpuHasAvx2()) throw Napi::Error::New(info.Env(), "this CPU has no AVX2");
+    SetCopyStrategy(CopyStrategy::kAvx2Stream);
+  } else throw Napi::RangeError::New(info.Env(), "copy strategy must be auto, memcpy or avx2-stream, got " + s);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetStrategy(const Napi::CallbackInfo& info) {
+  switch (GetCopyStrategy()) {
+    case CopyStrategy::kMemcpy: return Napi::String::New(info.Env(), "memcpy");
+    case CopyStrategy::kAvx2Stream: return Napi::String::New(info.Env(), "avx2-stream");
+    default: return Napi::String::New(info.Env(), "auto");
+  }
+}
+
+// memcpyBaseline(dst, src, n): plain libc memcpy between two JS buffers, the benchmarks' yardstick.
+Napi::Value MemcpyBaseline(const Napi::CallbackInfo& info) {
+  auto dst = info[0].As<Napi::Uint8Array>();
+  auto src = info[1].As<Napi::Uint8Array>();
+  size_t n = std::min(dst.ByteLength(), src.ByteLength());
+  std::memcpy(dst.Data(), src.Data(), n);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Region", Region::Init(env));
+  exports.Set("Watcher", Watcher::Init(env));
+  exports.Set("setCopyStrategy", Napi::Function::New<SetStrategy>(env));
+  exports.Set("getCopyStrategy", Napi::Function::New<GetStrategy>(env));
+  exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
+  exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
+  // At environment teardown: stop watcher threads first (they may be polling a mapping), then
+  // unmap every region still open. Async copies hold the mapping and unmap it when they end.
+  env.AddCleanupHook([] {
+    StopAllWatchersAtExit();
+    CloseAllRegionsAtExit();
+  });
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(glasspane, Init)

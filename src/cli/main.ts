@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The `glasspane` command. Each command group lives in its own module under ./commands and
+ * registers itself on the program; this file only wires them together and turns errors into a
+ * clear message and a non-zero exit status (never a stack trace for a user mistake).
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, GlasspaneError } from '../errors.js';
+import { registerStub } from './commands/stub.js';
+import { registerView } from './commands/view.js';
+import { registerDemo } from './commands/demo.js';
+// --- VM lifecycle commands (doctor, iommu, vfio, vm) ---
+// --- end VM lifecycle commands ---
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('glasspane')
+    .description('See and drive a GPU-passthrough VM in a window: Looking Glass B7 frame relay and VM lifecycle')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)');
+  registerStub(program);
+  registerView(program);
+  registerDemo(program);
+  // --- VM lifecycle registrations ---
+  // --- end VM lifecycle registrations ---
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`glasspane: ${describeError(err)}\n`);
+    if (process.env.GLASSPANE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return err instanceof GlasspaneError ? 2 : 1;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`glasspane: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,42 @@
+/**
+ * Stable error codes in one list. Every error the user can meet says what was found, what was
+ * expected and how to fix it; `code` is stable so scripts and tests can match on it.
+ */
+export const ErrorCodes = {
+  ERR_REGION_OPEN: 'ERR_REGION_OPEN',
+  ERR_REGION_TOO_SMALL: 'ERR_REGION_TOO_SMALL',
+  ERR_LGMP_MAGIC: 'ERR_LGMP_MAGIC',
+  ERR_LGMP_VERSION: 'ERR_LGMP_VERSION',
+  ERR_KVMFR_MAGIC: 'ERR_KVMFR_MAGIC',
+  ERR_KVMFR_VERSION: 'ERR_KVMFR_VERSION',
+  ERR_KVMFR_CORRUPT: 'ERR_KVMFR_CORRUPT',
+  ERR_LGMP_CORRUPT: 'ERR_LGMP_CORRUPT',
+  ERR_NO_PRODUCER: 'ERR_NO_PRODUCER',
+  ERR_QUEUE_FULL: 'ERR_QUEUE_FULL',
+  ERR_BAD_FRAME: 'ERR_BAD_FRAME',
+  ERR_BAD_CURSOR: 'ERR_BAD_CURSOR',
+  ERR_FRAME_STALLED: 'ERR_FRAME_STALLED',
+  ERR_USAGE: 'ERR_USAGE',
+  ERR_CONFIG: 'ERR_CONFIG',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});
+
+export class GlasspaneError extends Error {
+  readonly code: ErrorCode;
+  /** What the user can do about it, one sentence; printed after the message by the CLI. */
+  readonly fix?: string;
+  constructor(code: ErrorCode, message: string, fix?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GlasspaneError';
+    this.code = code;
+    this.fix = fix;
+  }
+}
+
+/** Formats any error for a terminal: message, then the fix when there is one. */
+export function describeError(err: unknown): string {
+  if (err instanceof GlasspaneError) return err.fix ? `${err.message}\n  fix: ${err.fix}` : err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
