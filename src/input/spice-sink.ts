@@ -1,0 +1,82 @@
+/**
+ * InputSink over a SpiceClient: key names / HID usages become set-1 scancodes (scancodes.ts),
+ * buttons become SPICE button ids. Input while the client is not connected is dropped (not
+ * queued: replaying stale keystrokes after a reconnect would be worse than losing them).
+ */
+import type { SpiceClient } from '../spice/client.js';
+import { Leds, SpiceButton } from '../spice/protocol.js';
+import { scancodeForCode, scancodeForHid } from './scancodes.js';
+import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
+
+const BUTTON_IDS: Record<MouseButton, number> = {
+  left: SpiceButton.LEFT,
+  middle: SpiceButton.MIDDLE,
+  right: SpiceButton.RIGHT,
+  side: SpiceButton.SIDE,
+  extra: SpiceButton.EXTRA,
+};
+
+/** set-1 scancode for a KeyId; undefined when the key has none. */
+export function scancodeFor(key: KeyId): number | undefined {
+  return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
+}
+
+export class SpiceInputSink implements InputSink {
+  readonly client: SpiceClient;
+
+  constructor(client: SpiceClient) {
+    this.client = client;
+  }
+
+  get absolute(): boolean {
+    return this.client.state.mouseMode === 'client';
+  }
+
+  keyDown(key: KeyId): boolean {
+    return this.key(key, true);
+  }
+
+  keyUp(key: KeyId): boolean {
+    return this.key(key, false);
+  }
+
+  mouseMotion(dx: number, dy: number): void {
+    this.client.inputs?.motion(dx, dy);
+  }
+
+  mousePosition(x: number, y: number, width: number, height: number): void {
+    this.client.inputs?.position(x, y, width, height);
+  }
+
+  mouseButton(button: MouseButton, down: boolean): void {
+    const id = BUTTON_IDS[button];
+    if (id !== undefined) this.client.inputs?.button(id, down);
+  }
+
+  mouseWheel(notches: number): void {
+    this.client.inputs?.wheel(notches);
+  }
+
+  syncLocks(locks: LockState): void {
+    const leds = (locks.capsLock ? Leds.CAPS : 0) | (locks.numLock ? Leds.NUM : 0) | (locks.scrollLock ? Leds.SCROLL : 0);
+    this.client.inputs?.syncLocks(leds);
+  }
+
+  releaseAll(): void {
+    this.client.inputs?.releaseAll();
+  }
+
+  async close(): Promise<void> {
+    this.releaseAll();
+    await this.client.close();
+  }
+
+  private key(key: KeyId, down: boolean): boolean {
+    const sc = scancodeFor(key);
+    const inputs = this.client.inputs;
+    if (sc === undefined || !inputs) return false;
+    if (down) inputs.keyDown(sc);
+    else inputs.keyUp(sc);
+    return true;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * One SPICE channel over one socket: connect, link, ticket, then messages. Handles what every
+ * channel must (PING → PONG, SET_ACK → ACK_SYNC + one ACK per window, NOTIFY logged,
+ * DISCONNECTING noted) and hands the channel's own messages to `onMessage`.
+ *
+ * Contract: `SpiceChannel.open()` resolves once the server accepted the ticket, or rejects with a
+ * SpiceError naming the problem. After that, `onClose(err)` is called exactly once: `err` is
+ * undefined when we closed it, else why it ended. `close()` is safe to call twice.
+ * Only message types the server knows are ever sent (the server drops a channel on unknown ones).
+ */
+import net from 'node:net';
+import { debuglog } from 'node:util';
+import type { SpiceAddress } from './address.js';
+import { formatSpiceAddress } from './address.js';
+import { linkRefused, SpiceError } from './errors.js';
+import { encodeMessage } from './framing.js';
+import { encodeAuthSelection, encodeLinkRequest, encryptTicket, type LinkReply } from './link.js';
+import { ClientMsg, LinkError, ServerMsg } from './protocol.js';
+import { SpiceReader } from './reader.js';
+
+const debug = debuglog('glasspane:spice');
+
+export interface ChannelOptions {
+  address: SpiceAddress;
+  channelType: number;
+  channelId?: number;
+  connectionId?: number;
+  channelCaps?: readonly number[];
+  password?: string;
+  /** Name used in messages ("main", "inputs"). */
+  name: string;
+  /** Link timeout (connect + link + ticket), default 10 s. */
+  timeoutMs?: number;
+  /** Offer the mini header (default true). */
+  miniHeader?: boolean;
+}
+
+export type MessageHandler = (type: number, payload: Buffer) => void;
+
+export class SpiceChannel {
+  readonly name: string;
+  /** The server's link reply (its caps). */
+  readonly reply: LinkReply;
+  /** Set when the server sent DISCONNECTING before closing. */
+  disconnectReason?: number;
+  private onMessage?: MessageHandler;
+  private onClose?: (err?: SpiceError) => void;
+  /** Messages and the close that arrived before attach() (e.g. INPUTS_INIT in the ticket's packet). */
+  private early: Array<[number, Buffer]> = [];
+  private earlyClose?: { err?: SpiceError };
+
+  private readonly socket: net.Socket;
+  private readonly reader: SpiceReader;
+  private serial = 1n;
+  private ackWindow = 0;
+  private ackCount = 0;
+  private closed = false;
+
+  private constructor(name: string, socket: net.Socket, reader: SpiceReader, reply: LinkReply) {
+    this.name = name;
+    this.socket = socket;
+    this.reader = reader;
+    this.reply = reply;
+  }
+
+  /** Connects and links one channel; see the module comment for the contract. */
+  static open(opts: ChannelOptions): Promise<SpiceChannel> {
+    const where = formatSpiceAddress(opts.address);
+    const reader = new SpiceReader({ offerMiniHeader: opts.miniHeader ?? true });
+    return new Promise<SpiceChannel>((resolve, reject) => {
+      const socket =
+        opts.address.kind === 'unix' ? net.connect({ path: opts.address.path }) : net.connect({ host: opts.address.host, port: opts.address.port });
+      socket.setNoDelay(true);
+      let settled = false;
+      let reply: LinkReply | undefined;
+      let channel: SpiceChannel | undefined;
+      const fail = (err: SpiceError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE ${opts.name} channel at ${where}: no link answer within ${opts.timeoutMs ?? 10_000} ms (${reader.where})`, 'check that the address is QEMU\'s -spice port and that QEMU is not paused or hung')),
+        opts.timeoutMs ?? 10_000,
+      );
+      socket.on('connect', () => {
+        debug('%s: connected to %s, linking', opts.name, where);
+        socket.write(
+          encodeLinkRequest({
+            channelType: opts.channelType,
+            channelId: opts.channelId ?? 0,
+            connectionId: opts.connectionId ?? 0,
+            channelCaps: opts.channelCaps ?? [],
+            miniHeader: opts.miniHeader ?? true,
+          }),
+        );
+      });
+      socket.on('data', (data: Buffer) => {
+        let events;
+        try {
+          events = reader.feed(data);
+        } catch (err) {
+          if (channel) channel.finish(err as SpiceError);
+          else fail(err as SpiceError);
+          return;
+        }
+        for (const ev of events) {
+          if (channel) {
+            if (ev.kind === 'message') channel.dispatch(ev.type, ev.payload);
+            continue;
+          }
+          if (ev.kind === 'link') {
+            if (ev.reply.error !== LinkError.OK) return fail(linkRefused(ev.reply.error, opts.name, 'link'));
+            reply = ev.reply;
+            let ticket: Buffer;
+            try {
+              ticket = encryptTicket(ev.reply.publicKey, opts.password ?? '');
+            } catch (err) {
+              return fail(err as SpiceError);
+            }
+            socket.write(Buffer.concat([encodeAuthSelection(), ticket]));
+          } else if (ev.kind === 'auth') {
+            if (ev.result !== LinkError.OK) return fail(linkRefused(ev.result, opts.name, 'ticket'));
+            settled = true;
+            clearTimeout(timer);
+            debug('%s: linked (mini header %s)', opts.name, reader.miniHeader);
+            channel = new SpiceChannel(opts.name, socket, reader, reply!);
+            resolve(channel);
+          }
+        }
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (channel) return channel.finish(new SpiceError('ERR_SPICE_CLOSED', `SPICE ${opts.name} channel at ${where} failed: ${err.message}`, 'check that QEMU is still running', { cause: err }));
+        fail(connectError(err, where, opts.name));
+      });
+      socket.on('close', () => {
+        if (channel) {
+          let err: SpiceError | undefined;
+          try {
+            reader.end();
+          } catch (e) {
+            err = e as SpiceError;
+          }
+          channel.finish(
+            err ??
+              new SpiceError(
+                'ERR_SPICE_CLOSED',
+                `SPICE server closed the ${opts.name} channel${channel.disconnectReason !== undefined ? ` (DISCONNECTING reason ${channel.disconnectReason})` : ''}`,
+                'check that QEMU is still running; another SPICE client connecting takes the session over',
+              ),
+          );
+          return;
+        }
+        try {
+          reader.end();
+        } catch (e) {
+          return fail(e as SpiceError);
+        }
+        fail(new SpiceError('ERR_SPICE_CLOSED', `SPICE server at ${where} closed the connection before the ${opts.name} channel was linked`, 'check QEMU\'s stderr: the server logs why it refused the link'));
+      });
+    });
+  }
+
+  /**
+   * Starts delivery: channel messages go to `onMessage`, the end to `onClose` (once). Anything
+   * that arrived between open() resolving and this call is delivered now, in order.
+   */
+  attach(onMessage: MessageHandler, onClose: (err?: SpiceError) => void): void {
+    this.onMessage = onMessage;
+    this.onClose = onClose;
+    const early = this.early;
+    this.early = [];
+    for (const [t, p] of early) {
+      if (this.closed && !this.earlyClose) break;
+      onMessage(t, p);
+    }
+    if (this.earlyClose) {
+      const { err } = this.earlyClose;
+      this.earlyClose = undefined;
+      onClose(err);
+    }
+  }
+
+  /** Sends one message; a no-op once closed (input after a disconnect is dropped, not queued). */
+  send(type: number, payload: Uint8Array = new Uint8Array(0)): void {
+    if (this.closed) return;
+    this.socket.write(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Closes gracefully: the server reads everything already written before it sees the EOF, so
+   * a key release sent just before close() is applied. Resolves when the socket is gone.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.finish(undefined);
+      this.socket.end();
+      // A server that never closes its side must not keep us alive.
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    });
+  }
+
+  private finish(err: SpiceError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (err) {
+      debug('%s: closed: %s', this.name, err.message);
+      this.socket.destroy();
+    }
+    if (this.onClose) this.onClose(err);
+    else this.earlyClose = { err };
+  }
+
+  private dispatch(type: number, payload: Buffer): void {
+    if (this.ackWindow > 0 && ++this.ackCount >= this.ackWindow) {
+      this.ackCount = 0;
+      this.send(ClientMsg.ACK);
+    }
+    switch (type) {
+      case ServerMsg.SET_ACK: {
+        if (payload.length < 8) return this.protocolError(type, payload, 8);
+        const generation = payload.readUInt32LE(0);
+        this.ackWindow = payload.readUInt32LE(4);
+        this.ackCount = 0;
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(generation, 0);
+        this.send(ClientMsg.ACK_SYNC, b);
+        return;
+      }
+      case ServerMsg.PING: {
+        if (payload.length < 12) return this.protocolError(type, payload, 12);
+        // PONG is exactly id + timestamp; the padding of bandwidth-test PINGs is not echoed.
+        this.send(ClientMsg.PONG, payload.subarray(0, 12));
+        return;
+      }
+      case ServerMsg.DISCONNECTING:
+        this.disconnectReason = payload.length >= 12 ? payload.readUInt32LE(8) : 0;
+        debug('%s: server is disconnecting (reason %d)', this.name, this.disconnectReason);
+        return;
+      case ServerMsg.NOTIFY: {
+        if (payload.length >= 24) {
+          const len = payload.readUInt32LE(20);
+          const text = payload.subarray(24, 24 + len).toString('utf8').replace(/\0.*$/s, '');
+          debug('%s: NOTIFY severity %d: %s', this.name, payload.readUInt32LE(8), text);
+        }
+        return;
+      }
+      case ServerMsg.MIGRATE:
+      case ServerMsg.MIGRATE_DATA:
+      case ServerMsg.WAIT_FOR_CHANNELS:
+      case ServerMsg.LIST:
+        return;
+      default:
+        if (this.onMessage) this.onMessage(type, payload);
+        else this.early.push([type, Buffer.from(payload)]);
+    }
+  }
+
+  /** A message shorter than its layout: the stream cannot be trusted any more. */
+  protocolError(type: number, payload: Buffer, need: number): void {
+    this.finish(
+      new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} has ${payload.length} bytes, its layout needs ${need}`, 'this is a server bug or not a SPICE server; report it with NODE_DEBUG=glasspane:spice output'),
+    );
+  }
+}
+
+function connectError(err: NodeJS.ErrnoException, where: string, name: string): SpiceError {
+  const fixes: Record<string, string> = {
+    ECONNREFUSED: 'start the VM, or check the port of QEMU\'s -spice port= option',
+    ENOENT: 'start the VM, or check the path of QEMU\'s -spice unix=on,addr= option',
+    EACCES: 'run glasspane as a user that may open the socket (check its owner and mode)',
+    ETIMEDOUT: 'check the host and that no firewall drops the connection',
+  };
+  return new SpiceError(
+    'ERR_SPICE_CONNECT',
+    `cannot connect to the SPICE server at ${where} for the ${name} channel: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' '),
+    fixes[err.code ?? ''] ?? 'check the address and that QEMU is running with -spice',
+    { cause: err },
+  );
+}

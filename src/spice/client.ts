@@ -1,0 +1,222 @@
+/**
+ * SpiceClient: main + inputs channel of one SPICE session, and (optionally) reconnecting with
+ * exponential backoff when QEMU restarts.
+ *
+ * States: idle → connecting → connected → (link lost) → waiting → connecting → ... ; `closed`
+ * after close(); `failed` after an error that retrying cannot fix (wrong password, not a SPICE
+ * server) when reconnecting. Every change is reported to `onState` (the viewer's OSD shows it).
+ *
+ * Keys: the server releases every key it saw pressed when the inputs channel goes, so after a
+ * disconnect nothing stays stuck in the guest; our own held-key record is cleared with it.
+ */
+import { debuglog } from 'node:util';
+import type { SpiceAddress } from './address.js';
+import { formatSpiceAddress } from './address.js';
+import { SpiceError } from './errors.js';
+import { InputsChannel } from './inputs-channel.js';
+import { MainChannel } from './main-channel.js';
+import { ChannelType, MouseMode } from './protocol.js';
+
+const debug = debuglog('glasspane:spice');
+
+export type SpiceState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'failed' | 'closed';
+
+export interface SpiceStatus {
+  state: SpiceState;
+  /** Why the last attempt failed or the link was lost. */
+  error?: SpiceError;
+  /** In `waiting`: milliseconds until the next attempt. */
+  retryInMs?: number;
+  /** Failed attempts since the last successful link. */
+  attempt: number;
+  /** 'server' (relative) or 'client' (absolute), once connected. */
+  mouseMode?: 'server' | 'client';
+  /** Guest lock-key LEDs (Leds bits). */
+  leds?: number;
+  vmName?: string;
+  vmUuid?: string;
+}
+
+export interface SpiceClientOptions {
+  address: SpiceAddress;
+  password?: string;
+  /** Per-attempt link timeout, default 10 s. */
+  timeoutMs?: number;
+  mouseMode?: 'server' | 'client';
+  /** Backoff: first delay, doubled per failure up to maxDelayMs (defaults 250 ms and 5 s). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  onState?: (s: SpiceStatus) => void;
+}
+
+/** Errors that will not go away by trying again. */
+const PERMANENT = new Set(['ERR_SPICE_AUTH', 'ERR_SPICE_MAGIC', 'ERR_SPICE_VERSION', 'ERR_SPICE_PASSWORD', 'ERR_SPICE_ADDRESS', 'ERR_SPICE_NO_INPUTS']);
+
+export class SpiceClient {
+  readonly address: SpiceAddress;
+  private readonly opts: SpiceClientOptions;
+  private mainCh?: MainChannel;
+  private inputsCh?: InputsChannel;
+  private status: SpiceStatus = { state: 'idle', attempt: 0 };
+  private retryTimer?: NodeJS.Timeout;
+  private keepTrying = false;
+  private connectedWaiters: Array<() => void> = [];
+
+  constructor(opts: SpiceClientOptions) {
+    this.opts = opts;
+    this.address = opts.address;
+  }
+
+  /** The inputs channel while connected; undefined otherwise (input is then dropped). */
+  get inputs(): InputsChannel | undefined {
+    return this.inputsCh && !this.inputsCh.isClosed ? this.inputsCh : undefined;
+  }
+
+  get main(): MainChannel | undefined {
+    return this.mainCh;
+  }
+
+  get state(): SpiceStatus {
+    return { ...this.status };
+  }
+
+  /** One attempt: resolves when main and inputs are linked, rejects with a SpiceError otherwise. */
+  async connect(): Promise<void> {
+    if (this.status.state === 'closed') throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE client is closed', 'create a new client');
+    this.setState({ state: 'connecting', error: undefined, retryInMs: undefined });
+    const where = formatSpiceAddress(this.address);
+    let main: MainChannel | undefined;
+    try {
+      main = await MainChannel.open({
+        address: this.address,
+        password: this.opts.password,
+        timeoutMs: this.opts.timeoutMs,
+        mouseMode: this.opts.mouseMode,
+        events: {
+          mouseMode: (current) => this.setState({ mouseMode: current === MouseMode.CLIENT ? 'client' : 'server' }),
+          name: (n) => this.setState({ vmName: n }),
+          uuid: (u) => this.setState({ vmUuid: u }),
+          close: (err) => this.lost(err),
+        },
+      });
+      if (!main.hasChannel(ChannelType.INPUTS)) {
+        throw new SpiceError('ERR_SPICE_NO_INPUTS', `SPICE server at ${where} offers no inputs channel`, 'QEMU always has one with -spice; check that the address is the right VM');
+      }
+      this.mainCh = main;
+      const inputs = await InputsChannel.open({
+        address: this.address,
+        sessionId: main.sessionId,
+        password: this.opts.password,
+        timeoutMs: this.opts.timeoutMs,
+        events: { leds: (l) => this.setState({ leds: l }), close: (err) => this.lost(err) },
+      });
+      if (this.isClosedNow()) {
+        await inputs.close();
+        return;
+      }
+      this.inputsCh = inputs;
+    } catch (err) {
+      this.mainCh = undefined;
+      await main?.close();
+      const e = err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_CONNECT', String(err), 'check the address', { cause: err });
+      if (!this.isClosedNow()) this.setState({ state: 'idle', error: e, attempt: this.status.attempt + 1 });
+      throw e;
+    }
+    debug('client: connected to %s (session %d, vm %s %s)', where, main.sessionId, main.name ?? '?', main.uuid ?? '?');
+    this.setState({
+      state: 'connected',
+      error: undefined,
+      attempt: 0,
+      vmName: main.name,
+      vmUuid: main.uuid,
+      mouseMode: main.currentMouseMode === MouseMode.CLIENT ? 'client' : 'server',
+      leds: this.inputsCh?.leds,
+    });
+    const w = this.connectedWaiters;
+    this.connectedWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Connects and keeps connected: retries with backoff after failures and lost links until
+   * close(), or until an error retrying cannot fix (state `failed`). Never rejects.
+   */
+  start(): void {
+    if (this.keepTrying || this.status.state === 'closed') return;
+    this.keepTrying = true;
+    void this.attempt();
+  }
+
+  /** Resolves the next time the client is connected (immediately when it is). */
+  whenConnected(): Promise<void> {
+    if (this.status.state === 'connected') return Promise.resolve();
+    return new Promise((r) => this.connectedWaiters.push(r));
+  }
+
+  /** Closes both channels after sending what is queued; safe to call twice. */
+  async close(): Promise<void> {
+    this.keepTrying = false;
+    clearTimeout(this.retryTimer);
+    if (this.status.state === 'closed') return;
+    this.setState({ state: 'closed', retryInMs: undefined });
+    const inputs = this.inputsCh;
+    const main = this.mainCh;
+    this.inputsCh = undefined;
+    this.mainCh = undefined;
+    await inputs?.close();
+    await main?.close();
+  }
+
+  private async attempt(): Promise<void> {
+    if (!this.keepTrying) return;
+    try {
+      await this.connect();
+    } catch (err) {
+      if (!this.keepTrying) return;
+      const e = err as SpiceError;
+      if (PERMANENT.has(e.code)) {
+        this.keepTrying = false;
+        this.setState({ state: 'failed', error: e });
+        return;
+      }
+      this.scheduleRetry(e);
+    }
+  }
+
+  private scheduleRetry(error?: SpiceError): void {
+    const initial = this.opts.initialDelayMs ?? 250;
+    const max = this.opts.maxDelayMs ?? 5000;
+    const delay = Math.min(max, initial * 2 ** Math.min(this.status.attempt, 16));
+    this.setState({ state: 'waiting', error, retryInMs: delay });
+    debug('client: retry in %d ms (%s)', delay, error?.message ?? 'link lost');
+    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+  }
+
+  /** Main or inputs channel ended: drop both; reconnect when start() asked for it. */
+  private lost(err?: SpiceError): void {
+    if (this.status.state !== 'connected') return;
+    const inputs = this.inputsCh;
+    const main = this.mainCh;
+    this.inputsCh = undefined;
+    this.mainCh = undefined;
+    void inputs?.close(0);
+    void main?.close();
+    debug('client: link lost: %s', err?.message ?? 'closed');
+    if (this.keepTrying) {
+      this.status.attempt = 0;
+      this.scheduleRetry(err);
+    } else {
+      this.setState({ state: 'idle', error: err });
+    }
+  }
+
+  /** Re-reads the state (TypeScript narrows `this.status.state` across awaits otherwise). */
+  private isClosedNow(): boolean {
+    return this.status.state === 'closed';
+  }
+
+  private setState(patch: Partial<SpiceStatus>): void {
+    this.status = { ...this.status, ...patch };
+    this.opts.onState?.({ ...this.status });
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The SPICE inputs channel: keys as PC set-1 scancodes, relative motion with the MOTION_ACK
+ * window, absolute positions, buttons with their cumulative state, wheel, lock-key LEDs.
+ *
+ * Ordering contract: everything goes out in the order it was asked for. When the motion window
+ * is full (MAX_UNACKED motion/position messages without ACK), motion accumulates in one pending
+ * message and anything asked for after it (a button, a key) waits behind it, so a click always
+ * lands where the pointer was moved first and Shift+click stays Shift+click.
+ */
+import { debuglog } from 'node:util';
+import type { SpiceAddress } from './address.js';
+import { SpiceChannel } from './channel.js';
+import type { SpiceError } from './errors.js';
+import { ChannelType, InputsClientMsg, InputsServerMsg, Leds, MOTION_ACK_BUNCH } from './protocol.js';
+
+const debug = debuglog('glasspane:spice');
+
+/** At most this many MOTION/POSITION messages without MOTION_ACK (spice-gtk uses the same). */
+export const MAX_UNACKED = 2 * MOTION_ACK_BUNCH;
+
+/** Set-1 scancodes of the lock keys (the server derives LED state from them). */
+const LOCK_KEYS = new Set([0x3a, 0x45, 0x46]);
+
+/**
+ * The KEY_DOWN / KEY_UP u32 for a set-1 scancode written as 0xNN or 0xe0NN: the scancode bytes
+ * in wire order, low byte first, zero-terminated; for a release the break bit (0x80) is set in the
+ * last byte (the server does not set it).
+ */
+export function keyCodeU32(set1: number, down: boolean): number {
+  const bytes = set1 > 0xff ? [set1 >>> 8, set1 & 0xff] : [set1 & 0xff];
+  if (!down) bytes[bytes.length - 1]! |= 0x80;
+  let v = 0;
+  bytes.forEach((b, i) => (v |= b << (8 * i)));
+  return v >>> 0;
+}
+
+type Out =
+  | { kind: 'motion'; dx: number; dy: number; buttons: number }
+  | { kind: 'position'; x: number; y: number; buttons: number }
+  | { kind: 'msg'; type: number; payload: Buffer };
+
+export interface InputsEvents {
+  /** Guest lock-key LEDs (Leds bits) from INPUTS_INIT and KEY_MODIFIERS. */
+  leds?(leds: number): void;
+  close?(err?: SpiceError): void;
+}
+
+export class InputsChannel {
+  /** Guest LED state as last reported by the server. */
+  leds = 0;
+  /** Current button mask (bit `1 << (id-1)`), as of the last event asked for. */
+  buttons = 0;
+  /** Highest number of unacknowledged motion messages seen (for tests and the debug log). */
+  maxUnacked = 0;
+  private unacked = 0;
+  private readonly queue: Out[] = [];
+  private readonly held = new Set<number>();
+  private readonly channel: SpiceChannel;
+  private drainWaiters: Array<() => void> = [];
+
+  private constructor(channel: SpiceChannel) {
+    this.channel = channel;
+  }
+
+  /** Links the inputs channel of session `sessionId` (from MAIN_INIT). */
+  static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; events?: InputsEvents }): Promise<InputsChannel> {
+    const channel = await SpiceChannel.open({
+      address: opts.address,
+      channelType: ChannelType.INPUTS,
+      connectionId: opts.sessionId,
+      // KEY_SCANCODE is not offered: KEY_DOWN/KEY_UP carry everything we send, and the server
+      // would then expect us to use it for keys it cannot express otherwise.
+      channelCaps: [],
+      password: opts.password,
+      name: 'inputs',
+      timeoutMs: opts.timeoutMs,
+    });
+    const inputs = new InputsChannel(channel);
+    const ev = opts.events ?? {};
+    channel.attach(
+      (type, payload) => {
+        switch (type) {
+          case InputsServerMsg.INIT:
+          case InputsServerMsg.KEY_MODIFIERS:
+            if (payload.length < 2) return channel.protocolError(type, payload, 2);
+            inputs.leds = payload.readUInt16LE(0);
+            debug('inputs: guest leds %d', inputs.leds);
+            ev.leds?.(inputs.leds);
+            return;
+          case InputsServerMsg.MOUSE_MOTION_ACK:
+            inputs.unacked = Math.max(0, inputs.unacked - MOTION_ACK_BUNCH);
+            inputs.pump();
+            return;
+          default:
+            return;
+        }
+      },
+      (err) => {
+        inputs.held.clear();
+        inputs.queue.length = 0;
+        inputs.resolveDrain();
+        ev.close?.(err);
+      },
+    );
+    return inputs;
+  }
+
+  get isClosed(): boolean {
+    return this.channel.isClosed;
+  }
+
+  /** Scancodes (0xNN / 0xe0NN) currently held down, in press order. */
+  get heldKeys(): number[] {
+    return [...this.held];
+  }
+
+  /** Motion/position messages sent and not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.unacked;
+  }
+
+  keyDown(set1: number): void {
+    this.held.delete(set1); // re-insert: press order decides release order in releaseAll()
+    this.held.add(set1);
+    this.enqueueMsg(InputsClientMsg.KEY_DOWN, u32(keyCodeU32(set1, true)));
+  }
+
+  keyUp(set1: number): void {
+    this.held.delete(set1);
+    this.enqueueMsg(InputsClientMsg.KEY_UP, u32(keyCodeU32(set1, false)));
+  }
+
+  /**
+   * Makes the guest's lock keys match `wanted` (Leds bits). Sends KEY_MODIFIERS only on a real
+   * mismatch and never while a lock key is held: the server synthesises lock-key taps from it,
+   * and a spurious one toggles CapsLock in the guest.
+   */
+  syncLocks(wanted: number): boolean {
+    if (wanted === this.leds) return false;
+    for (const k of this.held) if (LOCK_KEYS.has(k)) return false;
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(wanted & (Leds.SCROLL | Leds.NUM | Leds.CAPS), 0);
+    this.enqueueMsg(InputsClientMsg.KEY_MODIFIERS, b);
+    this.leds = wanted; // optimistic: the guest's LED report confirms or corrects it
+    return true;
+  }
+
+  /** Relative motion (server mouse mode); +y is down. Accumulates while the window is full. */
+  motion(dx: number, dy: number): void {
+    if (!Number.isFinite(dx) || !Number.isFinite(dy)) return;
+    dx = Math.trunc(dx);
+    dy = Math.trunc(dy);
+    if (dx === 0 && dy === 0) return;
+    const tail = this.queue[this.queue.length - 1];
+    if (tail?.kind === 'motion') {
+      tail.dx += dx;
+      tail.dy += dy;
+    } else {
+      this.queue.push({ kind: 'motion', dx, dy, buttons: this.buttons });
+    }
+    this.pump();
+  }
+
+  /**
+   * Absolute position in guest surface pixels (client mouse mode), clamped to
+   * [0, width-1] × [0, height-1] because QEMU does not clamp. While the window is full only the
+   * latest position is kept.
+   */
+  position(x: number, y: number, width: number, height: number, displayId = 0): void {
+    const cx = clamp(Math.round(x), 0, Math.max(0, width - 1));
+    const cy = clamp(Math.round(y), 0, Math.max(0, height - 1));
+    const tail = this.queue[this.queue.length - 1];
+    if (tail?.kind === 'position') {
+      tail.x = cx;
+      tail.y = cy;
+    } else {
+      this.queue.push({ kind: 'position', x: cx, y: cy, buttons: this.buttons | (displayId << 16) });
+    }
+    this.pump();
+  }
+
+  /** Button 1..7 (SpiceButton) down or up; the sent state is the full mask after the event. */
+  button(id: number, down: boolean): void {
+    if (!Number.isInteger(id) || id < 1 || id > 7) throw new RangeError(`SPICE button id ${id} is not in 1..7`);
+    const bit = 1 << (id - 1);
+    if (down === ((this.buttons & bit) !== 0)) return; // no duplicate press/release
+    this.buttons = down ? this.buttons | bit : this.buttons & ~bit;
+    const b = Buffer.alloc(3);
+    b.writeUInt8(id, 0);
+    b.writeUInt16LE(this.buttons, 1);
+    this.enqueueMsg(down ? InputsClientMsg.MOUSE_PRESS : InputsClientMsg.MOUSE_RELEASE, b);
+  }
+
+  /** Wheel notches: negative = up (away from the user), positive = down. Each is PRESS+RELEASE of 4/5. */
+  wheel(notches: number): void {
+    const id = notches < 0 ? 4 : 5;
+    for (let i = 0; i < Math.abs(Math.trunc(notches)); i++) {
+      this.button(id, true);
+      this.button(id, false);
+    }
+  }
+
+  /** Releases every held key (reverse press order) and button. */
+  releaseAll(): void {
+    for (const k of [...this.held].reverse()) this.keyUp(k);
+    for (let id = 1; id <= 7; id++) if (this.buttons & (1 << (id - 1))) this.button(id, false);
+  }
+
+  /** Resolves when everything asked for has been written (pending motion included). */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 || this.channel.isClosed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Drains (bounded by `timeoutMs`), then closes; the server releases whatever it saw pressed. */
+  async close(timeoutMs = 2000): Promise<void> {
+    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await this.channel.close();
+  }
+
+  private enqueueMsg(type: number, payload: Buffer): void {
+    this.queue.push({ kind: 'msg', type, payload });
+    this.pump();
+  }
+
+  /** Sends from the head of the queue until a motion message would overfill the window. */
+  private pump(): void {
+    while (this.queue.length) {
+      const head = this.queue[0]!;
+      if (head.kind === 'msg') {
+        this.channel.send(head.type, head.payload);
+      } else {
+        if (this.unacked >= MAX_UNACKED) break;
+        this.unacked++;
+        if (this.unacked > this.maxUnacked) this.maxUnacked = this.unacked;
+        if (head.kind === 'motion') {
+          const b = Buffer.alloc(10);
+          b.writeInt32LE(head.dx, 0);
+          b.writeInt32LE(head.dy, 4);
+          b.writeUInt16LE(head.buttons, 8);
+          this.channel.send(InputsClientMsg.MOUSE_MOTION, b);
+        } else {
+          const b = Buffer.alloc(11);
+          b.writeUInt32LE(head.x, 0);
+          b.writeUInt32LE(head.y, 4);
+          b.writeUInt16LE(head.buttons & 0xffff, 8);
+          b.writeUInt8(head.buttons >>> 16, 10);
+          this.channel.send(InputsClientMsg.MOUSE_POSITION, b);
+        }
+      }
+      this.queue.shift();
+    }
+    if (this.queue.length === 0) this.resolveDrain();
+  }
+
+  private resolveDrain(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0, 0);
+  return b;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}

@@ -1,0 +1,190 @@
+/**
+ * The SPICE main channel: the session (INIT's session_id links every other channel), the channel
+ * list, the mouse mode, and the VM's NAME and UUID. We never send MAIN_CLIENT_INFO (spice-server
+ * 0.15 closes the channel on it) nor any migration message.
+ *
+ * Contract: `MainChannel.open()` resolves after INIT and CHANNELS_LIST; later MOUSE_MODE, NAME,
+ * UUID and the close are reported through the `events` callbacks.
+ */
+import { debuglog } from 'node:util';
+import type { SpiceAddress } from './address.js';
+import { SpiceChannel } from './channel.js';
+import { SpiceError } from './errors.js';
+import { ChannelType, MainCap, MainClientMsg, MainServerMsg, MouseMode } from './protocol.js';
+
+const debug = debuglog('glasspane:spice');
+
+export interface MainEvents {
+  /** Mouse mode changed (or was first learned): current and supported bit set (1 server, 2 client). */
+  mouseMode?(current: number, supported: number): void;
+  name?(name: string): void;
+  uuid?(uuid: string): void;
+  close?(err?: SpiceError): void;
+}
+
+export interface MainOptions {
+  address: SpiceAddress;
+  password?: string;
+  timeoutMs?: number;
+  /** 'server' (default, relative motion, like Looking Glass) or 'client' (absolute, when available). */
+  mouseMode?: 'server' | 'client';
+  events?: MainEvents;
+}
+
+export class MainChannel {
+  readonly sessionId: number;
+  readonly channels: ReadonlyArray<{ type: number; id: number }>;
+  supportedMouseModes: number;
+  currentMouseMode: number;
+  agentConnected: boolean;
+  name?: string;
+  uuid?: string;
+  private readonly channel: SpiceChannel;
+
+  private constructor(channel: SpiceChannel, init: Buffer, list: Array<{ type: number; id: number }>) {
+    this.channel = channel;
+    this.sessionId = init.readUInt32LE(0);
+    this.supportedMouseModes = init.readUInt32LE(8);
+    this.currentMouseMode = init.readUInt32LE(12);
+    this.agentConnected = init.readUInt32LE(16) !== 0;
+    this.channels = list;
+  }
+
+  static async open(opts: MainOptions): Promise<MainChannel> {
+    const channel = await SpiceChannel.open({
+      address: opts.address,
+      channelType: ChannelType.MAIN,
+      connectionId: 0,
+      channelCaps: [MainCap.NAME_AND_UUID, MainCap.AGENT_CONNECTED_TOKENS],
+      password: opts.password,
+      name: 'main',
+      timeoutMs: opts.timeoutMs,
+    });
+    const ev = opts.events ?? {};
+    let main: MainChannel | undefined;
+    let init: Buffer | undefined;
+    let name: string | undefined;
+    let uuid: string | undefined;
+    return new Promise<MainChannel>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE main channel linked but sent no ${init ? 'CHANNELS_LIST' : 'INIT'} within ${opts.timeoutMs ?? 10_000} ms`, 'check that QEMU is not paused or hung'));
+        void channel.close();
+      }, opts.timeoutMs ?? 10_000);
+      channel.attach(
+        (type, payload) => {
+          switch (type) {
+            case MainServerMsg.INIT: {
+              if (payload.length < 32) return channel.protocolError(type, payload, 32);
+              init = Buffer.from(payload);
+              debug('main: INIT session %d mouse modes supported %d current %d', init.readUInt32LE(0), init.readUInt32LE(8), init.readUInt32LE(12));
+              channel.send(MainClientMsg.ATTACH_CHANNELS);
+              return;
+            }
+            case MainServerMsg.CHANNELS_LIST: {
+              if (!init) return;
+              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              const n = payload.readUInt32LE(0);
+              if (payload.length < 4 + 2 * n) return channel.protocolError(type, payload, 4 + 2 * n);
+              const list = Array.from({ length: n }, (_, i) => ({ type: payload[4 + 2 * i]!, id: payload[5 + 2 * i]! }));
+              debug('main: channels %o', list);
+              if (main) return;
+              main = new MainChannel(channel, init, list);
+              main.name = name;
+              main.uuid = uuid;
+              clearTimeout(timer);
+              resolve(main);
+              ev.mouseMode?.(main.currentMouseMode, main.supportedMouseModes);
+              if (opts.mouseMode === 'client') main.requestMouseMode('client');
+              return;
+            }
+            case MainServerMsg.MOUSE_MODE: {
+              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              const supported = payload.readUInt16LE(0);
+              const current = payload.readUInt16LE(2);
+              debug('main: mouse mode now %d (supported %d)', current, supported);
+              if (main) {
+                main.supportedMouseModes = supported;
+                main.currentMouseMode = current;
+                // A client-mode wish is granted as soon as the server can (tablet activated).
+                if (opts.mouseMode === 'client' && current !== MouseMode.CLIENT && supported & MouseMode.CLIENT) main.requestMouseMode('client');
+              }
+              ev.mouseMode?.(current, supported);
+              return;
+            }
+            case MainServerMsg.NAME: {
+              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              const len = payload.readUInt32LE(0);
+              name = payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, '');
+              if (main) main.name = name;
+              debug('main: VM name %s', name);
+              ev.name?.(name);
+              return;
+            }
+            case MainServerMsg.UUID: {
+              if (payload.length < 16) return channel.protocolError(type, payload, 16);
+              uuid = formatUuid(payload.subarray(0, 16));
+              if (main) main.uuid = uuid;
+              debug('main: VM uuid %s', uuid);
+              ev.uuid?.(uuid);
+              return;
+            }
+            case MainServerMsg.AGENT_CONNECTED:
+            case MainServerMsg.AGENT_CONNECTED_TOKENS:
+              if (main) main.agentConnected = true;
+              return;
+            case MainServerMsg.AGENT_DISCONNECTED:
+              if (main) main.agentConnected = false;
+              return;
+            default:
+              // MULTI_MEDIA_TIME, agent data and tokens: not used yet (no clipboard), ignored.
+              return;
+          }
+        },
+        (err) => {
+          clearTimeout(timer);
+          if (!main) reject(err ?? new SpiceError('ERR_SPICE_CLOSED', 'SPICE main channel closed before the session was set up', 'check QEMU\'s stderr'));
+          else ev.close?.(err);
+        },
+      );
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.channel.isClosed;
+  }
+
+  /** Asks for a mouse mode; the server silently ignores a mode it cannot give (see mouseMode events). */
+  requestMouseMode(mode: 'server' | 'client'): void {
+    const want = mode === 'client' ? MouseMode.CLIENT : MouseMode.SERVER;
+    if (!(this.supportedMouseModes & want) || this.currentMouseMode === want) return;
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(want, 0);
+    this.channel.send(MainClientMsg.MOUSE_MODE_REQUEST, b);
+  }
+
+  hasChannel(type: number): boolean {
+    return this.channels.some((c) => c.type === type);
+  }
+
+  close(): Promise<void> {
+    return this.channel.close();
+  }
+}
+
+/** 16 bytes → canonical 8-4-4-4-12 lowercase text (byte order as sent, like QEMU's -uuid). */
+export function formatUuid(b: Uint8Array): string {
+  const h = Buffer.from(b).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Compares the SPICE server's VM UUID with the producer's KVMFR VMINFO uuid; returns a warning
+ * when both are known, non-zero and differ (the window and the keyboard would be on different VMs).
+ */
+export function uuidMismatchWarning(spiceUuid: string | undefined, producerUuid: Uint8Array | string | undefined): string | undefined {
+  if (!spiceUuid || !producerUuid) return undefined;
+  const producer = typeof producerUuid === 'string' ? producerUuid.toLowerCase() : formatUuid(producerUuid);
+  const zero = /^[0-]+$/;
+  if (zero.test(spiceUuid) || zero.test(producer) || spiceUuid === producer) return undefined;
+  return `SPICE server VM uuid ${spiceUuid} differs from the frame producer's uuid ${producer}: keyboard and mouse go to another VM than the one shown; check --spice and --shm`;
+}

@@ -1,0 +1,192 @@
+/**
+ * The receive side of one SPICE channel as an explicit state machine over partial input:
+ * `feed()` takes whatever bytes the socket delivered (one byte or a megabyte) and returns the
+ * events completed by them; nothing is lost between calls. `end()` is called on EOF and throws
+ * ERR_SPICE_CLOSED when the peer stopped in the middle of something.
+ *
+ * States: LINK_HEADER (16) → LINK_BODY (size) → AUTH_RESULT (4) → HEADER (6 or 18) → BODY → HEADER...
+ * The framing (mini or full header) is decided by the link reply: mini when we offered it and
+ * the server's common caps include it.
+ */
+import { SpiceError } from './errors.js';
+import { decodeHeader, headerSize } from './framing.js';
+import { decodeLinkReply, type LinkReply } from './link.js';
+import { CommonCap, hasCap, LINK_HEADER_SIZE, LinkError, SPICE_MAGIC, SPICE_VERSION_MAJOR } from './protocol.js';
+
+export type ReaderEvent =
+  | { kind: 'link'; reply: LinkReply }
+  | { kind: 'auth'; result: number }
+  | { kind: 'message'; type: number; payload: Buffer };
+
+type State = 'LINK_HEADER' | 'LINK_BODY' | 'AUTH_RESULT' | 'HEADER' | 'BODY' | 'DONE';
+
+/** Largest link reply accepted (a real one is 178 bytes + a few caps words). */
+const MAX_LINK_REPLY = 4096;
+/** Largest message accepted: far above the 256 KB bandwidth-test PING, far below harm. */
+export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+
+export class SpiceReader {
+  private state: State = 'LINK_HEADER';
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = LINK_HEADER_SIZE;
+  private mini = true;
+  private msgType = 0;
+  private readonly offerMini: boolean;
+  private readonly maxMessage: number;
+
+  constructor(opts: { offerMiniHeader?: boolean; maxMessage?: number } = {}) {
+    this.offerMini = opts.offerMiniHeader ?? true;
+    this.mini = this.offerMini;
+    this.maxMessage = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
+  }
+
+  /** True once the framing has been negotiated as the mini header. */
+  get miniHeader(): boolean {
+    return this.mini;
+  }
+
+  /** Where the reader is, for error messages and tests. */
+  get where(): string {
+    return `${this.state} (${this.buffered} of ${this.need} bytes)`;
+  }
+
+  feed(data: Buffer): ReaderEvent[] {
+    const events: ReaderEvent[] = [];
+    if (this.state === 'DONE') return events;
+    if (data.length) {
+      this.chunks.push(data);
+      this.buffered += data.length;
+    }
+    // Reject a non-SPICE peer as soon as 4 bytes arrive: a VNC server sends 12 bytes and waits.
+    if (this.state === 'LINK_HEADER' && this.buffered >= 4) this.checkMagic(this.peek(4));
+    while ((this.state as State) !== 'DONE' && this.buffered >= this.need) {
+      const bytes = this.take(this.need);
+      const ev = this.step(bytes);
+      if (ev) events.push(ev);
+    }
+    return events;
+  }
+
+  /** Call on EOF. Throws when the stream ended inside a header, body or handshake step. */
+  end(): void {
+    if (this.state === 'HEADER' && this.buffered === 0) return; // clean close between messages
+    if (this.state === 'DONE') return;
+    const what =
+      this.state === 'BODY' ? `the body of message type ${this.msgType}` :
+      this.state === 'HEADER' ? 'a message header' :
+      this.state === 'AUTH_RESULT' ? 'the password check (the server dropped the connection before answering the ticket)' :
+      'the link reply';
+    throw new SpiceError(
+      'ERR_SPICE_CLOSED',
+      `SPICE server closed the connection in the middle of ${what}: got ${this.buffered} of ${this.need} bytes`,
+      'check that QEMU is still running (see its stderr); glasspane reconnects by itself when viewing',
+    );
+  }
+
+  private checkMagic(first4: Buffer): void {
+    const magic = first4.readUInt32LE(0);
+    if (magic !== SPICE_MAGIC) {
+      this.state = 'DONE';
+      const printable = first4.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+      throw new SpiceError(
+        'ERR_SPICE_MAGIC',
+        `not a SPICE server: it answered 0x${magic.toString(16).padStart(8, '0')} ("${printable}") instead of "REDQ"`,
+        'check the address: it must be the port or socket of QEMU\'s -spice option, not VNC, QMP or a serial port',
+      );
+    }
+  }
+
+  private step(bytes: Buffer): ReaderEvent | undefined {
+    switch (this.state) {
+      case 'LINK_HEADER': {
+        this.checkMagic(bytes);
+        const major = bytes.readUInt32LE(4);
+        const size = bytes.readUInt32LE(12);
+        if (major !== SPICE_VERSION_MAJOR) {
+          this.state = 'DONE';
+          throw new SpiceError('ERR_SPICE_VERSION', `SPICE server speaks protocol ${major}.${bytes.readUInt32LE(8)}, glasspane speaks 2.2`, 'use a SPICE server with protocol 2 (QEMU with spice-server 0.12 or newer)');
+        }
+        if (size < 4 || size > MAX_LINK_REPLY) {
+          this.state = 'DONE';
+          throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply size ${size} is out of range 4..${MAX_LINK_REPLY}`, 'check that the address is a SPICE server');
+        }
+        this.state = 'LINK_BODY';
+        this.need = size;
+        return undefined;
+      }
+      case 'LINK_BODY': {
+        const reply = decodeLinkReply(bytes);
+        if (reply.error !== LinkError.OK) {
+          this.state = 'DONE';
+        } else {
+          this.mini = this.offerMini && hasCap(reply.commonCaps, CommonCap.MINI_HEADER);
+          this.state = 'AUTH_RESULT';
+          this.need = 4;
+        }
+        return { kind: 'link', reply };
+      }
+      case 'AUTH_RESULT': {
+        const result = bytes.readUInt32LE(0);
+        if (result !== LinkError.OK) {
+          this.state = 'DONE';
+        } else {
+          this.state = 'HEADER';
+          this.need = headerSize(this.mini);
+        }
+        return { kind: 'auth', result };
+      }
+      case 'HEADER': {
+        const h = decodeHeader(bytes, this.mini);
+        if (h.size > this.maxMessage) {
+          this.state = 'DONE';
+          throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE message type ${h.type} claims ${h.size} bytes, more than the ${this.maxMessage}-byte limit`, 'this is a server bug or not a SPICE server; report it with GLASSPANE_DEBUG=1 NODE_DEBUG=glasspane:spice output');
+        }
+        this.msgType = h.type;
+        if (h.size === 0) return { kind: 'message', type: h.type, payload: Buffer.alloc(0) };
+        this.state = 'BODY';
+        this.need = h.size;
+        return undefined;
+      }
+      case 'BODY': {
+        this.state = 'HEADER';
+        this.need = headerSize(this.mini);
+        return { kind: 'message', type: this.msgType, payload: bytes };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Copies the first n buffered bytes without consuming them. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  }
+
+  /** Removes and returns the first n buffered bytes (n <= buffered). */
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
