@@ -1,0 +1,298 @@
+/**
+ * guest-stub: a Looking Glass B7-format producer for demos, tests and benchmarks. Lays out the
+ * region exactly as B7's producer does (frame queue of 2, pointer queue of 20, 1000 ms subscriber
+ * timeout, 20 cursor position slots, 3 cursor shape buffers, two page-aligned frame buffers),
+ * runs the LGMP heartbeat every 10 ms, and publishes frames by posting first and then writing the
+ * pixels with the write pointer advancing every 1 MiB — so the official B7 client can show it.
+ */
+import { cpus, release, type as osType } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { debuglog } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openRegion, type Region } from '../src/region.js';
+import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
+import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
+import { buildKvmfrUdata } from '../src/kvmfr/header.js';
+import { writeFrame } from '../src/kvmfr/frame.js';
+import { writeCursor } from '../src/kvmfr/cursor.js';
+import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, FrameFlags, KVMFR, MAX_CURSOR_BYTES, OsType, SETCURSORPOS } from '../src/kvmfr/layout.js';
+import { formatByName } from '../src/kvmfr/formats.js';
+import { GlasspaneError } from '../src/errors.js';
+import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from './scenes.js';
+
+const log = debuglog('glasspane:stub');
+
+export const STUB_VERSION = 'glasspane-stub 0.1.0';
+const PAGE = 4096;
+const MiB = 1024 * 1024;
+const CURSOR_SIZE = 32;
+
+export interface StubOptions {
+  shmPath: string;
+  sizeMiB: number;
+  width: number;
+  height: number;
+  /** Frames per second cap; 0 = as fast as the consumer acknowledges. */
+  fps: number;
+  scene: SceneName;
+  format: 'bgra' | 'rgba';
+  /** Stop after this many seconds (undefined = until stop()). */
+  seconds?: number;
+  /** The VM UUID to advertise in VMINFO (default: random). */
+  uuid?: string;
+}
+
+export interface StubStats {
+  sessionID: number;
+  framesPosted: number;
+  /** Frames rendered while no consumer was subscribed (not posted). */
+  framesSkipped: number;
+  /** Times the producer waited because both frame slots were still unacknowledged. */
+  waitsForConsumer: number;
+  truncated: boolean;
+  dataHeight: number;
+  maxFrameBytes: number;
+  cursorMessages: number;
+  /** Positions requested by consumers through SETCURSORPOS. */
+  cursorRequests: number;
+}
+
+export class StubProducer {
+  readonly stats: StubStats;
+  private readonly region: Region;
+  private readonly dv: DataView;
+  private lgmp!: LgmpProducer;
+  private frameQ!: ProducerQueue;
+  private pointerQ!: ProducerQueue;
+  private frames: Allocation[] = [];
+  private cursorSlots: Allocation[] = [];
+  private shapeSlots: Allocation[] = [];
+  private cursorIndex = 0;
+  private shapeIndex = 0;
+  private shapeMem: Allocation | null = null;
+  private watcher: NativeWatcher;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly scene: BarsScene;
+  private readonly frameType: number;
+  private pixels: Buffer;
+  private pitch: number;
+  private rows: number;
+  private serial = 0;
+  private cursorOverride: { x: number; y: number } | null = null;
+  private readonly uuid: string;
+
+  constructor(readonly options: StubOptions) {
+    const fmt = formatByName(options.format);
+    if (!fmt || (fmt.name !== 'BGRA' && fmt.name !== 'RGBA')) throw new GlasspaneError('ERR_USAGE', `format "${options.format}" is not supported by the stub`, 'use --format bgra or --format rgba');
+    if (!Number.isInteger(options.width) || !Number.isInteger(options.height) || options.width < MIN_SCENE_WIDTH || options.height < 2 || options.width > 16384 || options.height > 16384) {
+      throw new GlasspaneError('ERR_USAGE', `frame size ${options.width}x${options.height} is outside ${MIN_SCENE_WIDTH}x2 .. 16384x16384`, 'pass --width and --height within that range');
+    }
+    this.frameType = fmt.type;
+    this.uuid = (options.uuid ?? randomUUID()).replace(/-/g, '');
+    this.region = openRegion(options.shmPath, { createBytes: Math.round(options.sizeMiB * MiB) });
+    this.dv = new DataView(this.region.buffer);
+    this.scene = new BarsScene(options.width, options.height, this.frameType);
+    this.pitch = options.width * 4;
+    this.rows = options.height;
+    this.pixels = Buffer.alloc(0);
+    this.stats = {
+      sessionID: 0,
+      framesPosted: 0,
+      framesSkipped: 0,
+      waitsForConsumer: 0,
+      truncated: false,
+      dataHeight: options.height,
+      maxFrameBytes: 0,
+      cursorMessages: 0,
+      cursorRequests: 0,
+    };
+    this.startSession();
+    this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
+  }
+
+  /** (Re)creates the LGMP session and the B7 memory layout. Called again if the header gets overwritten. */
+  private startSession(): void {
+    const cpuList = cpus();
+    const udata = buildKvmfrUdata({
+      producerVersion: STUB_VERSION,
+      features: KVMFR.FEATURE_SETCURSORPOS,
+      vmInfo: { uuid: this.uuid, capture: 'glasspane-stub', cpus: Math.min(255, cpuList.length), cores: Math.min(255, cpuList.length), sockets: 1, model: cpuList[0]?.model ?? 'unknown' },
+      osInfo: { os: OsType.LINUX, name: `${osType()} ${release()}` },
+    });
+    this.lgmp = new LgmpProducer(this.region, udata);
+    this.stats.sessionID = this.lgmp.sessionID;
+    const queue = (queueID: number, numMessages: number) => this.lgmp.addQueue({ queueID, numMessages, subTimeoutMs: KVMFR.SUB_TIMEOUT_MS });
+    this.frameQ = queue(KVMFR.QUEUE_FRAME, KVMFR.FRAME_QUEUE_LEN);
+    this.pointerQ = queue(KVMFR.QUEUE_POINTER, KVMFR.POINTER_QUEUE_LEN);
+    const need = (a: Allocation | null, what: string): Allocation => {
+      if (!a) throw new GlasspaneError('ERR_REGION_TOO_SMALL', `the ${this.region.byteLength >> 20} MiB region has no room for ${what}`, 'use --size 32 (MiB) or more');
+      return a;
+    };
+    this.cursorSlots = Array.from({ length: KVMFR.POINTER_QUEUE_LEN }, () => need(this.lgmp.alloc(CURSOR.SIZE), 'the cursor messages'));
+    this.shapeSlots = Array.from({ length: KVMFR.POINTER_SHAPE_BUFFERS }, () => need(this.lgmp.alloc(MAX_CURSOR_BYTES), 'the cursor shapes'));
+    // B7: maxFrameSize = (available rounded down to pages) / 2, each buffer page-aligned.
+    const maxFrameSize = Math.floor((this.lgmp.memAvailable - (PAGE - 1)) / PAGE / 2) * PAGE;
+    if (maxFrameSize < 2 * PAGE) need(null, 'two frame buffers');
+    this.frames = [need(this.lgmp.alloc(maxFrameSize, PAGE), 'frame buffer 0'), need(this.lgmp.alloc(maxFrameSize, PAGE), 'frame buffer 1')];
+    for (const f of this.frames) this.dv.setUint32(f.offset + FRAME.offset, PAGE - FRAMEBUFFER.data, true); // pixels start page-aligned
+    const maxPixels = maxFrameSize - PAGE;
+    this.stats.maxFrameBytes = maxPixels;
+    const full = this.pitch * this.options.height;
+    this.rows = full <= maxPixels ? this.options.height : Math.floor(maxPixels / this.pitch);
+    this.stats.truncated = this.rows < this.options.height;
+    this.stats.dataHeight = this.rows;
+    if (this.rows < 1) need(null, `a single ${this.options.width}-pixel row`);
+    if (this.pixels.length !== this.pitch * this.rows) this.pixels = Buffer.alloc(this.pitch * this.rows);
+    this.shapeMem = this.writeCursorShape();
+    log('session %d: frames %d bytes each, %d rows%s', this.lgmp.sessionID, maxFrameSize, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
+  }
+
+  /** A 32x32 colour arrow with a dark outline, hotspot at its tip. */
+  private writeCursorShape(): Allocation {
+    const mem = this.shapeSlots[this.shapeIndex]!;
+    this.shapeIndex = (this.shapeIndex + 1) % this.shapeSlots.length;
+    const pitch = CURSOR_SIZE * 4;
+    writeCursor(this.dv, mem.offset, { x: 0, y: 0 }, { type: CursorType.COLOR, width: CURSOR_SIZE, height: CURSOR_SIZE, pitch, hotX: 0, hotY: 0 });
+    const px = new Uint8Array(this.region.buffer, mem.offset + CURSOR.SIZE, pitch * CURSOR_SIZE);
+    px.fill(0);
+    for (let y = 0; y < CURSOR_SIZE; y++) {
+      for (let x = 0; x <= y / 2 + 2 && x < CURSOR_SIZE; x++) {
+        const edge = x === 0 || x >= Math.floor(y / 2 + 2) || y === CURSOR_SIZE - 1;
+        const o = y * pitch + x * 4;
+        // BGRA: outline black, body orange.
+        px.set(edge ? [0, 0, 0, 255] : [0, 140, 255, 255], o);
+      }
+    }
+    return mem;
+  }
+
+  private cursorPos(): { x: number; y: number } {
+    return this.cursorOverride ?? cursorPosition(this.serial, this.options.width, this.options.height);
+  }
+
+  /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
+  private postCursor(withShape: boolean): void {
+    const pos = this.cursorPos();
+    let mem: Allocation;
+    let flags = CursorFlags.POSITION | CursorFlags.VISIBLE;
+    if (withShape && this.shapeMem) {
+      mem = this.shapeMem;
+      flags |= CursorFlags.SHAPE;
+    } else {
+      mem = this.cursorSlots[this.cursorIndex]!;
+      this.cursorIndex = (this.cursorIndex + 1) % this.cursorSlots.length;
+    }
+    writeCursor(this.dv, mem.offset, pos);
+    if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
+  }
+
+  /** The 10 ms duty: heartbeat and timeouts, consumer mailbox, cursor for new subscribers. */
+  private tick = (): void => {
+    try {
+      if (this.lgmp.process() === 'corrupted') {
+        log('header overwritten: starting a new session');
+        this.startSession();
+        return;
+      }
+      for (let msg = this.pointerQ.readData(); msg; msg = this.pointerQ.readData()) {
+        const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+        if (msg.length >= SETCURSORPOS.SIZE && dv.getUint32(SETCURSORPOS.type, true) === KVMFR.MESSAGE_SETCURSORPOS) {
+          this.cursorOverride = { x: dv.getInt32(SETCURSORPOS.x, true), y: dv.getInt32(SETCURSORPOS.y, true) };
+          this.stats.cursorRequests++;
+        }
+        this.pointerQ.ackData();
+      }
+      if (this.pointerQ.newSubs() > 0) this.postCursor(true);
+    } catch (err) {
+      log('tick failed: %s', (err as Error).message);
+    }
+  };
+
+  /** Waits until a frame slot is free (the consumer acknowledged); false when stopping. */
+  private async waitForRoom(): Promise<boolean> {
+    let waited = false;
+    while (this.running && this.frameQ.pending() >= KVMFR.FRAME_QUEUE_LEN) {
+      if (!waited) this.stats.waitsForConsumer++;
+      waited = true;
+      const result = await new Promise<number>((resolve) => this.watcher.wait([this.frameQ.countOffset, KVMFR.FRAME_QUEUE_LEN], 50, (i) => resolve(i)));
+      if (result === WATCH_CLOSED) return false;
+    }
+    return this.running;
+  }
+
+  private async produce(): Promise<void> {
+    const period = this.options.fps > 0 ? 1000 / this.options.fps : 0;
+    const started = performance.now();
+    const deadline = this.options.seconds !== undefined ? started + this.options.seconds * 1000 : Infinity;
+    let next = started;
+    let slot = 0;
+    while (this.running && performance.now() < deadline) {
+      if (period) {
+        const wait = next - performance.now();
+        if (wait > 1) await sleep(wait - 0.5);
+        next = Math.max(next + period, performance.now() - period);
+      }
+      if (!(await this.waitForRoom())) break;
+      const serial = this.serial;
+      this.scene.render(this.pixels, this.pitch, this.rows, serial);
+      const mem = this.frames[slot]!;
+      const { width, height } = this.options;
+      writeFrame(this.dv, mem.offset, {
+        formatVer: 1 + (this.stats.truncated ? 1 : 0),
+        frameSerial: serial,
+        type: this.frameType,
+        screenWidth: width,
+        screenHeight: height,
+        dataWidth: width,
+        dataHeight: this.rows,
+        frameWidth: width,
+        frameHeight: height,
+        rotation: 0,
+        stride: width,
+        pitch: this.pitch,
+        flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
+        damageRects: [],
+      });
+      const wpOffset = mem.offset + PAGE - FRAMEBUFFER.data;
+      this.region.store32(wpOffset, 0);
+      stampTimestamp(this.pixels, process.hrtime.bigint());
+      // Post first, then write: the consumer copies while we are still writing (as B7 does).
+      const posted = this.frameQ.post(0, mem);
+      if (posted !== 'posted') {
+        this.stats.framesSkipped++;
+        if (posted === 'no-subscribers') await sleep(5);
+        continue;
+      }
+      this.stats.framesPosted++;
+      await this.region.writeInAsync(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
+      this.serial = (this.serial + 1) >>> 0;
+      slot ^= 1;
+      this.postCursor(false);
+    }
+  }
+
+  /** Starts the heartbeat and the frame loop; resolves when the loop ends (seconds elapsed or stop()). */
+  run(): Promise<void> {
+    if (this.loop) return this.loop;
+    this.running = true;
+    this.timer = setInterval(this.tick, 10);
+    this.tick();
+    this.loop = this.produce().finally(() => {
+      this.running = false;
+    });
+    return this.loop;
+  }
+
+  /** Stops producing; the region and its last frames stay (consumers see the heartbeat stop). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.watcher.cancel();
+    await this.loop?.catch(() => undefined);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.watcher.close();
+    this.region.close();
+  }
+}

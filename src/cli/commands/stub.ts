@@ -1,0 +1,67 @@
+/** `glasspane stub`: run guest-stub, the test-scene producer, on a shared-memory region. */
+import type { Command } from 'commander';
+import { StubProducer } from '../../../guest-stub/producer.js';
+import { SCENE_NAMES, type SceneName } from '../../../guest-stub/scenes.js';
+import { choiceOption, intOption, numberOption } from '../options.js';
+import { regionSizeMiB } from '../../kvmfr/sizing.js';
+
+export function registerStub(program: Command): void {
+  program
+    .command('stub')
+    .description('produce an animated, verifiable test scene in the Looking Glass B7 format (guest-stub)')
+    .requiredOption('--shm <path>', 'region to write: /dev/shm/NAME (created if missing), /dev/kvmfrN, or a PCI BAR resource file')
+    .option('--size <MiB>', 'region size in MiB when creating it (default: the B7 rule for the frame size)', intOption('--size', 1, 65536))
+    .option('--width <pixels>', 'frame width', intOption('--width', 8, 16384), 1920)
+    .option('--height <pixels>', 'frame height', intOption('--height', 2, 16384), 1080)
+    .option('--fps <n>', 'frame rate cap (0 = as fast as the consumer acknowledges)', numberOption('--fps', 0, 1000), 60)
+    .option('--scene <name>', `test scene (${SCENE_NAMES.join(', ')})`, choiceOption('--scene', SCENE_NAMES), 'bars')
+    .option('--format <format>', 'pixel format (bgra, rgba)', choiceOption('--format', ['bgra', 'rgba'] as const), 'bgra')
+    .option('--seconds <s>', 'stop after this many seconds', numberOption('--seconds', 0, 1e7))
+    .option('--uuid <uuid>', 'VM UUID to advertise in the VMINFO record (default: random)')
+    .option('--quiet', 'no live statistics')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  glasspane stub --shm /dev/shm/looking-glass --size 32 --width 1920 --height 1080 --fps 60
+  glasspane stub --shm /dev/shm/test --width 2560 --height 1440 --format rgba --seconds 30
+The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass`,
+    )
+    .action(async (o: { shm: string; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean }) => {
+      const stub = new StubProducer({
+        shmPath: o.shm,
+        sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        scene: o.scene,
+        format: o.format,
+        seconds: o.seconds,
+        uuid: o.uuid,
+      });
+      if (stub.stats.truncated) {
+        process.stderr.write(
+          `glasspane stub: the region is too small for ${o.width}x${o.height}: frames are TRUNCATED to ${stub.stats.dataHeight} rows (use --size ${regionSizeMiB(o.width, o.height)})\n`,
+        );
+      }
+      const stop = () => void stub.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let last = 0;
+      const ticker = o.quiet
+        ? null
+        : setInterval(() => {
+            const s = stub.stats;
+            process.stderr.write(`stub: ${s.framesPosted - last} fps, ${s.framesPosted} frames posted, waited on the consumer ${s.waitsForConsumer}x\n`);
+            last = s.framesPosted;
+          }, 1000);
+      try {
+        await stub.run();
+      } finally {
+        if (ticker) clearInterval(ticker);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        await stub.stop();
+      }
+    });
+}

@@ -1,0 +1,87 @@
+/**
+ * KVMFRCursor messages on the pointer queue: the message udata carries flags (POSITION, VISIBLE,
+ * SHAPE); with SHAPE the pixels follow the 24-byte struct. Consumers validate sizes against the
+ * payload before touching pixels.
+ */
+import { GlasspaneError } from '../errors.js';
+import { CURSOR, CursorFlags, CursorType, KVMFR } from './layout.js';
+
+export interface CursorShape {
+  type: 'color' | 'monochrome' | 'masked-color';
+  width: number;
+  /** For monochrome: the AND mask rows followed by the XOR mask rows (2 * the visible height). */
+  height: number;
+  pitch: number;
+  hotX: number;
+  hotY: number;
+  /** Region offset of the shape pixels (pitch * height bytes). */
+  dataOffset: number;
+  dataBytes: number;
+}
+
+export interface CursorUpdate {
+  visible: boolean;
+  /** Present when the message carries a position. */
+  position?: { x: number; y: number };
+  shape?: CursorShape;
+}
+
+const TYPES: CursorShape['type'][] = ['color', 'monochrome', 'masked-color'];
+
+function bad(what: string): GlasspaneError {
+  return new GlasspaneError('ERR_BAD_CURSOR', `invalid cursor from the producer: ${what}`, 'restart the guest application');
+}
+
+export function readCursor(dv: DataView, regionLength: number, flags: number, offset: number, size: number): CursorUpdate {
+  if (size < CURSOR.SIZE || offset > regionLength - CURSOR.SIZE) throw bad(`message of ${size} bytes at ${offset}; a KVMFRCursor needs ${CURSOR.SIZE}`);
+  const u: CursorUpdate = { visible: (flags & CursorFlags.VISIBLE) !== 0 };
+  if (flags & CursorFlags.POSITION) u.position = { x: dv.getInt16(offset + CURSOR.x, true), y: dv.getInt16(offset + CURSOR.y, true) };
+  if (flags & CursorFlags.SHAPE) {
+    const typeNum = dv.getUint32(offset + CURSOR.type, true);
+    const type = TYPES[typeNum];
+    if (!type) throw bad(`cursor type ${typeNum} (expected 0 colour, 1 monochrome, 2 masked colour)`);
+    const width = dv.getUint32(offset + CURSOR.width, true);
+    const height = dv.getUint32(offset + CURSOR.height, true);
+    const pitch = dv.getUint32(offset + CURSOR.pitch, true);
+    const maxH = type === 'monochrome' ? KVMFR.MAX_CURSOR_DIM * 2 : KVMFR.MAX_CURSOR_DIM;
+    if (width > KVMFR.MAX_CURSOR_DIM || height > maxH) throw bad(`shape ${width}x${height} (at most ${KVMFR.MAX_CURSOR_DIM}x${KVMFR.MAX_CURSOR_DIM})`);
+    const minPitch = type === 'monochrome' ? Math.ceil(width / 8) : width * 4;
+    if (pitch < minPitch) throw bad(`shape pitch ${pitch} for width ${width} (at least ${minPitch})`);
+    const dataBytes = pitch * height;
+    if (dataBytes > size - CURSOR.SIZE || offset + CURSOR.SIZE + dataBytes > regionLength) {
+      throw bad(`shape of ${dataBytes} bytes does not fit its ${size}-byte message`);
+    }
+    u.shape = {
+      type,
+      width,
+      height,
+      pitch,
+      hotX: dv.getInt8(offset + CURSOR.hx),
+      hotY: dv.getInt8(offset + CURSOR.hy),
+      dataOffset: offset + CURSOR.SIZE,
+      dataBytes,
+    };
+  }
+  return u;
+}
+
+/** Producer side: writes a cursor struct (position and, when given, the shape header). */
+export function writeCursor(
+  dv: DataView,
+  offset: number,
+  pos: { x: number; y: number },
+  shape?: { type: number; width: number; height: number; pitch: number; hotX: number; hotY: number },
+): void {
+  dv.setInt16(offset + CURSOR.x, pos.x, true);
+  dv.setInt16(offset + CURSOR.y, pos.y, true);
+  if (shape) {
+    dv.setUint32(offset + CURSOR.type, shape.type, true);
+    dv.setInt8(offset + CURSOR.hx, shape.hotX);
+    dv.setInt8(offset + CURSOR.hy, shape.hotY);
+    dv.setUint32(offset + CURSOR.width, shape.width, true);
+    dv.setUint32(offset + CURSOR.height, shape.height, true);
+    dv.setUint32(offset + CURSOR.pitch, shape.pitch, true);
+  }
+}
+
+export { CursorType, CursorFlags };

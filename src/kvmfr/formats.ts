@@ -1,0 +1,28 @@
+/** Frame pixel formats (KVMFR FrameType) and their memory shape. */
+import { FrameType, type FrameTypeName } from './layout.js';
+
+export interface FormatInfo {
+  type: number;
+  name: FrameTypeName;
+  /** Bytes per texel of the packed data (dataWidth counts texels). */
+  texelBytes: number;
+}
+
+const FORMATS: Record<number, FormatInfo> = {
+  [FrameType.BGRA]: { type: FrameType.BGRA, name: 'BGRA', texelBytes: 4 },
+  [FrameType.RGBA]: { type: FrameType.RGBA, name: 'RGBA', texelBytes: 4 },
+  [FrameType.RGBA10]: { type: FrameType.RGBA10, name: 'RGBA10', texelBytes: 4 },
+  [FrameType.RGBA16F]: { type: FrameType.RGBA16F, name: 'RGBA16F', texelBytes: 8 },
+  // 24-bit pixels packed into 32-bit texels: dataWidth = frameWidth * 3 / 4.
+  [FrameType.BGR_32]: { type: FrameType.BGR_32, name: 'BGR_32', texelBytes: 4 },
+  [FrameType.RGB_24]: { type: FrameType.RGB_24, name: 'RGB_24', texelBytes: 3 },
+};
+
+/** The format for a FrameType value read from the region, or undefined when it is invalid. */
+export function formatOf(type: number): FormatInfo | undefined {
+  return FORMATS[type];
+}
+
+export function formatByName(name: string): FormatInfo | undefined {
+  return Object.values(FORMATS).find((f) => f.name.toLowerCase() === name.toLowerCase());
+}

@@ -1,0 +1,150 @@
+/**
+ * KVMFRFrame: written by producers, read and validated by consumers. The region is untrusted:
+ * readFrame() checks type, sizes, pitch, the FrameBuffer offset and every damage rectangle so that
+ * the pixel range it returns lies inside both the message payload and the region.
+ */
+import { GlasspaneError } from '../errors.js';
+import { FRAME, FRAMEBUFFER, KVMFR } from './layout.js';
+import { formatOf, type FormatInfo } from './formats.js';
+
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface FrameFields {
+  formatVer: number;
+  frameSerial: number;
+  type: number;
+  screenWidth: number;
+  screenHeight: number;
+  dataWidth: number;
+  dataHeight: number;
+  frameWidth: number;
+  frameHeight: number;
+  rotation: number;
+  stride: number;
+  pitch: number;
+  flags: number;
+  /** Empty = the whole frame changed. */
+  damageRects: Rect[];
+}
+
+export interface FrameInfo extends FrameFields {
+  format: FormatInfo;
+  /** Region offset of the KVMFRFrame struct. */
+  frameOffset: number;
+  /** Region offset of FrameBuffer.wp (bytes of pixel data written so far). */
+  wpOffset: number;
+  /** Region offset of the first pixel byte. */
+  dataOffset: number;
+  /** pitch * dataHeight: the bytes to copy. */
+  dataBytes: number;
+  /** Damage rectangles that were dropped as invalid (the frame is then treated as fully damaged). */
+  badDamage?: string;
+}
+
+/** Largest accepted width or height; anything above is a corrupt or hostile header. */
+export const MAX_DIMENSION = 16384;
+
+function bad(what: string): GlasspaneError {
+  return new GlasspaneError('ERR_BAD_FRAME', `invalid frame from the producer: ${what}`, 'restart the guest application; if it persists, report it with the producer version');
+}
+
+/**
+ * Reads the frame whose message payload is `payloadOffset`/`payloadSize` in a region of
+ * `regionLength` bytes. Throws ERR_BAD_FRAME naming the bad field.
+ */
+export function readFrame(dv: DataView, regionLength: number, payloadOffset: number, payloadSize: number): FrameInfo {
+  if (payloadSize < FRAME.SIZE || payloadOffset > regionLength - FRAME.SIZE) {
+    throw bad(`the frame message is ${payloadSize} bytes at offset ${payloadOffset}; a KVMFRFrame needs ${FRAME.SIZE}`);
+  }
+  const u32 = (field: number) => dv.getUint32(payloadOffset + field, true);
+  const type = u32(FRAME.type);
+  const format = formatOf(type);
+  if (!format) throw bad(`frame type ${type} (valid: 1 BGRA … 6 RGB_24)`);
+  const f: FrameInfo = {
+    formatVer: u32(FRAME.formatVer),
+    frameSerial: u32(FRAME.frameSerial),
+    type,
+    format,
+    screenWidth: u32(FRAME.screenWidth),
+    screenHeight: u32(FRAME.screenHeight),
+    dataWidth: u32(FRAME.dataWidth),
+    dataHeight: u32(FRAME.dataHeight),
+    frameWidth: u32(FRAME.frameWidth),
+    frameHeight: u32(FRAME.frameHeight),
+    rotation: u32(FRAME.rotation),
+    stride: u32(FRAME.stride),
+    pitch: u32(FRAME.pitch),
+    flags: u32(FRAME.flags),
+    damageRects: [],
+    frameOffset: payloadOffset,
+    wpOffset: 0,
+    dataOffset: 0,
+    dataBytes: 0,
+  };
+  for (const k of ['dataWidth', 'dataHeight', 'frameWidth', 'frameHeight'] as const) {
+    if (f[k] < 1 || f[k] > MAX_DIMENSION) throw bad(`${k} ${f[k]} (expected 1..${MAX_DIMENSION})`);
+  }
+  if (f.rotation > 3) throw bad(`rotation ${f.rotation} (expected 0..3)`);
+  const rowBytes = f.dataWidth * format.texelBytes;
+  if (f.pitch < rowBytes || f.pitch > MAX_DIMENSION * 8) throw bad(`pitch ${f.pitch} bytes for ${f.dataWidth} ${format.name} texels (at least ${rowBytes})`);
+  const fbOffset = u32(FRAME.offset);
+  if (fbOffset < FRAME.SIZE || (payloadOffset + fbOffset) % 4 !== 0) throw bad(`FrameBuffer offset ${fbOffset} (must be ≥ ${FRAME.SIZE} and 4-byte aligned)`);
+  const dataBytes = f.pitch * f.dataHeight;
+  const end = payloadOffset + fbOffset + FRAMEBUFFER.data + dataBytes;
+  if (fbOffset > payloadSize || end > payloadOffset + payloadSize || end > regionLength) {
+    throw bad(`${f.dataWidth}x${f.dataHeight} ${format.name} pixels (${dataBytes} bytes at +${fbOffset}) run past the ${payloadSize}-byte frame buffer`);
+  }
+  f.wpOffset = payloadOffset + fbOffset + FRAMEBUFFER.wp;
+  f.dataOffset = payloadOffset + fbOffset + FRAMEBUFFER.data;
+  f.dataBytes = dataBytes;
+
+  const count = u32(FRAME.damageRectsCount);
+  if (count > KVMFR.MAX_DAMAGE_RECTS) {
+    f.badDamage = `${count} damage rectangles (at most ${KVMFR.MAX_DAMAGE_RECTS})`;
+  } else {
+    for (let i = 0; i < count; i++) {
+      const o = FRAME.damageRects + i * FRAME.DAMAGE_RECT_SIZE;
+      const r = { x: u32(o), y: u32(o + 4), width: u32(o + 8), height: u32(o + 12) };
+      if (r.width === 0 || r.height === 0 || r.x + r.width > f.frameWidth || r.y + r.height > f.frameHeight) {
+        f.badDamage = `damage rectangle ${i} (${r.x},${r.y} ${r.width}x${r.height}) is outside the ${f.frameWidth}x${f.frameHeight} frame`;
+        f.damageRects = [];
+        break;
+      }
+      f.damageRects.push(r);
+    }
+  }
+  return f;
+}
+
+/** Producer side: writes the KVMFRFrame fields at `offset` (the FrameBuffer offset is set once, separately). */
+export function writeFrame(dv: DataView, offset: number, f: FrameFields): void {
+  const set = (field: number, v: number) => dv.setUint32(offset + field, v >>> 0, true);
+  set(FRAME.formatVer, f.formatVer);
+  set(FRAME.frameSerial, f.frameSerial);
+  set(FRAME.type, f.type);
+  set(FRAME.screenWidth, f.screenWidth);
+  set(FRAME.screenHeight, f.screenHeight);
+  set(FRAME.dataWidth, f.dataWidth);
+  set(FRAME.dataHeight, f.dataHeight);
+  set(FRAME.frameWidth, f.frameWidth);
+  set(FRAME.frameHeight, f.frameHeight);
+  set(FRAME.rotation, f.rotation);
+  set(FRAME.stride, f.stride);
+  set(FRAME.pitch, f.pitch);
+  set(FRAME.flags, f.flags);
+  const n = Math.min(f.damageRects.length, KVMFR.MAX_DAMAGE_RECTS);
+  set(FRAME.damageRectsCount, n);
+  for (let i = 0; i < n; i++) {
+    const o = FRAME.damageRects + i * FRAME.DAMAGE_RECT_SIZE;
+    const r = f.damageRects[i]!;
+    set(o, r.x);
+    set(o + 4, r.y);
+    set(o + 8, r.width);
+    set(o + 12, r.height);
+  }
+}

@@ -1,0 +1,15 @@
+/** Fixed-size and NUL-terminated strings read from an untrusted region: bounded, printable. */
+export function readCString(bytes: Uint8Array, start: number, maxLen: number): string {
+  const end = Math.min(bytes.length, start + maxLen);
+  let i = start;
+  while (i < end && bytes[i] !== 0) i++;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, i - start)
+    .toString('utf8')
+    .replace(/[\u0000-\u001f\u007f\ufffd]/g, '');
+}
+
+export function writeCString(bytes: Uint8Array, start: number, maxLen: number, value: string): void {
+  const enc = Buffer.from(value, 'utf8').subarray(0, maxLen - 1);
+  bytes.fill(0, start, start + maxLen);
+  bytes.set(enc, start);
+}

@@ -1,0 +1,362 @@
+/**
+ * LGMP v6 consumer (upstream: "client"). Reads a region written by an untrusted producer (a guest
+ * VM): every index and offset read from the region is checked before use, and a bad value turns
+ * into a status or a GlasspaneError naming what was found and what is expected — never an
+ * out-of-bounds access or a hang. Behaviour follows gnif/LGMP de89c63 lgmp/src/client.c
+ * (../shared/spec/lgmp-kvmfr.md §2).
+ */
+import { randomInt } from 'node:crypto';
+import type { Region } from '../region.js';
+import { GlasspaneError } from '../errors.js';
+import { CLIENT_MSG, HEADER, LGMP, MESSAGE, QUEUE, queueOffset } from './layout.js';
+import { lock, tryLock, unlock } from './spinlock.js';
+import { subsBad, subsClear, subsOn, subsSet } from './subs.js';
+import { monotonicMs, type Clock } from './clock.js';
+
+export type QueueStatus = 'empty' | 'timeout' | 'unsubscribed' | 'invalid-session' | 'corrupted';
+
+export interface LgmpMessage {
+  status: 'ok';
+  udata: number;
+  size: number;
+  /** Region offset of the payload; offset + size is inside the region. */
+  offset: number;
+}
+
+export interface SessionInfo {
+  sessionID: number;
+  clientID: number;
+  /** Region offset and length of the producer's user data (KVMFR header and records). */
+  udataOffset: number;
+  udataSize: number;
+}
+
+/** Checks the header magic and version; throws the error a user should see, or returns. */
+export function checkLgmpHeader(region: Region): void {
+  if (region.byteLength < HEADER.SIZE) {
+    throw new GlasspaneError(
+      'ERR_REGION_TOO_SMALL',
+      `the region is ${region.byteLength} bytes, smaller than the ${HEADER.SIZE}-byte LGMP header`,
+      'point --shm at the VM\'s ivshmem region (32 MiB or more), not another file',
+    );
+  }
+  const magic = region.load32(HEADER.magic);
+  if (magic !== LGMP.MAGIC) {
+    const text = Buffer.from(new Uint8Array(region.buffer, 0, 4)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    throw new GlasspaneError(
+      'ERR_LGMP_MAGIC',
+      `no LGMP producer in the region: magic 0x${magic.toString(16).padStart(8, '0')} ("${text}") found, 0x${LGMP.MAGIC.toString(16)} ("LGMP") expected`,
+      'start the Looking Glass B7 guest application (or `glasspane stub`) in the VM',
+    );
+  }
+  const version = region.load32(HEADER.version);
+  if (version !== LGMP.VERSION) {
+    throw new GlasspaneError(
+      'ERR_LGMP_VERSION',
+      `LGMP version ${version} found; glasspane speaks version ${LGMP.VERSION} (Looking Glass B7)`,
+      version < LGMP.VERSION ? 'update the guest application to Looking Glass B7' : 'the guest application is newer than B7: install the B7 guest application',
+    );
+  }
+}
+
+export class LgmpConsumer {
+  private hosttime: bigint;
+  private lastHeartbeat: number;
+  private session: SessionInfo | null = null;
+
+  constructor(
+    readonly region: Region,
+    readonly clock: Clock = monotonicMs,
+  ) {
+    this.hosttime = region.byteLength >= HEADER.SIZE ? region.load64(HEADER.timestamp) : 0n;
+    this.lastHeartbeat = clock();
+  }
+
+  get sessionInfo(): SessionInfo | null {
+    return this.session;
+  }
+
+  /**
+   * Starts a session with the producer now in the region. Throws ERR_LGMP_MAGIC / _VERSION /
+   * ERR_KVMFR_* style errors (from checkLgmpHeader) and ERR_NO_PRODUCER when the heartbeat has
+   * not moved since this consumer was created (no live producer). Call it again later on error.
+   */
+  sessionInit(): SessionInfo {
+    const r = this.region;
+    checkLgmpHeader(r);
+    const timestamp = r.load64(HEADER.timestamp);
+    if (timestamp === this.hosttime) {
+      throw new GlasspaneError('ERR_NO_PRODUCER', 'the LGMP heartbeat is not moving: no producer is running', 'start the guest application (or `glasspane stub`)');
+    }
+    const udataSize = r.load32(HEADER.udataSize);
+    if (udataSize > r.byteLength - HEADER.udata) {
+      throw new GlasspaneError('ERR_LGMP_CORRUPT', `the LGMP header claims ${udataSize} bytes of user data, past the end of the ${r.byteLength}-byte region`, 'restart the guest application');
+    }
+    this.hosttime = timestamp;
+    this.lastHeartbeat = this.clock();
+    this.session = {
+      sessionID: r.load32(HEADER.sessionID),
+      clientID: randomInt(1, 0xffffffff),
+      udataOffset: HEADER.udata,
+      udataSize,
+    };
+    return this.session;
+  }
+
+  /**
+   * Why the session is no longer usable, or null while it is: the producer restarted (new
+   * sessionID) or its heartbeat stalled for more than 1 s of our clock.
+   */
+  sessionProblem(): 'restarted' | 'stalled' | 'no-session' | null {
+    if (!this.session) return 'no-session';
+    const r = this.region;
+    if (r.load32(HEADER.sessionID) !== this.session.sessionID) return 'restarted';
+    const t = r.load64(HEADER.timestamp);
+    const now = this.clock();
+    if (t !== this.hosttime) {
+      this.hosttime = t;
+      this.lastHeartbeat = now;
+      return null;
+    }
+    return now - this.lastHeartbeat > LGMP.HEARTBEAT_TIMEOUT_MS ? 'stalled' : null;
+  }
+
+  sessionValid(): boolean {
+    return this.sessionProblem() === null;
+  }
+
+  /** Subscribes to `queueID`; throws when the queue is missing, malformed or has no free slot. */
+  subscribe(queueID: number): ConsumerQueue {
+    const r = this.region;
+    if (!this.session) throw new Error('subscribe() before sessionInit()');
+    const numQueues = r.load32(HEADER.numQueues);
+    if (numQueues > LGMP.MAX_QUEUES) {
+      throw new GlasspaneError('ERR_LGMP_CORRUPT', `the LGMP header lists ${numQueues} queues; at most ${LGMP.MAX_QUEUES} exist`, 'restart the guest application');
+    }
+    let index = -1;
+    for (let i = 0; i < numQueues; i++) if (r.load32(queueOffset(i) + QUEUE.queueID) === queueID) index = i;
+    if (index < 0) {
+      throw new GlasspaneError('ERR_LGMP_CORRUPT', `the producer offers no queue ${queueID} (it has ${numQueues})`, 'use the Looking Glass B7 guest application');
+    }
+    const hq = queueOffset(index);
+    const numMessages = r.load32(hq + QUEUE.numMessages);
+    const messagesOffset = r.load32(hq + QUEUE.messagesOffset);
+    if (numMessages < 2 || numMessages > 4096 || messagesOffset < HEADER.SIZE || messagesOffset + numMessages * MESSAGE.SIZE > r.byteLength || messagesOffset % 4) {
+      throw new GlasspaneError(
+        'ERR_LGMP_CORRUPT',
+        `queue ${queueID} is malformed: ${numMessages} messages at offset ${messagesOffset} in a ${r.byteLength}-byte region`,
+        'restart the guest application',
+      );
+    }
+
+    lock(r, hq + QUEUE.lock);
+    let id = 0;
+    let position = 0;
+    try {
+      let subs = r.load64(hq + QUEUE.subs);
+      // Reclaim slots of subscribers that timed out (BAD) long enough ago: e.g. a killed viewer.
+      if (subsOn(subs)) {
+        const hosttime = r.load64(HEADER.timestamp);
+        let reap = 0;
+        for (let i = 0; i < LGMP.MAX_SUBS; i++) {
+          const bit = (1 << i) >>> 0;
+          if (subsBad(subs) & bit && hosttime > r.load64(hq + QUEUE.timeout + i * 8)) {
+            reap = (reap | bit) >>> 0;
+            r.store64(hq + QUEUE.timeout + i * 8, 0n);
+            r.store32(hq + QUEUE.clientID + i * 4, 0);
+          }
+        }
+        subs = subsClear(subs, reap);
+      }
+      const used = (subsOn(subs) | subsBad(subs)) >>> 0;
+      while (id < LGMP.MAX_SUBS && used & (1 << id)) id++;
+      if (id === LGMP.MAX_SUBS) {
+        throw new GlasspaneError('ERR_QUEUE_FULL', `all ${LGMP.MAX_SUBS} subscriber slots of queue ${queueID} are taken`, 'close other viewers; dead ones are reclaimed after about a second');
+      }
+      r.store64(hq + QUEUE.timeout + id * 8, 0n);
+      r.store32(hq + QUEUE.clientID + id * 4, this.session.clientID);
+      r.store64(hq + QUEUE.subs, subsSet(subs, (1 << id) >>> 0));
+      r.add32(hq + QUEUE.newSubCount, 1);
+      position = r.load32(hq + QUEUE.position);
+    } finally {
+      unlock(r, hq + QUEUE.lock);
+    }
+    if (position >= numMessages) {
+      throw new GlasspaneError('ERR_LGMP_CORRUPT', `queue ${queueID} position ${position} is outside its ${numMessages} messages`, 'restart the guest application');
+    }
+    return new ConsumerQueue(this, queueID, hq, id, numMessages, messagesOffset, position);
+  }
+}
+
+export class ConsumerQueue {
+  private readonly bit: number;
+  private lastError = '';
+
+  constructor(
+    private readonly consumer: LgmpConsumer,
+    readonly queueID: number,
+    /** Region offset of the queue header. */
+    readonly hq: number,
+    /** Our subscriber slot (0..31). */
+    readonly id: number,
+    readonly numMessages: number,
+    readonly messagesOffset: number,
+    /** Our read index in the ring. */
+    public position: number,
+  ) {
+    this.bit = (1 << id) >>> 0;
+  }
+
+  private get region(): Region {
+    return this.consumer.region;
+  }
+
+  /** Region offset of the producer's write index: watch it to wait for a new message. */
+  get positionOffset(): number {
+    return this.hq + QUEUE.position;
+  }
+
+  /** What made the last call return 'corrupted'. */
+  get error(): string {
+    return this.lastError;
+  }
+
+  private corrupted(why: string): 'corrupted' {
+    this.lastError = why;
+    return 'corrupted';
+  }
+
+  /** Our standing in the queue: null when subscribed and fine. */
+  private standing(): QueueStatus | null {
+    const r = this.region;
+    if (r.load32(this.hq + QUEUE.numMessages) !== this.numMessages || r.load32(this.hq + QUEUE.messagesOffset) !== this.messagesOffset) {
+      return this.consumer.sessionValid() ? this.corrupted('the queue was reconfigured under us') : 'invalid-session';
+    }
+    const subs = r.load64(this.hq + QUEUE.subs);
+    if (subsBad(subs) & this.bit) return 'timeout';
+    if (!(subsOn(subs) & this.bit)) return this.consumer.sessionValid() ? 'unsubscribed' : 'invalid-session';
+    // Our slot was reaped and handed to another consumer: as good as timed out.
+    if (r.load32(this.hq + QUEUE.clientID + this.id * 4) !== this.consumer.sessionInfo?.clientID) return 'timeout';
+    return null;
+  }
+
+  private producerPosition(): number | 'corrupted' {
+    const end = this.region.load32(this.hq + QUEUE.position);
+    return end < this.numMessages ? end : this.corrupted(`queue ${this.queueID} position ${end} is outside its ${this.numMessages} messages`);
+  }
+
+  /** The message at our position (not consumed), or why there is none. */
+  process(): LgmpMessage | QueueStatus {
+    const s = this.standing();
+    if (s) return s;
+    const end = this.producerPosition();
+    if (end === 'corrupted') return end;
+    if (end === this.position) return 'empty';
+    const r = this.region;
+    const msg = this.messagesOffset + this.position * MESSAGE.SIZE;
+    const offset = r.load32(msg + MESSAGE.offset);
+    const size = r.load32(msg + MESSAGE.size);
+    if (offset > r.byteLength || size > r.byteLength - offset) {
+      return this.corrupted(`message payload ${offset}+${size} runs past the end of the ${r.byteLength}-byte region`);
+    }
+    return { status: 'ok', udata: r.load32(msg + MESSAGE.udata), size, offset };
+  }
+
+  /** Acknowledges the message at our position (after we finished with its payload) and moves on. */
+  messageDone(): 'ok' | QueueStatus {
+    const s = this.standing();
+    if (s) return s;
+    const end = this.producerPosition();
+    if (end === 'corrupted') return end;
+    if (end === this.position) return 'empty';
+    const r = this.region;
+    const msg = this.messagesOffset + this.position * MESSAGE.SIZE;
+    const left = (r.and32(msg + MESSAGE.pendingSubs, ~this.bit >>> 0) & ~this.bit) >>> 0;
+    let status: 'ok' | QueueStatus = 'ok';
+    if (left === 0 && tryLock(r, this.hq + QUEUE.lock)) {
+      try {
+        const start = r.load32(this.hq + QUEUE.start);
+        if (start === this.position) {
+          r.store32(this.hq + QUEUE.start, start + 1 === this.numMessages ? 0 : start + 1);
+          if (r.add32(this.hq + QUEUE.count, 0xffffffff) === 0) {
+            r.store32(this.hq + QUEUE.count, 0);
+            status = this.corrupted('the queue count went below zero');
+          } else {
+            const maxTime = r.load32(this.hq + QUEUE.maxTime);
+            r.store64(this.hq + QUEUE.msgTimeout, r.load64(HEADER.timestamp) + BigInt(maxTime));
+          }
+        }
+      } finally {
+        unlock(r, this.hq + QUEUE.lock);
+      }
+    }
+    this.position = this.position + 1 === this.numMessages ? 0 : this.position + 1;
+    return status;
+  }
+
+  /** Acknowledges every pending message but the newest (to catch up after a stall). */
+  advanceToLast(): 'ok' | QueueStatus {
+    for (;;) {
+      const s = this.standing();
+      if (s) return s;
+      const end = this.producerPosition();
+      if (end === 'corrupted') return end;
+      if (end === this.position) return 'empty';
+      const next = this.position + 1 === this.numMessages ? 0 : this.position + 1;
+      if (next === end) return 'ok';
+      const done = this.messageDone();
+      if (done !== 'ok') return done;
+    }
+  }
+
+  /**
+   * Sends up to 64 bytes to the producer's mailbox. Returns the message serial (handled once
+   * `readSerial()` reaches it), or a status when the mailbox is full or we timed out.
+   */
+  sendData(data: Uint8Array): number | 'full' | 'timeout' {
+    if (data.length > LGMP.MSGS_SIZE) throw new RangeError(`an LGMP mailbox message holds at most ${LGMP.MSGS_SIZE} bytes, got ${data.length}`);
+    const r = this.region;
+    const hq = this.hq;
+    if (subsBad(r.load64(hq + QUEUE.subs)) & this.bit) return 'timeout';
+    if (r.load32(hq + QUEUE.cMsgAvail) === 0) return 'full';
+    lock(r, hq + QUEUE.cMsgLock);
+    try {
+      if (r.load32(hq + QUEUE.cMsgAvail) === 0) return 'full';
+      let wpos = r.load32(hq + QUEUE.cMsgWPos);
+      if (wpos >= LGMP.MSGS_MAX) return 'full'; // hostile producer state: refuse rather than write out of the ring
+      const m = hq + QUEUE.cMsgs + wpos * CLIENT_MSG.SIZE;
+      r.store32(m + CLIENT_MSG.size, data.length);
+      new Uint8Array(r.buffer, m + CLIENT_MSG.data, data.length).set(data);
+      if (++wpos === LGMP.MSGS_MAX) wpos = 0;
+      r.store32(hq + QUEUE.cMsgWPos, wpos);
+      r.add32(hq + QUEUE.cMsgAvail, 0xffffffff);
+      return (r.add32(hq + QUEUE.cMsgWSerial, 1) + 1) >>> 0;
+    } finally {
+      unlock(r, hq + QUEUE.cMsgLock);
+    }
+  }
+
+  /** How many mailbox messages the producer has handled. */
+  readSerial(): number {
+    return this.region.load32(this.hq + QUEUE.cMsgRSerial);
+  }
+
+  /** Gives our slot back (not possible once we timed out: the producer reaps it). */
+  unsubscribe(): void {
+    const r = this.region;
+    try {
+      lock(r, this.hq + QUEUE.lock, 50);
+    } catch {
+      return; // a hung producer holds the lock; the slot is reaped after the timeout anyway
+    }
+    try {
+      const subs = r.load64(this.hq + QUEUE.subs);
+      if (subsBad(subs) & this.bit) return;
+      r.store64(this.hq + QUEUE.subs, subsClear(subs, this.bit));
+      r.store64(this.hq + QUEUE.timeout + this.id * 8, 0n);
+      r.store32(this.hq + QUEUE.clientID + this.id * 4, 0);
+    } finally {
+      unlock(r, this.hq + QUEUE.lock);
+    }
+  }
+}

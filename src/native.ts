@@ -1,0 +1,124 @@
+/**
+ * The only module that loads the native addon (build/Release/glasspane.node); everything else
+ * imports the typed surface from here. The addon knows nothing about frames: it maps memory,
+ * does atomics and bulk copies at bounds-checked offsets, and runs watcher threads.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** How the region was opened: a regular file (/dev/shm/NAME), a kvmfr device, or a PCI BAR file. */
+export type RegionKind = 'file' | 'device' | 'pci-bar';
+
+export interface RegionOpenOptions {
+  /** Create the file if missing and grow it to `size` bytes (regular files only; never shrinks). */
+  create?: boolean;
+  /** Bytes to map; 0/undefined = the file's size or the kvmfr device's size. */
+  size?: number;
+  readOnly?: boolean;
+}
+
+/**
+ * A mapped shared-memory region. All offsets are byte offsets from the region start; every call
+ * throws RangeError (and touches nothing) when offset+width is outside the region or misaligned.
+ * Atomics use acquire (loads), release (stores) or acq_rel (read-modify-write) ordering. 32-bit
+ * values are unsigned numbers; 64-bit values are bigints.
+ */
+export interface NativeRegion {
+  /** The whole mapping, lent to JS. Detached by close(): a late read throws, never segfaults. */
+  readonly buffer: ArrayBuffer;
+  readonly byteLength: number;
+  readonly path: string;
+  readonly kind: RegionKind;
+  readonly closed: boolean;
+  /** Unmaps (after any in-flight async copy ends) and detaches `buffer`. Safe to call twice. */
+  close(): void;
+
+  load32(offset: number): number;
+  store32(offset: number, value: number): void;
+  /** Returns the value found; the swap happened when it equals `expected`. */
+  cas32(offset: number, expected: number, desired: number): number;
+  add32(offset: number, value: number): number;
+  and32(offset: number, value: number): number;
+  or32(offset: number, value: number): number;
+  xchg32(offset: number, value: number): number;
+  load64(offset: number): bigint;
+  store64(offset: number, value: bigint): void;
+  cas64(offset: number, expected: bigint, desired: bigint): bigint;
+  add64(offset: number, value: bigint): bigint;
+  and64(offset: number, value: bigint): bigint;
+  or64(offset: number, value: bigint): bigint;
+  xchg64(offset: number, value: bigint): bigint;
+
+  /**
+   * Copies `length` bytes at `srcOffset` into `dest` at `destOffset` while a producer may still be
+   * writing them: the u32 at `wpOffset` (bytes written so far, relative to srcOffset) is followed;
+   * the copy waits for more (spin, then sleep with backoff) and gives up after `timeoutMs` without
+   * progress. `wpOffset < 0` copies at once. Returns the bytes copied (< length = gave up).
+   */
+  copyOut(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number): number;
+  /** copyOut on the libuv thread pool; the event loop stays free. */
+  copyOutAsync(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number): Promise<number>;
+  /**
+   * Producer side: copies `length` bytes of `src` into the region at `dstOffset`, storing the
+   * bytes written so far into the u32 at `wpOffset` after every `step` bytes (default 1 MiB).
+   */
+  writeIn(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): void;
+  writeInAsync(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): Promise<number>;
+}
+
+export interface WatcherOptions {
+  /** Busy-wait this long before sleeping (default 50 us). */
+  spinUs?: number;
+  minSleepUs?: number;
+  /** Sleep cap while changes are recent (default 100 us). */
+  maxSleepUs?: number;
+  /** Sleep cap once nothing changed for idleAfterMs (default 1000 us). */
+  idleSleepUs?: number;
+  idleAfterMs?: number;
+}
+
+/** Watcher result index: which word changed, or one of these. */
+export const WATCH_TIMEOUT = -1;
+export const WATCH_CANCELLED = -2;
+export const WATCH_CLOSED = -3;
+
+export interface NativeWatcher {
+  /**
+   * Arms one wait: `words` holds up to 4 (offset, expectedValue) pairs; the native thread calls
+   * back on the JS thread with the index of the first word found different and its value, or
+   * WATCH_TIMEOUT / WATCH_CANCELLED / WATCH_CLOSED. One wait at a time. Only an armed wait keeps
+   * the process alive.
+   */
+  wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void;
+  cancel(): void;
+  /** Stops and joins the thread. Safe to call twice. */
+  close(): void;
+  readonly busy: boolean;
+}
+
+interface Addon {
+  Region: new (path: string, options?: RegionOpenOptions) => NativeRegion;
+  Watcher: new (region: NativeRegion, options?: WatcherOptions) => NativeWatcher;
+  setCopyStrategy(strategy: 'auto' | 'memcpy' | 'avx2-stream'): void;
+  getCopyStrategy(): 'auto' | 'memcpy' | 'avx2-stream';
+  /** libc memcpy of min(dst, src) bytes: the benchmarks' yardstick. */
+  memcpyBaseline(dst: Uint8Array, src: Uint8Array): void;
+  cpuHasAvx2: boolean;
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'glasspane.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'the native addon build/Release/glasspane.node is missing: run `npm ci` (or `npm run install`) in the glasspane folder; it needs g++, make and python3',
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: Addon = require(findAddon()) as Addon;

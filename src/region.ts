@@ -1,0 +1,61 @@
+/**
+ * Opening the shared-memory region with errors a user can act on: which file, what is wrong
+ * (missing, permissions, too small, not a region) and the fix. Below this only the native addon.
+ */
+import { statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { native, type NativeRegion } from './native.js';
+import { GlasspaneError } from './errors.js';
+
+export type Region = NativeRegion;
+
+export interface OpenRegionOptions {
+  /** Create the file (regular /dev/shm files only) and grow it to at least this many bytes. */
+  createBytes?: number;
+  /** Map exactly this many bytes (e.g. a kvmfr device whose size ioctl is unavailable). */
+  size?: number;
+}
+
+function describeOwner(path: string): string {
+  try {
+    const st = statSync(path);
+    return `owner uid ${st.uid}, group gid ${st.gid}, mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
+  } catch {
+    return 'owner unknown';
+  }
+}
+
+export function openRegion(path: string, options: OpenRegionOptions = {}): Region {
+  if (!path) throw new GlasspaneError('ERR_USAGE', 'no region path given', 'pass --shm /dev/shm/NAME or --shm /dev/kvmfr0');
+  const create = options.createBytes !== undefined && !path.startsWith('/dev/kvmfr') && !path.startsWith('/sys/');
+  try {
+    return new native.Region(path, { create, size: create ? options.createBytes : options.size });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    switch (e.code) {
+      case 'ENOENT':
+        throw new GlasspaneError(
+          'ERR_REGION_OPEN',
+          `the shared-memory region ${path} does not exist`,
+          path.startsWith('/dev/kvmfr')
+            ? 'load the kvmfr module (modprobe kvmfr static_size_mb=64) or check the device number'
+            : 'start the VM (its ivshmem mem-path) or `glasspane stub` first, or check the path',
+          { cause: err },
+        );
+      case 'EACCES':
+      case 'EPERM':
+        throw new GlasspaneError(
+          'ERR_REGION_OPEN',
+          `${path} is not readable and writable by ${userInfo().username} (${describeOwner(path)})`,
+          'give the file to your user or to a group you and QEMU share, mode 0660 (e.g. chown $USER:kvm and chmod 0660); for /dev/kvmfr0 use a udev rule',
+          { cause: err },
+        );
+      case 'EINVAL':
+        throw new GlasspaneError('ERR_REGION_OPEN', `${path} cannot be mapped: ${e.message}`, 'point --shm at the ivshmem region file or /dev/kvmfrN', {
+          cause: err,
+        });
+      default:
+        throw new GlasspaneError('ERR_REGION_OPEN', `cannot map ${path}: ${e.message}`, undefined, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The headless consumer: runs a FrameRelay without a window, optionally verifies every frame with
+ * a verifier (e.g. guest-stub's scene check), and gathers the figures `glasspane view --headless`
+ * prints. Everything user-visible goes through callbacks; this module prints nothing.
+ */
+import { FrameRelay, type LentFrame, type RelayOptions } from './frame-relay.js';
+import { FrameCounter, LatencySamples } from './stats.js';
+import { LGMP } from '../lgmp/layout.js';
+
+/** Verifies one frame's pixels; returns an error message, or null when the frame is right. Also returns the producer timestamp if the pixels carry one. */
+export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
+
+export interface HeadlessOptions extends RelayOptions {
+  seconds?: number;
+  frames?: number;
+  verifier?: FrameVerifier;
+  onProblem?: (message: string) => void;
+  onStatus?: (message: string) => void;
+  onSecond?: (r: HeadlessReport) => void;
+}
+
+export interface HeadlessReport {
+  frames: number;
+  uniqueFrames: number;
+  ups: number;
+  verifyFailures: number;
+  latencyMs: { p50: number | null; p99: number | null };
+  session: { lgmpVersion: number | null; kvmfrVersion: number | null; producerVersion: string | null };
+  sessions: number;
+  errors: string[];
+  /** Live: unique frames in the last second. */
+  lastSecondUps: number;
+}
+
+export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
+  const relay = new FrameRelay(o);
+  const counter = new FrameCounter();
+  const latency = new LatencySamples();
+  const errors: string[] = [];
+  let verifyFailures = 0;
+  let sessions = 0;
+  let session: HeadlessReport['session'] = { lgmpVersion: null, kvmfrVersion: null, producerVersion: null };
+  const addError = (m: string) => {
+    if (errors.length < 100 && !errors.includes(m)) errors.push(m);
+  };
+
+  const report = (): HeadlessReport => ({
+    frames: counter.frames,
+    uniqueFrames: counter.uniqueFrames,
+    ups: Math.round(counter.ups() * 10) / 10,
+    verifyFailures,
+    latencyMs: { p50: round3(latency.percentile(50)), p99: round3(latency.percentile(99)) },
+    session,
+    sessions,
+    errors,
+    lastSecondUps: counter.lastSecondUps,
+  });
+
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+
+  relay.on('session', (s) => {
+    sessions++;
+    session = { lgmpVersion: LGMP.VERSION, kvmfrVersion: s.info.version, producerVersion: s.info.producerVersion };
+    o.onStatus?.(`session ${s.sessionID.toString(16)} with ${s.info.producerVersion || 'unknown producer'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`);
+  });
+  relay.on('status', (s) => o.onStatus?.(s.message));
+  relay.on('problem', (p) => {
+    // Session changes and resubscriptions are recovered events, not errors of the run.
+    if (p.code !== 'ERR_SESSION_ENDED' && p.code !== 'ERR_SUBSCRIPTION_LOST') addError(p.message);
+    o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
+  });
+  relay.on('frame', (f) => {
+    try {
+      counter.record(f.info.frameSerial, performance.now());
+      if (o.verifier) {
+        const v = o.verifier(f);
+        if (v.error) {
+          verifyFailures++;
+          addError(`verify: ${v.error}`);
+        }
+        if (v.postedNs !== undefined && v.postedNs > 0n) latency.add(Number(f.copiedAtNs - v.postedNs) / 1e6);
+      }
+    } finally {
+      f.release();
+    }
+    if (o.frames !== undefined && counter.frames >= o.frames) finish();
+  });
+
+  const ticker = o.onSecond ? setInterval(() => o.onSecond!(report()), 1000) : null;
+  const timer = o.seconds !== undefined ? setTimeout(finish, o.seconds * 1000) : null;
+  const stopOnSignal = () => finish();
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  const running = relay.start();
+  await Promise.race([done, running]);
+  if (ticker) clearInterval(ticker);
+  if (timer) clearTimeout(timer);
+  process.off('SIGINT', stopOnSignal);
+  process.off('SIGTERM', stopOnSignal);
+  await relay.close();
+  return report();
+}
+
+function round3(v: number | null): number | null {
+  return v === null ? null : Math.round(v * 1000) / 1000;
+}
