@@ -9,6 +9,7 @@ import { describeError, GlasspaneError } from '../errors.js';
 import { registerStub } from './commands/stub.js';
 import { registerView } from './commands/view.js';
 import { registerDemo } from './commands/demo.js';
+import { registerSend } from './commands/send.js';
 // --- VM lifecycle commands (doctor, iommu, vfio, vm) ---
 // --- end VM lifecycle commands ---
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerStub(program);
   registerView(program);
   registerDemo(program);
+  registerSend(program);
   // --- VM lifecycle registrations ---
   // --- end VM lifecycle registrations ---
   return program;

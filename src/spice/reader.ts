@@ -178,14 +178,17 @@ export class SpiceReader {
     }
     const out = Buffer.allocUnsafe(n);
     let off = 0;
+    let i = 0;
     while (off < n) {
-      const c = this.chunks[0]!;
+      const c = this.chunks[i]!;
       const k = Math.min(c.length, n - off);
       c.copy(out, off, 0, k);
       off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+      if (k === c.length) i++;
+      else this.chunks[i] = c.subarray(k);
     }
+    // One splice, not a shift per chunk: a body fed one byte at a time is 300,000 chunks.
+    this.chunks.splice(0, i);
     this.buffered -= n;
     return out;
   }

@@ -1,0 +1,200 @@
+/**
+ * `glasspane send`: scriptable keyboard and mouse input to a VM over SPICE, like `virsh send-key`.
+ *
+ *   glasspane send --spice 127.0.0.1:5900 key KeyA ControlRight Control+Alt+Delete
+ *   glasspane send --spice unix:/run/vm/spice.sock mouse move 10 -5 click left wheel up
+ *
+ * Everything is parsed and checked before connecting, so a typo never sends half a sequence.
+ * The password comes from --spice-password-file or GLASSPANE_SPICE_PASSWORD, never from argv
+ * (argv is visible to every user in `ps`).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { scancodeForCode, similarCodes } from '../../input/scancodes.js';
+import { parseSpiceAddress } from '../../spice/address.js';
+import { SpiceClient } from '../../spice/client.js';
+import { SpiceError } from '../../spice/errors.js';
+import type { InputsChannel } from '../../spice/inputs-channel.js';
+import { SpiceButton } from '../../spice/protocol.js';
+
+export const PASSWORD_ENV = 'GLASSPANE_SPICE_PASSWORD';
+
+/** One key step: press these scancodes in order, then release them in reverse. */
+export type KeyStep = { names: string[]; scancodes: number[] };
+
+export type MouseStep =
+  | { op: 'move'; dx: number; dy: number }
+  | { op: 'click' | 'press' | 'release'; button: number }
+  | { op: 'wheel'; notches: number };
+
+const BUTTONS: Record<string, number> = {
+  left: SpiceButton.LEFT,
+  middle: SpiceButton.MIDDLE,
+  right: SpiceButton.RIGHT,
+  side: SpiceButton.SIDE,
+  extra: SpiceButton.EXTRA,
+};
+
+function usage(message: string, fix: string): SpiceError {
+  return new SpiceError('ERR_SPICE_KEY', message, fix);
+}
+
+/** Parses `KeyA`, `Control+Alt+Delete`, ... into key steps; throws ERR_SPICE_KEY naming the bad key. */
+export function parseKeyArgs(args: readonly string[]): KeyStep[] {
+  if (args.length === 0) throw usage('no keys given', 'name keys by KeyboardEvent.code, e.g. glasspane send --spice ADDR key KeyA Control+Alt+Delete');
+  return args.map((arg) => {
+    const names = arg.split('+');
+    const scancodes = names.map((n) => {
+      const sc = n ? scancodeForCode(n) : undefined;
+      if (sc === undefined) {
+        const like = similarCodes(n);
+        throw usage(
+          `unknown key "${n}"${names.length > 1 ? ` in "${arg}"` : ''}`,
+          like.length ? `did you mean ${like.join(', ')}? Keys are KeyboardEvent.code names` : 'keys are KeyboardEvent.code names such as KeyA, Digit1, Enter, ControlLeft, ArrowUp, F5',
+        );
+      }
+      return sc;
+    });
+    return { names, scancodes };
+  });
+}
+
+/** Parses `move DX DY`, `click|press|release BUTTON`, `wheel up|down [N]` sequences. */
+export function parseMouseArgs(args: readonly string[]): MouseStep[] {
+  const fix = 'actions: move DX DY | click|press|release left|middle|right|side|extra | wheel up|down [N]';
+  const steps: MouseStep[] = [];
+  const int = (s: string | undefined, what: string): number => {
+    if (s === undefined || !/^[+-]?\d+$/.test(s)) throw usage(`mouse ${what}: expected an integer, got ${s === undefined ? 'nothing' : `"${s}"`}`, fix);
+    return Number(s);
+  };
+  if (args.length === 0) throw usage('no mouse actions given', fix);
+  for (let i = 0; i < args.length; ) {
+    const op = args[i++];
+    switch (op) {
+      case 'move': {
+        const dx = int(args[i++], 'move DX');
+        const dy = int(args[i++], 'move DY');
+        steps.push({ op: 'move', dx, dy });
+        break;
+      }
+      case 'click':
+      case 'press':
+      case 'release': {
+        const name = args[i++];
+        const button = name === undefined ? undefined : BUTTONS[name];
+        if (button === undefined) throw usage(`mouse ${op}: unknown button ${name === undefined ? '(none given)' : `"${name}"`}`, fix);
+        steps.push({ op, button });
+        break;
+      }
+      case 'wheel': {
+        const dir = args[i++];
+        if (dir !== 'up' && dir !== 'down') throw usage(`mouse wheel: expected up or down, got ${dir === undefined ? 'nothing' : `"${dir}"`}`, fix);
+        let n = 1;
+        if (args[i] !== undefined && /^\d+$/.test(args[i]!)) n = Number(args[i++]);
+        steps.push({ op: 'wheel', notches: dir === 'up' ? -n : n });
+        break;
+      }
+      default:
+        throw usage(`unknown mouse action "${op}"`, fix);
+    }
+  }
+  return steps;
+}
+
+/**
+ * The SPICE password: the file's content without one trailing newline, else the environment
+ * variable, else empty (the server has disable-ticketing=on).
+ */
+export function readPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (cause) {
+      const e = cause as NodeJS.ErrnoException;
+      throw new SpiceError('ERR_SPICE_PASSWORD', `cannot read the SPICE password file ${file}: ${e.code ?? e.message}`, 'give a readable file to --spice-password-file (one line, the password)', { cause });
+    }
+    return text.replace(/\r?\n$/, '');
+  }
+  return env[PASSWORD_ENV] ?? '';
+}
+
+function applyMouse(inputs: InputsChannel, step: MouseStep): void {
+  switch (step.op) {
+    case 'move':
+      inputs.motion(step.dx, step.dy);
+      return;
+    case 'click':
+      inputs.button(step.button, true);
+      inputs.button(step.button, false);
+      return;
+    case 'press':
+      inputs.button(step.button, true);
+      return;
+    case 'release':
+      inputs.button(step.button, false);
+      return;
+    case 'wheel':
+      inputs.wheel(step.notches);
+      return;
+  }
+}
+
+interface SendOptions {
+  spice: string;
+  spicePasswordFile?: string;
+  timeout: string;
+}
+
+async function withInputs(opts: SendOptions, run: (inputs: InputsChannel) => Promise<void> | void): Promise<void> {
+  const address = parseSpiceAddress(opts.spice);
+  const password = readPassword(opts.spicePasswordFile);
+  const timeoutMs = Number(opts.timeout);
+  const client = new SpiceClient({ address, password, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 10_000 });
+  try {
+    await client.connect();
+    const inputs = client.inputs;
+    if (!inputs) throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE inputs channel closed right after linking', 'check that no other SPICE client took the session over');
+    await run(inputs);
+    await inputs.drain();
+  } finally {
+    // Graceful close: the server applies everything written before it sees EOF.
+    await client.close();
+  }
+}
+
+export function registerSend(program: Command): void {
+  const send = program
+    .command('send')
+    .description('send keys or mouse actions to a VM over SPICE (like virsh send-key)')
+    .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
+    .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
+    .option('--timeout <ms>', 'link timeout in milliseconds', '10000');
+
+  send
+    .command('key')
+    .description('press and release each key in turn; A+B+C presses a chord (released in reverse)')
+    .argument('<keys...>', 'KeyboardEvent.code names, e.g. KeyA ControlRight NumpadEnter Control+Alt+Delete')
+    .action(async (keys: string[], _opts: unknown, cmd: Command) => {
+      const steps = parseKeyArgs(keys);
+      await withInputs(cmd.optsWithGlobals() as SendOptions, (inputs) => {
+        for (const step of steps) {
+          for (const sc of step.scancodes) inputs.keyDown(sc);
+          for (const sc of [...step.scancodes].reverse()) inputs.keyUp(sc);
+        }
+      });
+    });
+
+  send
+    .command('mouse')
+    .description('perform mouse actions in order: move DX DY, click|press|release BUTTON, wheel up|down [N]')
+    .argument('<actions...>', 'e.g. move 10 -5 click left click right wheel up')
+    .allowExcessArguments(true)
+    .action(async (actions: string[], _opts: unknown, cmd: Command) => {
+      const steps = parseMouseArgs(actions);
+      await withInputs(cmd.optsWithGlobals() as SendOptions, (inputs) => {
+        // A `press` without a `release` is left pressed on purpose (drag across two calls).
+        for (const step of steps) applyMouse(inputs, step);
+      });
+    });
+}
