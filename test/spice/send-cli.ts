@@ -1,0 +1,24 @@
+/**
+ * Test entry for `glasspane send` while src/cli/main.ts cannot be loaded on its own (other
+ * commands are still being written). Mirrors main()'s contract: the message and fix on stderr,
+ * exit status 2 for a GlasspaneError, 1 for anything else. The CLI test prefers the built
+ * dist/src/cli/main.js when it exists (CI builds it before `npm test`).
+ * Arguments come in GLASSPANE_TEST_ARGV (JSON) so vite-node's own option parser never sees them.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, GlasspaneError } from '../../src/errors.js';
+import { registerSend } from '../../src/cli/commands/send.js';
+
+const program = new Command().name('glasspane').exitOverride();
+registerSend(program);
+const argv = JSON.parse(process.env.GLASSPANE_TEST_ARGV ?? '[]') as string[];
+try {
+  await program.parseAsync(argv, { from: 'user' });
+  process.exitCode = 0;
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  else {
+    process.stderr.write(`glasspane: ${describeError(err)}\n`);
+    process.exitCode = err instanceof GlasspaneError ? 2 : 1;
+  }
+}

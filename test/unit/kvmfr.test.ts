@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { buildKvmfrUdata, parseKvmfrUdata } from '../../src/kvmfr/header.js';
+import { readFrame, writeFrame, type FrameFields } from '../../src/kvmfr/frame.js';
+import { readCursor, writeCursor } from '../../src/kvmfr/cursor.js';
+import { CURSOR, FRAME, FrameType, KVMFR_HEADER, RECORD } from '../../src/kvmfr/layout.js';
+
+const vmInfo = { uuid: '0123456789abcdef0123456789abcdef', capture: 'DXGI', cpus: 8, cores: 4, sockets: 1, model: 'AMD Ryzen 7' };
+
+describe('KVMFR header and records', () => {
+  it('round-trips header, VMINFO and OSINFO in the B7 byte layout', () => {
+    const u = buildKvmfrUdata({ producerVersion: 'B7', features: 1, vmInfo, osInfo: { os: 3, name: 'Windows 11' } });
+    expect(Buffer.from(u.subarray(0, 8)).toString('latin1')).toBe('KVMFR---');
+    expect(u[48 + RECORD.type]).toBe(1);
+    expect(Buffer.from(u).readUInt32LE(48 + RECORD.size)).toBe(51 + 'AMD Ryzen 7'.length + 1);
+    expect(Buffer.from(u.subarray(56 + 51, 56 + 51 + 11)).toString()).toBe('AMD Ryzen 7');
+    expect(parseKvmfrUdata(u)).toEqual({
+      version: 20,
+      producerVersion: 'B7',
+      features: 1,
+      vmInfo,
+      osInfo: { os: 'Windows', name: 'Windows 11' },
+    });
+  });
+
+  it('skips unknown records and reports one running past the end', () => {
+    const u = Buffer.from(buildKvmfrUdata({ producerVersion: 'x' }));
+    const unknown = Buffer.alloc(8 + 3);
+    unknown[0] = 99;
+    unknown.writeUInt32LE(3, 4);
+    expect(parseKvmfrUdata(Buffer.concat([u, unknown])).producerVersion).toBe('x');
+    unknown.writeUInt32LE(1000, 4);
+    expect(() => parseKvmfrUdata(Buffer.concat([u, unknown]))).toThrow(/claims 1000 bytes, past the end/);
+    expect(() => parseKvmfrUdata(Buffer.concat([u, Buffer.from([1, 0, 0])]))).toThrow(/record header .* runs past/);
+  });
+
+  it('refuses another magic or version, naming both and the producer version', () => {
+    const u = Buffer.from(buildKvmfrUdata({ producerVersion: 'B6-rc1' }));
+    u.writeUInt32LE(19, KVMFR_HEADER.version);
+    expect(() => parseKvmfrUdata(u)).toThrow('KVMFR version 19 found (producer "B6-rc1"); glasspane speaks version 20 (Looking Glass B7)');
+    u.write('KVMFR+++', 0, 'latin1');
+    expect(() => parseKvmfrUdata(u)).toThrow(/magic "KVMFR\+\+\+" found, "KVMFR---" expected/);
+    expect(() => parseKvmfrUdata(u.subarray(0, 20))).toThrow(/smaller than the 48-byte KVMFR header/);
+  });
+});
+
+describe('KVMFRFrame validation', () => {
+  const regionLength = 64 << 20;
+  const payload = 1 << 20;
+  const payloadSize = 16 << 20;
+  const good: FrameFields = {
+    formatVer: 3,
+    frameSerial: 42,
+    type: FrameType.BGRA,
+    screenWidth: 1920,
+    screenHeight: 1080,
+    dataWidth: 1920,
+    dataHeight: 1080,
+    frameWidth: 1920,
+    frameHeight: 1080,
+    rotation: 0,
+    stride: 1920,
+    pitch: 7680,
+    flags: 0,
+    damageRects: [{ x: 0, y: 0, width: 10, height: 10 }],
+  };
+  const frameWith = (patch: Partial<FrameFields>, fbOffset = 4092) => {
+    const dv = new DataView(new ArrayBuffer(regionLength));
+    writeFrame(dv, payload, { ...good, ...patch });
+    dv.setUint32(payload + FRAME.offset, fbOffset, true);
+    return dv;
+  };
+
+  it('reads a valid frame and locates wp and pixels', () => {
+    const f = readFrame(frameWith({}), regionLength, payload, payloadSize);
+    expect(f).toMatchObject({ frameSerial: 42, formatVer: 3, pitch: 7680, dataBytes: 7680 * 1080 });
+    expect(f.wpOffset).toBe(payload + 4092);
+    expect(f.dataOffset).toBe(payload + 4096);
+    expect(f.damageRects).toEqual([{ x: 0, y: 0, width: 10, height: 10 }]);
+    expect(f.format.name).toBe('BGRA');
+  });
+
+  it.each([
+    ['type 0', { type: 0 }, /frame type 0/],
+    ['type 7', { type: 7 }, /frame type 7/],
+    ['width 0', { dataWidth: 0 }, /dataWidth 0/],
+    ['height max', { dataHeight: 0xffffffff }, /dataHeight 4294967295/],
+    ['frame height 0', { frameHeight: 0 }, /frameHeight 0/],
+    ['pitch too small', { pitch: 100 }, /pitch 100 .*at least 7680/],
+    ['pitch max', { pitch: 0xffffffff }, /pitch 4294967295/],
+    ['rotation 4', { rotation: 4 }, /rotation 4/],
+    ['pixels past the buffer', { dataHeight: 3000, frameHeight: 3000 }, /run past the 16777216-byte frame buffer/],
+  ])('refuses %s', (_name, patch, msg) => {
+    expect(() => readFrame(frameWith(patch as Partial<FrameFields>), regionLength, payload, payloadSize)).toThrow(msg);
+  });
+
+  it('refuses a FrameBuffer offset inside the struct, unaligned or past the end, and a payload too small or past the region', () => {
+    expect(() => readFrame(frameWith({}, 0), regionLength, payload, payloadSize)).toThrow(/FrameBuffer offset 0/);
+    expect(() => readFrame(frameWith({}, 4093), regionLength, payload, payloadSize)).toThrow(/4-byte aligned/);
+    expect(() => readFrame(frameWith({}, 0xfffffff0), regionLength, payload, payloadSize)).toThrow(/run past/);
+    expect(() => readFrame(frameWith({}), regionLength, payload, 100)).toThrow(/needs 1084/);
+    expect(() => readFrame(frameWith({}), regionLength, regionLength - 10, payloadSize)).toThrow(/needs 1084/);
+  });
+
+  it('drops damage rectangles that are out of the frame or too many (full update instead)', () => {
+    const f = readFrame(frameWith({ damageRects: [{ x: 1900, y: 0, width: 100, height: 1 }] }), regionLength, payload, payloadSize);
+    expect(f.damageRects).toEqual([]);
+    expect(f.badDamage).toMatch(/outside the 1920x1080 frame/);
+    const dv = frameWith({});
+    dv.setUint32(payload + FRAME.damageRectsCount, 65, true);
+    const g = readFrame(dv, regionLength, payload, payloadSize);
+    expect(g.damageRects).toEqual([]);
+    expect(g.badDamage).toMatch(/65 damage rectangles/);
+  });
+});
+
+describe('KVMFRCursor validation', () => {
+  const dv = new DataView(new ArrayBuffer(4 << 20));
+  it('reads position, visibility and shape', () => {
+    writeCursor(dv, 0, { x: -5, y: 300 }, { type: 0, width: 32, height: 32, pitch: 128, hotX: 3, hotY: -2 });
+    const u = readCursor(dv, 4 << 20, 0x7, 0, CURSOR.SIZE + 128 * 32);
+    expect(u).toEqual({
+      visible: true,
+      position: { x: -5, y: 300 },
+      shape: { type: 'color', width: 32, height: 32, pitch: 128, hotX: 3, hotY: -2, dataOffset: 24, dataBytes: 4096 },
+    });
+    expect(readCursor(dv, 4 << 20, 0x1, 0, CURSOR.SIZE)).toEqual({ visible: false, position: { x: -5, y: 300 } });
+  });
+
+  it('refuses bad types, sizes and pitches', () => {
+    writeCursor(dv, 0, { x: 0, y: 0 }, { type: 3, width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/cursor type 3/);
+    writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 513, height: 32, pitch: 4000, hotX: 0, hotY: 0 });
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/at most 512x512/);
+    writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 32, height: 32, pitch: 64, hotX: 0, hotY: 0 });
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/pitch 64/);
+    writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 100)).toThrow(/does not fit/);
+    expect(() => readCursor(dv, 4 << 20, 0x4, (4 << 20) - 10, 100)).toThrow(/needs 24/);
+  });
+});

@@ -1,0 +1,228 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { native, WATCH_TIMEOUT, WATCH_CANCELLED } from '../../src/native.js';
+import { ROOT, removeShm, shmPath } from '../support/helpers.js';
+
+afterAll(removeShm);
+const MiB = 1 << 20;
+
+describe('native Region: mapping', () => {
+  it('creates a /dev/shm file of the asked size and lends it as an ArrayBuffer shared with other mappings', () => {
+    const p = shmPath('map');
+    const a = new native.Region(p, { create: true, size: MiB });
+    expect(a.byteLength).toBe(MiB);
+    expect(a.kind).toBe('file');
+    expect(a.buffer.byteLength).toBe(MiB);
+    const b = new native.Region(p);
+    new Uint8Array(a.buffer)[12345] = 77;
+    expect(new Uint8Array(b.buffer)[12345]).toBe(77); // MAP_SHARED: same memory
+    expect(readFileSync(p)[12345]).toBe(77);
+    a.close();
+    b.close();
+  });
+
+  it('close() unmaps, detaches the buffer, and is safe twice', () => {
+    const r = new native.Region(shmPath('close'), { create: true, size: 65536 });
+    const buf = r.buffer;
+    r.close();
+    r.close();
+    expect(r.closed).toBe(true);
+    expect(buf.byteLength).toBe(0); // detached: a late read cannot reach unmapped memory
+    expect(() => new Uint8Array(buf)).toThrow(/detached/); // a late read throws instead of segfaulting
+    expect(() => r.load32(0)).toThrow(/closed/);
+    expect(() => r.buffer).toThrow(/closed/);
+  });
+
+  it('reports errno failures with code, errno, syscall and path', () => {
+    try {
+      new native.Region('/dev/shm/glasspane-does-not-exist');
+      expect.unreachable();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      expect(err.code).toBe('ENOENT');
+      expect(err.errno).toBe(-2);
+      expect(err.syscall).toBe('open');
+      expect(err.path).toBe('/dev/shm/glasspane-does-not-exist');
+    }
+    const dir = shmPath('dir');
+    mkdirSync(dir);
+    expect(() => new native.Region(dir)).toThrow(expect.objectContaining({ path: dir }));
+    const empty = shmPath('empty');
+    writeFileSync(empty, '');
+    expect(() => new native.Region(empty)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    const small = shmPath('small');
+    writeFileSync(small, Buffer.alloc(4096));
+    expect(() => new native.Region(small, { size: 8192 })).toThrow(/smaller than the 8192 bytes/);
+  });
+});
+
+describe('native Region: atomics', () => {
+  const r = new native.Region(shmPath('atomics'), { create: true, size: 4096 });
+  afterAll(() => r.close());
+
+  it('32-bit load/store/cas/add/and/or/xchg return the previous value', () => {
+    r.store32(8, 5);
+    expect(r.load32(8)).toBe(5);
+    expect(r.cas32(8, 4, 9)).toBe(5); // failed swap returns what was found
+    expect(r.load32(8)).toBe(5);
+    expect(r.cas32(8, 5, 9)).toBe(5);
+    expect(r.load32(8)).toBe(9);
+    expect(r.add32(8, 0xffffffff)).toBe(9); // add -1
+    expect(r.load32(8)).toBe(8);
+    expect(r.and32(8, 0xc)).toBe(8);
+    expect(r.or32(8, 3)).toBe(8);
+    expect(r.xchg32(8, 0xdeadbeef)).toBe(11);
+    expect(r.load32(8)).toBe(0xdeadbeef);
+  });
+
+  it('64-bit operations use bigints', () => {
+    r.store64(16, 0x1_0000_0002n);
+    expect(r.load64(16)).toBe(0x1_0000_0002n);
+    expect(r.add64(16, 1n)).toBe(0x1_0000_0002n);
+    expect(r.cas64(16, 0x1_0000_0003n, 7n)).toBe(0x1_0000_0003n);
+    expect(r.and64(16, 5n)).toBe(7n);
+    expect(r.or64(16, 8n)).toBe(5n);
+    expect(r.xchg64(16, 0xffff_ffff_ffff_ffffn)).toBe(13n);
+    expect(r.load64(16)).toBe(0xffff_ffff_ffff_ffffn);
+  });
+
+  it('throws RangeError for offsets outside the region or misaligned, touching nothing', () => {
+    expect(() => r.load32(4096)).toThrow(RangeError);
+    expect(() => r.load32(4093)).toThrow(RangeError);
+    expect(() => r.store64(4092, 1n)).toThrow(RangeError);
+    expect(() => r.load32(-4)).toThrow(RangeError);
+    expect(() => r.load32(2)).toThrow(/aligned/);
+    expect(() => r.load64(12)).toThrow(/aligned/);
+    expect(() => r.load32(2 ** 60)).toThrow(RangeError);
+    const dest = Buffer.alloc(16);
+    expect(() => r.copyOut(4090, 16, dest, 0, -1, 0)).toThrow(RangeError);
+    expect(() => r.copyOut(0, 16, dest, 1, -1, 0)).toThrow(/destination/);
+    expect(() => r.copyOut(0, 16, dest, 0, 4094, 0)).toThrow(/write pointer/);
+    expect(() => r.writeIn(dest, 0, 4088, 16, -1)).toThrow(RangeError);
+  });
+});
+
+describe('native Region: copies that follow a write pointer', () => {
+  const size = 8 * MiB;
+  const r = new native.Region(shmPath('copy'), { create: true, size: size + 8192 });
+  afterAll(() => r.close());
+  const WP = 0;
+  const DATA = 4096;
+
+  it('copies while the producer is still writing, with wp advancing every 1 MiB', async () => {
+    const src = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4096) src.writeUInt32LE(i ^ 0xabcdef, i);
+    r.store32(WP, 0);
+    const dest = Buffer.alloc(size);
+    // Start the copy first: it must wait for the producer's writes.
+    const copying = r.copyOutAsync(DATA, size, dest, 0, WP, 2000);
+    await new Promise((res) => setTimeout(res, 20));
+    await r.writeInAsync(src, 0, DATA, size, WP, MiB);
+    expect(r.load32(WP)).toBe(size);
+    expect(await copying).toBe(size);
+    expect(dest.equals(src)).toBe(true);
+  });
+
+  it('gives up after the timeout when wp stops advancing and reports how far it got', () => {
+    r.store32(WP, 3 * MiB);
+    const dest = Buffer.alloc(size);
+    const t0 = performance.now();
+    expect(r.copyOut(DATA, size, dest, 0, WP, 30)).toBe(3 * MiB);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+  });
+
+  it('clamps a wp beyond the length (a hostile producer) to the length', () => {
+    r.store32(WP, 0xffffffff);
+    const dest = Buffer.alloc(MiB);
+    expect(r.copyOut(DATA, MiB, dest, 0, WP, 10)).toBe(MiB);
+  });
+
+  it('plain copies (wp -1) match with every copy strategy', () => {
+    const src = Buffer.alloc(3 * MiB + 17).fill(0x5c);
+    src.writeUInt32LE(0x12345678, 3 * MiB + 13);
+    for (const s of ['memcpy', 'auto', ...(native.cpuHasAvx2 ? ['avx2-stream'] : [])] as const) {
+      native.setCopyStrategy(s);
+      r.writeIn(src, 0, DATA + 3, src.length, -1);
+      const dest = Buffer.alloc(src.length + 5);
+      expect(r.copyOut(DATA + 3, src.length, dest, 5, -1, 0)).toBe(src.length);
+      expect(dest.subarray(5).equals(src)).toBe(true);
+    }
+    native.setCopyStrategy('auto');
+    expect(() => native.setCopyStrategy('fast' as never)).toThrow(/auto, memcpy or avx2-stream/);
+  });
+});
+
+describe('native Watcher', () => {
+  const r = new native.Region(shmPath('watch'), { create: true, size: 4096 });
+  afterAll(() => r.close());
+
+  it('wakes JS when a watched word changes, without blocking the event loop', async () => {
+    const w = new native.Watcher(r, { spinUs: 10, maxSleepUs: 50 });
+    r.store32(64, 1);
+    r.store32(128, 2);
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 1);
+    const result = new Promise<[number, number]>((resolve) => w.wait([64, 1, 128, 2], 2000, (i, v) => resolve([i, v])));
+    expect(w.busy).toBe(true);
+    setTimeout(() => r.store32(128, 42), 50);
+    expect(await result).toEqual([1, 42]);
+    clearInterval(iv);
+    expect(ticks).toBeGreaterThan(10); // timers kept running while the thread waited
+    expect(w.busy).toBe(false);
+    w.close();
+    w.close();
+  });
+
+  it('times out, can be cancelled, and refuses bad offsets', async () => {
+    const w = new native.Watcher(r);
+    r.store32(0, 7);
+    const timedOut = await new Promise<number>((resolve) => w.wait([0, 7], 30, (i) => resolve(i)));
+    expect(timedOut).toBe(WATCH_TIMEOUT);
+    const p = new Promise<number>((resolve) => w.wait([0, 7], 5000, (i) => resolve(i)));
+    expect(() => w.wait([0, 7], 10, () => undefined)).toThrow(/outstanding/);
+    w.cancel();
+    expect(await p).toBe(WATCH_CANCELLED);
+    expect(() => w.wait([4096, 0], 10, () => undefined)).toThrow(RangeError);
+    expect(() => w.wait([2, 0], 10, () => undefined)).toThrow(RangeError);
+    expect(() => w.wait([0, 0, 4, 0, 8, 0, 12, 0, 16, 0], 10, () => undefined)).toThrow(/1 to 4/);
+    w.close();
+  });
+});
+
+describe('native: lifetime', () => {
+  it('a process that exits with regions, watchers and copies still open exits cleanly', () => {
+    const p = shmPath('exit');
+    const script = `
+      const { native } = await import(${JSON.stringify(`${ROOT}/dist/src/native.js`)});
+      const r = new native.Region(${JSON.stringify(p)}, { create: true, size: 16 << 20 });
+      const w = new native.Watcher(r);
+      w.wait([0, 0], 60000, () => {});
+      w.cancel();
+      r.store32(0, 0);
+      r.copyOutAsync(4096, 8 << 20, Buffer.alloc(8 << 20), 0, 0, 500).catch(() => {});
+      setTimeout(() => { console.log('bye'); process.exit(0); }, 50);
+    `;
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(res.stderr).toBe('');
+    expect(res.stdout.trim()).toBe('bye');
+    expect(res.status).toBe(0);
+    expect(res.signal).toBeNull();
+  });
+
+  it('a region dropped without close() is unmapped when collected', () => {
+    const p = shmPath('gc');
+    const script = `
+      const { native } = await import(${JSON.stringify(`${ROOT}/dist/src/native.js`)});
+      const { readFileSync } = await import('node:fs');
+      const mapped = () => readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(p)});
+      (() => { const r = new native.Region(${JSON.stringify(p)}, { create: true, size: 1 << 20 }); r.store32(0, 1); })();
+      const before = mapped();
+      for (let i = 0; i < 10 && mapped(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+      console.log(JSON.stringify({ before, after: mapped() }));
+    `;
+    const res = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(res.stderr).toBe('');
+    expect(JSON.parse(res.stdout)).toEqual({ before: true, after: false });
+  });
+});
