@@ -281,7 +281,7 @@ function connectError(err: NodeJS.ErrnoException, where: string, name: string): 
   };
   return new SpiceError(
     'ERR_SPICE_CONNECT',
-    `cannot connect to the SPICE server at ${where} for the ${name} channel: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' '),
+    `cannot connect to the SPICE server at ${where} for the ${name} channel: ${err.code && !err.message.includes(err.code) ? `${err.code} ` : ''}${err.message}`,
     fixes[err.code ?? ''] ?? 'check the address and that QEMU is running with -spice',
     { cause: err },
   );

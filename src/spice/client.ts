@@ -187,6 +187,7 @@ export class SpiceClient {
     const initial = this.opts.initialDelayMs ?? 250;
     const max = this.opts.maxDelayMs ?? 5000;
     const delay = Math.min(max, initial * 2 ** Math.min(this.status.attempt, 16));
+    clearTimeout(this.retryTimer);
     this.setState({ state: 'waiting', error, retryInMs: delay });
     debug('client: retry in %d ms (%s)', delay, error?.message ?? 'link lost');
     this.retryTimer = setTimeout(() => void this.attempt(), delay);
@@ -199,15 +200,16 @@ export class SpiceClient {
     const main = this.mainCh;
     this.inputsCh = undefined;
     this.mainCh = undefined;
-    void inputs?.close(0);
-    void main?.close();
     debug('client: link lost: %s', err?.message ?? 'closed');
+    // State first: closing the other channel below reports its own close back into lost().
     if (this.keepTrying) {
       this.status.attempt = 0;
       this.scheduleRetry(err);
     } else {
       this.setState({ state: 'idle', error: err });
     }
+    void inputs?.close(0);
+    void main?.close();
   }
 
   /** Re-reads the state (TypeScript narrows `this.status.state` across awaits otherwise). */

@@ -4,12 +4,24 @@
  * the send command, else test/spice/send-cli.ts through vite-node.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
 const dist = join(root, 'dist', 'src', 'cli', 'main.js');
-const useDist = existsSync(dist) && existsSync(join(root, 'dist', 'src', 'cli', 'commands', 'send.js'));
+const distSend = join(root, 'dist', 'src', 'cli', 'commands', 'send.js');
+
+/** Newest mtime of the sources the send command is built from. */
+function newestSource(): number {
+  let newest = 0;
+  for (const dir of ['src/spice', 'src/input', 'src/cli/commands']) {
+    for (const f of readdirSync(join(root, dir))) if (f.endsWith('.ts')) newest = Math.max(newest, statSync(join(root, dir, f)).mtimeMs);
+  }
+  return newest;
+}
+
+// A dist older than the sources would test stale code: use it only when it is fresh.
+const useDist = existsSync(dist) && existsSync(distSend) && statSync(distSend).mtimeMs >= newestSource();
 
 export const cliKind = useDist ? 'dist/src/cli/main.js' : 'vite-node test/spice/send-cli.ts';
 

@@ -1,0 +1,162 @@
+/**
+ * Against real QEMU 7.2 (TCG, no guest disk): what QEMU's input layer receives, read from its
+ * `-trace 'input_event_*'` log. Covers `glasspane send` keys and mouse over TCP and a unix
+ * socket, the password, the motion window with 500 events, and reconnecting when QEMU restarts.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scancodeForCode } from '../../src/input/scancodes.js';
+import { SpiceInputSink } from '../../src/input/spice-sink.js';
+import { parseSpiceAddress } from '../../src/spice/address.js';
+import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
+import { cliKind, runCli } from './cli.js';
+import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
+
+const qemuOk = haveQemu();
+let running: QemuHandle[] = [];
+let clients: SpiceClient[] = [];
+afterEach(async () => {
+  for (const c of clients) await c.close();
+  for (const q of running) await q.stop();
+  running = [];
+  clients = [];
+});
+
+async function qemu(opts: Parameters<typeof startQemu>[0] = {}) {
+  const q = await startQemu(opts);
+  running.push(q);
+  return q;
+}
+
+const keyLines = (t: string[]) => t.filter((l) => l.startsWith('input_event_key'));
+
+/** Asserts each qcode went down once then up once, in this order, and nothing was unmapped. */
+function expectKeySequence(trace: string[], seq: Array<[string, 0 | 1]>) {
+  const keys = keyLines(trace);
+  expect(keys.join('\n')).not.toContain('unmapped');
+  expect(keys.map((l) => /qcode (\S+), down (\d)/.exec(l)!.slice(1).join(' '))).toEqual(seq.map(([q, d]) => `${q} ${d}`));
+}
+
+describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
+  it('send key: KeyA ControlRight NumpadEnter Pause PrintScreen ArrowUp, then a Control+Alt+Delete chord (TCP)', async () => {
+    const q = await qemu({ transport: 'tcp' });
+    const r = await runCli(['send', '--spice', q.address, 'key', 'KeyA', 'ControlRight', 'NumpadEnter', 'Pause', 'PrintScreen', 'ArrowUp']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const want: Array<[string, 0 | 1]> = [];
+    for (const qc of ['a', 'ctrl_r', 'kp_enter', 'pause', 'print', 'up']) want.push([qc, 1], [qc, 0]);
+    expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= want.length), want);
+
+    const r2 = await runCli(['send', '--spice', q.address, 'key', 'Control+Alt+Delete']);
+    expect(r2.code).toBe(0);
+    want.push(['ctrl', 1], ['alt', 1], ['delete', 1], ['delete', 0], ['alt', 0], ['ctrl', 0]);
+    expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= want.length), want);
+  });
+
+  it('send mouse: move 10 -5, left/right/middle/side clicks, wheel up and down (unix socket)', async () => {
+    const q = await qemu({ transport: 'unix' });
+    const r = await runCli(['send', '--spice', q.address, 'mouse', 'move', '10', '-5', 'click', 'left', 'click', 'right', 'click', 'middle', 'click', 'side', 'wheel', 'up', 'wheel', 'down']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const want = ['left', 'right', 'middle', 'side', 'wheel-up', 'wheel-down'].flatMap((b) => [`${b} 1`, `${b} 0`]);
+    const trace = await q.waitTrace((t) => t.filter((l) => l.startsWith('input_event_btn')).length >= want.length);
+    const btns = trace.filter((l) => l.startsWith('input_event_btn')).map((l) => /button (\S+), down (\d)/.exec(l)!.slice(1).join(' '));
+    expect(btns).toEqual(want);
+    // The motion is the first relative event pair, before any button.
+    const rel = trace.filter((l) => l.startsWith('input_event_rel') && !/value 0$/.test(l));
+    expect(rel).toEqual(['input_event_rel con -1, axis x, value 10', 'input_event_rel con -1, axis y, value -5']);
+    expect(trace.findIndex((l) => l.includes('value 10'))).toBeLessThan(trace.findIndex((l) => l.startsWith('input_event_btn')));
+  });
+
+  it('password: the right one links and types, a wrong one exits non-zero saying it was refused', async () => {
+    const q = await qemu({ transport: 'unix', password: 'correct-horse' });
+    const pwFile = join(q.dir, 'pw');
+    writeFileSync(pwFile, 'correct-horse\n', { mode: 0o600 });
+    const ok = await runCli(['send', '--spice', q.address, '--spice-password-file', pwFile, 'key', 'KeyB']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= 2), [['b', 1], ['b', 0]]);
+
+    const bad = await runCli(['send', '--spice', q.address, 'key', 'KeyC'], { GLASSPANE_SPICE_PASSWORD: 'battery-staple' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/permission denied: wrong SPICE password/);
+    expect(bad.stderr).toMatch(/fix: .*--spice-password-file/);
+    await sleep(200);
+    expect(keyLines(q.trace()).join('\n')).not.toMatch(/qcode c,/);
+  });
+
+  it('500 motion events in one second: at most 8 unacknowledged, QEMU receives exactly the summed motion', async () => {
+    const q = await qemu({ transport: 'unix' });
+    const c = new SpiceClient({ address: parseSpiceAddress(q.address) });
+    clients.push(c);
+    await c.connect();
+    const inputs = c.inputs!;
+    let sx = 0;
+    let sy = 0;
+    let maxSeen = 0;
+    for (let n = 0; n < 500; n++) {
+      const dx = (n % 7) - 3;
+      const dy = (n % 5) - 2 || -1;
+      inputs.motion(dx, dy);
+      sx += dx;
+      sy += dy;
+      maxSeen = Math.max(maxSeen, inputs.unacknowledged);
+      if (n % 5 === 4) await sleep(10);
+    }
+    await inputs.drain();
+    expect(maxSeen).toBeLessThanOrEqual(8);
+    expect(inputs.maxUnacked).toBeLessThanOrEqual(8);
+    const sums = (t: string[]) => {
+      let x = 0;
+      let y = 0;
+      for (const l of t) {
+        const m = /input_event_rel con -?\d+, axis ([xy]), value (-?\d+)/.exec(l);
+        if (m) m[1] === 'x' ? (x += Number(m[2])) : (y += Number(m[2]));
+      }
+      return [x, y];
+    };
+    const trace = await q.waitTrace((t) => sums(t)[0] === sx && sums(t)[1] === sy);
+    expect(sums(trace)).toEqual([sx, sy]);
+  });
+
+  it('reconnects with backoff when QEMU restarts, releasing nothing twice and typing again after', async () => {
+    const q1 = await qemu({ transport: 'unix' });
+    const states: SpiceStatus[] = [];
+    const c = new SpiceClient({ address: parseSpiceAddress(q1.address), initialDelayMs: 100, maxDelayMs: 400, onState: (s) => states.push(s) });
+    clients.push(c);
+    const sink = new SpiceInputSink(c);
+    c.start();
+    await c.whenConnected();
+    expect(sink.keyDown('KeyD')).toBe(true);
+    expect(sink.keyUp('KeyD')).toBe(true);
+    expectKeySequence(await q1.waitTrace((t) => keyLines(t).length >= 2), [['d', 1], ['d', 0]]);
+
+    // A key held when QEMU goes away must not be released into the next QEMU by us.
+    sink.keyDown('ShiftLeft');
+    await q1.waitTrace((t) => keyLines(t).length >= 3);
+    await q1.stop(true);
+    await waitFor(() => states.some((s) => s.state === 'waiting'));
+    expect(sink.keyDown('KeyE')).toBe(false); // dropped while disconnected, not queued
+    await sleep(300); // let at least one retry fail against the missing socket
+    const q2 = await qemu({ transport: 'unix', dir: q1.dir });
+    await c.whenConnected();
+    sink.releaseAll(); // nothing is held in the new session
+    expect(sink.keyDown('KeyF')).toBe(true);
+    expect(sink.keyUp('KeyF')).toBe(true);
+    expectKeySequence(await q2.waitTrace((t) => keyLines(t).length >= 2), [['f', 1], ['f', 0]]);
+    const seq = states.map((s) => s.state);
+    expect(seq).toContain('waiting');
+    expect(seq.lastIndexOf('connected')).toBeGreaterThan(seq.indexOf('waiting'));
+    expect(states.find((s) => s.state === 'waiting')?.error?.code).toBe('ERR_SPICE_CLOSED');
+    await q2.stop();
+  });
+});
+
+async function waitFor(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
