@@ -11,6 +11,10 @@ import { registerView } from './commands/view.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSend } from './commands/send.js';
 // --- VM lifecycle commands (doctor, iommu, vfio, vm) ---
+import { registerDoctor } from './commands/doctor.js';
+import { registerIommu } from './commands/iommu.js';
+import { registerVfio } from './commands/vfio.js';
+import { registerVm } from './commands/vm.js';
 // --- end VM lifecycle commands ---
 
 export function buildProgram(): Command {
@@ -25,6 +29,10 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerSend(program);
   // --- VM lifecycle registrations ---
+  registerDoctor(program);
+  registerIommu(program);
+  registerVfio(program);
+  registerVm(program);
   // --- end VM lifecycle registrations ---
   return program;
 }

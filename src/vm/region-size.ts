@@ -4,12 +4,13 @@
  * rounded up to a power of two MiB (IVSHMEM BAR sizes must be powers of two).
  * 1920×1080 → 32 MiB, 2560×1440 → 64 MiB, 3840×2160 → 128 MiB.
  */
+import { regionSizeMiB } from '../kvmfr/sizing.js';
+
 export const MiB = 1024 * 1024;
 
+/** The rule itself lives with the KVMFR format (src/kvmfr/sizing.ts); this gives bytes. */
 export function regionBytesFor(width: number, height: number, hdr = false): number {
-  const frames = width * height * 4 * 2 * (hdr ? 2 : 1);
-  const mib = frames / MiB + 10;
-  return 2 ** Math.ceil(Math.log2(mib)) * MiB;
+  return regionSizeMiB(width, height, hdr) * MiB;
 }
 
 /** "64M", "1G", "512MiB", "16GB" → bytes (binary units). Null when the text is not a size. */

@@ -1,0 +1,28 @@
+/** `glasspane doctor`: every host check for GPU passthrough, with a verdict and the fix. */
+import type { Command } from 'commander';
+import { loadVmConfig } from '../../vm/config.js';
+import { runDoctor, type Check } from '../../vm/doctor.js';
+import { HostRoot } from '../../vm/host-root.js';
+
+export function formatChecks(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.id.length));
+  return checks
+    .map((c) => `${c.status.padEnd(4)}  ${c.id.padEnd(width)}  ${c.message}${c.fix ? `\n${' '.repeat(width + 8)}fix: ${c.fix}` : ''}`)
+    .join('\n');
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check the host for GPU passthrough (and a VM config, if given): each check says ok, warn or fail, with the fix')
+    .argument('[config]', 'a VM TOML file: also checks its vCPU topology, region size, devices and hugepages')
+    .option('--root <dir>', 'read /sys, /proc and /dev under this directory (a captured tree) instead of /', '/')
+    .option('--json', 'print {"checks": [{"id", "status", "message", "fix"}]}')
+    .addHelpText('after', '\nExit status: 0 no check failed, 1 at least one failed.\nExamples:\n  glasspane doctor\n  glasspane doctor examples/vm-amd-dual-gpu.toml --json\n  glasspane doctor --root ./captured-host')
+    .action(async (configFile: string | undefined, o: { root: string; json?: boolean }) => {
+      const config = configFile ? (await loadVmConfig(configFile)).config : undefined;
+      const checks = await runDoctor(new HostRoot(o.root), config);
+      process.stdout.write(o.json ? `${JSON.stringify({ checks })}\n` : `${formatChecks(checks)}\n`);
+      if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+    });
+}
