@@ -120,6 +120,30 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     expect(sums(trace)).toEqual([sx, sy]);
   });
 
+  it('client mouse mode when asked for and available (usb-tablet): absolute positions clamped to the surface', async () => {
+    const q = await qemu({ transport: 'unix', extraArgs: ['-usb', '-device', 'usb-tablet'] });
+    const modes: string[] = [];
+    const c = new SpiceClient({ address: parseSpiceAddress(q.address), mouseMode: 'client', onState: (s) => s.mouseMode && modes.push(s.mouseMode) });
+    clients.push(c);
+    const sink = new SpiceInputSink(c);
+    await c.connect();
+    expect(sink.absolute).toBe(false); // PS/2 mouse active: only server mode is possible yet
+    const mice = (await q.qmp('query-mice')) as Array<{ index: number; absolute: boolean }>;
+    await q.hmp(`mouse_set ${mice.find((m) => m.absolute)!.index}`);
+    await waitFor(() => sink.absolute);
+    sink.mousePosition(-50, 5000, 100, 100); // clamped to (0, 99)
+    sink.mousePosition(0, 99, 100, 100);
+    sink.mousePosition(50, 50, 100, 100);
+    const abs = (t: string[]) => t.filter((l) => l.startsWith('input_event_abs')).map((l) => /axis ([xy]), value (\S+)/.exec(l)!.slice(1).join('='));
+    const got = abs(await q.waitTrace((t) => abs(t).length >= 6));
+    expect(got.length).toBe(6);
+    expect(got[0]).toBe('x=0x0'); // -50 unclamped would reach QEMU as 2^32-50
+    expect(got.slice(0, 2)).toEqual(got.slice(2, 4));
+    expect(got.slice(4)).not.toEqual(got.slice(2, 4));
+    expect(modes[0]).toBe('server');
+    expect(modes.at(-1)).toBe('client');
+  });
+
   it('reconnects with backoff when QEMU restarts, releasing nothing twice and typing again after', async () => {
     const q1 = await qemu({ transport: 'unix' });
     const states: SpiceStatus[] = [];

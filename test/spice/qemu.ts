@@ -36,6 +36,10 @@ export interface QemuHandle {
   trace(): string[];
   /** Waits until `pred(trace())` is true (bounded; returns the last trace either way). */
   waitTrace(pred: (lines: string[]) => boolean, timeoutMs?: number): Promise<string[]>;
+  /** Runs a QMP command and returns its `return` value (throws on a QMP error). */
+  qmp(execute: string, args?: Record<string, unknown>): Promise<unknown>;
+  /** Runs an HMP command through QMP's human-monitor-command. */
+  hmp(commandLine: string): Promise<string>;
   /** Kills QEMU (and removes the temp dir unless keepDir). */
   stop(keepDir?: boolean): Promise<void>;
 }
@@ -73,8 +77,10 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuHandle> {
     ...(opts.password !== undefined ? ['-object', `secret,id=pw,data=${opts.password}`] : []),
     '-spice', spice,
     '-trace', 'input_event_*', '-D', tracePath,
+    '-qmp', `unix:${join(dir, `qmp-${process.pid}-${Date.now()}.sock`)},server=on,wait=off`,
     ...(opts.extraArgs ?? []),
   ];
+  const qmpPath = args[args.indexOf('-qmp') + 1]!.replace(/^unix:/, '').replace(/,.*$/, '');
   const proc = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
@@ -102,6 +108,8 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuHandle> {
         await sleep(50);
       }
     },
+    qmp: (execute, a) => qmpCall(qmpPath, execute, a),
+    hmp: async (cmd) => String(await qmpCall(qmpPath, 'human-monitor-command', { 'command-line': cmd })),
     async stop(keepDir = false) {
       if (!exited) {
         const done = new Promise((r) => proc.once('exit', r));
@@ -123,6 +131,38 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuHandle> {
     await sleep(50);
   }
   return handle;
+}
+
+/** One QMP session per call: greeting, qmp_capabilities, the command, its answer. */
+function qmpCall(path: string, execute: string, args?: Record<string, unknown>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ path });
+    let buf = '';
+    let step = 0;
+    s.on('error', reject);
+    s.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.trim()) continue;
+        const msg = JSON.parse(line) as { QMP?: unknown; return?: unknown; error?: { desc: string }; event?: string };
+        if (msg.event) continue;
+        if (msg.error) {
+          s.destroy();
+          return reject(new Error(`QMP ${execute}: ${msg.error.desc}`));
+        }
+        if (step === 0) s.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
+        else if (step === 1) s.write(JSON.stringify({ execute, arguments: args }) + '\n');
+        else {
+          s.destroy();
+          return resolve(msg.return);
+        }
+        step++;
+      }
+    });
+  });
 }
 
 function canConnect(address: string): Promise<boolean> {
