@@ -37,6 +37,8 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const counter = new FrameCounter();
   const latency = new LatencySamples();
   const errors: string[] = [];
+  /** Errors that a later session resolves (the region appeared, the producer started). */
+  const transient = new Set<string>();
   let verifyFailures = 0;
   let sessions = 0;
   let session: HeadlessReport['session'] = { lgmpVersion: null, kvmfrVersion: null, producerVersion: null };
@@ -61,6 +63,11 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
 
   relay.on('session', (s) => {
     sessions++;
+    for (const m of transient) {
+      const i = errors.indexOf(m);
+      if (i >= 0) errors.splice(i, 1);
+    }
+    transient.clear();
     session = { lgmpVersion: LGMP.VERSION, kvmfrVersion: s.info.version, producerVersion: s.info.producerVersion };
     o.onStatus?.(`session ${s.sessionID.toString(16)} with ${s.info.producerVersion || 'unknown producer'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`);
   });
@@ -68,6 +75,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   relay.on('problem', (p) => {
     // Session changes and resubscriptions are recovered events, not errors of the run.
     if (p.code !== 'ERR_SESSION_ENDED' && p.code !== 'ERR_SUBSCRIPTION_LOST') addError(p.message);
+    if ((p.code === 'ERR_REGION_OPEN' || p.code === 'ERR_NO_PRODUCER') && errors.includes(p.message)) transient.add(p.message);
     o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
   });
   relay.on('frame', (f) => {

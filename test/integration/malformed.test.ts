@@ -1,0 +1,273 @@
+/**
+ * The guest is untrusted: a FrameRelay fed malformed regions (random bytes; header, queue,
+ * message, KVMFR and frame fields set to 0, to their maximum and past the end; a write pointer
+ * that never advances) reports each problem by name, never crashes or hangs, and then shows
+ * the frames of a valid producer.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomFillSync } from 'node:crypto';
+import { native } from '../../src/native.js';
+import type { Region } from '../../src/region.js';
+import { FrameRelay, type LentFrame, type ProblemEvent } from '../../src/relay/frame-relay.js';
+import { LgmpProducer, type Allocation, type ProducerQueue } from '../../src/lgmp/producer.js';
+import { HEADER, MESSAGE, QUEUE } from '../../src/lgmp/layout.js';
+import { buildKvmfrUdata } from '../../src/kvmfr/header.js';
+import { writeFrame, type FrameFields } from '../../src/kvmfr/frame.js';
+import { FRAME, FrameType, KVMFR, KVMFR_HEADER } from '../../src/kvmfr/layout.js';
+import { StubProducer } from '../../guest-stub/producer.js';
+import { stubSceneVerifier } from '../../src/cli/commands/view.js';
+import { removeShm, shmPath, waitFor } from '../support/helpers.js';
+
+afterAll(removeShm);
+const SIZE = 8 << 20;
+
+/** A hand-driven B7-layout producer whose every byte the test can spoil. */
+class RawProducer {
+  lgmp: LgmpProducer;
+  frames: ProducerQueue;
+  pointer: ProducerQueue;
+  frameMem: Allocation;
+  timer: NodeJS.Timeout;
+  dv: DataView;
+  constructor(readonly region: Region, udata = buildKvmfrUdata({ producerVersion: 'raw' })) {
+    this.lgmp = new LgmpProducer(region, udata);
+    this.frames = this.lgmp.addQueue({ queueID: KVMFR.QUEUE_FRAME, numMessages: 2, subTimeoutMs: 1000 });
+    this.pointer = this.lgmp.addQueue({ queueID: KVMFR.QUEUE_POINTER, numMessages: 20, subTimeoutMs: 1000 });
+    this.frameMem = this.lgmp.alloc(2 << 20, 4096)!;
+    this.dv = new DataView(region.buffer);
+    this.timer = setInterval(() => this.lgmp.process(), 10);
+  }
+  static readonly good: FrameFields = {
+    formatVer: 1,
+    frameSerial: 0,
+    type: FrameType.BGRA,
+    screenWidth: 64,
+    screenHeight: 32,
+    dataWidth: 64,
+    dataHeight: 32,
+    frameWidth: 64,
+    frameHeight: 32,
+    rotation: 0,
+    stride: 64,
+    pitch: 256,
+    flags: 0,
+    damageRects: [],
+  };
+  /** Posts a frame; `spoil` may change the struct after it is written; wp is set to the full size unless told. */
+  post(spoil?: (frameOffset: number) => void, wp = 256 * 32): void {
+    const o = this.frameMem.offset;
+    writeFrame(this.dv, o, RawProducer.good);
+    this.dv.setUint32(o + FRAME.offset, 4092, true);
+    this.region.store32(o + 4092, wp);
+    spoil?.(o);
+    this.frames.post(0, this.frameMem);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+let region: Region;
+let relay: FrameRelay;
+let problems: ProblemEvent[];
+let frames: LentFrame['info'][];
+
+beforeEach(() => {
+  const path = shmPath('bad');
+  region = new native.Region(path, { create: true, size: SIZE });
+  relay = new FrameRelay({ path, retryMs: 30, copyTimeoutMs: 20 });
+  problems = [];
+  frames = [];
+  relay.on('problem', (p) => problems.push(p));
+  relay.on('frame', (f) => {
+    frames.push(f.info);
+    f.release();
+  });
+  void relay.start();
+});
+
+afterEach(async () => {
+  await relay.close();
+  region.close();
+});
+
+const sawProblem = (re: RegExp) => waitFor(() => problems.some((p) => re.test(p.message)), 5000, `a problem matching ${re}`);
+
+/** After the damage, a valid producer must get through: the relay recovered. */
+async function validProducerGetsThrough(): Promise<void> {
+  const p = new RawProducer(region);
+  try {
+    await waitFor(() => relay.state === 'running', 5000, 'a session with the valid producer');
+    const before = frames.length;
+    for (let i = 0; i < 50 && frames.length === before; i++) {
+      p.post();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(frames.length).toBeGreaterThan(before);
+  } finally {
+    p.stop();
+  }
+}
+
+/** A fake heartbeat so the relay looks at the header even though no real producer runs. */
+function beat(): NodeJS.Timeout {
+  return setInterval(() => region.add64(HEADER.timestamp, 1n), 5);
+}
+
+describe('malformed regions', () => {
+  it('random bytes', async () => {
+    randomFillSync(new Uint8Array(region.buffer));
+    await sawProblem(/no LGMP producer in the region: magic 0x/);
+    await validProducerGetsThrough();
+  });
+
+  it.each([
+    ['version 0', HEADER.version, 0, /LGMP version 0 found; glasspane speaks version 6/],
+    ['version max', HEADER.version, 0xffffffff, /LGMP version 4294967295 found/],
+    ['udataSize max', HEADER.udataSize, 0xffffffff, /4294967295 bytes of user data, past the end/],
+    ['udataSize 0', HEADER.udataSize, 0, /user data is 0 bytes, smaller than the 48-byte KVMFR header/],
+    ['numQueues max', HEADER.numQueues, 0xffffffff, /4294967295 queues; at most 5/],
+    ['numQueues 0', HEADER.numQueues, 0, /no queue 2/],
+  ])('LGMP header %s', async (_n, field, value, msg) => {
+    const p = new RawProducer(region);
+    p.stop();
+    region.store32(field, value);
+    const hb = beat();
+    try {
+      await sawProblem(msg);
+    } finally {
+      clearInterval(hb);
+    }
+    await validProducerGetsThrough();
+  });
+
+  it.each([
+    ['KVMFR version', KVMFR_HEADER.version, 19, /KVMFR version 19 found \(producer "raw"\); glasspane speaks version 20/],
+    ['KVMFR magic', KVMFR_HEADER.magic, 0, /magic ".*" found, "KVMFR---" expected/],
+  ])('%s', async (_n, field, value, msg) => {
+    const p = new RawProducer(region);
+    p.stop();
+    region.store32(HEADER.udata + field, value);
+    const hb = beat();
+    try {
+      await sawProblem(msg);
+    } finally {
+      clearInterval(hb);
+    }
+    await validProducerGetsThrough();
+  });
+
+  it.each([
+    ['numMessages 0', QUEUE.numMessages, 0],
+    ['numMessages max', QUEUE.numMessages, 0xffffffff],
+    ['messagesOffset past the end', QUEUE.messagesOffset, SIZE],
+    ['messagesOffset 0', QUEUE.messagesOffset, 0],
+  ])('queue %s', async (_n, field, value) => {
+    const p = new RawProducer(region);
+    region.store32(p.frames.hq + field, value);
+    try {
+      await sawProblem(/queue 2 is malformed/);
+    } finally {
+      p.stop();
+    }
+    await validProducerGetsThrough();
+  });
+
+  it('queue position and message offset/size past the end, then recovery in the same session', async () => {
+    const p = new RawProducer(region);
+    try {
+      await waitFor(() => relay.state === 'running', 5000, 'a session');
+      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      p.post();
+      await waitFor(() => frames.length === 1, 5000, 'a first frame');
+      // A message whose payload runs past the region.
+      const slot = p.frames.messagesOffset + 1 * MESSAGE.SIZE;
+      p.frames.post(0, { offset: SIZE - 100, size: 0xffffffff });
+      await sawProblem(/runs past the end of the 8388608-byte region/);
+      expect(region.load32(slot + MESSAGE.offset)).toBe(SIZE - 100);
+    } finally {
+      p.stop();
+    }
+    await validProducerGetsThrough();
+  });
+
+  const frameCases: Array<[string, number, number, RegExp]> = [];
+  for (const [name, field] of Object.entries(FRAME)) {
+    if (['SIZE', 'DAMAGE_RECT_SIZE', 'damageRects', 'formatVer', 'frameSerial', 'flags', 'stride', 'screenWidth', 'screenHeight'].includes(name)) continue;
+    frameCases.push([`${name} = 0`, field, 0, /invalid frame|damage/]);
+    frameCases.push([`${name} = max`, field, 0xffffffff, /invalid frame|damage/]);
+  }
+  frameCases.push(['offset past the buffer', FRAME.offset, 2 << 20, /invalid frame/]);
+  frameCases.push(['dataHeight past the buffer', FRAME.dataHeight, 100000, /invalid frame/]);
+  it.each(frameCases)('frame %s', async (_n, field, value, msg) => {
+    const p = new RawProducer(region);
+    try {
+      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      if ((field === FRAME.damageRectsCount || field === FRAME.rotation) && value === 0) {
+        // 0 damage rects (full damage) and rotation 0 are valid: the frame must arrive.
+        p.post((o) => region.store32(o + field, value));
+        await waitFor(() => frames.length === 1, 5000, 'the frame');
+        return;
+      }
+      p.post((o) => region.store32(o + field, value));
+      await sawProblem(msg);
+      // The next good frame of the same session gets through.
+      const before = frames.length;
+      p.post();
+      await waitFor(() => frames.length > before, 5000, 'a good frame after the bad one');
+    } finally {
+      p.stop();
+    }
+  });
+
+  it('a write pointer that never advances: the frame is dropped after the copy timeout, not waited for forever', async () => {
+    const p = new RawProducer(region);
+    try {
+      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      p.post(undefined, 1000);
+      await sawProblem(/stopped writing at 1000 of 8192 bytes/);
+      expect(p.frames.pending()).toBe(0); // acknowledged anyway: the producer is not blocked
+      p.post();
+      await waitFor(() => frames.length === 1, 5000, 'the next frame');
+    } finally {
+      p.stop();
+    }
+  });
+
+  it('a region too small for the header', async () => {
+    await relay.close();
+    const path = shmPath('tiny');
+    const tiny = new native.Region(path, { create: true, size: 4096 });
+    tiny.close();
+    const r = new FrameRelay({ path, retryMs: 30 });
+    const seen: string[] = [];
+    r.on('problem', (p) => seen.push(p.message));
+    void r.start();
+    await waitFor(() => seen.length > 0, 5000, 'a problem');
+    await r.close();
+    expect(seen[0]).toMatch(/4096 bytes, smaller than the 5760-byte LGMP header/);
+  });
+});
+
+describe('recovery with the real stub', () => {
+  it('after garbage, guest-stub frames arrive and verify', async () => {
+    randomFillSync(new Uint8Array(region.buffer));
+    await sawProblem(/no LGMP producer/);
+    const verify = stubSceneVerifier();
+    const results: Array<string | null> = [];
+    relay.removeAllListeners('frame');
+    relay.on('frame', (f) => {
+      results.push(verify(f).error);
+      f.release();
+    });
+    const stub = new StubProducer({ shmPath: relay.options.path, sizeMiB: 8, width: 320, height: 240, fps: 120, scene: 'bars', format: 'rgba' });
+    const run = stub.run();
+    try {
+      await waitFor(() => results.length >= 20, 10_000, '20 frames');
+      expect(results.every((e) => e === null)).toBe(true);
+    } finally {
+      await stub.stop();
+      await run;
+    }
+  });
+});
