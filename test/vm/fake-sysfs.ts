@@ -229,7 +229,7 @@ export function amdDualGpuHost(extra: Partial<FakeHostSpec> = {}): FakeHostSpec 
       { address: '0000:23:00.0', class: '0x010802', vendor: '0x144d', device: '0xa808', driver: 'nvme', group: 23 },
       { address: '0000:34:00.3', class: '0x0c0330', vendor: '0x1022', device: '0x149c', driver: 'xhci_hcd', group: 36 },
       { address: '0000:30:00.0', class: '0x020000', vendor: '0x10ec', device: '0x8168', driver: 'r8169', group: 40 },
-      { address: '0000:30:00.1', class: '0x0c0330', vendor: '0x1022', device: '0x149c', driver: 'xhci_hcd', group: 40 },
+      { address: '0000:31:00.0', class: '0x0c0330', vendor: '0x1022', device: '0x149c', driver: 'xhci_hcd', group: 40 },
     ],
     ...extra,
   };

@@ -158,7 +158,7 @@ describe('vfio bind', () => {
 
   it('refuses a group that would not be viable and names the other member', async () => {
     const { ctx, kernel } = setup();
-    const err = await bindDevices(ctx, ['0000:30:00.1']).catch((e) => e);
+    const err = await bindDevices(ctx, ['0000:31:00.0']).catch((e) => e);
     expect(err.code).toBe('ERR_GROUP_NOT_VIABLE');
     expect(err.message).toContain('0000:30:00.0 (r8169)');
     expect(err.fix).toContain('0000:30:00.0');
