@@ -131,7 +131,7 @@ export interface UpOptions {
   supervise: 'detached' | 'inline' | 'none';
   /** argv that starts the supervisor, for 'detached' (e.g. [node, main.js, 'vm', 'supervise']). */
   superviseCommand?: string[];
-  /** Keep QEMU in this process group (foreground); default detached. */
+  /** Stay attached (keep the child referenced) until the VM ends; default: return once running. */
   foreground?: boolean;
 }
 
@@ -217,7 +217,9 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
     debug('spawn %s %j', config.qemu.binary, args);
     const logFd = openSync(logPath, 'w', 0o600);
     try {
-      child = spawn(config.qemu.binary, args, { stdio: ['ignore', logFd, logFd], detached: !opts.foreground });
+      // Always its own process group: a Ctrl-C in the terminal reaches glasspane, which runs
+      // `vm down` properly, instead of killing QEMU behind the journal's back.
+      child = spawn(config.qemu.binary, args, { stdio: ['ignore', logFd, logFd], detached: true });
     } finally {
       closeSync(logFd);
     }

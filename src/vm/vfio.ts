@@ -237,8 +237,11 @@ export async function bindDevices(ctx: VfioContext, addresses: string[], opts: B
 // ---------------------------------------------------------------------------------------------
 // Giving back
 
-/** The writes of phase 1 for one device: put driver_override back and leave the wrong driver. */
-function planRelease(cur: PciDevice, orig: JournalDevice): PlannedWrite[] {
+/**
+ * The writes of phase 1 for one device: put driver_override back and leave any driver other than
+ * the original one (`orig.driver === undefined`: leave whatever driver it has).
+ */
+function planRelease(cur: PciDevice, orig: { driver?: string | null; driverOverride: string | null }): PlannedWrite[] {
   const dir = `${PCI_DEVICES}/${cur.address}`;
   const writes: PlannedWrite[] = [];
   if (cur.driverOverride !== orig.driverOverride) {
@@ -383,7 +386,8 @@ export async function unbindDevices(ctx: VfioContext, addresses: string[]): Prom
   for (const t of targets) {
     try {
       const cur = (await requirePciDevice(ctx.host, t.address)) as PciDevice;
-      const release = planRelease(cur, { ...t, driver: t.driver ?? '\u0000any' });
+      const journaled = journal?.devices.some((d) => d.address === t.address);
+      const release = planRelease(cur, journaled ? t : { driverOverride: null });
       for (const w of release) await ctx.writer.write(w.path, w.value);
       released.push(t);
     } catch (err) {
