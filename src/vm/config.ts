@@ -159,12 +159,20 @@ export interface LoadedVmConfig {
   file: string;
 }
 
-function formatIssues(file: string, issues: z.core.$ZodIssue[]): string {
+/** The value at an issue's path in the raw TOML object (undefined when the key is absent). */
+function valueAt(raw: unknown, at: PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of at) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function formatIssues(file: string, issues: z.core.$ZodIssue[], raw: unknown): string {
   return issues
     .map((i) => {
       const at = i.path.length ? i.path.map(String).join('.') : '(top level)';
       if (i.code === 'unrecognized_keys') return `${at}: unknown key ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      if (i.code === 'invalid_type' && i.input === undefined) return `${at}: missing (${i.message.replace(/^Invalid input: /, '')})`;
+      if (i.code === 'invalid_type' && valueAt(raw, i.path) === undefined) return `${at}: missing (${i.expected} expected)`;
+      if (i.code === 'invalid_type') return `${at}: ${JSON.stringify(valueAt(raw, i.path))} is not a ${i.expected}`;
       return `${at}: ${i.message}`;
     })
     .map((line) => `  ${file}: ${line}`)
@@ -177,7 +185,7 @@ export function parseVmConfig(raw: unknown, file: string): VmConfig {
   if (!result.success) {
     throw new GlasspaneError(
       'ERR_CONFIG',
-      `the VM config has ${result.error.issues.length} problem(s):\n${formatIssues(file, result.error.issues)}`,
+      `the VM config has ${result.error.issues.length} problem(s):\n${formatIssues(file, result.error.issues, raw)}`,
       'fix the keys named above; docs/vm.md lists every key and examples/*.toml show working files',
     );
   }

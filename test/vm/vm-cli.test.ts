@@ -1,0 +1,90 @@
+/**
+ * The built CLI end to end (npm test builds dist/ first): `vm up` returns with QEMU and the
+ * supervisor detached, `vm status --json` sees it, a kill -9 is noticed by the detached supervisor,
+ * `vm down` tidies up. Every QEMU started here is killed in afterAll.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeTempDir } from './fake-sysfs.js';
+
+const run = promisify(execFile);
+const MAIN = path.resolve('dist/src/cli/main.js');
+const dir = makeTempDir('glasspane-cli-');
+const stateDir = path.join(dir, 'state');
+const pids: number[] = [];
+
+afterAll(() => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function glasspane(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(process.execPath, [MAIN, ...args, '--state-dir', stateDir]);
+    return { ...r, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+async function status(): Promise<{ name: string; status: string; pid: number | null; qmpSocket: string | null }> {
+  return JSON.parse((await glasspane('vm', 'status', 'smoke', '--json')).stdout);
+}
+
+describe('glasspane vm (built CLI, real QEMU)', () => {
+  it('up → status → kill -9 → crashed (detached supervisor) → down; then up → down by quit', async () => {
+    expect(existsSync(MAIN), 'dist/src/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
+    const toml = path.join(dir, 'smoke.toml');
+    const region = path.join(dir, 'region');
+    writeFileSync(toml, readFileSync('examples/vm-smoke.toml', 'utf8').replace('path = "/dev/shm/glasspane-smoke"', `path = "${region}"`));
+
+    const up = await glasspane('vm', 'up', toml);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/^smoke running \(pid \d+\), QMP /);
+    expect(up.stderr).toMatch(/region .*: 32M, mode 0660/);
+    const s1 = await status();
+    pids.push(s1.pid!);
+    expect(s1).toEqual({ name: 'smoke', status: 'running', pid: s1.pid, qmpSocket: path.join(stateDir, 'smoke.qmp') });
+
+    process.kill(s1.pid!, 'SIGKILL');
+    let s2 = await status();
+    for (let i = 0; i < 200 && (s2.status !== 'crashed' || existsSync(region)); i++) {
+      await sleep(100);
+      s2 = await status();
+    }
+    expect(s2.status).toBe('crashed');
+    expect(existsSync(region)).toBe(false); // the supervisor cleaned up after the crash
+
+    const down1 = await glasspane('vm', 'down', 'smoke');
+    expect(down1.stdout).toBe('smoke stopped (crashed); host restored\n');
+    expect((await status()).status).toBe('stopped');
+
+    const up2 = await glasspane('vm', 'up', toml);
+    expect(up2.code, up2.stderr).toBe(0);
+    pids.push((await status()).pid!);
+    const down2 = await glasspane('vm', 'down', 'smoke', '--timeout', '1');
+    expect(down2.code, down2.stderr).toBe(0);
+    expect(down2.stdout).toBe('smoke stopped (quit); host restored\n');
+    expect(await status()).toEqual({ name: 'smoke', status: 'stopped', pid: null, qmpSocket: null });
+  });
+
+  it('bad input: a config error names the key, exit status 2', async () => {
+    const toml = path.join(dir, 'bad.toml');
+    writeFileSync(toml, 'name = "x"\n[cpu]\ncores = "two"\n[memory]\nsize = "1G"\n');
+    const r = await glasspane('vm', 'up', toml);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cpu\.cores: "two" is not a number/);
+    expect(r.stderr).toMatch(/fix: fix the keys named above/);
+  });
+});
