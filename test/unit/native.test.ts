@@ -57,6 +57,18 @@ describe('native Region: mapping', () => {
   });
 });
 
+describe('native Region: character devices', () => {
+  it('maps a character device, asking for the size when the kvmfr size ioctl is not there', () => {
+    expect(() => new native.Region('/dev/zero')).toThrow(/not a kvmfr device .* pass the size explicitly/);
+    const r = new native.Region('/dev/zero', { size: 8192 });
+    expect(r.kind).toBe('device');
+    expect(r.byteLength).toBe(8192);
+    r.store32(4, 99);
+    expect(r.load32(4)).toBe(99);
+    r.close();
+  });
+});
+
 describe('native Region: atomics', () => {
   const r = new native.Region(shmPath('atomics'), { create: true, size: 4096 });
   afterAll(() => r.close());

@@ -1,0 +1,112 @@
+/**
+ * guest-stub and FrameRelay in one process over a real /dev/shm region: cursor messages, the
+ * consumer mailbox, TRUNCATED frames, and a consumer that stops acknowledging.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
+import { FrameRelay, type CursorEvent, type LentFrame } from '../../src/relay/frame-relay.js';
+import { stubSceneVerifier } from '../../src/cli/commands/view.js';
+import { FrameFlags } from '../../src/kvmfr/layout.js';
+import { HEADER } from '../../src/lgmp/layout.js';
+import { native } from '../../src/native.js';
+import { removeShm, shmPath, waitFor } from '../support/helpers.js';
+
+afterAll(removeShm);
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function startStub(o: Partial<StubOptions> & { shmPath: string }): StubProducer {
+  const stub = new StubProducer({ sizeMiB: 8, width: 320, height: 200, fps: 100, scene: 'bars', format: 'bgra', ...o });
+  const run = stub.run();
+  cleanups.push(async () => {
+    await stub.stop();
+    await run;
+  });
+  return stub;
+}
+
+function startRelay(path: string): FrameRelay {
+  const relay = new FrameRelay({ path, retryMs: 30 });
+  void relay.start();
+  cleanups.push(() => relay.close());
+  return relay;
+}
+
+describe('guest-stub with the relay', () => {
+  it('delivers the cursor shape at once to a new subscriber, then positions; forwards SETCURSORPOS', async () => {
+    const path = shmPath('cursor');
+    const stub = startStub({ shmPath: path });
+    const relay = startRelay(path);
+    const events: CursorEvent[] = [];
+    relay.on('cursor', (c) => events.push(c));
+    relay.on('frame', (f) => f.release());
+    await waitFor(() => events.length > 10, 5000, 'cursor messages');
+    const shape = events.find((e) => e.shape)!;
+    expect(shape.shape).toMatchObject({ type: 'color', width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
+    expect(shape.shape!.pixels.length).toBe(32 * 128);
+    expect([...shape.shape!.pixels.subarray(0, 4)]).toEqual([0, 0, 0, 255]); // the tip of the arrow outline, BGRA
+    expect(events.every((e) => e.visible && e.position)).toBe(true);
+    const xs = new Set(events.map((e) => e.position!.x));
+    expect(xs.size).toBeGreaterThan(3); // it moves
+    expect(relay.session?.features).toBe(1);
+    expect(relay.setCursorPosition(17, 23)).toBe(true);
+    await waitFor(() => stub.stats.cursorRequests === 1, 5000, 'the producer to handle SETCURSORPOS');
+    const n = events.length;
+    await waitFor(() => events.length > n + 2, 5000, 'more cursor messages');
+    expect(events.at(-1)!.position).toEqual({ x: 17, y: 23 });
+  });
+
+  it('a region too small for the frame gives TRUNCATED frames whose rows still verify', async () => {
+    const path = shmPath('trunc');
+    const stub = startStub({ shmPath: path, sizeMiB: 8, width: 1920, height: 1080 });
+    expect(stub.stats.truncated).toBe(true);
+    expect(stub.stats.dataHeight).toBeLessThan(1080);
+    const relay = startRelay(path);
+    const verify = stubSceneVerifier();
+    const got: Array<{ flags: number; dataHeight: number; frameHeight: number; error: string | null }> = [];
+    relay.on('frame', (f) => {
+      got.push({ flags: f.info.flags, dataHeight: f.info.dataHeight, frameHeight: f.info.frameHeight, error: verify(f).error });
+      f.release();
+    });
+    await waitFor(() => got.length >= 5, 5000, 'frames');
+    for (const g of got) {
+      expect(g.flags & FrameFlags.TRUNCATED).toBeTruthy();
+      expect(g.dataHeight).toBe(stub.stats.dataHeight);
+      expect(g.frameHeight).toBe(1080);
+      expect(g.error).toBeNull();
+    }
+  });
+
+  it('a consumer that stops acknowledging: frames wait, the heartbeat goes on, and the relay resubscribes after its timeout', async () => {
+    const path = shmPath('stall');
+    const stub = startStub({ shmPath: path });
+    const relay = startRelay(path);
+    const held: LentFrame[] = [];
+    const problems: string[] = [];
+    relay.on('problem', (p) => problems.push(p.code));
+    relay.on('frame', (f) => held.push(f)); // hold every frame: the pool of two runs dry
+    await waitFor(() => held.length === 2, 5000, 'two frames');
+    const posted = stub.stats.framesPosted;
+    const region = new native.Region(path);
+    try {
+      const t0 = region.load64(HEADER.timestamp);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(region.load64(HEADER.timestamp)).toBeGreaterThan(t0 + 1000n); // heartbeat every 10 ms
+    } finally {
+      region.close();
+    }
+    expect(stub.stats.waitsForConsumer).toBeGreaterThan(0);
+    expect(stub.stats.framesPosted - posted).toBeLessThanOrEqual(3);
+    for (const f of held.splice(0)) f.release();
+    relay.removeAllListeners('frame');
+    const fresh: number[] = [];
+    relay.on('frame', (f) => {
+      fresh.push(f.info.frameSerial);
+      f.release();
+    });
+    await waitFor(() => fresh.length > 20, 5000, 'frames again');
+    expect(problems).toContain('ERR_SUBSCRIPTION_LOST');
+  });
+});
