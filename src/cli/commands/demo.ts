@@ -1,7 +1,7 @@
 /** `glasspane demo` (what `npm start` runs): guest-stub and a verifying consumer, live statistics. */
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
@@ -24,6 +24,8 @@ export function registerDemo(program: Command): void {
         { stdio: ['ignore', 'inherit', 'inherit'] },
       );
       const stubExit = new Promise<number | null>((resolve) => stub.once('exit', (code) => resolve(code)));
+      // Let the stub create the region first, so the consumer does not start by reporting it missing.
+      for (let i = 0; i < 100 && !existsSync(shm); i++) await new Promise((r) => setTimeout(r, 50));
       try {
         const r = await Promise.race([
           runHeadlessView({ shm, headless: true, verify: true, seconds: o.seconds }, (l) => process.stdout.write(`${l}\n`)),
