@@ -121,22 +121,27 @@ export function readFrame(dv: DataView, regionLength: number, payloadOffset: num
   return f;
 }
 
+/** The u32 fields of KVMFRFrame that FrameFields carries one to one. */
+const SCALAR_FIELDS = [
+  'formatVer',
+  'frameSerial',
+  'type',
+  'screenWidth',
+  'screenHeight',
+  'dataWidth',
+  'dataHeight',
+  'frameWidth',
+  'frameHeight',
+  'rotation',
+  'stride',
+  'pitch',
+  'flags',
+] as const satisfies ReadonlyArray<keyof FrameFields & keyof typeof FRAME>;
+
 /** Producer side: writes the KVMFRFrame fields at `offset` (the FrameBuffer offset is set once, separately). */
 export function writeFrame(dv: DataView, offset: number, f: FrameFields): void {
   const set = (field: number, v: number) => dv.setUint32(offset + field, v >>> 0, true);
-  set(FRAME.formatVer, f.formatVer);
-  set(FRAME.frameSerial, f.frameSerial);
-  set(FRAME.type, f.type);
-  set(FRAME.screenWidth, f.screenWidth);
-  set(FRAME.screenHeight, f.screenHeight);
-  set(FRAME.dataWidth, f.dataWidth);
-  set(FRAME.dataHeight, f.dataHeight);
-  set(FRAME.frameWidth, f.frameWidth);
-  set(FRAME.frameHeight, f.frameHeight);
-  set(FRAME.rotation, f.rotation);
-  set(FRAME.stride, f.stride);
-  set(FRAME.pitch, f.pitch);
-  set(FRAME.flags, f.flags);
+  for (const k of SCALAR_FIELDS) set(FRAME[k], f[k]);
   const n = Math.min(f.damageRects.length, KVMFR.MAX_DAMAGE_RECTS);
   set(FRAME.damageRectsCount, n);
   for (let i = 0; i < n; i++) {

@@ -245,15 +245,21 @@ export class ConsumerQueue {
     return end < this.numMessages ? end : this.corrupted(`queue ${this.queueID} position ${end} is outside its ${this.numMessages} messages`);
   }
 
-  /** The message at our position (not consumed), or why there is none. */
-  process(): LgmpMessage | QueueStatus {
+  /** Region offset of the ring slot at our position when a message is waiting there, else why not. */
+  private pendingSlot(): number | QueueStatus {
     const s = this.standing();
     if (s) return s;
     const end = this.producerPosition();
     if (end === 'corrupted') return end;
     if (end === this.position) return 'empty';
+    return this.messagesOffset + this.position * MESSAGE.SIZE;
+  }
+
+  /** The message at our position (not consumed), or why there is none. */
+  process(): LgmpMessage | QueueStatus {
+    const msg = this.pendingSlot();
+    if (typeof msg === 'string') return msg;
     const r = this.region;
-    const msg = this.messagesOffset + this.position * MESSAGE.SIZE;
     const offset = r.load32(msg + MESSAGE.offset);
     const size = r.load32(msg + MESSAGE.size);
     if (offset > r.byteLength || size > r.byteLength - offset) {
@@ -264,13 +270,9 @@ export class ConsumerQueue {
 
   /** Acknowledges the message at our position (after we finished with its payload) and moves on. */
   messageDone(): 'ok' | QueueStatus {
-    const s = this.standing();
-    if (s) return s;
-    const end = this.producerPosition();
-    if (end === 'corrupted') return end;
-    if (end === this.position) return 'empty';
+    const msg = this.pendingSlot();
+    if (typeof msg === 'string') return msg;
     const r = this.region;
-    const msg = this.messagesOffset + this.position * MESSAGE.SIZE;
     const left = (r.and32(msg + MESSAGE.pendingSubs, ~this.bit >>> 0) & ~this.bit) >>> 0;
     let status: 'ok' | QueueStatus = 'ok';
     if (left === 0 && tryLock(r, this.hq + QUEUE.lock)) {

@@ -114,6 +114,19 @@ function beat(): NodeJS.Timeout {
   return setInterval(() => region.add64(HEADER.timestamp, 1n), 5);
 }
 
+/** A producer's header with one u32 spoiled, kept "alive" by a fake heartbeat, then a valid producer. */
+async function spoiledHeaderThenRecovery(offset: number, value: number, msg: RegExp): Promise<void> {
+  new RawProducer(region).stop();
+  region.store32(offset, value);
+  const hb = beat();
+  try {
+    await sawProblem(msg);
+  } finally {
+    clearInterval(hb);
+  }
+  await validProducerGetsThrough();
+}
+
 describe('malformed regions', () => {
   it('random bytes', async () => {
     randomFillSync(new Uint8Array(region.buffer));
@@ -128,34 +141,12 @@ describe('malformed regions', () => {
     ['udataSize 0', HEADER.udataSize, 0, /user data is 0 bytes, smaller than the 48-byte KVMFR header/],
     ['numQueues max', HEADER.numQueues, 0xffffffff, /4294967295 queues; at most 5/],
     ['numQueues 0', HEADER.numQueues, 0, /no queue 2/],
-  ])('LGMP header %s', async (_n, field, value, msg) => {
-    const p = new RawProducer(region);
-    p.stop();
-    region.store32(field, value);
-    const hb = beat();
-    try {
-      await sawProblem(msg);
-    } finally {
-      clearInterval(hb);
-    }
-    await validProducerGetsThrough();
-  });
+  ])('LGMP header %s', (_n, field, value, msg) => spoiledHeaderThenRecovery(field, value, msg));
 
   it.each([
     ['KVMFR version', KVMFR_HEADER.version, 19, /KVMFR version 19 found \(producer "raw"\); glasspane speaks version 20/],
     ['KVMFR magic', KVMFR_HEADER.magic, 0, /magic ".*" found, "KVMFR---" expected/],
-  ])('%s', async (_n, field, value, msg) => {
-    const p = new RawProducer(region);
-    p.stop();
-    region.store32(HEADER.udata + field, value);
-    const hb = beat();
-    try {
-      await sawProblem(msg);
-    } finally {
-      clearInterval(hb);
-    }
-    await validProducerGetsThrough();
-  });
+  ])('%s', (_n, field, value, msg) => spoiledHeaderThenRecovery(HEADER.udata + field, value, msg));
 
   it.each([
     ['numMessages 0', QUEUE.numMessages, 0],
