@@ -119,24 +119,34 @@ export function readPassword(file: string | undefined, env: NodeJS.ProcessEnv = 
   return env[PASSWORD_ENV] ?? '';
 }
 
-function applyMouse(inputs: InputsChannel, step: MouseStep): void {
+/**
+ * Performs one mouse step; `pause()` is awaited after every message so a guest that drains its
+ * PS/2 queue slowly (16 bytes in QEMU; a TCG guest, a busy guest) loses nothing.
+ */
+async function applyMouse(inputs: InputsChannel, step: MouseStep, pause: () => Promise<void>): Promise<void> {
+  const button = async (id: number, down: boolean) => {
+    inputs.button(id, down);
+    await pause();
+  };
   switch (step.op) {
     case 'move':
       inputs.motion(step.dx, step.dy);
-      return;
+      return pause();
     case 'click':
-      inputs.button(step.button, true);
-      inputs.button(step.button, false);
-      return;
+      await button(step.button, true);
+      return button(step.button, false);
     case 'press':
-      inputs.button(step.button, true);
-      return;
+      return button(step.button, true);
     case 'release':
-      inputs.button(step.button, false);
+      return button(step.button, false);
+    case 'wheel': {
+      const id = step.notches < 0 ? SpiceButton.UP : SpiceButton.DOWN;
+      for (let i = 0; i < Math.abs(step.notches); i++) {
+        await button(id, true);
+        await button(id, false);
+      }
       return;
-    case 'wheel':
-      inputs.wheel(step.notches);
-      return;
+    }
   }
 }
 
@@ -144,18 +154,27 @@ interface SendOptions {
   spice: string;
   spicePasswordFile?: string;
   timeout: string;
+  delayMs: string;
 }
 
-async function withInputs(opts: SendOptions, run: (inputs: InputsChannel) => Promise<void> | void): Promise<void> {
+async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>) => Promise<void>): Promise<void> {
   const address = parseSpiceAddress(opts.spice);
   const password = readPassword(opts.spicePasswordFile);
   const timeoutMs = Number(opts.timeout);
+  const delayMs = Number(opts.delayMs);
+  if (!Number.isFinite(delayMs) || delayMs < 0) throw usage(`--delay-ms ${opts.delayMs} is not a number of milliseconds`, 'give --delay-ms 0 or more (default 30)');
   const client = new SpiceClient({ address, password, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 10_000 });
+  // Waits until what was asked is on the wire, then `delayMs`: the server applies each message
+  // when it arrives, so the guest sees the events spaced out.
+  const pause = async () => {
+    await client.inputs?.drain();
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+  };
   try {
     await client.connect();
     const inputs = client.inputs;
     if (!inputs) throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE inputs channel closed right after linking', 'check that no other SPICE client took the session over');
-    await run(inputs);
+    await run(inputs, pause);
     await inputs.drain();
   } finally {
     // Graceful close: the server applies everything written before it sees EOF.
@@ -169,7 +188,8 @@ export function registerSend(program: Command): void {
     .description('send keys or mouse actions to a VM over SPICE (like virsh send-key)')
     .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
     .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
-    .option('--timeout <ms>', 'link timeout in milliseconds', '10000');
+    .option('--timeout <ms>', 'link timeout in milliseconds', '10000')
+    .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', '30');
 
   send
     .command('key')
@@ -177,10 +197,16 @@ export function registerSend(program: Command): void {
     .argument('<keys...>', 'KeyboardEvent.code names, e.g. KeyA ControlRight NumpadEnter Control+Alt+Delete')
     .action(async (keys: string[], _opts: unknown, cmd: Command) => {
       const steps = parseKeyArgs(keys);
-      await withInputs(cmd.optsWithGlobals() as SendOptions, (inputs) => {
+      await withInputs(cmd.optsWithGlobals() as SendOptions, async (inputs, pause) => {
         for (const step of steps) {
-          for (const sc of step.scancodes) inputs.keyDown(sc);
-          for (const sc of [...step.scancodes].reverse()) inputs.keyUp(sc);
+          for (const sc of step.scancodes) {
+            inputs.keyDown(sc);
+            await pause();
+          }
+          for (const sc of [...step.scancodes].reverse()) {
+            inputs.keyUp(sc);
+            await pause();
+          }
         }
       });
     });
@@ -192,9 +218,9 @@ export function registerSend(program: Command): void {
     .allowExcessArguments(true)
     .action(async (actions: string[], _opts: unknown, cmd: Command) => {
       const steps = parseMouseArgs(actions);
-      await withInputs(cmd.optsWithGlobals() as SendOptions, (inputs) => {
+      await withInputs(cmd.optsWithGlobals() as SendOptions, async (inputs, pause) => {
         // A `press` without a `release` is left pressed on purpose (drag across two calls).
-        for (const step of steps) applyMouse(inputs, step);
+        for (const step of steps) await applyMouse(inputs, step, pause);
       });
     });
 }
