@@ -186,7 +186,8 @@ export class SpiceClient {
   private scheduleRetry(error?: SpiceError): void {
     const initial = this.opts.initialDelayMs ?? 250;
     const max = this.opts.maxDelayMs ?? 5000;
-    const delay = Math.min(max, initial * 2 ** Math.min(this.status.attempt, 16));
+    // attempt = failures so far (0 right after a lost link): initial, initial, 2×, 4×, ... max.
+    const delay = Math.min(max, initial * 2 ** Math.max(0, Math.min(this.status.attempt - 1, 16)));
     clearTimeout(this.retryTimer);
     this.setState({ state: 'waiting', error, retryInMs: delay });
     debug('client: retry in %d ms (%s)', delay, error?.message ?? 'link lost');

@@ -32,7 +32,7 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const fullEnv = { ...process.env, GLASSPANE_SPICE_PASSWORD: undefined, ...env };
+  const fullEnv: NodeJS.ProcessEnv = { ...process.env, GLASSPANE_SPICE_PASSWORD: undefined, ...env };
   const [cmd, argv] = useDist
     ? [process.execPath, [dist, ...args]]
     : [join(root, 'node_modules', '.bin', 'vite-node'), [join(root, 'test', 'spice', 'send-cli.ts')]];
