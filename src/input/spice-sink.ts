@@ -75,6 +75,9 @@ export class SpiceInputSink implements InputSink {
     const sc = scancodeFor(key);
     const inputs = this.client.inputs;
     if (sc === undefined || !inputs) return false;
+    // A keyDown for a key already held is host autorepeat: the guest repeats by itself, and a
+    // second make code would make it repeat faster.
+    if (down && inputs.isHeld(sc)) return true;
     if (down) inputs.keyDown(sc);
     else inputs.keyUp(sc);
     return true;

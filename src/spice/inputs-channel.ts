@@ -114,6 +114,10 @@ export class InputsChannel {
     return [...this.held];
   }
 
+  isHeld(set1: number): boolean {
+    return this.held.has(set1);
+  }
+
   /** Motion/position messages sent and not yet acknowledged. */
   get unacknowledged(): number {
     return this.unacked;

@@ -86,7 +86,7 @@ export class MainChannel {
               const n = payload.readUInt32LE(0);
               if (payload.length < 4 + 2 * n) return channel.protocolError(type, payload, 4 + 2 * n);
               const list = Array.from({ length: n }, (_, i) => ({ type: payload[4 + 2 * i]!, id: payload[5 + 2 * i]! }));
-              debug('main: channels %o', list);
+              debug('main: channels %s', JSON.stringify(list));
               if (main) return;
               main = new MainChannel(channel, init, list);
               main.name = name;

@@ -47,6 +47,16 @@ describe.skipIf(!haveQemu())('SpiceInputSink against real QEMU', () => {
     expect(await next(4)).toEqual(['key qcode a, down 1', 'key qcode a, down 0', 'key qcode ctrl_r, down 1', 'key qcode ctrl_r, down 0']);
   });
 
+  it('ignores host autorepeat: a keyDown for a held key sends nothing', async () => {
+    expect(sink.keyDown('KeyG')).toBe(true);
+    expect(sink.keyDown('KeyG')).toBe(true);
+    expect(sink.keyDown('KeyG')).toBe(true);
+    expect(sink.keyUp('KeyG')).toBe(true);
+    expect(await next(2)).toEqual(['key qcode g, down 1', 'key qcode g, down 0']);
+    await sleep(200);
+    expect(keyEvents(q.trace()).length).toBe(seen);
+  });
+
   it('releaseAll releases held keys in reverse order and held buttons', async () => {
     sink.keyDown('ShiftLeft');
     sink.keyDown('ControlLeft');

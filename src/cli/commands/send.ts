@@ -8,16 +8,15 @@
  * The password comes from --spice-password-file or GLASSPANE_SPICE_PASSWORD, never from argv
  * (argv is visible to every user in `ps`).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { scancodeForCode, similarCodes } from '../../input/scancodes.js';
 import { parseSpiceAddress } from '../../spice/address.js';
 import { SpiceClient } from '../../spice/client.js';
 import { SpiceError } from '../../spice/errors.js';
+import { PASSWORD_ENV, readSpicePassword } from '../../spice/password.js';
 import type { InputsChannel } from '../../spice/inputs-channel.js';
 import { SpiceButton } from '../../spice/protocol.js';
 
-export const PASSWORD_ENV = 'GLASSPANE_SPICE_PASSWORD';
 
 /** One key step: press these scancodes in order, then release them in reverse. */
 export type KeyStep = { names: string[]; scancodes: number[] };
@@ -102,24 +101,6 @@ export function parseMouseArgs(args: readonly string[]): MouseStep[] {
 }
 
 /**
- * The SPICE password: the file's content without one trailing newline, else the environment
- * variable, else empty (the server has disable-ticketing=on).
- */
-export function readPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (cause) {
-      const e = cause as NodeJS.ErrnoException;
-      throw new SpiceError('ERR_SPICE_PASSWORD', `cannot read the SPICE password file ${file}: ${e.code ?? e.message}`, 'give a readable file to --spice-password-file (one line, the password)', { cause });
-    }
-    return text.replace(/\r?\n$/, '');
-  }
-  return env[PASSWORD_ENV] ?? '';
-}
-
-/**
  * Performs one mouse step; `pause()` is awaited after every message so a guest that drains its
  * PS/2 queue slowly (16 bytes in QEMU; a TCG guest, a busy guest) loses nothing.
  */
@@ -159,7 +140,7 @@ interface SendOptions {
 
 async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>) => Promise<void>): Promise<void> {
   const address = parseSpiceAddress(opts.spice);
-  const password = readPassword(opts.spicePasswordFile);
+  const password = readSpicePassword(opts.spicePasswordFile);
   const timeoutMs = Number(opts.timeout);
   const delayMs = Number(opts.delayMs);
   if (!Number.isFinite(delayMs) || delayMs < 0) throw usage(`--delay-ms ${opts.delayMs} is not a number of milliseconds`, 'give --delay-ms 0 or more (default 30)');
