@@ -3,7 +3,9 @@
  * buttons become SPICE button ids. Input while the client is not connected is dropped (not
  * queued: replaying stale keystrokes after a reconnect would be worse than losing them).
  */
-import type { SpiceClient } from '../spice/client.js';
+import { parseSpiceAddress } from '../spice/address.js';
+import { SpiceClient, type SpiceStatus } from '../spice/client.js';
+import { readSpicePassword } from '../spice/password.js';
 import { Leds, SpiceButton } from '../spice/protocol.js';
 import { scancodeForCode, scancodeForHid } from './scancodes.js';
 import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
@@ -21,8 +23,35 @@ export function scancodeFor(key: KeyId): number | undefined {
   return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
 }
 
+export interface OpenSpiceSinkOptions {
+  /** HOST:PORT or unix:/path (the --spice value). */
+  spice: string;
+  /** --spice-password-file; else $GLASSPANE_SPICE_PASSWORD; else empty. */
+  passwordFile?: string;
+  env?: NodeJS.ProcessEnv;
+  mouseMode?: 'server' | 'client';
+  /** Every state change, for the OSD (see describeSpiceStatus()). */
+  onState?: (s: SpiceStatus) => void;
+}
+
 export class SpiceInputSink implements InputSink {
   readonly client: SpiceClient;
+
+  /**
+   * What `view --spice` needs: parses the address and reads the password (both throw a
+   * SpiceError for the CLI to print), then keeps the client connected in the background
+   * (reconnecting with backoff). Input before the first link is dropped.
+   */
+  static open(opts: OpenSpiceSinkOptions): SpiceInputSink {
+    const client = new SpiceClient({
+      address: parseSpiceAddress(opts.spice),
+      password: readSpicePassword(opts.passwordFile, opts.env),
+      mouseMode: opts.mouseMode,
+      onState: opts.onState,
+    });
+    client.start();
+    return new SpiceInputSink(client);
+  }
 
   constructor(client: SpiceClient) {
     this.client = client;

@@ -223,3 +223,27 @@ export class SpiceClient {
     this.opts.onState?.({ ...this.status });
   }
 }
+
+/**
+ * One line for the viewer's on-screen display and logs, e.g.
+ * "SPICE: connected to QEMU 7.2.22 (relative mouse)", "SPICE: retrying in 0.5 s: ...",
+ * "SPICE: failed: permission denied: wrong SPICE password ...".
+ */
+export function describeSpiceStatus(s: SpiceStatus): string {
+  switch (s.state) {
+    case 'idle':
+      return s.error ? `SPICE: disconnected: ${s.error.message}` : 'SPICE: not connected';
+    case 'connecting':
+      return s.attempt > 0 ? `SPICE: connecting (attempt ${s.attempt + 1})` : 'SPICE: connecting';
+    case 'connected':
+      return `SPICE: connected${s.vmName ? ` to ${s.vmName}` : ''} (${s.mouseMode === 'client' ? 'absolute' : 'relative'} mouse)`;
+    case 'waiting': {
+      const secs = ((s.retryInMs ?? 0) / 1000).toFixed(1).replace(/\.0$/, '');
+      return `SPICE: retrying in ${secs} s${s.error ? `: ${s.error.message}` : ''}`;
+    }
+    case 'failed':
+      return `SPICE: failed: ${s.error?.message ?? 'unknown error'}`;
+    case 'closed':
+      return 'SPICE: closed';
+  }
+}

@@ -118,6 +118,7 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     };
     const trace = await q.waitTrace((t) => sums(t)[0] === sx && sums(t)[1] === sy);
     expect(sums(trace)).toEqual([sx, sy]);
+    expect(c.state.state).toBe('connected');
   });
 
   it('client mouse mode when asked for and available (usb-tablet): absolute positions clamped to the surface', async () => {
@@ -142,6 +143,13 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     expect(got.slice(4)).not.toEqual(got.slice(2, 4));
     expect(modes[0]).toBe('server');
     expect(modes.at(-1)).toBe('client');
+    expect(c.state.state).toBe('connected'); // nothing we sent made the server drop us
+
+    // The mode is the server's, not the client's: a later `send mouse move` is told so.
+    await c.close();
+    const r = await runCli(['send', '--spice', q.address, 'mouse', 'move', '1', '1', 'click', 'left']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/client \(absolute\) mouse mode, which ignores relative moves/);
   });
 
   it('reconnects with backoff when QEMU restarts, releasing nothing twice and typing again after', async () => {

@@ -7,7 +7,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SpiceInputSink } from '../../src/input/spice-sink.js';
 import { NullInputSink } from '../../src/input/sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
-import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
+import { describeSpiceStatus, SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
+import { SpiceError } from '../../src/spice/errors.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { uuidMismatchWarning } from '../../src/spice/main-channel.js';
 import { channelsList, fakeServer, mainInit, type FakeConn, type FakeServer } from './fake-server.js';
 import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
@@ -188,6 +192,34 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     expect(uuidMismatchWarning(uuid, '00112233-4455-6677-8899-AABBCCDDEEFF')).toBeUndefined();
     expect(uuidMismatchWarning(uuid, new Uint8Array(16))).toBeUndefined(); // producer did not say
     expect(uuidMismatchWarning(uuid, Buffer.from('ffeeddccbbaa99887766554433221100', 'hex'))).toMatch(/differs.*another VM/);
+  });
+
+  it('SpiceInputSink.open reads the password file, connects in the background and reports state', async () => {
+    const s = await fakeServer((c) => session(c, undefined, 'from-file'), 'unix');
+    servers.push(s);
+    const dir = mkdtempSync(join(tmpdir(), 'glasspane-pw-'));
+    try {
+      writeFileSync(join(dir, 'pw'), 'from-file\n');
+      const lines: string[] = [];
+      const sink = SpiceInputSink.open({ spice: s.address, passwordFile: join(dir, 'pw'), env: { GLASSPANE_SPICE_PASSWORD: 'not-this' }, onState: (st) => lines.push(describeSpiceStatus(st)) });
+      clients.push(sink.client);
+      await sink.client.whenConnected();
+      expect(sink.keyDown('KeyA')).toBe(true);
+      expect(lines[0]).toBe('SPICE: connecting');
+      expect(lines.at(-1)).toBe('SPICE: connected (relative mouse)');
+      expect(() => SpiceInputSink.open({ spice: 'nonsense' })).toThrow(expect.objectContaining({ code: 'ERR_SPICE_ADDRESS' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('describeSpiceStatus gives one OSD line per state', () => {
+    const err = new SpiceError('ERR_SPICE_CLOSED', 'SPICE server closed the main channel');
+    expect(describeSpiceStatus({ state: 'waiting', attempt: 0, retryInMs: 500, error: err })).toBe('SPICE: retrying in 0.5 s: SPICE server closed the main channel');
+    expect(describeSpiceStatus({ state: 'waiting', attempt: 2, retryInMs: 2000 })).toBe('SPICE: retrying in 2 s');
+    expect(describeSpiceStatus({ state: 'connected', attempt: 0, vmName: 'win11', mouseMode: 'client' })).toBe('SPICE: connected to win11 (absolute mouse)');
+    expect(describeSpiceStatus({ state: 'failed', attempt: 1, error: err })).toMatch(/^SPICE: failed: SPICE server closed/);
+    expect(describeSpiceStatus({ state: 'connecting', attempt: 3 })).toBe('SPICE: connecting (attempt 4)');
   });
 
   it('NullInputSink drops everything', async () => {

@@ -138,7 +138,7 @@ interface SendOptions {
   delayMs: string;
 }
 
-async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>) => Promise<void>): Promise<void> {
+async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>, client: SpiceClient) => Promise<void>): Promise<void> {
   const address = parseSpiceAddress(opts.spice);
   const password = readSpicePassword(opts.spicePasswordFile);
   const timeoutMs = Number(opts.timeout);
@@ -155,7 +155,7 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
     await client.connect();
     const inputs = client.inputs;
     if (!inputs) throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE inputs channel closed right after linking', 'check that no other SPICE client took the session over');
-    await run(inputs, pause);
+    await run(inputs, pause, client);
     await inputs.drain();
   } finally {
     // Graceful close: the server applies everything written before it sees EOF.
@@ -199,7 +199,11 @@ export function registerSend(program: Command): void {
     .allowExcessArguments(true)
     .action(async (actions: string[], _opts: unknown, cmd: Command) => {
       const steps = parseMouseArgs(actions);
-      await withInputs(cmd.optsWithGlobals() as SendOptions, async (inputs, pause) => {
+      await withInputs(cmd.optsWithGlobals() as SendOptions, async (inputs, pause, client) => {
+        if (client.state.mouseMode === 'client' && steps.some((s) => s.op === 'move')) {
+          // The server ignores relative motion in client mode (another client asked for it).
+          process.stderr.write('glasspane: warning: the VM is in SPICE client (absolute) mouse mode, which ignores relative moves; clicks and wheel still work\n');
+        }
         // A `press` without a `release` is left pressed on purpose (drag across two calls).
         for (const step of steps) await applyMouse(inputs, step, pause);
       });
