@@ -232,7 +232,8 @@ export class StubProducer {
       if (period) {
         const wait = next - performance.now();
         if (wait > 1) await sleep(wait - 0.5);
-        next = Math.max(next + period, performance.now() - period);
+        // Catch up after a hiccup (up to 10 frames behind) instead of silently lowering the rate.
+        next = Math.max(next + period, performance.now() - 10 * period);
       }
       if (!(await this.waitForRoom())) break;
       const serial = this.serial;

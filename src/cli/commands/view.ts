@@ -61,7 +61,7 @@ export function registerView(program: Command): void {
     .option('--frames <n>', 'stop after this many frames', intOption('--frames', 1, 2 ** 31))
     .option('--verify', 'check every frame against guest-stub\'s test scene')
     .option('--json', 'print one JSON object with the results when done')
-    .option('--copy-timeout <ms>', 'drop a frame whose write pointer stops moving this long', numberOption('--copy-timeout', 1, 10000), 20)
+    .option('--copy-timeout <ms>', 'drop a frame whose write pointer stops moving this long', numberOption('--copy-timeout', 1, 10000), 40)
     .addHelpText(
       'after',
       `
