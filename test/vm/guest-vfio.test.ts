@@ -1,0 +1,132 @@
+/**
+ * Real kernel, real sysfs: a q35 guest with an emulated Intel IOMMU boots the host's Debian
+ * kernel, mounts /usr and this project over 9p (read-only), loads vfio-pci and runs the built
+ * `glasspane vfio bind/unbind` against a spare e1000 NIC. Then a bind of the NIC plus a PCIe root
+ * port, which vfio-pci refuses to drive (bridges are not normal-header devices), must roll the
+ * NIC back to e1000 and the port back to pcieport. The guest reports over its serial console.
+ *
+ * Needs what .ci/run installs: qemu-system-x86, linux-image-amd64, busybox-static; and dist/
+ * built (npm test builds it first).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_CANDIDATES, findHostKernel, moduleClosure, writeInitramfs } from './guest-image.js';
+import { makeTempDir } from './fake-sysfs.js';
+
+const NIC = '0000:00:05.0';
+const PORT = '0000:00:06.0';
+
+const INIT = `#!/bin/sh
+export PATH=/bin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules/order); do insmod /modules/$m || echo "GP insmod $m failed"; done
+cd /newroot
+mkdir -p usr work/main proc sys dev tmp run etc
+ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose usr /newroot/usr || echo "GP mount usr failed"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose proj /newroot/work/main || echo "GP mount proj failed"
+__NODE_MOUNT__
+mount -t proc proc /newroot/proc
+mount -t sysfs sys /newroot/sys
+mount -t devtmpfs dev /newroot/dev
+mount -t tmpfs tmp /newroot/tmp
+mount -t tmpfs run /newroot/run
+chroot /newroot /bin/sh /guest.sh
+echo "GP end"
+poweroff -f
+`;
+
+const GUEST = `
+export PATH=/usr/sbin:/usr/bin HOME=/tmp NODE=__NODE__
+modprobe e1000 || echo "GP modprobe e1000 failed"
+modprobe vfio-pci || echo "GP modprobe vfio-pci failed"
+echo "GP t0 $(cut -d' ' -f1 /proc/uptime)"
+drv() { if [ -e /sys/bus/pci/devices/$1/driver ]; then basename "$(readlink /sys/bus/pci/devices/$1/driver)"; else echo none; fi; }
+j() { if [ -e "$1" ]; then echo yes; else echo no; fi; }
+G="\$NODE /work/main/dist/src/cli/main.js"
+echo "GP before nic=$(drv ${NIC}) port=$(drv ${PORT}) groups=$(ls /sys/kernel/iommu_groups | wc -l)"
+$G iommu --json > /tmp/iommu.json; echo "GP iommu rc=$? nicgroup=$(basename "$(readlink /sys/bus/pci/devices/${NIC}/iommu_group)")"
+$G vfio bind ${NIC} --journal /tmp/j.json --timeout 120; echo "GP bind rc=$? nic=$(drv ${NIC}) override=$(cat /sys/bus/pci/devices/${NIC}/driver_override) journal=$(j /tmp/j.json)"
+$G vfio unbind ${NIC} --journal /tmp/j.json --timeout 120; echo "GP unbind rc=$? nic=$(drv ${NIC}) override=$(cat /sys/bus/pci/devices/${NIC}/driver_override) journal=$(j /tmp/j.json)"
+$G vfio bind ${NIC} ${PORT} --journal /tmp/j2.json --timeout 120 2>/tmp/err; echo "GP rollback rc=$? nic=$(drv ${NIC}) port=$(drv ${PORT}) journal=$(j /tmp/j2.json)"
+echo "GP t1 $(cut -d' ' -f1 /proc/uptime)"
+echo "GP rollback-error $(tr '\\n' ' ' < /tmp/err | head -c 400)"
+`;
+
+const kernel = findHostKernel();
+const busybox = BUSYBOX_CANDIDATES.find((p) => existsSync(p));
+const dir = makeTempDir('glasspane-guest-');
+let qemuPid: number | undefined;
+
+afterAll(() => {
+  if (qemuPid) {
+    try {
+      process.kill(qemuPid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Boots the guest; resolves with the "GP ..." lines it printed. */
+function bootGuest(): Promise<{ lines: string[]; log: string }> {
+  const initrd = path.join(dir, 'initrd.cpio');
+  const modules = moduleClosure(kernel!.version, ['virtio_pci', '9p', '9pnet_virtio']);
+  // The guest runs this very node binary: under /usr it comes with the /usr share, otherwise
+  // (nvm, a tarball) its install directory is shared as well.
+  const nodeHome = path.dirname(path.dirname(process.execPath));
+  const nodeInUsr = process.execPath.startsWith('/usr/');
+  const guestNode = nodeInUsr ? process.execPath : `/opt/node/bin/${path.basename(process.execPath)}`;
+  const nodeMount = nodeInUsr ? '' : 'mkdir -p /newroot/opt/node && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose node /newroot/opt/node || echo "GP mount node failed"';
+  const init = INIT.replace('__NODE_MOUNT__', nodeMount).replace('chroot /newroot', `cat > /newroot/guest.sh <<'EOF'\n${GUEST.replace('__NODE__', guestNode)}\nEOF\nchroot /newroot`);
+  writeInitramfs(initrd, { busybox: busybox!, version: kernel!.version, modules, init });
+  const args: string[] = [
+    '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '1024', '-smp', '2',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
+    '-device', 'intel-iommu',
+    '-kernel', kernel!.vmlinuz, '-initrd', initrd,
+    '-append', 'console=ttyS0 intel_iommu=on quiet loglevel=3 panic=-1 rdinit=/init',
+    '-virtfs', 'local,path=/usr,mount_tag=usr,security_model=none,readonly=on',
+    '-virtfs', `local,path=${process.cwd()},mount_tag=proj,security_model=none,readonly=on`,
+    '-device', 'e1000,addr=0x5',
+    '-device', 'pcie-root-port,id=rp1,addr=0x6,chassis=1',
+  ];
+  if (!nodeInUsr) args.push('-virtfs', `local,path=${nodeHome},mount_tag=node,security_model=none,readonly=on`);
+  return new Promise((resolve, reject) => {
+    const q = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    qemuPid = q.pid;
+    let log = '';
+    q.stdout.setEncoding('utf8').on('data', (d: string) => (log += d));
+    q.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+    q.on('error', reject);
+    q.on('close', () => {
+      const lines = log.split(/\r?\n/).filter((l) => l.startsWith('GP ')).map((l) => l.slice(3));
+      resolve({ lines, log });
+    });
+  });
+}
+
+describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + intel-iommu guest)', () => {
+  it('binds a NIC to vfio-pci and back, and rolls back when vfio-pci refuses a device', async () => {
+    expect(kernel, 'no /boot/vmlinuz-X with /lib/modules/X: install linux-image-amd64').not.toBeNull();
+    expect(busybox, 'no static busybox: install busybox-static').toBeDefined();
+    expect(existsSync('dist/src/cli/main.js'), 'dist/ missing: run npm run build (npm test does)').toBe(true);
+    const { lines, log } = await bootGuest();
+    writeFileSync(path.join(dir, 'serial.log'), log);
+    const line = (prefix: string) => lines.find((l) => l.startsWith(prefix)) ?? `(missing "${prefix}"; serial log tail:\n${log.slice(-3000)})`;
+    expect(lines.filter((l) => / failed$/.test(l)), log.slice(-3000)).toEqual([]);
+    expect(line('before')).toMatch(/^before nic=e1000 port=pcieport groups=[1-9]/);
+    expect(line('iommu')).toMatch(/^iommu rc=0 nicgroup=\d+/);
+    expect(line('bind')).toBe('bind rc=0 nic=vfio-pci override=vfio-pci journal=yes');
+    expect(line('unbind')).toBe('unbind rc=0 nic=e1000 override=(null) journal=no');
+    expect(line('rollback ')).toBe('rollback rc=2 nic=e1000 port=pcieport journal=no');
+    expect(line('rollback-error')).toMatch(new RegExp(`${PORT} is unbound after drivers_probe, not to vfio-pci \\(host restored`));
+    expect(line('end')).toBe('end');
+  }, 480_000);
+});
