@@ -12,6 +12,7 @@
 import { debuglog } from 'node:util';
 import type { SpiceAddress } from './address.js';
 import { formatSpiceAddress } from './address.js';
+import type { ClipboardHandlers } from './agent.js';
 import { SpiceError } from './errors.js';
 import { InputsChannel } from './inputs-channel.js';
 import { MainChannel } from './main-channel.js';
@@ -47,6 +48,8 @@ export interface SpiceClientOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   onState?: (s: SpiceStatus) => void;
+  /** Clipboard text through the guest agent (spice-vdagent); off when not given. */
+  clipboard?: ClipboardHandlers;
 }
 
 /** Errors that will not go away by trying again. */
@@ -80,6 +83,23 @@ export class SpiceClient {
     return { ...this.status };
   }
 
+  /** Tells the guest the host clipboard holds text (needs `clipboard` and a guest agent). */
+  clipboardGrabText(): void {
+    this.mainCh?.agent?.grabText();
+  }
+
+  /** Tells the guest the host clipboard is no longer ours. */
+  clipboardRelease(): void {
+    this.mainCh?.agent?.release();
+  }
+
+  /** The guest's clipboard text (after a `guestGrab`); rejects without an agent. */
+  clipboardRequestText(timeoutMs?: number): Promise<string> {
+    const agent = this.mainCh?.agent;
+    if (!agent) return Promise.reject(new SpiceError('ERR_SPICE_CLOSED', 'clipboard unavailable: not connected, or the client was made without `clipboard`', 'connect first, with clipboard handlers'));
+    return agent.requestText(timeoutMs);
+  }
+
   /** One attempt: resolves when main and inputs are linked, rejects with a SpiceError otherwise. */
   async connect(): Promise<void> {
     if (this.status.state === 'closed') throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE client is closed', 'create a new client');
@@ -92,6 +112,7 @@ export class SpiceClient {
         password: this.opts.password,
         timeoutMs: this.opts.timeoutMs,
         mouseMode: this.opts.mouseMode,
+        clipboard: this.opts.clipboard,
         events: {
           mouseMode: (current) => this.setState({ mouseMode: current === MouseMode.CLIENT ? 'client' : 'server' }),
           name: (n) => this.setState({ vmName: n }),

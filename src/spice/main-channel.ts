@@ -8,6 +8,7 @@
  */
 import { debuglog } from 'node:util';
 import type { SpiceAddress } from './address.js';
+import { VdAgent, type ClipboardHandlers } from './agent.js';
 import { SpiceChannel } from './channel.js';
 import { SpiceError } from './errors.js';
 import { ChannelType, MainCap, MainClientMsg, MainServerMsg, MouseMode } from './protocol.js';
@@ -29,6 +30,8 @@ export interface MainOptions {
   /** 'server' (default, relative motion, like Looking Glass) or 'client' (absolute, when available). */
   mouseMode?: 'server' | 'client';
   events?: MainEvents;
+  /** Clipboard through the guest agent; without it the agent is never started. */
+  clipboard?: ClipboardHandlers;
 }
 
 export class MainChannel {
@@ -39,6 +42,8 @@ export class MainChannel {
   agentConnected: boolean;
   name?: string;
   uuid?: string;
+  /** The guest agent (clipboard), when `clipboard` was given. */
+  agent?: VdAgent;
   private readonly channel: SpiceChannel;
 
   private constructor(channel: SpiceChannel, init: Buffer, list: Array<{ type: number; id: number }>) {
@@ -65,6 +70,7 @@ export class MainChannel {
     let init: Buffer | undefined;
     let name: string | undefined;
     let uuid: string | undefined;
+    const agent = opts.clipboard ? new VdAgent((t, p) => channel.send(t, p), opts.clipboard) : undefined;
     return new Promise<MainChannel>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE main channel linked but sent no ${init ? 'CHANNELS_LIST' : 'INIT'} within ${opts.timeoutMs ?? 10_000} ms`, 'check that QEMU is not paused or hung'));
@@ -78,6 +84,7 @@ export class MainChannel {
               init = Buffer.from(payload);
               debug('main: INIT session %d mouse modes supported %d current %d', init.readUInt32LE(0), init.readUInt32LE(8), init.readUInt32LE(12));
               channel.send(MainClientMsg.ATTACH_CHANNELS);
+              if (agent && init.readUInt32LE(16) !== 0) agent.start(init.readUInt32LE(20));
               return;
             }
             case MainServerMsg.CHANNELS_LIST: {
@@ -89,6 +96,7 @@ export class MainChannel {
               debug('main: channels %s', JSON.stringify(list));
               if (main) return;
               main = new MainChannel(channel, init, list);
+              main.agent = agent;
               main.name = name;
               main.uuid = uuid;
               clearTimeout(timer);
@@ -131,17 +139,27 @@ export class MainChannel {
             case MainServerMsg.AGENT_CONNECTED:
             case MainServerMsg.AGENT_CONNECTED_TOKENS:
               if (main) main.agentConnected = true;
+              agent?.start(type === MainServerMsg.AGENT_CONNECTED_TOKENS && payload.length >= 4 ? payload.readUInt32LE(0) : 0);
               return;
             case MainServerMsg.AGENT_DISCONNECTED:
               if (main) main.agentConnected = false;
+              agent?.stop();
+              return;
+            case MainServerMsg.AGENT_TOKEN:
+              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              agent?.addTokens(payload.readUInt32LE(0));
+              return;
+            case MainServerMsg.AGENT_DATA:
+              agent?.receive(payload);
               return;
             default:
-              // MULTI_MEDIA_TIME, agent data and tokens: not used yet (no clipboard), ignored.
+              // MULTI_MEDIA_TIME and anything newer: not needed for input.
               return;
           }
         },
         (err) => {
           clearTimeout(timer);
+          agent?.stop('the SPICE connection closed');
           if (!main) reject(err ?? new SpiceError('ERR_SPICE_CLOSED', 'SPICE main channel closed before the session was set up', 'check QEMU\'s stderr'));
           else ev.close?.(err);
         },
