@@ -383,6 +383,13 @@ export async function vmDown(ctx: LifecycleContext, name: string, opts: DownOpti
   const log = ctx.log ?? (() => {});
   const state = await readState(ctx.stateDir, name);
   if (!state) {
+    // `vm up` killed between the bind and QEMU's start leaves a journal but no state: give back.
+    const journalPath = journalPathFor(ctx.stateDir, name);
+    if (await readJournal(journalPath)) {
+      log(`no QEMU was started, but devices are lent (journal ${journalPath}); restoring the host`);
+      await restoreFromJournal({ host: ctx.host, writer: ctx.writer, journalPath, log });
+      return 'never started';
+    }
     throw new GlasspaneError('ERR_VM_NOT_RUNNING', `no VM named ${name} was started from ${ctx.stateDir}`, 'check the name with `glasspane vm status NAME`, or pass the --state-dir used for `vm up`');
   }
   await writeState(ctx.stateDir, { ...state, stopping: true });

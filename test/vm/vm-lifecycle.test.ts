@@ -138,6 +138,32 @@ describe('vm lifecycle with real QEMU (TCG)', () => {
     expect((await vmStatus(ctx, 'smoke')).status).toBe('stopped');
   });
 
+  it('down escalates to SIGTERM when QMP is unavailable (another client holds the monitor)', async () => {
+    const { config, ctx } = fixture();
+    const up = await vmUp(ctx, config, { supervise: 'none' });
+    pids.push(up.state.pid);
+    const holder = await connectQmp(up.state.qmpSocket);
+    try {
+      expect(await vmDown(ctx, 'smoke', { timeoutS: 1 })).toBe('SIGTERM');
+    } finally {
+      holder.close();
+    }
+    expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
+    expect(up.child.signalCode ?? up.child.exitCode).not.toBeNull();
+  });
+
+  it('down after a vm up killed between bind and QEMU start gives the devices back', async () => {
+    const root = makeFakeHost(amdDualGpuHost());
+    dirs.push(root);
+    const kernel = new FakeKernel(root, AMD_MATCHES);
+    disposers.push(() => kernel.dispose());
+    const before = snapshotTree(root);
+    const { ctx } = fixture(new HostRoot(root), kernel);
+    await bindDevices({ host: ctx.host, writer: kernel, journalPath: path.join(ctx.stateDir, 'smoke.journal.json') }, ['0000:2f:00.0'], { owner: 'vm:smoke' });
+    expect(await vmDown(ctx, 'smoke')).toBe('never started');
+    expect(snapshotTree(root)).toEqual(before);
+  });
+
   it('a QEMU that refuses its arguments gives an error with its own message, and nothing is left behind', async () => {
     const { config, ctx } = fixture();
     const bad = { ...config, qemu: { ...config.qemu, extra_args: ['-no-such-flag'] } };
