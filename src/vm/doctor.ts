@@ -211,7 +211,9 @@ export async function requireHostReady(host: HostRoot, config: VmConfig): Promis
   const relevant = (c: Check) =>
     (config.qemu.accel === 'kvm' && (c.id === 'cpu-virtualization' || c.id === 'kvm-device')) ||
     (passthrough && ['firmware-iommu', 'iommu-active', 'cmdline-intel-iommu', 'passthrough-devices', 'boot-gpu'].includes(c.id) && !(c.id === 'boot-gpu' && config.lifecycle.force_boot_gpu)) ||
-    ['hugepages', 'shared-memory'].includes(c.id);
+    c.id === 'hugepages' ||
+    // a /dev/shm file that is too small is recreated by vm up; a missing kvmfr device is fatal
+    (c.id === 'shared-memory' && /^\/dev\/kvmfr\d+$/.test(config.region?.path ?? ''));
   const failed = checks.filter((c) => c.status === 'fail' && relevant(c));
   if (failed.length) {
     throw new GlasspaneError('ERR_HOST_NOT_READY', `the host is not ready for ${config.name}: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ')}`, failed[0].fix ?? 'run `glasspane doctor`');

@@ -151,6 +151,10 @@ async function prepareRegion(config: VmConfig, log: (l: string) => void): Promis
   try {
     await fh.truncate(bytes);
     await fh.chmod(0o660);
+    // Under sudo, hand the file to the invoking user so their viewer can map it.
+    const uid = Number(process.env.SUDO_UID);
+    const gid = Number(process.env.SUDO_GID);
+    if (process.getuid?.() === 0 && Number.isInteger(uid) && Number.isInteger(gid) && uid > 0) await fh.chown(uid, gid);
   } finally {
     await fh.close();
   }
