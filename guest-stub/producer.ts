@@ -15,10 +15,13 @@ import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/p
 import { buildKvmfrUdata } from '../src/kvmfr/header.js';
 import { writeFrame } from '../src/kvmfr/frame.js';
 import { writeCursor } from '../src/kvmfr/cursor.js';
-import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, FrameFlags, KVMFR, MAX_CURSOR_BYTES, OsType, SETCURSORPOS } from '../src/kvmfr/layout.js';
+import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, MAX_CURSOR_BYTES, OsType, SETCURSORPOS } from '../src/kvmfr/layout.js';
 import { formatByName } from '../src/kvmfr/formats.js';
 import { GlasspaneError } from '../src/errors.js';
 import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from './scenes.js';
+import { StubInputServer } from './input-server.js';
+import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
+import type { StubInputMessage } from '../src/input/stub-sink.js';
 
 const log = debuglog('glasspane:stub');
 
@@ -40,6 +43,10 @@ export interface StubOptions {
   seconds?: number;
   /** The VM UUID to advertise in VMINFO (default: random). */
   uuid?: string;
+  /** Post this many frames, then only keep the session alive (heartbeat, cursor). */
+  frames?: number;
+  /** Called for every input message the viewer sends (see listenForInput()). */
+  onInput?: (m: StubInputMessage) => void;
 }
 
 export interface StubStats {
@@ -82,6 +89,7 @@ export class StubProducer {
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
   private readonly uuid: string;
+  private input: StubInputServer | null = null;
 
   constructor(readonly options: StubOptions) {
     const fmt = formatByName(options.format);
@@ -169,7 +177,38 @@ export class StubProducer {
   }
 
   private cursorPos(): { x: number; y: number } {
+    if (this.input) return this.input.pointer; // the guest pointer follows the viewer's input
     return this.cursorOverride ?? cursorPosition(this.serial, this.options.width, this.options.height);
+  }
+
+  /**
+   * Starts the input endpoint (WebSocket on 127.0.0.1, `port` 0 = any free port) for the viewer's
+   * stub input sink; returns its ws:// URL. With the "input" scene the frames show what arrives.
+   */
+  async listenForInput(port: number): Promise<string> {
+    this.input = await StubInputServer.listen(port, { width: this.options.width, height: this.options.height }, (m) => {
+      this.options.onInput?.(m);
+      if (m.t !== 'key') this.postCursor(false);
+    });
+    return this.input.url;
+  }
+
+  /** The "input" scene: the bars with the received input drawn over them, and a crosshair at the pointer. */
+  private drawInput(): void {
+    if (!this.input || this.options.scene !== 'input') return;
+    const p = this.input.panel(this.frameType === FrameType.RGBA ? RGBA : BGRA);
+    const x0 = 16;
+    const y0 = 120; // below the viewer's OSD
+    for (let y = 0; y < p.height && y0 + y < this.rows; y++) {
+      const w = Math.min(p.width, this.options.width - x0) * 4;
+      if (w > 0) p.pixels.copy(this.pixels, (y0 + y) * this.pitch + x0 * 4, y * p.width * 4, y * p.width * 4 + w);
+    }
+    const { x, y } = this.input.pointer;
+    for (let d = -8; d <= 8; d++) {
+      for (const [px, py] of [[x + d, y], [x, y + d]] as const) {
+        if (px > 0 && py > 0 && px < this.options.width && py < this.rows) this.pixels.writeUInt32LE(0xffffffff, py * this.pitch + px * 4);
+      }
+    }
   }
 
   /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
@@ -235,9 +274,14 @@ export class StubProducer {
         // Catch up after a hiccup (up to 10 frames behind) instead of silently lowering the rate.
         next = Math.max(next + period, performance.now() - 10 * period);
       }
+      if (this.options.frames !== undefined && this.stats.framesPosted >= this.options.frames) {
+        await sleep(20); // all frames sent: keep the session (heartbeat, cursor) alive
+        continue;
+      }
       if (!(await this.waitForRoom())) break;
       const serial = this.serial;
       this.scene.render(this.pixels, this.pitch, this.rows, serial);
+      this.drawInput();
       const mem = this.frames[slot]!;
       const { width, height } = this.options;
       writeFrame(this.dv, mem.offset, {
@@ -295,5 +339,6 @@ export class StubProducer {
     this.timer = null;
     this.watcher.close();
     this.region.close();
+    await this.input?.close();
   }
 }

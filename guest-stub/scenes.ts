@@ -16,7 +16,8 @@ import { FrameType } from '../src/kvmfr/layout.js';
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
 export const HEADER_TEXELS = 6;
 export const MIN_SCENE_WIDTH = 8;
-export const SCENE_NAMES = ['bars'] as const;
+/** bars: the verifiable test scene; input: bars with the viewer's input drawn over them. */
+export const SCENE_NAMES = ['bars', 'input'] as const;
 export type SceneName = (typeof SCENE_NAMES)[number];
 
 /** The eight bars, RGB. */

@@ -15,6 +15,10 @@ export class LatencySamples {
     this.n++;
   }
 
+  clear(): void {
+    this.n = 0;
+  }
+
   get count(): number {
     return Math.min(this.n, this.ring.length);
   }

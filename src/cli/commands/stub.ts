@@ -18,6 +18,9 @@ export function registerStub(program: Command): void {
     .option('--format <format>', 'pixel format (bgra, rgba)', choiceOption('--format', ['bgra', 'rgba'] as const), 'bgra')
     .option('--seconds <s>', 'stop after this many seconds', numberOption('--seconds', 0, 1e7))
     .option('--uuid <uuid>', 'VM UUID to advertise in the VMINFO record (default: random)')
+    .option('--frames <n>', 'post this many frames, then only keep the session alive', intOption('--frames', 1, 2 ** 31))
+    .option('--input-port <port>', 'accept viewer input on ws://127.0.0.1:PORT (0 = any free port; the address is printed)', intOption('--input-port', 0, 65535))
+    .option('--input-log', 'print every input message received as a JSON line on stdout')
     .option('--quiet', 'no live statistics')
     .addHelpText(
       'after',
@@ -25,9 +28,10 @@ export function registerStub(program: Command): void {
 Examples:
   glasspane stub --shm /dev/shm/looking-glass --size 32 --width 1920 --height 1080 --fps 60
   glasspane stub --shm /dev/shm/test --width 2560 --height 1440 --format rgba --seconds 30
+  glasspane stub --shm /dev/shm/demo --scene input --input-port 0    # then: glasspane view --shm /dev/shm/demo --input stub:ws://…
 The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass`,
     )
-    .action(async (o: { shm: string; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean }) => {
+    .action(async (o: { shm: string; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
       const stub = new StubProducer({
         shmPath: o.shm,
         sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
@@ -38,7 +42,13 @@ The official Looking Glass B7 client can show it: looking-glass-client -f /dev/s
         format: o.format,
         seconds: o.seconds,
         uuid: o.uuid,
+        frames: o.frames,
+        onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
       });
+      if (o.inputPort !== undefined) {
+        const url = await stub.listenForInput(o.inputPort);
+        process.stderr.write(`glasspane stub: input on ${url}\n`);
+      }
       if (stub.stats.truncated) {
         process.stderr.write(
           `glasspane stub: the region is too small for ${o.width}x${o.height}: frames are TRUNCATED to ${stub.stats.dataHeight} rows (use --size ${regionSizeMiB(o.width, o.height)})\n`,

@@ -1,9 +1,17 @@
 /** `glasspane view`: consume frames from a region (headless now; the window comes with the viewer). */
 import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
+import { Viewer } from '../../viewer/viewer.js';
+import { framePng } from '../../viewer/screenshot.js';
+import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
+import { NullInputSink, type InputSink } from '../../input/sink.js';
+import { StubInputSink } from '../../input/stub-sink.js';
+import { SpiceInputSink } from '../../input/spice-sink.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
 import { GlasspaneError } from '../../errors.js';
-import { intOption, numberOption } from '../options.js';
+import { intOption, numberOption, sizeOption } from '../options.js';
 
 export interface ViewOptions {
   shm: string;
@@ -51,30 +59,155 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
   });
 }
 
+/** Options only the window uses (the rest of ViewOptions is shared with --headless). */
+interface WindowFlags {
+  config?: string;
+  size?: { width: number; height: number };
+  fullscreen?: boolean;
+  vsync?: boolean;
+  integerScale?: boolean;
+  osd?: boolean;
+  escapeKey?: string;
+  input?: string;
+  spice?: string;
+  spicePasswordFile?: string;
+  title?: string;
+  screenshot?: string;
+  screenshotDir?: string;
+  stats?: boolean;
+}
+
+/** CLI flags given on the command line win over the config file; defaults come last. */
+function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOptions & WindowFlags {
+  const cfg = loadViewerConfig(o.config);
+  const fromCli = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+  const pick = <K extends keyof ViewerConfig & keyof WindowFlags>(k: K) => (fromCli(k) || cfg[k] === undefined ? o[k] : cfg[k]);
+  return {
+    ...o,
+    fullscreen: pick('fullscreen'),
+    vsync: pick('vsync'),
+    integerScale: pick('integerScale'),
+    osd: pick('osd'),
+    escapeKey: pick('escapeKey'),
+    input: pick('input'),
+    spice: pick('spice'),
+    spicePasswordFile: pick('spicePasswordFile'),
+    screenshotDir: pick('screenshotDir'),
+    size: fromCli('size') || !cfg.size ? o.size : sizeOption('size')(cfg.size),
+    copyTimeout: fromCli('copyTimeout') || cfg.copyTimeoutMs === undefined ? o.copyTimeout : cfg.copyTimeoutMs,
+  };
+}
+
+function openSink(o: WindowFlags): { sink: InputSink; name: string } {
+  if (o.spice) {
+    const sink = SpiceInputSink.open({ spice: o.spice, passwordFile: o.spicePasswordFile });
+    return { sink, name: `spice ${o.spice}` };
+  }
+  if (o.input && o.input !== 'none') {
+    const url = o.input.replace(/^stub:/, '');
+    if (!/^wss?:\/\//.test(url)) throw new GlasspaneError('ERR_USAGE', `--input ${o.input} is not a stub address`, 'use --input stub:ws://127.0.0.1:PORT (printed by `glasspane stub --input-port`) or --spice ADDR');
+    return { sink: StubInputSink.connect(url), name: `stub ${url}` };
+  }
+  return { sink: new NullInputSink(), name: 'none' };
+}
+
+/** `view --screenshot FILE`: the first guest frame as a PNG at the guest's size, no window needed. */
+async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
+  const relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeout });
+  const seconds = o.seconds ?? 10;
+  relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? ` (fix: ${p.fix})` : ''}\n`));
+  const frame = await new Promise<LentFrame | null>((resolve) => {
+    const t = setTimeout(() => resolve(null), seconds * 1000);
+    relay.once('frame', (f) => {
+      clearTimeout(t);
+      resolve(f);
+    });
+    void relay.start();
+  });
+  try {
+    if (!frame) throw new GlasspaneError('ERR_NO_PRODUCER', `no guest frame arrived within ${seconds} s`, 'start the guest application (or `glasspane stub`), or wait longer with --seconds');
+    await writeFile(o.screenshot!, await framePng(frame.info, frame.data));
+    process.stderr.write(`glasspane: wrote ${o.screenshot} (${frame.info.frameWidth}x${frame.info.dataHeight})\n`);
+  } finally {
+    frame?.release();
+    await relay.close();
+  }
+}
+
+async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
+  const { sink, name } = openSink(o);
+  const viewer = new Viewer({
+    shm: o.shm,
+    size: o.size,
+    fullscreen: o.fullscreen,
+    vsync: o.vsync,
+    integerScale: o.integerScale,
+    osd: o.osd,
+    escapeKey: o.escapeKey,
+    sink,
+    inputName: name,
+    title: o.title,
+    screenshotDir: o.screenshotDir,
+    copyTimeoutMs: o.copyTimeout,
+    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f)}\n`) : undefined,
+    onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
+  });
+  const stop = () => void viewer.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
+  try {
+    await viewer.run();
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await sink.close();
+  }
+}
+
 export function registerView(program: Command): void {
   program
     .command('view')
-    .description('show the guest\'s frames (for now: consume them headless and report)')
+    .description('show the guest in a window (or consume its frames headless)')
     .requiredOption('--shm <path>', 'the region: /dev/shm/NAME (QEMU ivshmem mem-path) or /dev/kvmfrN')
     .option('--headless', 'no window: read every frame and print statistics')
     .option('--seconds <s>', 'stop after this many seconds', numberOption('--seconds', 0, 1e7))
-    .option('--frames <n>', 'stop after this many frames', intOption('--frames', 1, 2 ** 31))
-    .option('--verify', 'check every frame against guest-stub\'s test scene')
-    .option('--json', 'print one JSON object with the results when done')
+    .option('--frames <n>', 'headless: stop after this many frames', intOption('--frames', 1, 2 ** 31))
+    .option('--verify', 'headless: check every frame against guest-stub\'s test scene')
+    .option('--json', 'headless: print one JSON object with the results when done')
     .option('--copy-timeout <ms>', 'drop a frame whose write pointer stops moving this long', numberOption('--copy-timeout', 1, 10000), 40)
+    .option('--size <WxH>', 'window size', sizeOption('--size'))
+    .option('--fullscreen', 'start fullscreen')
+    .option('--no-vsync', 'present frames as they come instead of at the display refresh')
+    .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
+    .option('--no-osd', 'start without the on-screen display')
+    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', 'ScrollLock')
+    .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
+    .option('--spice <addr>', 'forward input to QEMU over SPICE: HOST:PORT or unix:/path')
+    .option('--spice-password-file <file>', 'SPICE password file (else $GLASSPANE_SPICE_PASSWORD)')
+    .option('--title <text>', 'window title (default: the producer and guest OS)')
+    .option('--screenshot <file>', 'write the first guest frame as a PNG at the guest\'s size and exit (no window needed)')
+    .option('--screenshot-dir <dir>', 'where escape+S saves screenshots (default: the current folder)')
+    .option('--stats', 'print the OSD figures as a JSON line every second')
+    .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/glasspane/config.toml)')
     .addHelpText(
       'after',
       `
 Examples:
-  glasspane view --shm /dev/shm/looking-glass --headless
-  glasspane view --shm /dev/kvmfr0 --headless --seconds 10 --json
+  glasspane view --shm /dev/shm/looking-glass --spice 127.0.0.1:5900
+  glasspane view --shm /dev/kvmfr0 --size 1920x1080 --integer-scale --escape-key Pause
+  glasspane view --shm /dev/shm/looking-glass --screenshot guest.png
+  glasspane view --shm /dev/shm/looking-glass --headless --seconds 10 --json
   glasspane view --shm /dev/shm/test --headless --verify --frames 600 --json
-Exit status: 0 frames arrived (and verified), 1 verify failures, 3 no frame arrived.`,
+Keys: ScrollLock tapped toggles capture (keyboard and mouse go to the guest); held, it shows the
+help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot.
+Headless exit status: 0 frames arrived (and verified), 1 verify failures, 3 no frame arrived.`,
     )
-    .action(async (o: ViewOptions) => {
-      if (!o.headless) {
-        throw new GlasspaneError('ERR_USAGE', 'the viewer window is not part of this build yet', 'add --headless to consume frames without a window');
-      }
+    .action(async (raw: ViewOptions & WindowFlags, cmd: Command) => {
+      const o = mergeWithConfig(cmd, raw);
+      if (o.screenshot) return screenshotAndExit(o);
+      if (!o.headless) return runWindow(o);
       const r = await runHeadlessView(o);
       const { lastSecondUps: _live, ...result } = r;
       if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);

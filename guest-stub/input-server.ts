@@ -1,0 +1,115 @@
+/**
+ * guest-stub's input endpoint: a WebSocket server (loopback) that takes the viewer's stub input
+ * sink messages, keeps the guest-side state (held keys, pointer, buttons) the way a guest would,
+ * and draws it as an overlay for the "input" scene. Every message can also be logged as a JSON
+ * line (tests read that log).
+ */
+import { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { createCanvas } from '@napi-rs/canvas';
+import { convertRgba, type PixelLayout } from '../src/kvmfr/pixels.js';
+import type { StubInputMessage } from '../src/input/stub-sink.js';
+
+export class StubInputServer {
+  readonly held = new Set<number>();
+  pointer = { x: 0, y: 0 };
+  buttons = 0;
+  readonly recent: string[] = [];
+  received = 0;
+  private overlay: { pixels: Buffer; width: number; height: number } | null = null;
+  private overlayStale = true;
+
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly bounds: { width: number; height: number },
+    private readonly onMessage?: (m: StubInputMessage) => void,
+  ) {
+    this.pointer = { x: bounds.width >> 1, y: bounds.height >> 1 };
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        let m: StubInputMessage;
+        try {
+          m = JSON.parse(String(data)) as StubInputMessage;
+        } catch {
+          return; // not ours: ignore
+        }
+        this.apply(m);
+      });
+    });
+  }
+
+  static async listen(port: number, bounds: { width: number; height: number }, onMessage?: (m: StubInputMessage) => void): Promise<StubInputServer> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', reject);
+    });
+    return new StubInputServer(wss, bounds, onMessage);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}`;
+  }
+
+  private apply(m: StubInputMessage): void {
+    this.received++;
+    let text = '';
+    switch (m.t) {
+      case 'key':
+        if (m.down) this.held.add(m.scancode);
+        else this.held.delete(m.scancode);
+        text = `key ${m.down ? 'down' : 'up'} 0x${m.scancode.toString(16)}`;
+        break;
+      case 'motion':
+        this.pointer = {
+          x: Math.min(this.bounds.width - 1, Math.max(0, this.pointer.x + m.dx)),
+          y: Math.min(this.bounds.height - 1, Math.max(0, this.pointer.y + m.dy)),
+        };
+        text = `motion ${m.dx} ${m.dy}`;
+        break;
+      case 'position':
+        this.pointer = { x: m.x, y: m.y };
+        text = `position ${m.x} ${m.y}`;
+        break;
+      case 'button':
+        this.buttons = m.buttons;
+        text = `button ${m.button} ${m.down ? 'down' : 'up'}`;
+        break;
+      case 'wheel':
+        text = `wheel ${m.notches}`;
+        break;
+      default:
+        return;
+    }
+    this.recent.push(text);
+    if (this.recent.length > 6) this.recent.shift();
+    this.overlayStale = true;
+    this.onMessage?.(m);
+  }
+
+  /** The overlay panel for the "input" scene, redrawn only after input changed. */
+  panel(layout: PixelLayout): { pixels: Buffer; width: number; height: number } {
+    if (this.overlay && !this.overlayStale) return this.overlay;
+    const width = 360;
+    const height = 150;
+    const canvas = createCanvas(width, height);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000030';
+    ctx.fillRect(0, 0, width, height);
+    ctx.font = '14px "DejaVu Sans Mono", monospace';
+    ctx.textBaseline = 'top';
+    ctx.fillStyle = '#ffff80';
+    ctx.fillText(`guest input · pointer ${this.pointer.x},${this.pointer.y} · buttons ${this.buttons}`, 8, 6);
+    ctx.fillText(`held: ${[...this.held].map((s) => s.toString(16)).join(' ') || '-'}`, 8, 24);
+    ctx.fillStyle = '#ffffff';
+    this.recent.forEach((t, i) => ctx.fillText(t, 8, 46 + i * 16));
+    this.overlay = { width, height, pixels: convertRgba(ctx.getImageData(0, 0, width, height).data, width * height, layout) };
+    this.overlayStale = false;
+    return this.overlay;
+  }
+
+  close(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The on-screen display: figures and messages drawn with @napi-rs/canvas into a small panel, once
+ * per change (not per frame), converted to the frame's pixel format so drawing it on a frame is a
+ * row copy. Also the help overlay and the full-window message screen shown before any frame.
+ */
+import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import type { Panel } from './compositor.js';
+import type { SdlFormat } from './pixel-format.js';
+import { channelOrder } from './pixel-format.js';
+import { convertRgba } from '../kvmfr/pixels.js';
+
+export interface OsdFigures {
+  /** Renders per second (frames presented, including cursor-only redraws). */
+  fps: number;
+  /** Guest frames per second. */
+  ups: number;
+  /** Frame copied out of the region → presented, ms (median of the last second). */
+  latencyMs: number | null;
+  resolution: string;
+  format: string;
+  capture: boolean;
+  input: string;
+  messages: string[];
+}
+
+const FONT = '14px "DejaVu Sans Mono", monospace';
+const LINE = 18;
+
+/** RGBA canvas pixels → a panel in the frame's byte order and depth. */
+export function toPanel(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number, format: SdlFormat): Panel {
+  const bytesPerPixel = format === 'bgr24' || format === 'rgb24' ? 3 : 4;
+  return { width, height, pixels: convertRgba(rgba, width * height, { bytesPerPixel, ...channelOrder(format) }) };
+}
+
+function drawLines(ctx: SKRSContext2D, lines: Array<[string, string]>, x: number, y: number): void {
+  ctx.font = FONT;
+  ctx.textBaseline = 'top';
+  for (const [i, [text, colour]] of lines.entries()) {
+    ctx.fillStyle = colour;
+    ctx.fillText(text, x, y + i * LINE);
+  }
+}
+
+export class Osd {
+  private key = '';
+  private panel: Panel | null = null;
+
+  /** The OSD panel for these figures; the same object while nothing visible changed. */
+  render(f: OsdFigures, format: SdlFormat): Panel {
+    const lines: Array<[string, string]> = [
+      [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
+      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms`, '#ffffff'],
+      [`${f.resolution} ${f.format}`, '#c0c0c0'],
+      [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}`, f.capture ? '#ffd060' : '#c0c0c0'],
+      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 60 ? `${m.slice(0, 59)}…` : m, '#ff8080']),
+    ];
+    const key = `${format}|${lines.map((l) => l[0]).join('\n')}`;
+    if (key === this.key && this.panel) return this.panel;
+    const width = 420;
+    const height = lines.length * LINE + 12;
+    const canvas = createCanvas(width, height);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#101018';
+    ctx.fillRect(0, 0, width, height);
+    drawLines(ctx, lines, 8, 6);
+    this.key = key;
+    this.panel = toPanel(ctx.getImageData(0, 0, width, height).data, width, height, format);
+    return this.panel;
+  }
+}
+
+/** The help overlay shown while the escape key is held. */
+export function helpPanel(escapeName: string, format: SdlFormat): Panel {
+  const rows: Array<[string, string]> = [
+    [`${escapeName} (tap)   capture on/off`, '#ffd060'],
+    [`${escapeName}+F       fullscreen`, '#ffffff'],
+    [`${escapeName}+Q       quit`, '#ffffff'],
+    [`${escapeName}+D       on-screen display on/off`, '#ffffff'],
+    [`${escapeName}+I       input to the guest on/off`, '#ffffff'],
+    [`${escapeName}+S       screenshot (PNG)`, '#ffffff'],
+  ];
+  const width = 380;
+  const height = rows.length * LINE + 16;
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#202040';
+  ctx.fillRect(0, 0, width, height);
+  drawLines(ctx, rows, 10, 8);
+  return toPanel(ctx.getImageData(0, 0, width, height).data, width, height, format);
+}
+
+/** A full-window RGBA image with a centred message (before the first frame, or a refused format). */
+export function messageScreen(lines: string[], width: number, height: number): Buffer {
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#000000';
+  ctx.fillRect(0, 0, width, height);
+  ctx.font = '18px "DejaVu Sans", sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  for (const [i, line] of lines.entries()) {
+    ctx.fillStyle = i === 0 ? '#ffffff' : '#b0b0b0';
+    ctx.fillText(line, width / 2, height / 2 + (i - (lines.length - 1) / 2) * 28);
+  }
+  return Buffer.from(ctx.getImageData(0, 0, width, height).data.buffer);
+}

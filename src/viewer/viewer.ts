@@ -1,0 +1,395 @@
+/**
+ * The viewer window: a FrameRelay's frames presented with SDL (aspect kept, resizable,
+ * fullscreen), the guest cursor and the OSD drawn into the lent frame (save-under, so they move
+ * without a new frame), and keyboard/mouse forwarded to an InputSink in capture mode.
+ *
+ * Frame path: relay copy → (cursor + OSD pixels drawn in place) → window.render() → release.
+ * No JS copy of the frame and no per-frame allocation on our side. The newest frame wins: a frame
+ * arriving before the previous one was presented replaces it.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { debuglog } from 'node:util';
+import { FrameRelay, type LentFrame } from '../relay/frame-relay.js';
+import type { InputSink, MouseButton } from '../input/sink.js';
+import { FrameCompositor, type CursorImage, type Panel } from './compositor.js';
+import { fitRect, windowToFrame } from './geometry.js';
+import { KeyRouter, hidForCode, type EscapeAction } from './key-router.js';
+import { Osd, helpPanel, messageScreen } from './osd.js';
+import { presentableFormat, type Presentable } from './pixel-format.js';
+import { framePng } from './screenshot.js';
+import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
+import { GlasspaneError } from '../errors.js';
+
+const log = debuglog('glasspane:viewer');
+
+export interface ViewerOptions {
+  shm: string;
+  /** Initial window size (default 1280x720). */
+  size?: { width: number; height: number };
+  fullscreen?: boolean;
+  vsync?: boolean;
+  integerScale?: boolean;
+  osd?: boolean;
+  /** KeyboardEvent.code name of the escape key (default ScrollLock). */
+  escapeKey?: string;
+  sink: InputSink;
+  /** Shown on the OSD ("stub ws://…", "spice 127.0.0.1:5900", "none"). */
+  inputName: string;
+  title?: string;
+  screenshotDir?: string;
+  copyTimeoutMs?: number;
+  /** Called once a second with the OSD's figures. */
+  onFigures?: (f: ViewerFigures & { capture: boolean; width: number; height: number; format: string }) => void;
+  onMessage?: (m: string) => void;
+}
+
+const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
+
+export class Viewer {
+  private relay: FrameRelay;
+  private window!: SdlWindow;
+  private sdl!: Sdl;
+  private readonly compositor = new FrameCompositor();
+  private readonly osd = new Osd();
+  private readonly stats = new ViewerStats();
+  private readonly router: KeyRouter;
+  private current: LentFrame | null = null;
+  private pending: LentFrame | null = null;
+  private format: Presentable | null = null;
+  private formatVer = -1;
+  private scheduled = false;
+  private dirty = true;
+  private capture = false;
+  private inputEnabled = true;
+  private osdOn: boolean;
+  private help = false;
+  private helpCache: { format: string; panel: Panel } | null = null;
+  private cursor: { visible: boolean; x: number; y: number; image: CursorImage | null } = { visible: false, x: 0, y: 0, image: null };
+  private messages: Array<{ text: string; until: number }> = [];
+  private status = 'waiting for the guest…';
+  private title: string;
+  private ticker: NodeJS.Timeout | null = null;
+  private done!: () => void;
+  private readonly finished: Promise<void>;
+  private closed = false;
+
+  constructor(private readonly o: ViewerOptions) {
+    this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
+    this.osdOn = o.osd ?? true;
+    this.title = o.title ?? '';
+    const escapeHid = hidForCode(o.escapeKey ?? 'ScrollLock');
+    if (escapeHid === undefined) {
+      throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
+    }
+    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
+    this.finished = new Promise((resolve) => (this.done = resolve));
+  }
+
+  /** Opens the window and starts showing frames; resolves when the user quits or close() is called. */
+  async run(): Promise<void> {
+    this.sdl = await loadSdl();
+    const size = this.o.size ?? { width: 1280, height: 720 };
+    this.window = this.sdl.video.createWindow({
+      title: this.windowTitle(),
+      width: size.width,
+      height: size.height,
+      resizable: true,
+      fullscreen: this.o.fullscreen ?? false,
+      vsync: this.o.vsync ?? true,
+    });
+    this.wireWindow();
+    this.wireRelay();
+    this.ticker = setInterval(() => this.tick(), 1000);
+    void this.relay.start();
+    this.schedule();
+    await this.finished;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.setCapture(false);
+    await this.relay.close();
+    this.pending?.release();
+    this.current?.release();
+    this.pending = this.current = null;
+    if (this.window && !this.window.destroyed) this.window.destroy();
+    this.done();
+  }
+
+  private windowTitle(): string {
+    return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
+  }
+
+  private message(text: string): void {
+    this.messages.push({ text, until: performance.now() + 10_000 });
+    if (this.messages.length > 5) this.messages.shift();
+    this.o.onMessage?.(text);
+    this.touch();
+  }
+
+  private wireRelay(): void {
+    const r = this.relay;
+    r.on('frame', (f) => {
+      this.pending?.release();
+      this.pending = f;
+      this.schedule();
+    });
+    r.on('format', (info) => log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name));
+    r.on('cursor', (c) => {
+      if (c.shape) this.cursor.image = { ...c.shape, pixels: c.shape.pixels };
+      if (c.position) {
+        this.cursor.x = c.position.x;
+        this.cursor.y = c.position.y;
+      }
+      this.cursor.visible = c.visible;
+      this.touch();
+    });
+    r.on('session', (s) => {
+      if (!this.o.title) {
+        this.title = `${s.info.producerVersion || 'guest'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`;
+        this.window.setTitle(this.windowTitle());
+      }
+      this.status = '';
+    });
+    r.on('status', (s) => {
+      if (s.state !== 'running') this.status = s.message;
+      this.touch();
+    });
+    r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
+  }
+
+  private wireWindow(): void {
+    const w = this.window;
+    w.on('close', () => void this.close());
+    w.on('resize', () => this.touch());
+    w.on('expose', () => this.touch());
+    w.on('blur', () => {
+      // Focus loss: nothing may stay pressed in the guest, and the mouse is the user's again.
+      this.setCapture(false);
+      this.o.sink.releaseAll();
+      this.router.reset();
+    });
+    w.on('keyDown', (e) => {
+      const r = this.router.keyDown(e.scancode, e.repeat > 0);
+      if (r.help !== undefined) this.setHelp(r.help);
+      if (r.action) this.act(r.action);
+      if (r.forward) this.o.sink.keyDown(e.scancode);
+    });
+    w.on('keyUp', (e) => {
+      const r = this.router.keyUp(e.scancode);
+      if (r.help !== undefined) this.setHelp(r.help);
+      if (r.action) this.act(r.action);
+      if (r.forward) this.o.sink.keyUp(e.scancode);
+    });
+    w.on('mouseMove', (e) => {
+      if (!this.capture || !this.inputEnabled) return;
+      if (this.o.sink.absolute) {
+        const f = this.frameSize();
+        if (!f) return;
+        const p = windowToFrame(e.x, e.y, this.dstRect(f.width, f.height), f.width, f.height);
+        this.o.sink.mousePosition(p.x, p.y, f.width, f.height);
+        return;
+      }
+      // Relative mouse: measure how far the pointer moved from the window centre, send that, and
+      // put it back (SDL's relative mode is not exposed by the binding).
+      const cx = Math.floor(w.width / 2);
+      const cy = Math.floor(w.height / 2);
+      const dx = e.x - cx;
+      const dy = e.y - cy;
+      if (dx === 0 && dy === 0) return;
+      this.o.sink.mouseMotion(dx, dy);
+      this.sdl.mouse.setPosition(w.x + cx, w.y + cy);
+    });
+    const button = (down: boolean) => (e: { button: number }) => {
+      if (!this.capture || !this.inputEnabled) return;
+      const b = BUTTONS[e.button];
+      if (b) this.o.sink.mouseButton(b, down);
+    };
+    w.on('mouseButtonDown', button(true));
+    w.on('mouseButtonUp', button(false));
+    w.on('mouseWheel', (e) => {
+      if (!this.capture || !this.inputEnabled || e.dy === 0) return;
+      this.o.sink.mouseWheel(e.flipped ? e.dy : -e.dy);
+    });
+  }
+
+  private setHelp(on: boolean): void {
+    if (this.help !== on) {
+      this.help = on;
+      this.touch();
+    }
+  }
+
+  private setCapture(on: boolean): void {
+    if (this.capture === on || !this.window || this.window.destroyed) return;
+    this.capture = on;
+    if (on) {
+      this.sdl.mouse.hideCursor();
+      this.sdl.mouse.capture();
+      this.sdl.mouse.setPosition(this.window.x + Math.floor(this.window.width / 2), this.window.y + Math.floor(this.window.height / 2));
+    } else {
+      this.sdl.mouse.uncapture();
+      this.sdl.mouse.showCursor();
+      this.o.sink.releaseAll();
+      this.router.reset();
+    }
+    this.window.setTitle(this.windowTitle());
+    this.touch();
+  }
+
+  private act(a: EscapeAction): void {
+    switch (a) {
+      case 'toggle-capture':
+        this.setCapture(!this.capture);
+        break;
+      case 'fullscreen':
+        this.window.setFullscreen(!this.window.fullscreen);
+        break;
+      case 'quit':
+        void this.close();
+        break;
+      case 'osd':
+        this.osdOn = !this.osdOn;
+        this.touch();
+        break;
+      case 'input':
+        this.inputEnabled = !this.inputEnabled;
+        if (!this.inputEnabled) this.o.sink.releaseAll();
+        this.message(`input to the guest ${this.inputEnabled ? 'on' : 'off'}`);
+        break;
+      case 'screenshot':
+        void this.screenshot().then(
+          (file) => this.message(`screenshot saved: ${file}`),
+          (err: Error) => this.message(`screenshot failed: ${err.message}`),
+        );
+        break;
+    }
+  }
+
+  /** Writes the current guest frame (without cursor or OSD) as a PNG; returns the file name. */
+  async screenshot(): Promise<string> {
+    const f = this.current;
+    if (!f) throw new Error('no guest frame yet');
+    this.compositor.restore();
+    this.dirty = true;
+    const png = await framePng(f.info, f.data);
+    const file = join(this.o.screenshotDir ?? process.cwd(), `glasspane-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
+    await writeFile(file, png);
+    this.schedule();
+    return file;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const before = this.messages.length;
+    this.messages = this.messages.filter((m) => m.until > now);
+    const f = this.stats.tick(now);
+    const size = this.frameSize();
+    this.o.onFigures?.({
+      ...f,
+      capture: this.capture,
+      width: size?.width ?? 0,
+      height: size?.height ?? 0,
+      format: this.current?.info.format.name ?? '',
+    });
+    if (this.osdOn || this.messages.length !== before) this.touch();
+  }
+
+  private touch(): void {
+    this.dirty = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.present();
+    });
+  }
+
+  private frameSize(): { width: number; height: number } | null {
+    return this.format?.ok ? { width: this.format.width, height: this.format.height } : null;
+  }
+
+  private dstRect(fw: number, fh: number) {
+    return fitRect(fw, fh, this.window.pixelWidth, this.window.pixelHeight, this.o.integerScale);
+  }
+
+  private present(): void {
+    if (this.closed || this.window.destroyed) return;
+    const fresh = this.pending;
+    if (fresh) {
+      this.pending = null;
+      this.compositor.detach();
+      this.current?.release();
+      this.current = fresh;
+      if (fresh.info.formatVer !== this.formatVer || !this.format) {
+        this.formatVer = fresh.info.formatVer;
+        this.format = presentableFormat(fresh.info);
+        if (!this.format.ok) this.message(this.format.message);
+      }
+      if (this.format.ok) this.compositor.attach(fresh.data, this.format.width, this.format.height, this.format.stride, this.format.sdlFormat);
+    } else if (!this.dirty) {
+      return;
+    } else {
+      this.compositor.restore();
+    }
+    this.dirty = false;
+
+    const cur = this.current;
+    const fmt = this.format;
+    if (!cur || !fmt || !fmt.ok) {
+      this.renderMessage(fmt && !fmt.ok ? [fmt.message] : [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)]);
+      return;
+    }
+    this.drawOverlays(fmt);
+    const t0 = performance.now();
+    this.window.render(fmt.width, fmt.height, fmt.stride, fmt.sdlFormat, cur.data, {
+      scaling: this.o.integerScale ? 'nearest' : 'linear',
+      dstRect: this.dstRect(fmt.width, fmt.height),
+    });
+    const t1 = performance.now();
+    this.stats.render(t1 - t0);
+    if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
+  }
+
+  private drawOverlays(fmt: Extract<Presentable, { ok: true }>): void {
+    const c = this.cursor;
+    if (c.visible && c.image) this.compositor.drawCursor(c.image, c.x, c.y);
+    if (this.osdOn) {
+      const f = this.stats.figures;
+      const panel = this.osd.render(
+        {
+          fps: f.fps,
+          ups: f.ups,
+          latencyMs: f.latencyMs,
+          resolution: `${fmt.width}x${fmt.height}`,
+          format: this.current?.info.format.name ?? '',
+          capture: this.capture,
+          input: this.inputEnabled ? this.o.inputName : 'off',
+          messages: this.messages.map((m) => m.text),
+        },
+        fmt.sdlFormat,
+      );
+      this.compositor.drawPanel(panel, 8, 8);
+    }
+    if (this.help) {
+      if (this.helpCache?.format !== fmt.sdlFormat) this.helpCache = { format: fmt.sdlFormat, panel: helpPanel(this.o.escapeKey ?? 'ScrollLock', fmt.sdlFormat) };
+      const h = this.helpCache.panel;
+      this.compositor.drawPanel(h, Math.max(0, Math.floor((fmt.width - h.width) / 2)), Math.max(0, Math.floor((fmt.height - h.height) / 2)));
+    }
+  }
+
+  private renderMessage(lines: string[]): void {
+    const w = Math.max(1, this.window.pixelWidth);
+    const h = Math.max(1, this.window.pixelHeight);
+    const img = messageScreen(lines, w, h);
+    this.window.render(w, h, w * 4, 'rgba32', img);
+  }
+}
