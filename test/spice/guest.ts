@@ -12,7 +12,19 @@ export interface GuestParts {
   kernel: string;
   modules: string[];
   busybox: string;
+  /** /lib/modules/<version>, for optional modules (virtio for the agent test). */
+  moduleDir: string;
 }
+
+/** Modules for a virtio-serial port, in load order (dependencies first). */
+export const VIRTIO_SERIAL_MODULES = [
+  'drivers/virtio/virtio_ring.ko',
+  'drivers/virtio/virtio.ko',
+  'drivers/virtio/virtio_pci_modern_dev.ko',
+  'drivers/virtio/virtio_pci_legacy_dev.ko',
+  'drivers/virtio/virtio_pci.ko',
+  'drivers/char/virtio_console.ko',
+];
 
 /** Finds the kernel, modules and busybox, or says what is missing. */
 export function findGuestParts(): GuestParts | string {
@@ -31,7 +43,7 @@ export function findGuestParts(): GuestParts | string {
     } catch {
       return `${kernel} is not readable by this user`;
     }
-    return { kernel, modules: mods, busybox };
+    return { kernel, modules: mods, busybox, moduleDir: join('/lib/modules', version) };
   }
   return 'no kernel in /boot with evdev.ko and psmouse.ko under /lib/modules';
 }
@@ -46,6 +58,10 @@ mount -t sysfs sys /sys
 exec >/dev/ttyS0 2>&1
 insmod /evdev.ko
 insmod /psmouse.ko
+if [ -e /fake-vdagent ]; then
+  for m in $(cat /virtio.list); do insmod /$m; done
+  /fake-vdagent &
+fi
 i=0
 while [ $i -lt 300 ]; do
   if grep -q 'Handlers=.*kbd.*event' /proc/bus/input/devices && grep -q 'Handlers=mouse.*event' /proc/bus/input/devices; then break; fi
@@ -78,9 +94,19 @@ function cpio(entries: Array<{ name: string; mode: number; data?: Buffer; rdev?:
   return Buffer.concat(parts);
 }
 
-/** Writes the initramfs into `dir` and returns its path. */
-export function buildInitramfs(parts: GuestParts, dir: string): string {
+/**
+ * Writes the initramfs into `dir` and returns its path. With `agent` (a static binary), the
+ * virtio-serial modules go in too and /init starts the agent before GLASSPANE-READY.
+ */
+export function buildInitramfs(parts: GuestParts, dir: string, opts: { agent?: string } = {}): string {
   const path = join(dir, 'initramfs.cpio');
+  const extra: Array<{ name: string; mode: number; data?: Buffer }> = [];
+  if (opts.agent) {
+    const names = VIRTIO_SERIAL_MODULES.map((m) => m.split('/').pop()!);
+    VIRTIO_SERIAL_MODULES.forEach((m, i) => extra.push({ name: names[i]!, mode: 0o100644, data: readFileSync(join(parts.moduleDir, 'kernel', m)) }));
+    extra.push({ name: 'virtio.list', mode: 0o100644, data: Buffer.from(names.join(' ') + '\n') });
+    extra.push({ name: 'fake-vdagent', mode: 0o100755, data: readFileSync(opts.agent) });
+  }
   writeFileSync(
     path,
     cpio([
@@ -91,6 +117,7 @@ export function buildInitramfs(parts: GuestParts, dir: string): string {
       { name: 'init', mode: 0o100755, data: Buffer.from(INIT) },
       { name: 'evdev.ko', mode: 0o100644, data: readFileSync(parts.modules[0]!) },
       { name: 'psmouse.ko', mode: 0o100644, data: readFileSync(parts.modules[1]!) },
+      ...extra,
     ]),
   );
   return path;
