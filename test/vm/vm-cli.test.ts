@@ -3,7 +3,7 @@
  * supervisor detached, `vm status --json` sees it, a kill -9 is noticed by the detached supervisor,
  * `vm down` tidies up. Every QEMU started here is killed in afterAll.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,6 +77,31 @@ describe('glasspane vm (built CLI, real QEMU)', () => {
     expect(down2.code, down2.stderr).toBe(0);
     expect(down2.stdout).toBe('smoke stopped (quit); host restored\n');
     expect(await status()).toEqual({ name: 'smoke', status: 'stopped', pid: null, qmpSocket: null });
+  });
+
+  it('up --foreground stays attached; Ctrl-C (SIGINT) runs vm down and it exits', async () => {
+    const toml = path.join(dir, 'fg.toml');
+    writeFileSync(toml, readFileSync('examples/vm-smoke.toml', 'utf8').replace('path = "/dev/shm/glasspane-smoke"', `path = "${path.join(dir, 'fg-region')}"`));
+    const child = spawn(process.execPath, [MAIN, 'vm', 'up', toml, '--foreground', '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 300 && !/running \(pid/.test(out) && child.exitCode === null; i++) await sleep(100);
+      expect(out, err).toMatch(/^smoke running \(pid \d+\)/);
+      const s = await status();
+      pids.push(s.pid!);
+      expect(s.status).toBe('running');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/smoke: stopped\n$/);
+      expect(err).toMatch(/asking the guest to power off/);
+      expect((await status()).status).toBe('stopped');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('bad input: a config error names the key, exit status 2', async () => {
