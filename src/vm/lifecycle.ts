@@ -73,7 +73,8 @@ export async function readState(dir: string, name: string): Promise<VmState | nu
 
 async function writeState(dir: string, state: VmState): Promise<void> {
   const file = statePath(dir, state.name);
-  await fs.writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  // Readable by all (pids and paths only) so `vm status` works without root; QMP stays root-only.
+  await fs.writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
   await fs.rename(`${file}.tmp`, file);
 }
 
@@ -174,6 +175,14 @@ async function prepareFirmware(config: VmConfig, log: (l: string) => void): Prom
   }
 }
 
+/** Under sudo, the viewer runs as the invoking user: give it the SPICE socket (not QMP). */
+async function shareSpiceSocket(socket: string | null): Promise<void> {
+  const uid = Number(process.env.SUDO_UID);
+  const gid = Number(process.env.SUDO_GID);
+  if (!socket || process.getuid?.() !== 0 || !Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0) return;
+  await fs.chown(socket, uid, gid).catch((err: Error) => debug('chown %s: %s', socket, err.message));
+}
+
 async function tail(file: string, lines = 15): Promise<string> {
   try {
     return (await fs.readFile(file, 'utf8')).trim().split('\n').slice(-lines).join('\n');
@@ -189,7 +198,7 @@ async function tail(file: string, lines = 15): Promise<string> {
 export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOptions): Promise<UpResult> {
   const log = ctx.log ?? (() => {});
   const paths: RuntimePaths = runtimePaths(config, ctx.stateDir);
-  await fs.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(ctx.stateDir, { recursive: true, mode: 0o755 });
   const previous = await readState(ctx.stateDir, config.name);
   if (previous && isVmProcess(previous.pid, previous.qmpSocket)) {
     throw new GlasspaneError('ERR_VM_RUNNING', `${config.name} is already running (pid ${previous.pid})`, `stop it first: glasspane vm down ${config.name}`);
@@ -271,6 +280,7 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
       qmp.close();
     }
     log(`${config.name} is running`);
+    await shareSpiceSocket(paths.spiceSocket);
 
     let supervision: UpResult['supervision'];
     if (opts.supervise === 'inline') supervision = superviseVm(ctx, config.name);
