@@ -48,11 +48,15 @@ export class FrameCompositor {
   /** A new frame: nothing of it has been drawn over yet. */
   attach(buf: Buffer, width: number, height: number, stride: number, format: SdlFormat): void {
     this.recycle();
+    const bpp = format === 'bgr24' || format === 'rgb24' ? 3 : 4;
+    if (buf.length < stride * height || stride < width * bpp) {
+      throw new RangeError(`frame buffer of ${buf.length} bytes does not hold ${width}x${height} pixels with stride ${stride}`);
+    }
     this.buf = buf;
     this.width = width;
     this.height = height;
     this.stride = stride;
-    this.bpp = format === 'bgr24' || format === 'rgb24' ? 3 : 4;
+    this.bpp = bpp;
     this.order = channelOrder(format);
   }
 

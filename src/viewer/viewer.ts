@@ -149,6 +149,7 @@ export class Viewer {
       this.touch();
     });
     r.on('session', (s) => {
+      this.formatVer = -1;
       if (!this.o.title) {
         this.title = `${s.info.producerVersion || 'guest'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`;
         this.window.setTitle(this.windowTitle());
@@ -329,12 +330,15 @@ export class Viewer {
       this.compositor.detach();
       this.current?.release();
       this.current = fresh;
-      if (fresh.info.formatVer !== this.formatVer || !this.format) {
+      // formatVer numbers a producer session's formats: a new session (or a buffer that does not
+      // match the cached format) means look again.
+      let fmt = this.format;
+      if (fresh.info.formatVer !== this.formatVer || !fmt || !fmt.ok || fresh.data.length < fmt.stride * fmt.height) {
         this.formatVer = fresh.info.formatVer;
-        this.format = presentableFormat(fresh.info);
-        if (!this.format.ok) this.message(this.format.message);
+        fmt = this.format = presentableFormat(fresh.info);
+        if (!fmt.ok) this.message(fmt.message);
       }
-      if (this.format.ok) this.compositor.attach(fresh.data, this.format.width, this.format.height, this.format.stride, this.format.sdlFormat);
+      if (fmt.ok) this.compositor.attach(fresh.data, fmt.width, fmt.height, fmt.stride, fmt.sdlFormat);
     } else if (!this.dirty) {
       return;
     } else {

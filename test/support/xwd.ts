@@ -21,7 +21,7 @@ export function parseXwd(d: Buffer): XImage {
   const byteOrder = u32(7); // 0 LSBFirst
   const bitsPerPixel = u32(11);
   const bytesPerLine = u32(12);
-  const redMask = u32(15);
+  const redMask = u32(14);
   const ncolors = u32(19);
   if (bitsPerPixel !== 32 && bitsPerPixel !== 24) throw new Error(`xwd: ${bitsPerPixel} bits per pixel not supported`);
   const data = headerSize + ncolors * 12;

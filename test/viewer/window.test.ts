@@ -1,0 +1,150 @@
+/**
+ * The real viewer window under Xvfb against a real guest-stub: screenshots of the X display show
+ * the stub's scene at the expected places (exact colours), the guest cursor where the stub put
+ * it, the aspect ratio kept when the window is resized, and a resolution change followed.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
+import { screenshot } from '../support/xwd.js';
+import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { cursorPosition, sceneColour } from '../../guest-stub/scenes.js';
+import { fitRect } from '../../src/viewer/geometry.js';
+
+let x: Xvfb;
+const procs: CliRun[] = [];
+beforeAll(async () => {
+  x = await startXvfb();
+});
+afterAll(async () => {
+  await x?.stop();
+  removeShm();
+});
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+});
+const start = (args: string[]) => {
+  const p = startCli(args, x.env);
+  procs.push(p);
+  return p;
+};
+
+interface Figures {
+  frames: number;
+  fps: number;
+  ups: number;
+  latencyMs: number | null;
+  presentMs: number | null;
+  width: number;
+  height: number;
+  capture: boolean;
+}
+const lastFigures = (p: CliRun): Figures | null => {
+  const lines = p.stdout().trim().split('\n').filter(Boolean);
+  return lines.length ? (JSON.parse(lines.at(-1)!) as Figures) : null;
+};
+
+/** Window coordinates of frame pixel (fx, fy) — the centre of its scaled footprint. */
+function toWindow(win: { x: number; y: number; width: number; height: number }, fw: number, fh: number, fx: number, fy: number) {
+  const d = fitRect(fw, fh, win.width, win.height);
+  return { x: win.x + d.x + Math.floor(((fx + 0.5) * d.width) / fw), y: win.y + d.y + Math.floor(((fy + 0.5) * d.height) / fh) };
+}
+
+/** Points well inside bars (away from edges, the marker texels and the band border). */
+function samplePoints(fw: number, fh: number): Array<[number, number]> {
+  const pts: Array<[number, number]> = [];
+  for (const fy of [Math.floor(fh * 0.3), Math.floor(fh * 0.9)]) for (let i = 1; i < 8; i++) pts.push([Math.floor(((i + 0.5) * fw) / 8), fy]);
+  return pts;
+}
+
+describe('viewer window under Xvfb', () => {
+  it('shows the stub scene pixel-exact with the guest cursor, keeps the aspect ratio on resize, and follows a resolution change', async () => {
+    const shm = shmPath('win');
+    const FW = 640;
+    const FH = 360;
+    // 5 frames, then the stub keeps the session alive: the last frame (serial 4) stays on screen.
+    start(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--quiet']);
+    const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'wintest']);
+    await waitFor(() => (lastFigures(view)?.frames ?? 0) >= 5, 15_000, 'the viewer to present 5 frames');
+    await new Promise((r) => setTimeout(r, 300));
+    let win = findWindow(x, 'wintest');
+    expect([win.width, win.height]).toEqual([FW, FH]);
+
+    let img = screenshot(x.display);
+    for (const [fx, fy] of samplePoints(FW, FH)) {
+      const p = toWindow(win, FW, FH, fx, fy);
+      expect(img.rgb(p.x, p.y), `frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+    }
+    // The cursor: the stub's arrow has its hotspot at its tip; (2, 10) below the tip is orange body.
+    const c = cursorPosition(5, FW, FH);
+    const body = toWindow(win, FW, FH, c.x + 2, c.y + 10);
+    expect(img.rgb(body.x, body.y)).toEqual([255, 140, 0]);
+    const outline = toWindow(win, FW, FH, c.x, c.y + 10);
+    expect(img.rgb(outline.x, outline.y)).toEqual([0, 0, 0]);
+
+    // Resize to a wide window: pillarboxed, aspect ratio kept.
+    xdotool(x, 'windowsize', win.id, '800', '300');
+    await new Promise((r) => setTimeout(r, 500));
+    win = findWindow(x, 'wintest');
+    expect([win.width, win.height]).toEqual([800, 300]);
+    const d = fitRect(FW, FH, 800, 300);
+    expect(d.width / d.height).toBeCloseTo(FW / FH, 1);
+    img = screenshot(x.display);
+    expect(img.rgb(win.x + 5, win.y + 150)).toEqual([0, 0, 0]);
+    expect(img.rgb(win.x + 795, win.y + 150)).toEqual([0, 0, 0]);
+    for (const [fx, fy] of samplePoints(FW, FH)) {
+      const p = toWindow(win, FW, FH, fx, fy);
+      expect(img.rgb(p.x, p.y), `resized: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+    }
+
+    // The producer restarts at another resolution: the viewer follows.
+    procs[0]!.child.kill('SIGTERM');
+    await procs[0]!.exited;
+    start(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '240', '--fps', '30', '--frames', '5', '--quiet']);
+    await waitFor(() => lastFigures(view)?.width === 320 && lastFigures(view)?.height === 240, 15_000, 'the viewer to report 320x240');
+    await new Promise((r) => setTimeout(r, 500));
+    img = screenshot(x.display);
+    win = findWindow(x, 'wintest');
+    for (const [fx, fy] of samplePoints(320, 240)) {
+      const p = toWindow(win, 320, 240, fx, fy);
+      expect(img.rgb(p.x, p.y), `320x240: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, 320, 240));
+    }
+  }, 60_000);
+
+  it('OSD figures come from real counters: UPS follows the producer rate, latency and present cost are measured', async () => {
+    const shm = shmPath('osd');
+    start(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--quiet']);
+    const view = start(['view', '--shm', shm, '--size', '640x360', '--stats']);
+    await waitFor(() => (lastFigures(view)?.frames ?? 0) > 90, 20_000, '90 frames');
+    const f = lastFigures(view)!;
+    expect(f.ups).toBeGreaterThan(15);
+    expect(f.ups).toBeLessThan(45);
+    expect(f.fps).toBeGreaterThanOrEqual(f.ups * 0.9);
+    expect(f.latencyMs).toBeGreaterThan(0);
+    expect(f.presentMs).toBeGreaterThan(0);
+    expect([f.width, f.height]).toEqual([640, 360]);
+  }, 40_000);
+
+  it('--screenshot writes the guest frame as a PNG at the guest size', async () => {
+    const shm = shmPath('shot');
+    start(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '30', '--quiet']);
+    const file = join(tmpdir(), `glasspane-shot-${process.pid}.png`);
+    const r = await runCli(['view', '--shm', shm, '--screenshot', file]);
+    expect(r.code).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    const png = readFileSync(file);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([320, 200]);
+  }, 30_000);
+
+  it('without a display, says so and suggests --headless', async () => {
+    const r = await runCli(['view', '--shm', '/dev/shm/whatever']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no display to open a window on .* add --headless/s);
+  });
+});
