@@ -47,10 +47,10 @@ export interface InputSink {
 /** Drops all input. */
 export class NullInputSink implements InputSink {
   readonly absolute = false;
-  keyDown(): boolean {
+  keyDown(_key: KeyId): boolean {
     return false;
   }
-  keyUp(): boolean {
+  keyUp(_key: KeyId): boolean {
     return false;
   }
   mouseMotion(): void {}

@@ -4,11 +4,12 @@
  * split over several AGENT_DATA, CRLF for Windows guests, waiting for tokens, agent loss.
  * (No real guest agent here: spice-vdagent needs a desktop session in the guest.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AgentCap, AgentMsg, ClipboardType, VD_AGENT_MAX_DATA_SIZE } from '../../src/spice/agent.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient } from '../../src/spice/client.js';
-import { channelsList, fakeServer, mainInit, type FakeConn, type FakeServer } from './fake-server.js';
+import { closeAfterEach } from './cleanup.js';
+import { channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
 
 const AGENT_START = 106;
 const AGENT_DATA_C = 107;
@@ -70,14 +71,7 @@ class FakeAgentSide {
 }
 
 describe('clipboard through the guest agent (fake server)', () => {
-  let servers: FakeServer[] = [];
-  let clients: SpiceClient[] = [];
-  afterEach(async () => {
-    for (const c of clients) await c.close();
-    for (const s of servers) await s.close();
-    servers = [];
-    clients = [];
-  });
+  const track = closeAfterEach();
 
   /** Starts a fake whose main channel has an agent with `tokens`; resolves the agent side. */
   async function setup(tokens: number, handlers: ConstructorParameters<typeof SpiceClient>[0]['clipboard']) {
@@ -100,9 +94,9 @@ describe('clipboard through the guest agent (fake server)', () => {
         c.sendMsg(101, Buffer.from([0, 0]));
       }
     });
-    servers.push(s);
+    track(s);
     const client = new SpiceClient({ address: parseSpiceAddress(s.address), clipboard: handlers });
-    clients.push(client);
+    track(client);
     await client.connect();
     return { client, agent: await agentSide };
   }

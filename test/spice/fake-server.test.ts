@@ -3,34 +3,24 @@
  * sockets): bad magic, every link error code, wrong password, truncated messages, disconnects
  * in the middle of a message, PING/PONG, SET_ACK/ACK, and the motion ACK window.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceChannel } from '../../src/spice/channel.js';
 import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
 import { SpiceError } from '../../src/spice/errors.js';
 import { MAX_UNACKED } from '../../src/spice/inputs-channel.js';
 import { LINK_ERROR_NAMES } from '../../src/spice/protocol.js';
-import { channelsList, fakeServer, linkHeader, mainInit, miniMsg, type FakeConn, type FakeServer } from './fake-server.js';
+import { closeAfterEach } from './cleanup.js';
+import { channelsList, fakeServer, linkHeader, mainInit, miniMsg, type FakeConn } from './fake-server.js';
 
-let servers: FakeServer[] = [];
-let clients: SpiceClient[] = [];
-afterEach(async () => {
-  for (const c of clients) await c.close();
-  for (const s of servers) await s.close();
-  servers = [];
-  clients = [];
-});
+const track = closeAfterEach();
 
 async function serve(onConn: Parameters<typeof fakeServer>[0], transport: 'tcp' | 'unix' = 'tcp') {
-  const s = await fakeServer(onConn, transport);
-  servers.push(s);
-  return s;
+  return track(await fakeServer(onConn, transport));
 }
 
 function client(address: string, extra: Partial<ConstructorParameters<typeof SpiceClient>[0]> = {}) {
-  const c = new SpiceClient({ address: parseSpiceAddress(address), timeoutMs: 5000, ...extra });
-  clients.push(c);
-  return c;
+  return track(new SpiceClient({ address: parseSpiceAddress(address), timeoutMs: 5000, ...extra }));
 }
 
 async function rejection(p: Promise<unknown>): Promise<SpiceError> {
@@ -130,10 +120,9 @@ describe('link errors', () => {
   });
 
   it('reports a refused connection with errno and a fix', async () => {
-    const s = await serve(() => {});
+    const s = await fakeServer(() => {});
     const addr = s.address;
     await s.close();
-    servers = [];
     const e = await rejection(client(addr).connect());
     expect(e.code).toBe('ERR_SPICE_CONNECT');
     expect(e.message).toContain('ECONNREFUSED');

@@ -5,28 +5,19 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { scancodeForCode } from '../../src/input/scancodes.js';
+import { describe, expect, it } from 'vitest';
 import { SpiceInputSink } from '../../src/input/spice-sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
 import { cliKind, runCli } from './cli.js';
-import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
+import { closeAfterEach } from './cleanup.js';
+import { haveQemu, sleep, startQemu } from './qemu.js';
 
 const qemuOk = haveQemu();
-let running: QemuHandle[] = [];
-let clients: SpiceClient[] = [];
-afterEach(async () => {
-  for (const c of clients) await c.close();
-  for (const q of running) await q.stop();
-  running = [];
-  clients = [];
-});
+const track = closeAfterEach();
 
 async function qemu(opts: Parameters<typeof startQemu>[0] = {}) {
-  const q = await startQemu(opts);
-  running.push(q);
-  return q;
+  return track(await startQemu(opts));
 }
 
 const keyLines = (t: string[]) => t.filter((l) => l.startsWith('input_event_key'));
@@ -89,7 +80,7 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
   it('500 motion events in one second: at most 8 unacknowledged, QEMU receives exactly the summed motion', async () => {
     const q = await qemu({ transport: 'unix' });
     const c = new SpiceClient({ address: parseSpiceAddress(q.address) });
-    clients.push(c);
+    track(c);
     await c.connect();
     const inputs = c.inputs!;
     let sx = 0;
@@ -125,7 +116,7 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     const q = await qemu({ transport: 'unix', extraArgs: ['-usb', '-device', 'usb-tablet'] });
     const modes: string[] = [];
     const c = new SpiceClient({ address: parseSpiceAddress(q.address), mouseMode: 'client', onState: (s) => s.mouseMode && modes.push(s.mouseMode) });
-    clients.push(c);
+    track(c);
     const sink = new SpiceInputSink(c);
     await c.connect();
     expect(sink.absolute).toBe(false); // PS/2 mouse active: only server mode is possible yet
@@ -156,7 +147,7 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     const q1 = await qemu({ transport: 'unix' });
     const states: SpiceStatus[] = [];
     const c = new SpiceClient({ address: parseSpiceAddress(q1.address), initialDelayMs: 100, maxDelayMs: 400, onState: (s) => states.push(s) });
-    clients.push(c);
+    track(c);
     const sink = new SpiceInputSink(c);
     c.start();
     await c.whenConnected();

@@ -3,7 +3,7 @@
  * lock-key sync only on a real mismatch) and against fake servers (order behind a full motion
  * window, backoff delays, giving up on a wrong password, UUID mismatch warning).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpiceInputSink } from '../../src/input/spice-sink.js';
 import { NullInputSink } from '../../src/input/sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidMismatchWarning } from '../../src/spice/main-channel.js';
-import { channelsList, fakeServer, mainInit, type FakeConn, type FakeServer } from './fake-server.js';
+import { closeAfterEach } from './cleanup.js';
+import { channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
 import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
 
 const keyEvents = (t: string[]) => t.filter((l) => l.startsWith('input_event_key') || l.startsWith('input_event_btn')).map((l) => l.replace(/^input_event_\w+ con -?\d+, /, ''));
@@ -94,14 +95,7 @@ describe.skipIf(!haveQemu())('SpiceInputSink against real QEMU', () => {
 });
 
 describe('SpiceInputSink and SpiceClient against fake servers', () => {
-  let servers: FakeServer[] = [];
-  let clients: SpiceClient[] = [];
-  afterEach(async () => {
-    for (const c of clients) await c.close();
-    for (const s of servers) await s.close();
-    servers = [];
-    clients = [];
-  });
+  const track = closeAfterEach();
 
   async function session(c: FakeConn, onInputs?: (c: FakeConn) => Promise<void>, password = '') {
     const link = await c.accept(password);
@@ -134,9 +128,9 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
         }
       }),
     );
-    servers.push(s);
+    track(s);
     const client = new SpiceClient({ address: parseSpiceAddress(s.address) });
-    clients.push(client);
+    track(client);
     const sink = new SpiceInputSink(client);
     await client.connect();
     for (let n = 0; n < 10; n++) sink.mouseMotion(1, 0); // 8 go out, 2 are summed and wait
@@ -155,7 +149,7 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     await s.close();
     const states: SpiceStatus[] = [];
     const client = new SpiceClient({ address: parseSpiceAddress(addr), initialDelayMs: 100, maxDelayMs: 400, onState: (st) => states.push(st) });
-    clients.push(client);
+    track(client);
     client.start();
     const end = Date.now() + 10_000;
     while (states.filter((st) => st.state === 'waiting').length < 4 && Date.now() < end) await sleep(20);
@@ -166,10 +160,10 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
 
   it('stops retrying on a wrong password (state failed, with the reason)', async () => {
     const s = await fakeServer((c) => session(c, undefined, 'right'));
-    servers.push(s);
+    track(s);
     const states: SpiceStatus[] = [];
     const client = new SpiceClient({ address: parseSpiceAddress(s.address), password: 'wrong', initialDelayMs: 10, onState: (st) => states.push(st) });
-    clients.push(client);
+    track(client);
     client.start();
     const end = Date.now() + 10_000;
     while (!states.some((st) => st.state === 'failed') && Date.now() < end) await sleep(20);
@@ -180,9 +174,9 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
 
   it('reports the VM UUID and warns when it differs from the frame producer\'s', async () => {
     const s = await fakeServer((c) => session(c));
-    servers.push(s);
+    track(s);
     const client = new SpiceClient({ address: parseSpiceAddress(s.address) });
-    clients.push(client);
+    track(client);
     await client.connect();
     const end = Date.now() + 5000;
     while (!client.state.vmUuid && Date.now() < end) await sleep(10);
@@ -196,13 +190,13 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
 
   it('SpiceInputSink.open reads the password file, connects in the background and reports state', async () => {
     const s = await fakeServer((c) => session(c, undefined, 'from-file'), 'unix');
-    servers.push(s);
+    track(s);
     const dir = mkdtempSync(join(tmpdir(), 'glasspane-pw-'));
     try {
       writeFileSync(join(dir, 'pw'), 'from-file\n');
       const lines: string[] = [];
       const sink = SpiceInputSink.open({ spice: s.address, passwordFile: join(dir, 'pw'), env: { GLASSPANE_SPICE_PASSWORD: 'not-this' }, onState: (st) => lines.push(describeSpiceStatus(st)) });
-      clients.push(sink.client);
+      track(sink.client);
       await sink.client.whenConnected();
       expect(sink.keyDown('KeyA')).toBe(true);
       expect(lines[0]).toBe('SPICE: connecting');
