@@ -121,13 +121,14 @@ export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
   if (c.network.mode === 'user') f.push(['-nic', `user,model=virtio-net-pci${c.network.mac ? `,mac=${c.network.mac}` : ''}`]);
   if (c.network.mode === 'bridge') f.push(['-nic', `bridge,br=${c.network.bridge},model=virtio-net-pci${c.network.mac ? `,mac=${c.network.mac}` : ''}`]);
 
-  // evdev passthrough: the keyboard object grabs all devices and toggles with both Ctrl keys.
+  // evdev passthrough: the keyboard object grabs all devices and toggles with both Ctrl keys;
+  // other keyboard interfaces (a gaming mouse's "-event-kbd") get key repeat too.
   if (c.input) {
-    const evdevs: [string, string, boolean][] = [];
-    if (c.input.keyboard) evdevs.push(['kbd', c.input.keyboard, true]);
-    if (c.input.mouse) evdevs.push(['mouse', c.input.mouse, false]);
-    c.input.extra.forEach((p, i) => evdevs.push([`evdev${i}`, p, false]));
-    for (const [id, p, isKbd] of evdevs) f.push(['-object', `input-linux,id=${id},evdev=${esc(p)}${isKbd ? ',grab_all=on,repeat=on' : ''}`]);
+    const evdevs: [string, string, string][] = [];
+    if (c.input.keyboard) evdevs.push(['kbd', c.input.keyboard, ',grab_all=on,repeat=on']);
+    if (c.input.mouse) evdevs.push(['mouse', c.input.mouse, '']);
+    c.input.extra.forEach((p, i) => evdevs.push([`evdev${i}`, p, /-event-kbd$/.test(p) ? ',repeat=on' : '']));
+    for (const [id, p, opts] of evdevs) f.push(['-object', `input-linux,id=${id},evdev=${esc(p)}${opts}`]);
   }
 
   if (c.region) {

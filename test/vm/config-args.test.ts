@@ -95,6 +95,7 @@ describe('qemu args', () => {
     const objects = values(args, '-object');
     expect(objects).toContain('input-linux,id=kbd,evdev=/dev/input/by-id/usb-04d9_USB-HID_Keyboard-event-kbd,grab_all=on,repeat=on');
     expect(objects).toContain('input-linux,id=mouse,evdev=/dev/input/by-id/usb-Logitech_G102_Prodigy_Gaming_Mouse_017F36743435-event-mouse');
+    expect(objects).toContain('input-linux,id=evdev0,evdev=/dev/input/by-id/usb-Logitech_G102_Prodigy_Gaming_Mouse_017F36743435-if01-event-kbd,repeat=on');
     expect(objects).toContain('memory-backend-file,id=lgmem,mem-path=/dev/kvmfr0,size=64M,share=on');
     const devices = values(args, '-device');
     expect(devices).toContain('ide-cd,bus=ide.0,drive=disk0');
