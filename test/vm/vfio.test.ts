@@ -43,7 +43,12 @@ function require_readlink(p: string): string {
 describe('vfio bind', () => {
   it('moves GPU and audio to vfio-pci by driver_override, journals the originals, and restore puts the tree back', async () => {
     const { root, ctx, journalPath, before, kernel } = setup();
+    const journalAtWrite: boolean[] = [];
+    const write = kernel.write.bind(kernel);
+    ctx.writer = { write: (p, v) => (journalAtWrite.push(existsSync(journalPath)), write(p, v)) };
     await bindDevices(ctx, [GPU, '2F:00.1']);
+    expect(journalAtWrite.length).toBe(6);
+    expect(journalAtWrite.every(Boolean)).toBe(true); // the journal was on disk before the first write
     expect(driverOf(root, GPU)).toBe('vfio-pci');
     expect(driverOf(root, AUDIO)).toBe('vfio-pci');
     expect(readFileSync(path.join(root, `/sys/bus/pci/devices/${GPU}/driver_override`), 'utf8').trim()).toBe('vfio-pci');
