@@ -85,7 +85,9 @@ export class SpiceChannel {
         () => fail(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE ${opts.name} channel at ${where}: no link answer within ${opts.timeoutMs ?? 10_000} ms (${reader.where})`, 'check that the address is QEMU\'s -spice port and that QEMU is not paused or hung')),
         opts.timeoutMs ?? 10_000,
       );
+      let connected = false;
       socket.on('connect', () => {
+        connected = true;
         debug('%s: connected to %s, linking', opts.name, where);
         socket.write(
           encodeLinkRequest({
@@ -108,7 +110,13 @@ export class SpiceChannel {
         }
         for (const ev of events) {
           if (channel) {
-            if (ev.kind === 'message') channel.dispatch(ev.type, ev.payload);
+            if (ev.kind !== 'message' || channel.isClosed) continue;
+            try {
+              channel.dispatch(ev.type, ev.payload);
+            } catch (err) {
+              // A handler bug or a message it could not parse: end this channel, not the process.
+              channel.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${opts.name} message type ${ev.type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
+            }
             continue;
           }
           if (ev.kind === 'link') {
@@ -133,6 +141,7 @@ export class SpiceChannel {
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (channel) return channel.finish(new SpiceError('ERR_SPICE_CLOSED', `SPICE ${opts.name} channel at ${where} failed: ${err.message}`, 'check that QEMU is still running', { cause: err }));
+        if (connected) return fail(new SpiceError('ERR_SPICE_CLOSED', `SPICE server at ${where} dropped the ${opts.name} channel during the link (${reader.where}): ${err.message}`, 'check QEMU\'s stderr: the server logs why it refused the link', { cause: err }));
         fail(connectError(err, where, opts.name));
       });
       socket.on('close', () => {

@@ -119,6 +119,16 @@ describe('link errors', () => {
     expect(e.message).toMatch(/password check/);
   });
 
+  it('reports a server that resets the connection during the link as closed, not as a connect failure', async () => {
+    const s = await serve(async (c) => {
+      await c.readLink();
+      c.sock.resetAndDestroy();
+    });
+    const e = await rejection(client(s.address).connect());
+    expect(e.code).toBe('ERR_SPICE_CLOSED');
+    expect(e.message).toMatch(/during the link|before the main channel was linked/);
+  });
+
   it('reports a refused connection with errno and a fix', async () => {
     const s = await fakeServer(() => {});
     const addr = s.address;
