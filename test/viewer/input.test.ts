@@ -1,0 +1,126 @@
+/**
+ * Input through the real viewer under Xvfb, typed with xdotool, arriving at a real guest-stub
+ * over the stub input sink: the escape key toggles capture; in capture, keys arrive as PC set-1
+ * scancodes, relative motion and buttons arrive; out of capture nothing does; focus loss
+ * releases every pressed key towards the guest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
+import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import type { StubInputMessage } from '../../src/input/stub-sink.js';
+
+let x: Xvfb;
+const procs: CliRun[] = [];
+beforeAll(async () => {
+  x = await startXvfb();
+});
+afterAll(async () => {
+  for (const p of procs) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+  await x?.stop();
+  removeShm();
+});
+
+const received = (stub: CliRun): StubInputMessage[] =>
+  stub
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as StubInputMessage);
+
+const capture = (view: CliRun): boolean | undefined => {
+  const lines = view.stdout().trim().split('\n').filter(Boolean);
+  return lines.length ? (JSON.parse(lines.at(-1)!) as { capture: boolean }).capture : undefined;
+};
+
+describe('viewer input under Xvfb', () => {
+  it('capture mode forwards keys as set-1 scancodes, motion and buttons; the escape key toggles it; focus loss releases keys', async () => {
+    const shm = shmPath('input');
+    const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--scene', 'input', '--input-port', '0', '--input-log', '--quiet'], x.env);
+    procs.push(stub);
+    await waitFor(() => /input on ws:\/\//.test(stub.stderr()), 10_000, 'the stub input endpoint');
+    const url = /ws:\/\/[0-9.:]+/.exec(stub.stderr())![0];
+    const view = startCli(['view', '--shm', shm, '--size', '640x360', '--input', `stub:${url}`, '--stats', '--title', 'inputtest'], x.env);
+    procs.push(view);
+    await waitFor(() => capture(view) !== undefined, 15_000, 'the viewer to run');
+    const win = findWindow(x, 'inputtest');
+    xdotool(x, 'windowfocus', '--sync', win.id);
+    xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));
+
+    // Out of capture: nothing reaches the guest.
+    xdotool(x, 'key', 'b');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received(stub)).toEqual([]);
+
+    // Escape key tapped: capture on.
+    xdotool(x, 'key', 'Scroll_Lock');
+    await waitFor(() => capture(view) === true, 5000, 'capture on');
+    xdotool(x, 'key', 'a');
+    xdotool(x, 'key', 'F5');
+    xdotool(x, 'key', 'KP_Enter');
+    xdotool(x, 'key', 'Up');
+    await waitFor(() => received(stub).filter((m) => m.t === 'key').length >= 8, 5000, 'eight key events');
+    expect(received(stub).filter((m) => m.t === 'key')).toEqual([
+      { t: 'key', down: true, scancode: 0x1e },
+      { t: 'key', down: false, scancode: 0x1e },
+      { t: 'key', down: true, scancode: 0x3f },
+      { t: 'key', down: false, scancode: 0x3f },
+      { t: 'key', down: true, scancode: 0xe01c },
+      { t: 'key', down: false, scancode: 0xe01c },
+      { t: 'key', down: true, scancode: 0xe048 },
+      { t: 'key', down: false, scancode: 0xe048 },
+    ]);
+
+    // Relative motion: the pointer is held at the window centre, so every move is a delta.
+    xdotool(x, 'mousemove_relative', '--', '10', '-5');
+    await waitFor(() => received(stub).some((m) => m.t === 'motion'), 5000, 'motion');
+    await new Promise((r) => setTimeout(r, 200));
+    const motion = received(stub).filter((m): m is Extract<StubInputMessage, { t: 'motion' }> => m.t === 'motion');
+    expect([motion.reduce((s, m) => s + m.dx, 0), motion.reduce((s, m) => s + m.dy, 0)]).toEqual([10, -5]);
+
+    xdotool(x, 'click', '1');
+    xdotool(x, 'click', '3');
+    xdotool(x, 'click', '4'); // wheel up
+    await waitFor(() => received(stub).filter((m) => m.t === 'button').length >= 4 && received(stub).some((m) => m.t === 'wheel'), 5000, 'buttons and wheel');
+    expect(received(stub).filter((m) => m.t === 'button' || m.t === 'wheel')).toEqual([
+      { t: 'button', button: 'left', down: true, buttons: 1 },
+      { t: 'button', button: 'left', down: false, buttons: 0 },
+      { t: 'button', button: 'right', down: true, buttons: 4 },
+      { t: 'button', button: 'right', down: false, buttons: 0 },
+      { t: 'wheel', notches: -1 },
+    ]);
+
+    // Escape key again: capture off, keys stay with the host.
+    xdotool(x, 'key', 'Scroll_Lock');
+    await waitFor(() => capture(view) === false, 5000, 'capture off');
+    const before = received(stub).length;
+    xdotool(x, 'key', 'c');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received(stub).length).toBe(before);
+
+    // Focus loss with a key held in capture: the guest gets its release.
+    xdotool(x, 'key', 'Scroll_Lock');
+    await waitFor(() => capture(view) === true, 5000, 'capture on again');
+    xdotool(x, 'keydown', 'd');
+    await waitFor(() => received(stub).some((m) => m.t === 'key' && m.down && m.scancode === 0x20), 5000, 'd pressed');
+    const other = spawn('xclock', ['-geometry', '100x100+0+0', '-title', 'other'], { env: x.env, stdio: 'ignore' });
+    try {
+      await waitFor(() => {
+        try {
+          return findWindow(x, '^other$').id.length > 0;
+        } catch {
+          return false;
+        }
+      }, 5000, 'another window');
+      xdotool(x, 'windowfocus', '--sync', findWindow(x, '^other$').id);
+      await waitFor(() => received(stub).some((m) => m.t === 'key' && !m.down && m.scancode === 0x20), 5000, 'd released by focus loss');
+      await waitFor(() => capture(view) === false, 5000, 'capture released by focus loss');
+      xdotool(x, 'keyup', 'd');
+    } finally {
+      other.kill();
+    }
+  }, 60_000);
+});
