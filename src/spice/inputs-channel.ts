@@ -15,7 +15,10 @@ import { ChannelType, InputsClientMsg, InputsServerMsg, Leds, MOTION_ACK_BUNCH }
 
 const debug = debuglog('glasspane:spice');
 
-/** At most this many MOTION/POSITION messages without MOTION_ACK (spice-gtk uses the same). */
+/**
+ * At most this many MOTION/POSITION messages without MOTION_ACK: two ACK bunches in flight, so
+ * motion keeps flowing while one ACK is on its way back, and a slow server is never flooded.
+ */
 export const MAX_UNACKED = 2 * MOTION_ACK_BUNCH;
 
 /** Set-1 scancodes of the lock keys (the server derives LED state from them). */
@@ -68,8 +71,8 @@ export class InputsChannel {
       address: opts.address,
       channelType: ChannelType.INPUTS,
       connectionId: opts.sessionId,
-      // KEY_SCANCODE is not offered: KEY_DOWN/KEY_UP carry everything we send, and the server
-      // would then expect us to use it for keys it cannot express otherwise.
+      // KEY_SCANCODE is not offered: every key in our table is at most two bytes (E0 + code),
+      // which KEY_DOWN/KEY_UP carry, so the raw-bytes message is never needed.
       channelCaps: [],
       password: opts.password,
       name: 'inputs',
