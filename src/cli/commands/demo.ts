@@ -1,35 +1,82 @@
-/** `glasspane demo` (what `npm start` runs): guest-stub and a verifying consumer, live statistics. */
+/**
+ * `glasspane demo` (what `npm start` runs): guest-stub and glasspane together, no VM needed.
+ * On a desktop: the viewer window on the stub's "input" scene, with keyboard and mouse going back
+ * to the stub over a WebSocket (ScrollLock toggles capture). Without a display (or --headless):
+ * a consumer that verifies every frame and prints live statistics.
+ */
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
+import { Viewer } from '../../viewer/viewer.js';
+import { StubInputSink } from '../../input/stub-sink.js';
+
+interface DemoOptions {
+  size: { width: number; height: number };
+  fps: number;
+  seconds?: number;
+  headless?: boolean;
+}
+
+/** Starts the stub as a child process; resolves with its input URL once it is listening. */
+async function startStub(shm: string, o: DemoOptions, interactive: boolean): Promise<{ child: ChildProcess; url: string | null; exited: Promise<number | null> }> {
+  const { width, height } = o.size;
+  const args = [process.argv[1]!, 'stub', '--shm', shm, '--size', String(regionSizeMiB(width, height)), '--width', String(width), '--height', String(height), '--fps', String(o.fps), '--quiet'];
+  if (interactive) args.push('--scene', 'input', '--input-port', '0');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let url: string | null = null;
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    const s = String(d);
+    err += s;
+    const m = /input on (ws:\/\/\S+)/.exec(err);
+    if (m && !url) url = m[1]!;
+    else process.stderr.write(s);
+  });
+  // Let the stub create the region (and its input endpoint) first.
+  for (let i = 0; i < 100 && (!existsSync(shm) || (interactive && !url)); i++) await new Promise((r) => setTimeout(r, 50));
+  return { child, url, exited };
+}
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run guest-stub and a consumer that verifies every frame, with live statistics')
+    .description('guest-stub and glasspane together: the viewer window with input on a desktop, a verifying consumer without one')
     .option('--size <WxH>', 'frame size', sizeOption('--size'), { width: 1920, height: 1080 })
     .option('--fps <n>', 'frame rate', intOption('--fps', 1, 1000), 60)
-    .option('--seconds <s>', 'stop after this many seconds (default: until Ctrl-C)', numberOption('--seconds', 0, 1e7))
-    .addHelpText('after', '\nExample:\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10')
-    .action(async (o: { size: { width: number; height: number }; fps: number; seconds?: number }) => {
+    .option('--seconds <s>', 'stop after this many seconds (default: until Ctrl-C or the window closes)', numberOption('--seconds', 0, 1e7))
+    .option('--headless', 'no window even on a desktop: verify every frame and print statistics')
+    .addHelpText('after', '\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --headless --seconds 10')
+    .action(async (o: DemoOptions) => {
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
+      const interactive = !o.headless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
       const { width, height } = o.size;
-      process.stderr.write(`glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame (Ctrl-C stops)\n`);
-      const stub = spawn(
-        process.execPath,
-        [process.argv[1]!, 'stub', '--shm', shm, '--size', String(regionSizeMiB(width, height)), '--width', String(width), '--height', String(height), '--fps', String(o.fps), '--quiet'],
-        { stdio: ['ignore', 'inherit', 'inherit'] },
+      process.stderr.write(
+        interactive
+          ? `glasspane demo: guest-stub draws ${width}x${height} at ${o.fps} fps; ScrollLock (tap) captures keyboard and mouse and sends them to the stub, which draws them. Hold ScrollLock for help.\n`
+          : `glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame (no display: headless; Ctrl-C stops)\n`,
       );
-      const stubExit = new Promise<number | null>((resolve) => stub.once('exit', (code) => resolve(code)));
-      // Let the stub create the region first, so the consumer does not start by reporting it missing.
-      for (let i = 0; i < 100 && !existsSync(shm); i++) await new Promise((r) => setTimeout(r, 50));
+      const stub = await startStub(shm, o, interactive);
       try {
+        if (interactive) {
+          const sink = StubInputSink.connect(stub.url ?? 'ws://127.0.0.1:1');
+          const viewer = new Viewer({ shm, sink, inputName: 'guest-stub', title: 'demo (guest-stub)', size: { width: Math.min(width, 1280), height: Math.round((Math.min(width, 1280) * height) / width) } });
+          const stop = () => void viewer.close();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
+          void stub.exited.then(stop);
+          await viewer.run();
+          if (timer) clearTimeout(timer);
+          await sink.close();
+          return;
+        }
         const r = await Promise.race([
           runHeadlessView({ shm, headless: true, verify: true, seconds: o.seconds }, (l) => process.stdout.write(`${l}\n`)),
-          stubExit.then((code) => {
+          stub.exited.then((code) => {
             throw new Error(`guest-stub exited (status ${code}) before the demo ended`);
           }),
         ]);
@@ -38,8 +85,8 @@ export function registerDemo(program: Command): void {
         );
         process.exitCode = exitStatusFor(r);
       } finally {
-        stub.kill('SIGTERM');
-        await stubExit;
+        stub.child.kill('SIGTERM');
+        await stub.exited;
         rmSync(shm, { force: true });
       }
     });
