@@ -3,7 +3,10 @@
  * kernel, mounts /usr and this project over 9p (read-only), loads vfio-pci and runs the built
  * `glasspane vfio bind/unbind` against a spare e1000 NIC. Then a bind of the NIC plus a PCIe root
  * port, which vfio-pci refuses to drive (bridges are not normal-header devices), must roll the
- * NIC back to e1000 and the port back to pcieport. The guest reports over its serial console.
+ * NIC back to e1000 and the port back to pcieport. Last, a VFIO user (python, as QEMU would)
+ * holds the NIC: the unbind from vfio-pci blocks inside write() for real, glasspane reports it
+ * stuck after its timeout and keeps the journal, and after the holder exits `vfio restore` brings
+ * the NIC back. The guest reports over its serial console.
  *
  * Needs what .ci/run installs: qemu-system-x86, linux-image-amd64, busybox-static; and dist/
  * built (npm test builds it first).
@@ -44,6 +47,8 @@ poweroff -f
 const GUEST = `
 export PATH=/usr/sbin:/usr/bin HOME=/tmp NODE=__NODE__
 modprobe e1000 || echo "GP modprobe e1000 failed"
+# QEMU's emulated VT-d here has no interrupt remapping; type1 refuses containers without this.
+modprobe vfio_iommu_type1 allow_unsafe_interrupts=1 || echo "GP modprobe vfio_iommu_type1 failed"
 modprobe vfio-pci || echo "GP modprobe vfio-pci failed"
 echo "GP t0 $(cut -d' ' -f1 /proc/uptime)"
 drv() { if [ -e /sys/bus/pci/devices/$1/driver ]; then basename "$(readlink /sys/bus/pci/devices/$1/driver)"; else echo none; fi; }
@@ -56,6 +61,29 @@ $G vfio unbind ${NIC} --journal /tmp/j.json --timeout 120; echo "GP unbind rc=$?
 $G vfio bind ${NIC} ${PORT} --journal /tmp/j2.json --timeout 120 2>/tmp/err; echo "GP rollback rc=$? nic=$(drv ${NIC}) port=$(drv ${PORT}) journal=$(j /tmp/j2.json)"
 echo "GP t1 $(cut -d' ' -f1 /proc/uptime)"
 echo "GP rollback-error $(tr '\\n' ' ' < /tmp/err | head -c 400)"
+# A VFIO user holds the device (as QEMU would): the unbind from vfio-pci blocks in write().
+cat > /tmp/hold.py <<'PY'
+import fcntl, os, struct, sys, time
+addr = sys.argv[1]
+group = os.path.basename(os.readlink('/sys/bus/pci/devices/%s/iommu_group' % addr))
+container = os.open('/dev/vfio/vfio', os.O_RDWR)
+g = os.open('/dev/vfio/' + group, os.O_RDWR)
+fcntl.ioctl(g, 0x3b68, bytearray(struct.pack('i', container)), True)  # VFIO_GROUP_SET_CONTAINER
+fcntl.ioctl(container, 0x3b66, 1)  # VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU
+fd = fcntl.ioctl(g, 0x3b6a, bytearray(addr.encode() + bytes(1)), True)  # VFIO_GROUP_GET_DEVICE_FD
+print('held fd=%d' % fd, flush=True)
+time.sleep(3600)
+PY
+$G vfio bind ${NIC} --journal /tmp/j3.json --timeout 120 > /dev/null 2>&1
+python3 /tmp/hold.py ${NIC} > /tmp/hold.out 2>&1 &
+HOLDER=$!
+for i in $(seq 1 150); do grep -q held /tmp/hold.out && break; sleep 0.2; done
+echo "GP hold $(head -c 200 /tmp/hold.out | tr '\\n' ' ')"
+$G vfio unbind ${NIC} --journal /tmp/j3.json --timeout 5 2>/tmp/err3; echo "GP stuck rc=$? journal=$(j /tmp/j3.json)"
+echo "GP stuck-error $(tr '\\n' ' ' < /tmp/err3 | head -c 400)"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+for i in $(seq 1 150); do [ "$(drv ${NIC})" = none ] && break; sleep 0.2; done
+$G vfio restore --journal /tmp/j3.json > /dev/null; echo "GP released rc=$? nic=$(drv ${NIC}) journal=$(j /tmp/j3.json)"
 `;
 
 const kernel = findHostKernel();
@@ -113,7 +141,7 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
 }
 
 describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + intel-iommu guest)', () => {
-  it('binds a NIC to vfio-pci and back, and rolls back when vfio-pci refuses a device', async () => {
+  it('binds a NIC to vfio-pci and back, rolls back when vfio-pci refuses a device, reports a real stuck unbind', async () => {
     expect(kernel, 'no /boot/vmlinuz-X with /lib/modules/X: install linux-image-amd64').not.toBeNull();
     expect(busybox, 'no static busybox: install busybox-static').toBeDefined();
     expect(existsSync('dist/src/cli/main.js'), 'dist/ missing: run npm run build (npm test does)').toBe(true);
@@ -127,6 +155,12 @@ describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + 
     expect(line('unbind')).toBe('unbind rc=0 nic=e1000 override=(null) journal=no');
     expect(line('rollback ')).toBe('rollback rc=2 nic=e1000 port=pcieport journal=no');
     expect(line('rollback-error')).toMatch(new RegExp(`${PORT} is unbound after drivers_probe, not to vfio-pci \\(host restored`));
+    // the real "write that never returns": reported as stuck after the timeout, journal kept,
+    // and once the VFIO user lets go, restore brings the NIC home
+    expect(line('hold')).toMatch(/^hold held fd=\d+/);
+    expect(line('stuck ')).toBe('stuck rc=2 journal=yes');
+    expect(line('stuck-error')).toMatch(/writing "0000:00:05.0" to \/sys\/bus\/pci\/drivers\/vfio-pci\/unbind did not return/);
+    expect(line('released')).toBe('released rc=0 nic=e1000 journal=no');
     expect(line('end')).toBe('end');
   }, 480_000);
 });
