@@ -146,7 +146,7 @@ describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + 
     expect(busybox, 'no static busybox: install busybox-static').toBeDefined();
     expect(existsSync('dist/src/cli/main.js'), 'dist/ missing: run npm run build (npm test does)').toBe(true);
     const { lines, log } = await bootGuest();
-    writeFileSync(path.join(dir, 'serial.log'), log);
+    if (process.env.GLASSPANE_GUEST_LOG) writeFileSync(process.env.GLASSPANE_GUEST_LOG, log); // for debugging
     const line = (prefix: string) => lines.find((l) => l.startsWith(prefix)) ?? `(missing "${prefix}"; serial log tail:\n${log.slice(-3000)})`;
     expect(lines.filter((l) => / failed$/.test(l)), log.slice(-3000)).toEqual([]);
     expect(line('before')).toMatch(/^before nic=e1000 port=pcieport groups=[1-9]/);
