@@ -170,7 +170,7 @@ describe('iommu', () => {
     expect(xorgBusId('0000:32:00.0')).toBe('PCI:50:0:0');
     expect(xorgBusId('0a:1f.3')).toBe('PCI:10:31:3');
     expect(xorgBusId('0001:02:00.0')).toBe('PCI:2@1:0:0');
-    expect((await cli(registerIommu, ['iommu', '--xorg-busid', '0000:32:00.0'])).out).toBe('PCI:50:0:0\n');
+    expect((await cli(registerIommu, ['iommu', '--xorg-busid', '0000:32:00.0'])).out).toBe('BusID "PCI:50:0:0"\n');
   });
 
   it('says the IOMMU is off when there are no groups', async () => {

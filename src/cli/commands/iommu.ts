@@ -40,11 +40,12 @@ export function registerIommu(program: Command): void {
     .description('list IOMMU groups with their devices (address, class, ids, driver, boot VGA, reset methods)')
     .option('--root <dir>', 'read /sys under this directory instead of /', '/')
     .option('--json', 'print {"groups": [{"id", "devices": [{"address", "class", "vendor", "device", "driver", "bootVga", "resetMethods"}]}]}')
-    .option('--xorg-busid <address>', 'print the Xorg BusID for a PCI address (hex bus numbers become decimal) and exit')
-    .addHelpText('after', '\nExamples:\n  glasspane iommu\n  glasspane iommu --json\n  glasspane iommu --xorg-busid 0000:32:00.0   # PCI:50:0:0')
+    .option('--xorg-busid <address>', 'print the xorg.conf BusID line for a PCI address (hex numbers become decimal) and exit')
+    .addHelpText('after', '\nExamples:\n  glasspane iommu\n  glasspane iommu --json\n  glasspane iommu --xorg-busid 0000:32:00.0   # BusID "PCI:50:0:0"')
     .action(async (o: { root: string; json?: boolean; xorgBusid?: string }) => {
       if (o.xorgBusid) {
-        process.stdout.write(`${xorgBusId(o.xorgBusid)}\n`);
+        // The line as it goes into an xorg.conf "Device" section.
+        process.stdout.write(`BusID "${xorgBusId(o.xorgBusid)}"\n`);
         return;
       }
       const groups = await listIommuGroups(new HostRoot(o.root));
