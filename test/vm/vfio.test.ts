@@ -279,7 +279,9 @@ describe('ChildProcessWriter', () => {
     mkdirSync(path.join(dir, 'sys'));
     writeFileSync(path.join(dir, 'sys/attr'), 'old');
     execFileSync('mkfifo', [path.join(dir, 'sys/fifo')]);
-    const w = new ChildProcessWriter(new HostRoot(dir), 500);
+    // generous for real writes (a loaded CI machine starts processes slowly), short for the FIFO
+    const w = new ChildProcessWriter(new HostRoot(dir), 30_000);
+    const impatient = new ChildProcessWriter(new HostRoot(dir), 300);
     await w.write('/sys/attr', 'vfio-pci');
     expect(readFileSync(path.join(dir, 'sys/attr'), 'utf8')).toBe('vfio-pci');
     const missing = await w.write('/sys/nope/attr', 'x').catch((e) => e);
@@ -287,7 +289,7 @@ describe('ChildProcessWriter', () => {
     expect(missing.errno).toBe('ENOENT');
     const dirErr = await w.write('/sys', 'x').catch((e) => e);
     expect(dirErr.errno).toBe('EISDIR');
-    const stuck = await w.write('/sys/fifo', '0000:2f:00.0').catch((e) => e);
+    const stuck = await impatient.write('/sys/fifo', '0000:2f:00.0').catch((e) => e);
     expect(stuck.code).toBe('ERR_SYSFS_STUCK');
     expect(stuck.errno).toBe('ETIMEDOUT');
   });
