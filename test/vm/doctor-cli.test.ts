@@ -195,7 +195,7 @@ describe('vfio and vm commands over a --root tree', () => {
     // A plain file tree has no kernel behind it: the writes land in files and vfio-pci never
     // appears as the driver, which is exactly "a driver that does not bind after drivers_probe".
     const root = tree(amdDualGpuHost());
-    const err = await cli(registerVfio, ['vfio', 'bind', '0000:2f:00.0', '--root', root, '--timeout', '5']).catch((e) => e);
+    const err = await cli(registerVfio, ['vfio', 'bind', '0000:2f:00.0', '--root', root, '--timeout', '60']).catch((e) => e);
     expect(err.code).toBe('ERR_VFIO_NOT_BOUND');
     expect(err.message).toMatch(/bound to amdgpu after drivers_probe.*host restored/);
     expect(readFileSync(path.join(root, 'sys/bus/pci/drivers_probe'), 'utf8')).toBe('0000:2f:00.0');
