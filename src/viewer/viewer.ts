@@ -74,10 +74,14 @@ export class Viewer {
   private done!: () => void;
   private readonly finished: Promise<void>;
   private closed = false;
+  private inputName: string;
+  private inputVmUuid = '';
+  private warnedUuid = false;
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
     this.osdOn = o.osd ?? true;
+    this.inputName = o.inputName;
     this.title = o.title ?? '';
     const escapeHid = hidForCode(o.escapeKey ?? 'ScrollLock');
     if (escapeHid === undefined) {
@@ -120,6 +124,22 @@ export class Viewer {
     this.done();
   }
 
+  /** The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is the VM we show. */
+  setInputStatus(text: string, vmUuid?: string): void {
+    this.inputName = text;
+    if (vmUuid) this.inputVmUuid = vmUuid.replace(/-/g, '').toLowerCase();
+    this.checkSameVm();
+    this.touch();
+  }
+
+  /** Warns when SPICE and the frames come from two different VMs (KVMFR VMINFO uuid vs SPICE uuid). */
+  private checkSameVm(): void {
+    const frames = this.relay.session?.vmInfo?.uuid;
+    if (!frames || !this.inputVmUuid || frames === this.inputVmUuid || this.warnedUuid) return;
+    this.warnedUuid = true;
+    this.message(`wrong VM? SPICE is connected to VM ${this.inputVmUuid} but the frames come from VM ${frames}: check --spice and --shm`);
+  }
+
   private windowTitle(): string {
     return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
   }
@@ -150,6 +170,8 @@ export class Viewer {
     });
     r.on('session', (s) => {
       this.formatVer = -1;
+      this.warnedUuid = false;
+      this.checkSameVm();
       if (!this.o.title) {
         this.title = `${s.info.producerVersion || 'guest'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`;
         this.window.setTitle(this.windowTitle());
@@ -376,7 +398,7 @@ export class Viewer {
           resolution: `${fmt.width}x${fmt.height}`,
           format: this.current?.info.format.name ?? '',
           capture: this.capture,
-          input: this.inputEnabled ? this.o.inputName : 'off',
+          input: this.inputEnabled ? this.inputName : 'off',
           messages: this.messages.map((m) => m.text),
         },
         fmt.sdlFormat,

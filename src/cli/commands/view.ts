@@ -8,6 +8,7 @@ import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 import { SpiceInputSink } from '../../input/spice-sink.js';
+import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
 import { GlasspaneError } from '../../errors.js';
@@ -98,9 +99,9 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
   };
 }
 
-function openSink(o: WindowFlags): { sink: InputSink; name: string } {
+function openSink(o: WindowFlags, onStatus: (text: string, vmUuid?: string) => void): { sink: InputSink; name: string } {
   if (o.spice) {
-    const sink = SpiceInputSink.open({ spice: o.spice, passwordFile: o.spicePasswordFile });
+    const sink = SpiceInputSink.open({ spice: o.spice, passwordFile: o.spicePasswordFile, onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid) });
     return { sink, name: `spice ${o.spice}` };
   }
   if (o.input && o.input !== 'none') {
@@ -135,8 +136,9 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
 }
 
 async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
-  const { sink, name } = openSink(o);
-  const viewer = new Viewer({
+  let viewer: Viewer | null = null;
+  const { sink, name } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid));
+  viewer = new Viewer({
     shm: o.shm,
     size: o.size,
     fullscreen: o.fullscreen,
