@@ -1,0 +1,178 @@
+/**
+ * Frame trial: a producer process (bench/producer.js, guest-stub's scene) and this process as the
+ * consumer — glasspane's FrameRelay (watcher thread) or the 1 ms sleep-polling consumer (B7's
+ * strategy). Per frame it records, on this host's CLOCK_MONOTONIC (the stub writes its post time
+ * into the first pixel row right before posting):
+ *   notify   post → the consumer sees the message (FrameRelay: its queue's process() returns it)
+ *   latency  post → the consumer holds the whole frame (copy out of the region finished); the
+ *            producer starts writing right after the post, so this is the pipelined frame latency
+ *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
+ *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
+ *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
+ */
+import { rmSync } from 'node:fs';
+import { FrameRelay } from '../src/relay/frame-relay.js';
+import { ConsumerQueue } from '../src/lgmp/consumer.js';
+import { KVMFR } from '../src/kvmfr/layout.js';
+import { native } from '../src/native.js';
+import type { FrameInfo } from '../src/kvmfr/frame.js';
+import { SceneVerifier } from '../guest-stub/verify.js';
+import { SCENE_MAGIC } from '../guest-stub/scenes.js';
+import { PollConsumer } from './poll-consumer.js';
+import { benchShmPath, emitResult, numArg, parseArgs, parseMode, parseWatcher, round, startProducer, summarize, thin, type ProducerStats } from './lib.js';
+
+export interface FramesResult {
+  consumer: 'relay' | 'poll1ms';
+  mode: string;
+  targetFps: number;
+  seconds: number;
+  frames: number;
+  fps: number;
+  lost: number;
+  verifyFailures: number;
+  firstVerifyError: string | null;
+  notifyUs: { p50: number; p99: number; max: number } | null;
+  latencyUs: { p50: number; p99: number; max: number } | null;
+  /** Thinned raw samples for the chart. */
+  notifySamplesUs: number[];
+  latencySamplesUs: number[];
+  /** This process's CPU time over the window, % of one core. */
+  cpuPct: number;
+  producer: ProducerStats | null;
+  problems: string[];
+}
+
+/** Records when FrameRelay's frame queue first hands out each message (the probe for notify). */
+let relaySeenNs = 0n;
+function probeRelayQueue(): void {
+  const process_ = ConsumerQueue.prototype.process;
+  ConsumerQueue.prototype.process = function (this: ConsumerQueue) {
+    const r = process_.call(this);
+    if (typeof r !== 'string' && this.queueID === KVMFR.QUEUE_FRAME) relaySeenNs = process.hrtime.bigint();
+    return r;
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const consumerKind = (args.get('consumer') ?? 'relay') as 'relay' | 'poll1ms';
+  if (consumerKind !== 'relay' && consumerKind !== 'poll1ms') throw new Error('--consumer relay|poll1ms');
+  const mode = parseMode(args.get('mode') ?? '1920x1080');
+  const fps = numArg(args, 'fps', 60);
+  const seconds = numArg(args, 'seconds', 3);
+  const warmup = numArg(args, 'warmup', 0.5);
+  const verify = args.has('verify');
+  const strategy = args.get('copy-strategy') as 'auto' | 'memcpy' | 'avx2-stream' | undefined;
+  if (strategy) native.setCopyStrategy(strategy);
+  const shm = benchShmPath(`frames-${consumerKind}`);
+  rmSync(shm, { force: true });
+
+  const verifier = new SceneVerifier();
+  const notify: number[] = [];
+  const latency: number[] = [];
+  const problems: string[] = [];
+  let frames = 0;
+  let lost = 0;
+  let verifyFailures = 0;
+  let firstVerifyError: string | null = null;
+  let lastSerial = -1;
+  let firstAt = 0;
+  let windowStart = 0n;
+  let cpuStart: NodeJS.CpuUsage | null = null;
+  let cpuPct = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  let finished = false;
+
+  const onFrame = (info: FrameInfo, data: Buffer, seenNs: bigint, copiedAtNs: bigint): void => {
+    const now = performance.now();
+    if (!firstAt) firstAt = now;
+    if (now - firstAt < warmup * 1000 || finished) return;
+    if (!windowStart) {
+      windowStart = process.hrtime.bigint();
+      cpuStart = process.cpuUsage();
+      setTimeout(() => {
+        const c = process.cpuUsage(cpuStart!);
+        cpuPct = ((c.user + c.system) / 1e3 / (Number(process.hrtime.bigint() - windowStart) / 1e6)) * 100;
+        finished = true;
+        finish();
+      }, seconds * 1000);
+    }
+    frames++;
+    const serial = info.frameSerial;
+    if (lastSerial >= 0 && serial !== lastSerial) lost += Math.max(0, ((serial - lastSerial) >>> 0) - 1);
+    lastSerial = serial;
+    if (data.length >= 16 && data.readUInt32LE(0) === SCENE_MAGIC) {
+      const postedNs = data.readBigUInt64LE(8);
+      if (seenNs > 0n) notify.push(Number(seenNs - postedNs) / 1e3);
+      latency.push(Number(copiedAtNs - postedNs) / 1e3);
+    }
+    if (verify) {
+      const v = verifier.verify(data, info.frameWidth, info.frameHeight, info.dataHeight, info.pitch, info.type, info.frameSerial);
+      if (!v.ok) {
+        verifyFailures++;
+        firstVerifyError ??= v.error ?? 'unknown';
+      }
+    }
+  };
+
+  const producer = await startProducer(['--shm', shm, '--mode', mode.mode, '--fps', String(fps)]);
+  let close: () => Promise<void>;
+  let running: Promise<void>;
+  if (consumerKind === 'relay') {
+    probeRelayQueue();
+    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')) });
+    relay.on('frame', (f) => {
+      try {
+        onFrame(f.info, f.data, relaySeenNs, f.copiedAtNs);
+      } finally {
+        f.release();
+      }
+    });
+    relay.on('problem', (p) => problems.length < 20 && problems.push(p.message));
+    running = relay.start();
+    close = () => relay.close();
+  } else {
+    const poll = new PollConsumer({ path: shm, intervalMs: 1 });
+    poll.on('frame', (f) => onFrame(f.info, f.data, f.seenNs, f.copiedAtNs));
+    poll.on('problem', (m) => problems.length < 20 && problems.push(m));
+    running = poll.start();
+    close = () => poll.close();
+  }
+  const noFrames = setTimeout(() => {
+    if (!frames) {
+      problems.push('no frame arrived within 15 s');
+      finished = true;
+      finish();
+    }
+  }, 15_000 + warmup * 1000);
+  await Promise.race([done, running]);
+  clearTimeout(noFrames);
+  const windowS = windowStart ? Number(process.hrtime.bigint() - windowStart) / 1e9 : 0;
+  await close();
+  const producerStats = await producer.stop();
+  rmSync(shm, { force: true });
+
+  const result: FramesResult = {
+    consumer: consumerKind,
+    mode: mode.mode,
+    targetFps: fps,
+    seconds: round(windowS, 2),
+    frames,
+    fps: windowS > 0 ? round(frames / windowS, 1) : 0,
+    lost,
+    verifyFailures,
+    firstVerifyError,
+    notifyUs: summarize(notify),
+    latencyUs: summarize(latency),
+    notifySamplesUs: thin(notify).map((v) => round(v, 1)),
+    latencySamplesUs: thin(latency).map((v) => round(v, 1)),
+    cpuPct: round(cpuPct, 2),
+    producer: producerStats,
+    problems,
+  };
+  emitResult(result);
+  if (!frames) process.exitCode = 3;
+}
+
+await main();

@@ -1,0 +1,66 @@
+/**
+ * The producer side of the frame trials, in its own process (as the guest is): guest-stub's
+ * StubProducer writing the verifiable "bars" scene, post first and then pixels with the write
+ * pointer advancing every 1 MiB, as B7 does.
+ *   node dist/bench/producer.js --shm PATH --mode WxH --fps N [--idle]
+ * Prints `READY` once the region exists and the session is up, and its statistics as a
+ * BENCH_RESULT line when it gets SIGTERM. `--idle`: heartbeat only, no frames (idle-cost trial).
+ */
+import { StubProducer } from '../guest-stub/producer.js';
+import { regionSizeMiB } from '../src/kvmfr/sizing.js';
+import type { Region } from '../src/region.js';
+import { emitResult, numArg, parseArgs, parseMode, summarize } from './lib.js';
+
+const args = parseArgs(process.argv.slice(2));
+const shm = args.get('shm');
+if (!shm) throw new Error('--shm is required');
+const mode = parseMode(args.get('mode') ?? '1920x1080');
+const idle = args.has('idle');
+
+const stub = new StubProducer({
+  shmPath: shm,
+  sizeMiB: regionSizeMiB(mode.width, mode.height),
+  width: mode.width,
+  height: mode.height,
+  fps: numArg(args, 'fps', 60),
+  scene: 'bars',
+  format: 'bgra',
+  // Idle: a frame loop of zero seconds ends at once, while the 10 ms heartbeat (LGMP timestamp,
+  // subscriber timeouts, the cursor for new subscribers) keeps running until stop().
+  seconds: idle ? 0 : undefined,
+});
+
+// Probe (benchmark only): the time from the post timestamp the stub puts in the pixels to the
+// end of that frame's pixel write (as this process's JS sees it), by wrapping writeInAsync. The
+// consumer cannot hold the whole frame before the producer has written it: this is the floor.
+const writeDoneUs: number[] = [];
+const region = (stub as unknown as { region: Region }).region;
+const writeInAsync = region.writeInAsync.bind(region);
+const timedWriteInAsync: Region['writeInAsync'] = async (src, srcOffset, dstOffset, length, wpOffset, step) => {
+  const bytes = ArrayBuffer.isView(src) ? Buffer.from(src.buffer, src.byteOffset, src.byteLength) : Buffer.from(src);
+  const postedNs = bytes.length >= 16 ? bytes.readBigUInt64LE(8) : 0n;
+  const n = await writeInAsync(src, srcOffset, dstOffset, length, wpOffset, step);
+  if (postedNs > 0n && writeDoneUs.length < 100_000) writeDoneUs.push(Number(process.hrtime.bigint() - postedNs) / 1e3);
+  return n;
+};
+// The addon's methods are read-only prototype properties: shadow it on the instance.
+Object.defineProperty(region, 'writeInAsync', { value: timedWriteInAsync });
+
+let stopping = false;
+const stop = async (): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  await stub.stop();
+  emitResult({ ...stub.stats, writeDoneUs: summarize(writeDoneUs) });
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+// The trial holds our stdin: when it ends (the trial exited or crashed), stop too.
+process.stdin.on('end', () => void stop());
+process.stdin.resume();
+
+const running = stub.run();
+process.stdout.write('READY\n');
+await running;
+if (!idle) await stop(); // else the heartbeat and stdin keep us alive until SIGTERM

@@ -1,0 +1,275 @@
+/**
+ * `npm run bench`: how close glasspane's frame path comes to the machine's limit, measured on the
+ * user's own machine, with Looking Glass B7's 1 ms sleep-polling consumer side by side. Every
+ * trial runs in a fresh process (node dist/bench/<trial>.js …); the memcpy baseline is measured
+ * in the same run. Prints a table (stderr with --json), writes bench/results/<date>.json and a
+ * PNG chart next to it, and with --json prints one JSON object on stdout at the end.
+ *   npm run bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
+ *                 [--watcher spinUs=…,maxSleepUs=…] [--out DIR] [--no-chart] [--no-present]
+ * Benchmarks are not tests: nothing here fails on timing; targets are reported as met or missed.
+ */
+import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../src/native.js';
+import { BENCH_DIR, MODES, parseArgs, parseMode, round, runTrial, type Mode, type Summary } from './lib.js';
+import type { CopyTrialResult } from './copy.js';
+import type { FramesResult } from './frames.js';
+import type { IdleResult } from './idle.js';
+import type { PresentResult } from './present.js';
+import { drawChart } from './chart.js';
+
+/** The frame rates of the sustained runs (issue 6). */
+const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 144, '3840x2160': 60 };
+const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, idleCpuPct: 2 };
+const NOTIFY_MODE = '1920x1080';
+const NOTIFY_FPS = 144;
+const PIPELINE_FPS = 60;
+
+type Consumer = 'relay' | 'poll1ms';
+const CONSUMERS: Consumer[] = ['relay', 'poll1ms'];
+
+export interface BenchJson {
+  copy: Array<{ mode: string; memcpyMs: number; copyMs: number; efficiency: number }>;
+  notifyUs: Summary | null;
+  pipeline: Array<{ mode: string; ratio: number | null }>;
+  sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
+  idleCpuPct: number | null;
+  /** The viewer under Xvfb (for information), or why it was not measured. */
+  present: string | { mode: string; fps: number; presentMs: number | null; presentedLatencyMs: number | null; renderFps: number };
+  compare: {
+    poll1ms: {
+      notifyUs: Summary | null;
+      pipeline: Array<{ mode: string; ratio: number | null }>;
+      sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
+      idleCpuPct: number | null;
+    };
+  };
+  machine: Record<string, unknown>;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const quick = args.has('quick');
+const jsonOut = args.has('json');
+const modes: Mode[] = args.has('modes') ? args.get('modes')!.split(',').map(parseMode) : MODES;
+const frameSeconds = Number(args.get('seconds') ?? (quick ? 3 : 10));
+const pipelineSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
+const idleSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
+const rounds = Number(args.get('rounds') ?? (quick ? 20 : 50));
+const warmup = Math.min(0.5, frameSeconds / 2);
+const watcherArg = args.get('watcher');
+const outDir = args.get('out') ?? join(BENCH_DIR, '..', '..', 'bench', 'results');
+const say = (s: string) => process.stderr.write(`${s}\n`);
+const print = jsonOut ? say : (s: string) => process.stdout.write(`${s}\n`);
+
+const started = performance.now();
+const failures: string[] = [];
+let trialNo = 0;
+const withPresent = !args.has('no-present');
+const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 2 + (withPresent ? 1 : 0);
+
+async function trial<T>(name: string, file: string, trialArgs: string[], timeoutMs = 90_000): Promise<T | null> {
+  trialNo++;
+  const t = performance.now();
+  try {
+    const r = await runTrial<T>(file, trialArgs, timeoutMs);
+    say(`[${String(trialNo).padStart(2)}/${trialCount}] ${name.padEnd(44)} ${(r.wallMs / 1000).toFixed(1)} s`);
+    return r.result;
+  } catch (err) {
+    const msg = (err as Error).message;
+    failures.push(`${name}: ${msg}`);
+    say(`[${String(trialNo).padStart(2)}/${trialCount}] ${name.padEnd(44)} FAILED after ${((performance.now() - t) / 1000).toFixed(1)} s\n${msg}`);
+    return null;
+  }
+}
+
+const watcherFlag = watcherArg ? ['--watcher', watcherArg] : [];
+const framesArgs = (c: Consumer, m: string, fps: number, seconds: number, verify: boolean) => [
+  '--consumer', c, '--mode', m, '--fps', String(fps), '--seconds', String(seconds), '--warmup', String(warmup),
+  ...(verify ? ['--verify'] : []), ...(c === 'relay' ? watcherFlag : []),
+];
+
+say(`glasspane bench${quick ? ' --quick' : ''}: ${trialCount} trials, each in a fresh process`);
+
+// 1. Copy efficiency against the memcpy baseline, one process per size.
+const copy: CopyTrialResult[] = [];
+for (const m of modes) {
+  const r = await trial<CopyTrialResult>(`copy ${m.mode}`, 'copy', ['--mode', m.mode, '--rounds', String(rounds)]);
+  if (r) copy.push(r);
+}
+const memcpyMs = (mode: string) => copy.find((c) => c.mode === mode)?.memcpyMs ?? null;
+
+// 2. Notification latency at 144 fps, both consumers.
+const notify: Partial<Record<Consumer, FramesResult>> = {};
+for (const c of CONSUMERS) {
+  const r = await trial<FramesResult>(`notify ${c} ${NOTIFY_MODE} @ ${NOTIFY_FPS} fps`, 'frames', framesArgs(c, NOTIFY_MODE, NOTIFY_FPS, frameSeconds, false));
+  if (r) notify[c] = r;
+}
+
+// 3. Pipelined frame latency per size, both consumers.
+const pipeline: Record<Consumer, FramesResult[]> = { relay: [], poll1ms: [] };
+for (const m of modes) {
+  for (const c of CONSUMERS) {
+    const r = await trial<FramesResult>(`pipeline ${c} ${m.mode} @ ${PIPELINE_FPS} fps`, 'frames', framesArgs(c, m.mode, PIPELINE_FPS, pipelineSeconds, false));
+    if (r) pipeline[c].push(r);
+  }
+}
+
+// 4. Sustained rate with per-pixel verification, both consumers.
+const sustained: Record<Consumer, FramesResult[]> = { relay: [], poll1ms: [] };
+for (const m of modes) {
+  const fps = SUSTAINED_FPS[m.mode] ?? 60;
+  for (const c of CONSUMERS) {
+    const r = await trial<FramesResult>(`sustained ${c} ${m.mode} @ ${fps} fps, verified`, 'frames', framesArgs(c, m.mode, fps, frameSeconds, true));
+    if (r) sustained[c].push(r);
+  }
+}
+
+// 5. Idle cost: attached, producer alive, nothing posted.
+const idle: Partial<Record<Consumer, IdleResult>> = {};
+for (const c of CONSUMERS) {
+  const r = await trial<IdleResult>(`idle ${c}`, 'idle', ['--consumer', c, '--seconds', String(idleSeconds), '--settle', '1', ...(c === 'relay' ? watcherFlag : [])]);
+  if (r) idle[c] = r;
+}
+
+// 6. Present cost of the viewer window under Xvfb, for information.
+let present: BenchJson['present'] = 'n/a (skipped: --no-present)';
+if (withPresent) {
+  const presentMode = modes[0]!.mode;
+  const r = await trial<PresentResult>(`present (viewer under Xvfb) ${presentMode} @ 60 fps`, 'present', ['--mode', presentMode, '--fps', '60', '--seconds', String(idleSeconds), '--warmup', '1']);
+  if (!r) present = 'n/a (the present trial failed)';
+  else if (!r.available) present = `n/a (${r.reason})`;
+  else present = { mode: r.mode, fps: r.fps, presentMs: r.presentMs, presentedLatencyMs: r.presentedLatencyMs, renderFps: r.renderFps };
+}
+
+const runSeconds = round((performance.now() - started) / 1000, 1);
+const ratio = (r: FramesResult): number | null => {
+  const base = memcpyMs(r.mode);
+  return base && r.latencyUs ? round(r.latencyUs.p50 / 1000 / base, 2) : null;
+};
+const sustainedRow = (r: FramesResult) => ({ mode: r.mode, fps: r.fps, seconds: r.seconds, lost: r.lost, verifyFailures: r.verifyFailures });
+const date = new Date();
+
+const result: BenchJson = {
+  copy: copy.map((c) => ({ mode: c.mode, memcpyMs: c.memcpyMs, copyMs: c.copyMs, efficiency: c.efficiency })),
+  notifyUs: notify.relay?.notifyUs ?? null,
+  pipeline: pipeline.relay.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+  sustained: sustained.relay.map(sustainedRow),
+  idleCpuPct: idle.relay ? round(idle.relay.cpuPct, 2) : null,
+  present,
+  compare: {
+    poll1ms: {
+      notifyUs: notify.poll1ms?.notifyUs ?? null,
+      pipeline: pipeline.poll1ms.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+      sustained: sustained.poll1ms.map(sustainedRow),
+      idleCpuPct: idle.poll1ms ? round(idle.poll1ms.cpuPct, 2) : null,
+    },
+  },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memGiB: round(totalmem() / 2 ** 30, 1),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+    avx2: native.cpuHasAvx2,
+    copyStrategy: 'auto',
+    watcher: watcherArg ?? 'defaults',
+    loadavg: loadavg().map((l) => round(l, 2)),
+    quick,
+    date: date.toISOString(),
+    runSeconds,
+  },
+};
+
+// ---- targets ----
+interface Verdict {
+  what: string;
+  met: boolean;
+  value: string;
+}
+const verdicts: Verdict[] = [];
+for (const c of result.copy) verdicts.push({ what: `copy efficiency ${c.mode} ≥ ${TARGETS.efficiency}`, met: c.efficiency >= TARGETS.efficiency, value: String(c.efficiency) });
+if (result.notifyUs) {
+  verdicts.push({ what: `notify p50 ≤ ${TARGETS.notifyP50Us} µs`, met: result.notifyUs.p50 <= TARGETS.notifyP50Us, value: `${result.notifyUs.p50} µs` });
+  verdicts.push({ what: `notify p99 ≤ ${TARGETS.notifyP99Us} µs`, met: result.notifyUs.p99 <= TARGETS.notifyP99Us, value: `${result.notifyUs.p99} µs` });
+}
+for (const p of result.pipeline) verdicts.push({ what: `pipeline ratio ${p.mode} ≤ ${TARGETS.pipelineRatio}`, met: p.ratio !== null && p.ratio <= TARGETS.pipelineRatio, value: String(p.ratio) });
+for (const s of result.sustained) verdicts.push({ what: `sustained ${s.mode}: 0 lost, 0 verify failures`, met: s.lost === 0 && s.verifyFailures === 0, value: `${s.lost} lost, ${s.verifyFailures} failures` });
+if (result.idleCpuPct !== null) verdicts.push({ what: `idle CPU ≤ ${TARGETS.idleCpuPct} %`, met: result.idleCpuPct <= TARGETS.idleCpuPct, value: `${result.idleCpuPct} %` });
+
+// ---- table ----
+const col = (v: unknown, w: number) => String(v ?? '-').padStart(w);
+const pct = (r: FramesResult | undefined) => (r ? `${r.cpuPct}` : '-');
+print('');
+print(`glasspane bench${quick ? ' --quick' : ''} — ${result.machine.cpu}, ${result.machine.cores} cores, Node ${process.version}, load ${(result.machine.loadavg as number[]).join(' ')}, ${runSeconds} s`);
+print('');
+print(`Copy out of the region vs memcpy (median of ${rounds}; target efficiency ≥ ${TARGETS.efficiency})`);
+print('mode         memcpy ms  copy ms  efficiency   (strategy memcpy  avx2-stream)   copyOutAsync ms');
+for (const c of copy) {
+  const s = (name: string) => c.strategies.find((x) => x.strategy === name)?.efficiency;
+  print(`${c.mode.padEnd(11)} ${col(c.memcpyMs, 10)} ${col(c.copyMs, 8)} ${col(c.efficiency, 11)} ${col(s('memcpy'), 18)} ${col(s('avx2-stream'), 12)} ${col(c.asyncMs, 17)}`);
+}
+print('');
+print(`Notification latency, post → consumer sees the message, ${NOTIFY_MODE} @ ${NOTIFY_FPS} fps (µs; target p50 ≤ ${TARGETS.notifyP50Us}, p99 ≤ ${TARGETS.notifyP99Us})`);
+print('consumer              p50      p99      max   frames   CPU %');
+for (const c of CONSUMERS) {
+  const r = notify[c];
+  print(`${(c === 'relay' ? 'glasspane (watcher)' : 'B7-style 1 ms poll').padEnd(19)} ${col(r?.notifyUs?.p50, 7)} ${col(r?.notifyUs?.p99, 8)} ${col(r?.notifyUs?.max, 8)} ${col(r?.frames, 8)} ${col(pct(r), 7)}`);
+}
+print('');
+print(`Pipelined frame latency, post → consumer holds the whole frame, p50 ÷ one memcpy (@ ${PIPELINE_FPS} fps; target ≤ ${TARGETS.pipelineRatio})`);
+print('mode         memcpy ms   glasspane ms  ratio   1 ms poll ms  ratio   producer wrote ms  ratio   floor ms  ratio');
+for (const m of modes) {
+  const rr = pipeline.relay.find((x) => x.mode === m.mode);
+  const pr = pipeline.poll1ms.find((x) => x.mode === m.mode);
+  const base = memcpyMs(m.mode);
+  const w = rr?.producer?.writeDoneUs?.p50;
+  const floor = copy.find((c) => c.mode === m.mode)?.pipeline;
+  print(
+    `${m.mode.padEnd(11)} ${col(base, 10)} ${col(rr?.latencyUs ? round(rr.latencyUs.p50 / 1000) : null, 14)} ${col(rr ? ratio(rr) : null, 6)} ${col(pr?.latencyUs ? round(pr.latencyUs.p50 / 1000) : null, 14)} ${col(pr ? ratio(pr) : null, 6)} ${col(w !== undefined ? round(w / 1000) : null, 19)} ${col(w !== undefined && base ? round(w / 1000 / base, 2) : null, 6)} ${col(floor?.followerMs, 10)} ${col(floor?.ratio, 6)}`,
+  );
+}
+print('  producer wrote: post → the producer finished writing the frame (its own process); floor: a writer thread and a');
+print('  follower thread in one process, no notification (writer start → follower holds the frame). Both ÷ memcpy.');
+print('');
+print(`Sustained rate with per-pixel verification, ${frameSeconds} s each (target 0 lost, 0 failures)`);
+print('mode         target fps   glasspane fps  lost  failures  CPU %    1 ms poll fps  lost  failures  CPU %');
+for (const m of modes) {
+  const a = sustained.relay.find((x) => x.mode === m.mode);
+  const b = sustained.poll1ms.find((x) => x.mode === m.mode);
+  print(`${m.mode.padEnd(11)} ${col(SUSTAINED_FPS[m.mode] ?? 60, 11)} ${col(a?.fps, 15)} ${col(a?.lost, 5)} ${col(a?.verifyFailures, 9)} ${col(pct(a), 6)} ${col(b?.fps, 16)} ${col(b?.lost, 5)} ${col(b?.verifyFailures, 9)} ${col(pct(b), 6)}`);
+}
+for (const c of CONSUMERS) {
+  for (const r of sustained[c]) if (r.problems.length) print(`  ${c} ${r.mode}: ${r.problems.slice(0, 3).join('; ')}${r.problems.length > 3 ? ' …' : ''}`);
+}
+print('');
+print(`Idle cost, attached, producer alive, nothing posted (% of one core; target ≤ ${TARGETS.idleCpuPct}): glasspane ${result.idleCpuPct ?? '-'}  1 ms poll ${result.compare.poll1ms.idleCpuPct ?? '-'}`);
+print(
+  typeof present === 'string'
+    ? `Present cost of the viewer under Xvfb: ${present}`
+    : `Present cost of the viewer under Xvfb (software rendering, ${present.mode} @ ${present.fps} fps, for information): render() p50 ${present.presentMs} ms, copied → presented p50 ${present.presentedLatencyMs} ms, ${present.renderFps} renders/s`,
+);
+print('');
+print('Targets');
+for (const v of verdicts) print(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.what.padEnd(48)} ${v.value}`);
+if (failures.length) print(`\n${failures.length} trial(s) failed: ${failures.map((f) => f.split(':')[0]).join(', ')}`);
+
+// ---- files ----
+mkdirSync(outDir, { recursive: true });
+const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+const jsonPath = join(outDir, `${stamp}.json`);
+const pngPath = join(outDir, `${stamp}.png`);
+const details = { targets: TARGETS, verdicts, failures, copy, notify, pipeline, sustained, idle, trials: trialNo };
+writeFileSync(jsonPath, `${JSON.stringify({ ...result, details }, null, 2)}\n`);
+if (!args.has('no-chart')) {
+  try {
+    writeFileSync(pngPath, await drawChart({ result, copy, notify, pipeline, memcpyMs, title: `glasspane bench${quick ? ' --quick' : ''} — ${result.machine.cpu}, ${result.machine.cores} cores — ${date.toISOString().slice(0, 19)}Z` }));
+  } catch (err) {
+    failures.push(`chart: ${(err as Error).message}`);
+    say(`chart: ${(err as Error).message}`);
+  }
+}
+print('');
+print(`wrote ${jsonPath}${args.has('no-chart') ? '' : ` and ${pngPath}`}`);
+if (jsonOut) process.stdout.write(`${JSON.stringify(result)}\n`);
+if (failures.length) process.exitCode = 1;
