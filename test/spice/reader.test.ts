@@ -14,6 +14,7 @@ import { parseKeyArgs, parseMouseArgs } from '../../src/cli/commands/send.js';
 import { readSpicePassword as readPassword } from '../../src/spice/password.js';
 import { linkHeader, miniMsg, PUBLIC_DER } from './fake-server.js';
 import { constants, privateDecrypt } from 'node:crypto';
+import { runCli } from './cli.js';
 
 function linkReplyBytes(error = 0, commonCaps = 0x0b): Buffer {
   const body = Buffer.alloc(182);
@@ -239,5 +240,20 @@ describe('addresses and send arguments', () => {
     expect(readPassword(undefined, { GLASSPANE_SPICE_PASSWORD: 'pw' })).toBe('pw');
     expect(readPassword(undefined, {})).toBe('');
     expect(() => readPassword('/nonexistent/pw')).toThrow(expect.objectContaining({ code: 'ERR_SPICE_PASSWORD' }));
+  });
+});
+
+describe('glasspane send (as a process)', () => {
+  it('--help shows examples', async () => {
+    const r = await runCli(['send', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Examples?:\n\s+glasspane send /);
+  });
+
+  it('refuses an unknown key before connecting, with exit status 2 and a suggestion', async () => {
+    // Port 1 has no server: a connection attempt would fail with ERR_SPICE_CONNECT instead.
+    const r = await runCli(['send', '--spice', '127.0.0.1:1', 'key', 'KeyA', 'Ctrl+Alt+Del']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown key "Del" in "Ctrl\+Alt\+Del"\n\s+fix: did you mean Delete\?/);
   });
 });

@@ -170,7 +170,17 @@ export function registerSend(program: Command): void {
     .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
     .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
     .option('--timeout <ms>', 'link timeout in milliseconds', '10000')
-    .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', '30');
+    .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', '30')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  glasspane send --spice 127.0.0.1:5900 key KeyA ControlRight NumpadEnter Pause
+  glasspane send --spice unix:/run/vm/spice.sock key Control+Alt+Delete
+  glasspane send --spice 127.0.0.1:5900 mouse move 10 -5 click left wheel up
+  GLASSPANE_SPICE_PASSWORD=... glasspane send --spice 127.0.0.1:5900 key MetaLeft
+Keys are KeyboardEvent.code names (physical keys; the guest applies its own layout).`,
+    );
 
   send
     .command('key')
