@@ -47,6 +47,13 @@ export interface SpiceClientOptions {
   /** Backoff: first delay, doubled per failure up to maxDelayMs (defaults 250 ms and 5 s). */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * First wait after a link that was up is lost (default 1 s). Longer than initialDelayMs on
+   * purpose: the server drops us when another client (e.g. `glasspane send`) connects, and
+   * taking the session straight back would cut that client off mid-sequence. A restarting
+   * QEMU needs longer than this anyway.
+   */
+  lostLinkDelayMs?: number;
   onState?: (s: SpiceStatus) => void;
   /** Clipboard text through the guest agent (spice-vdagent); off when not given. */
   clipboard?: ClipboardHandlers;
@@ -204,11 +211,13 @@ export class SpiceClient {
     }
   }
 
-  private scheduleRetry(error?: SpiceError): void {
+  private scheduleRetry(error?: SpiceError, afterLoss = false): void {
     const initial = this.opts.initialDelayMs ?? 250;
     const max = this.opts.maxDelayMs ?? 5000;
-    // attempt = failures so far (0 right after a lost link): initial, initial, 2×, 4×, ... max.
-    const delay = Math.min(max, initial * 2 ** Math.max(0, Math.min(this.status.attempt - 1, 16)));
+    // attempt = failures so far: initial, 2×, 4×, ... max; after a lost link lostLinkDelayMs.
+    const delay = afterLoss
+      ? (this.opts.lostLinkDelayMs ?? 1000)
+      : Math.min(max, initial * 2 ** Math.max(0, Math.min(this.status.attempt - 1, 16)));
     clearTimeout(this.retryTimer);
     this.setState({ state: 'waiting', error, retryInMs: delay });
     debug('client: retry in %d ms (%s)', delay, error?.message ?? 'link lost');
@@ -226,7 +235,7 @@ export class SpiceClient {
     // State first: closing the other channel below reports its own close back into lost().
     if (this.keepTrying) {
       this.status.attempt = 0;
-      this.scheduleRetry(err);
+      this.scheduleRetry(err, true);
     } else {
       this.setState({ state: 'idle', error: err });
     }

@@ -143,10 +143,43 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     expect(r.stderr).toMatch(/client \(absolute\) mouse mode, which ignores relative moves/);
   });
 
+  it('a short send while a viewer is connected completes; the viewer takes the session back afterwards', async () => {
+    const q = await qemu({ transport: 'unix' });
+    const states: SpiceStatus[] = [];
+    const viewer = track(new SpiceClient({ address: parseSpiceAddress(q.address), onState: (s) => states.push(s) }));
+    const sink = new SpiceInputSink(viewer);
+    viewer.start();
+    await viewer.whenConnected();
+    // send links a new main channel: the server drops the viewer, which waits lostLinkDelayMs (1 s).
+    // 8 keys = 16 events × 30 ms: about half a second, longer than the 250 ms retry of a failure.
+    const r = await runCli(['send', '--spice', q.address, 'key', 'KeyA', 'KeyB', 'KeyC', 'KeyD', 'KeyE', 'KeyF', 'KeyG', 'KeyH']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    await waitFor(() => states.some((s) => s.state === 'waiting') && viewer.state.state === 'connected');
+    expect(sink.keyDown('KeyZ')).toBe(true);
+    expect(sink.keyUp('KeyZ')).toBe(true);
+    const want: Array<[string, 0 | 1]> = [];
+    for (const qc of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'z']) want.push([qc, 1], [qc, 0]);
+    expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= want.length), want);
+  });
+
+  it('send exits non-zero when another client takes the session over in the middle of it', async () => {
+    const q = await qemu({ transport: 'unix' });
+    // A client that takes the session back after 50 ms, well within send's sequence.
+    const pushy = track(new SpiceClient({ address: parseSpiceAddress(q.address), lostLinkDelayMs: 50 }));
+    pushy.start();
+    await pushy.whenConnected();
+    const keys = 'ABCDEFGHIJKL'.split('').map((k) => `Key${k}`);
+    const r = await runCli(['send', '--spice', q.address, 'key', ...keys]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/before everything was sent; the rest of the sequence did not reach the VM/);
+    expect(r.stderr).toMatch(/fix: another SPICE client/);
+  });
+
   it('reconnects with backoff when QEMU restarts, releasing nothing twice and typing again after', async () => {
     const q1 = await qemu({ transport: 'unix' });
     const states: SpiceStatus[] = [];
-    const c = new SpiceClient({ address: parseSpiceAddress(q1.address), initialDelayMs: 100, maxDelayMs: 400, onState: (s) => states.push(s) });
+    const c = new SpiceClient({ address: parseSpiceAddress(q1.address), initialDelayMs: 100, maxDelayMs: 400, lostLinkDelayMs: 100, onState: (s) => states.push(s) });
     track(c);
     const sink = new SpiceInputSink(c);
     c.start();

@@ -138,6 +138,19 @@ interface SendOptions {
   delayMs: string;
 }
 
+/**
+ * The link went away mid-sequence: what was sent after that is lost, so say so and fail rather
+ * than exit 0 with half the keys typed.
+ */
+function lost(client: SpiceClient): SpiceError {
+  const why = client.state.error?.message ?? 'SPICE connection closed';
+  return new SpiceError(
+    'ERR_SPICE_CLOSED',
+    `${why} before everything was sent; the rest of the sequence did not reach the VM`,
+    'another SPICE client (a viewer?) took the session over, or QEMU stopped; run send again, with the sequence shortened or without the other client',
+  );
+}
+
 async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>, client: SpiceClient) => Promise<void>): Promise<void> {
   const address = parseSpiceAddress(opts.spice);
   const password = readSpicePassword(opts.spicePasswordFile);
@@ -150,6 +163,7 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
   const pause = async () => {
     await client.inputs?.drain();
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    if (!client.inputs) throw lost(client);
   };
   try {
     await client.connect();
@@ -157,6 +171,7 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
     if (!inputs) throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE inputs channel closed right after linking', 'check that no other SPICE client took the session over');
     await run(inputs, pause, client);
     await inputs.drain();
+    if (!client.inputs) throw lost(client);
   } finally {
     // Graceful close: the server applies everything written before it sees EOF.
     await client.close();
