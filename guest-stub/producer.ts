@@ -311,7 +311,9 @@ export class StubProducer {
         continue;
       }
       this.stats.framesPosted++;
-      await this.region.writeInAsync(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
+      // Written on this thread right after the post (as B7's capture thread does): a thread-pool
+      // job could start late on a loaded host and leave the consumer waiting on wp = 0.
+      this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
       this.serial = (this.serial + 1) >>> 0;
       slot ^= 1;
       this.postCursor(false);

@@ -67,7 +67,7 @@ export interface ProblemEvent {
 export interface RelayOptions {
   /** /dev/shm/NAME, /dev/kvmfrN or a PCI BAR resource file. */
   path: string;
-  /** Give up on a frame whose write pointer stops moving for this long (ms). Default 40 (B7 gives up after about 10 ms; a loaded host can deschedule a producer for longer). */
+  /** Give up on a frame whose write pointer stops moving for this long (ms). Default 100 (B7 gives up after about 10 ms; a loaded host can deschedule a producer for longer, and a late frame beats a lost one). */
   copyTimeoutMs?: number;
   /** How often to retry opening the region or starting a session (ms). Default 250. */
   retryMs?: number;
@@ -287,7 +287,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     if (!buf) return false; // closing
     let copied = 0;
     try {
-      copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 40);
+      copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
     } finally {
       // Acknowledge only after the copy: until then the producer must not reuse this buffer.
       const done = q.messageDone();

@@ -11,7 +11,7 @@ describe('the glasspane command', () => {
   it.each(['stub', 'view', 'demo'])('%s --help shows examples', async (cmd) => {
     const r = await runCli([cmd, '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Examples?:\n\s+glasspane /);
+    expect(r.stdout).toMatch(/Examples?:\n(\s+.*\n)*?\s+glasspane /);
   });
 
   it('names a bad option value and the accepted range', async () => {

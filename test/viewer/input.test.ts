@@ -45,7 +45,7 @@ describe('viewer input under Xvfb', () => {
     const url = /ws:\/\/[0-9.:]+/.exec(stub.stderr())![0];
     const view = startCli(['view', '--shm', shm, '--size', '640x360', '--input', `stub:${url}`, '--stats', '--title', 'inputtest'], x.env);
     procs.push(view);
-    await waitFor(() => capture(view) !== undefined, 15_000, 'the viewer to run');
+    await waitFor(() => capture(view) !== undefined, 30_000, 'the viewer to run');
     const win = findWindow(x, 'inputtest');
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));

@@ -178,7 +178,7 @@ export function registerView(program: Command): void {
     .option('--frames <n>', 'headless: stop after this many frames', intOption('--frames', 1, 2 ** 31))
     .option('--verify', 'headless: check every frame against guest-stub\'s test scene')
     .option('--json', 'headless: print one JSON object with the results when done')
-    .option('--copy-timeout <ms>', 'drop a frame whose write pointer stops moving this long', numberOption('--copy-timeout', 1, 10000), 40)
+    .option('--copy-timeout <ms>', 'drop a frame whose write pointer stops moving this long', numberOption('--copy-timeout', 1, 10000), 100)
     .option('--size <WxH>', 'window size', sizeOption('--size'))
     .option('--fullscreen', 'start fullscreen')
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
