@@ -165,11 +165,12 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
 
   it('send exits non-zero when another client takes the session over in the middle of it', async () => {
     const q = await qemu({ transport: 'unix' });
-    // A client that takes the session back after 50 ms, well within send's sequence.
-    const pushy = track(new SpiceClient({ address: parseSpiceAddress(q.address), lostLinkDelayMs: 50 }));
+    // A client that takes the session back after 400 ms: after send has linked (tens of ms),
+    // well within its 20-key sequence (40 events × 30 ms).
+    const pushy = track(new SpiceClient({ address: parseSpiceAddress(q.address), lostLinkDelayMs: 400 }));
     pushy.start();
     await pushy.whenConnected();
-    const keys = 'ABCDEFGHIJKL'.split('').map((k) => `Key${k}`);
+    const keys = 'ABCDEFGHIJKLMNOPQRST'.split('').map((k) => `Key${k}`);
     const r = await runCli(['send', '--spice', q.address, 'key', ...keys]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/before everything was sent; the rest of the sequence did not reach the VM/);
