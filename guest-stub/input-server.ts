@@ -6,8 +6,8 @@
  */
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { createCanvas } from '@napi-rs/canvas';
-import { convertRgba, type PixelLayout } from '../src/kvmfr/pixels.js';
+import type { PixelLayout } from '../src/kvmfr/pixels.js';
+import { textPanel, type TextPanel } from '../src/text-panel.js';
 import type { StubInputMessage } from '../src/input/stub-sink.js';
 
 export class StubInputServer {
@@ -16,7 +16,7 @@ export class StubInputServer {
   buttons = 0;
   readonly recent: string[] = [];
   received = 0;
-  private overlay: { pixels: Buffer; width: number; height: number } | null = null;
+  private overlay: TextPanel | null = null;
   private overlayStale = true;
 
   private constructor(
@@ -88,22 +88,17 @@ export class StubInputServer {
   }
 
   /** The overlay panel for the "input" scene, redrawn only after input changed. */
-  panel(layout: PixelLayout): { pixels: Buffer; width: number; height: number } {
+  panel(layout: PixelLayout): TextPanel {
     if (this.overlay && !this.overlayStale) return this.overlay;
-    const width = 360;
-    const height = 150;
-    const canvas = createCanvas(width, height);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#000030';
-    ctx.fillRect(0, 0, width, height);
-    ctx.font = '14px "DejaVu Sans Mono", monospace';
-    ctx.textBaseline = 'top';
-    ctx.fillStyle = '#ffff80';
-    ctx.fillText(`guest input · pointer ${this.pointer.x},${this.pointer.y} · buttons ${this.buttons}`, 8, 6);
-    ctx.fillText(`held: ${[...this.held].map((s) => s.toString(16)).join(' ') || '-'}`, 8, 24);
-    ctx.fillStyle = '#ffffff';
-    this.recent.forEach((t, i) => ctx.fillText(t, 8, 46 + i * 16));
-    this.overlay = { width, height, pixels: convertRgba(ctx.getImageData(0, 0, width, height).data, width * height, layout) };
+    this.overlay = textPanel(
+      [
+        [`guest input · pointer ${this.pointer.x},${this.pointer.y} · buttons ${this.buttons}`, '#ffff80'],
+        [`held: ${[...this.held].map((s) => s.toString(16)).join(' ') || '-'}`, '#ffff80'],
+        ...this.recent.map((t): [string, string] => [t, '#ffffff']),
+      ],
+      { width: 360, background: '#000030', lineHeight: 16 },
+      layout,
+    );
     this.overlayStale = false;
     return this.overlay;
   }

@@ -5,19 +5,11 @@
  * frame itself is never copied.
  */
 import type { SdlFormat } from './pixel-format.js';
+import type { CursorShape } from '../kvmfr/cursor.js';
 import { channelOrder } from './pixel-format.js';
 
-/** A cursor shape as KVMFR sends it: BGRA colour, masked colour, or 1-bpp AND+XOR masks. */
-export interface CursorImage {
-  type: 'color' | 'monochrome' | 'masked-color';
-  width: number;
-  /** For monochrome: AND rows then XOR rows, so the visible height is height / 2. */
-  height: number;
-  pitch: number;
-  hotX: number;
-  hotY: number;
-  pixels: Buffer;
-}
+/** A cursor shape as KVMFR sends it (colour, masked colour, or 1-bpp AND+XOR masks), with its pixels. */
+export type CursorImage = Omit<CursorShape, 'dataOffset' | 'dataBytes'> & { pixels: Buffer };
 
 /** An opaque panel in the frame's own pixel format (e.g. the OSD, converted once per change). */
 export interface Panel {

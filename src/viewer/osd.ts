@@ -3,11 +3,11 @@
  * per change (not per frame), converted to the frame's pixel format so drawing it on a frame is a
  * row copy. Also the help overlay and the full-window message screen shown before any frame.
  */
-import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import { createCanvas } from '@napi-rs/canvas';
+import { textPanel } from '../text-panel.js';
 import type { Panel } from './compositor.js';
 import type { SdlFormat } from './pixel-format.js';
 import { channelOrder } from './pixel-format.js';
-import { convertRgba } from '../kvmfr/pixels.js';
 
 export interface OsdFigures {
   /** Renders per second (frames presented, including cursor-only redraws). */
@@ -23,22 +23,9 @@ export interface OsdFigures {
   messages: string[];
 }
 
-const FONT = '14px "DejaVu Sans Mono", monospace';
-const LINE = 18;
-
-/** RGBA canvas pixels → a panel in the frame's byte order and depth. */
-export function toPanel(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number, format: SdlFormat): Panel {
-  const bytesPerPixel = format === 'bgr24' || format === 'rgb24' ? 3 : 4;
-  return { width, height, pixels: convertRgba(rgba, width * height, { bytesPerPixel, ...channelOrder(format) }) };
-}
-
-function drawLines(ctx: SKRSContext2D, lines: Array<[string, string]>, x: number, y: number): void {
-  ctx.font = FONT;
-  ctx.textBaseline = 'top';
-  for (const [i, [text, colour]] of lines.entries()) {
-    ctx.fillStyle = colour;
-    ctx.fillText(text, x, y + i * LINE);
-  }
+/** The frame's pixel layout for a panel. */
+function layoutOf(format: SdlFormat) {
+  return { bytesPerPixel: format === 'bgr24' || format === 'rgb24' ? (3 as const) : (4 as const), ...channelOrder(format) };
 }
 
 export class Osd {
@@ -56,15 +43,8 @@ export class Osd {
     ];
     const key = `${format}|${lines.map((l) => l[0]).join('\n')}`;
     if (key === this.key && this.panel) return this.panel;
-    const width = 420;
-    const height = lines.length * LINE + 12;
-    const canvas = createCanvas(width, height);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#101018';
-    ctx.fillRect(0, 0, width, height);
-    drawLines(ctx, lines, 8, 6);
     this.key = key;
-    this.panel = toPanel(ctx.getImageData(0, 0, width, height).data, width, height, format);
+    this.panel = textPanel(lines, { width: 420, background: '#101018' }, layoutOf(format));
     return this.panel;
   }
 }
@@ -79,14 +59,7 @@ export function helpPanel(escapeName: string, format: SdlFormat): Panel {
     [`${escapeName}+I       input to the guest on/off`, '#ffffff'],
     [`${escapeName}+S       screenshot (PNG)`, '#ffffff'],
   ];
-  const width = 380;
-  const height = rows.length * LINE + 16;
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#202040';
-  ctx.fillRect(0, 0, width, height);
-  drawLines(ctx, rows, 10, 8);
-  return toPanel(ctx.getImageData(0, 0, width, height).data, width, height, format);
+  return textPanel(rows, { width: 380, background: '#202040', pad: 10 }, layoutOf(format));
 }
 
 /** A full-window RGBA image with a centred message (before the first frame, or a refused format). */
