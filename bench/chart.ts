@@ -112,6 +112,13 @@ function histogram(g: SKRSContext2D, b: Box, title: string, series: Array<{ cons
   g.fillText(`last bin: ≥ ${Number((max * (bins - 1) / bins).toPrecision(3))}`, p.x + p.w - 4, p.y + p.h - 4);
 }
 
+/** A round x range that shows the bulk of every series: 1.2 × the largest p95, at least `min`. */
+function range(series: Array<{ samples: number[] }>, min: number): number {
+  const top = Math.max(min, ...series.map((s) => (percentile(s.samples, 95) ?? 0) * 1.2));
+  const step = 10 ** Math.floor(Math.log10(top));
+  return Math.ceil(top / step) * step;
+}
+
 /** Grouped bars: one group per label, one bar per series. */
 function bars(g: SKRSContext2D, b: Box, title: string, groups: string[], series: Array<{ name: string; colour: string; values: Array<number | null> }>, max: number, target?: { at: number; label: string }): void {
   const p = frame(g, b, title);
@@ -172,7 +179,7 @@ export async function drawChart(o: ChartInput): Promise<Buffer> {
   // Row 1: notification latency histogram | copy efficiency.
   const consumers: Consumer[] = ['relay', 'poll1ms'];
   const notifySeries = consumers.filter((c) => o.notify[c]).map((c) => ({ consumer: c, samples: o.notify[c]!.notifySamplesUs }));
-  histogram(g, { x: 20, y: 50, w: 900, h: 320 }, 'Notification latency at 144 fps (post → consumer sees the message)', notifySeries, 2000, 'µs', { at: 50, label: 'target p50 50 µs' });
+  histogram(g, { x: 20, y: 50, w: 900, h: 320 }, 'Notification latency at 144 fps (post → consumer sees the message)', notifySeries, range(notifySeries, 500), 'µs', { at: 50, label: 'target p50 50 µs' });
   const strategies = ['auto', 'memcpy', 'avx2-stream'] as const;
   const palette = ['#1f77b4', '#9467bd', '#ff7f0e'];
   bars(
@@ -194,7 +201,7 @@ export async function drawChart(o: ChartInput): Promise<Buffer> {
       .map((c) => ({ consumer: c, r: o.pipeline[c].find((x) => x.mode === mode) }))
       .filter((s) => s.r && base)
       .map((s) => ({ consumer: s.consumer, samples: s.r!.latencySamplesUs.map((us) => us / 1000 / base!) }));
-    histogram(g, { x: 20 + i * (pw + 20), y: 400, w: pw, h: 320 }, `Pipelined frame latency ${mode} (× one memcpy)`, series, 10, '× memcpy', { at: 1.3, label: 'target 1.3' });
+    histogram(g, { x: 20 + i * (pw + 20), y: 400, w: pw, h: 320 }, `Pipelined frame latency ${mode} (× one memcpy)`, series, range(series, 2), '× memcpy', { at: 1.3, label: 'target 1.3' });
   });
 
   // Row 3: sustained rate (fraction of the target fps) | idle cost.

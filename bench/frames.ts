@@ -9,6 +9,7 @@
  *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
  *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
  *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
+ *        [--copy-timeout MS]   (both consumers; default: FrameRelay's own, 20 ms)
  */
 import { rmSync } from 'node:fs';
 import { FrameRelay } from '../src/relay/frame-relay.js';
@@ -32,6 +33,8 @@ export interface FramesResult {
   verifyFailures: number;
   firstVerifyError: string | null;
   notifyUs: { p50: number; p99: number; max: number } | null;
+  /** FrameRelay only: post → the watcher's callback runs on the JS thread (the rest of notify is relay JS). */
+  wakeUs: { p50: number; p99: number; max: number } | null;
   latencyUs: { p50: number; p99: number; max: number } | null;
   /** Thinned raw samples for the chart. */
   notifySamplesUs: number[];
@@ -44,7 +47,20 @@ export interface FramesResult {
 
 /** Records when FrameRelay's frame queue first hands out each message (the probe for notify). */
 let relaySeenNs = 0n;
+/** When the watcher's callback last ran on the JS thread (its wake-up, before any relay code). */
+let relayWakeNs = 0n;
 function probeRelayQueue(): void {
+  // The relay creates its watcher itself: hand it a subclass that timestamps every callback.
+  const Watcher = native.Watcher;
+  class TimedWatcher extends Watcher {
+    override wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void {
+      super.wait(words, timeoutMs, (index, value) => {
+        if (index >= 0) relayWakeNs = process.hrtime.bigint();
+        callback(index, value);
+      });
+    }
+  }
+  (native as { Watcher: typeof Watcher }).Watcher = TimedWatcher;
   const process_ = ConsumerQueue.prototype.process;
   ConsumerQueue.prototype.process = function (this: ConsumerQueue) {
     const r = process_.call(this);
@@ -62,6 +78,7 @@ async function main(): Promise<void> {
   const seconds = numArg(args, 'seconds', 3);
   const warmup = numArg(args, 'warmup', 0.5);
   const verify = args.has('verify');
+  const copyTimeoutMs = args.has('copy-timeout') ? numArg(args, 'copy-timeout', 20) : null;
   const strategy = args.get('copy-strategy') as 'auto' | 'memcpy' | 'avx2-stream' | undefined;
   if (strategy) native.setCopyStrategy(strategy);
   const shm = benchShmPath(`frames-${consumerKind}`);
@@ -69,6 +86,7 @@ async function main(): Promise<void> {
 
   const verifier = new SceneVerifier();
   const notify: number[] = [];
+  const wake: number[] = [];
   const latency: number[] = [];
   const problems: string[] = [];
   let frames = 0;
@@ -84,7 +102,7 @@ async function main(): Promise<void> {
   const done = new Promise<void>((resolve) => (finish = resolve));
   let finished = false;
 
-  const onFrame = (info: FrameInfo, data: Buffer, seenNs: bigint, copiedAtNs: bigint): void => {
+  const onFrame = (info: FrameInfo, data: Buffer, seenNs: bigint, copiedAtNs: bigint, wakeNs = 0n): void => {
     const now = performance.now();
     if (!firstAt) firstAt = now;
     if (now - firstAt < warmup * 1000 || finished) return;
@@ -105,6 +123,7 @@ async function main(): Promise<void> {
     if (data.length >= 16 && data.readUInt32LE(0) === SCENE_MAGIC) {
       const postedNs = data.readBigUInt64LE(8);
       if (seenNs > 0n) notify.push(Number(seenNs - postedNs) / 1e3);
+      if (wakeNs > postedNs && wakeNs <= seenNs) wake.push(Number(wakeNs - postedNs) / 1e3);
       latency.push(Number(copiedAtNs - postedNs) / 1e3);
     }
     if (verify) {
@@ -121,10 +140,10 @@ async function main(): Promise<void> {
   let running: Promise<void>;
   if (consumerKind === 'relay') {
     probeRelayQueue();
-    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')) });
+    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')), copyTimeoutMs: copyTimeoutMs ?? undefined });
     relay.on('frame', (f) => {
       try {
-        onFrame(f.info, f.data, relaySeenNs, f.copiedAtNs);
+        onFrame(f.info, f.data, relaySeenNs, f.copiedAtNs, relayWakeNs);
       } finally {
         f.release();
       }
@@ -133,7 +152,7 @@ async function main(): Promise<void> {
     running = relay.start();
     close = () => relay.close();
   } else {
-    const poll = new PollConsumer({ path: shm, intervalMs: 1 });
+    const poll = new PollConsumer({ path: shm, intervalMs: 1, copyTimeoutMs: copyTimeoutMs ?? undefined });
     poll.on('frame', (f) => onFrame(f.info, f.data, f.seenNs, f.copiedAtNs));
     poll.on('problem', (m) => problems.length < 20 && problems.push(m));
     running = poll.start();
@@ -164,6 +183,7 @@ async function main(): Promise<void> {
     verifyFailures,
     firstVerifyError,
     notifyUs: summarize(notify),
+    wakeUs: summarize(wake),
     latencyUs: summarize(latency),
     notifySamplesUs: thin(notify).map((v) => round(v, 1)),
     latencySamplesUs: thin(latency).map((v) => round(v, 1)),

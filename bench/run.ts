@@ -211,11 +211,13 @@ for (const c of copy) {
 }
 print('');
 print(`Notification latency, post → consumer sees the message, ${NOTIFY_MODE} @ ${NOTIFY_FPS} fps (µs; target p50 ≤ ${TARGETS.notifyP50Us}, p99 ≤ ${TARGETS.notifyP99Us})`);
-print('consumer              p50      p99      max   frames   CPU %');
+print('consumer              p50      p99      max   frames   CPU %   of which: watcher wake p50  p99');
 for (const c of CONSUMERS) {
   const r = notify[c];
-  print(`${(c === 'relay' ? 'glasspane (watcher)' : 'B7-style 1 ms poll').padEnd(19)} ${col(r?.notifyUs?.p50, 7)} ${col(r?.notifyUs?.p99, 8)} ${col(r?.notifyUs?.max, 8)} ${col(r?.frames, 8)} ${col(pct(r), 7)}`);
+  const wake = r?.wakeUs ? `${col(r.wakeUs.p50, 28)} ${col(r.wakeUs.p99, 5)}` : '';
+  print(`${(c === 'relay' ? 'glasspane (watcher)' : 'B7-style 1 ms poll').padEnd(19)} ${col(r?.notifyUs?.p50, 7)} ${col(r?.notifyUs?.p99, 8)} ${col(r?.notifyUs?.max, 8)} ${col(r?.frames, 8)} ${col(pct(r), 7)}${wake}`);
 }
+print('  watcher wake: post → the watcher thread\'s callback runs on the JS thread; the rest is the relay\'s JS up to process().');
 print('');
 print(`Pipelined frame latency, post → consumer holds the whole frame, p50 ÷ one memcpy (@ ${PIPELINE_FPS} fps; target ≤ ${TARGETS.pipelineRatio})`);
 print('mode         memcpy ms   glasspane ms  ratio   1 ms poll ms  ratio   producer wrote ms  ratio   floor ms  ratio');

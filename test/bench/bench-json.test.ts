@@ -1,0 +1,66 @@
+/**
+ * The benchmark runner's output, from a tiny real run (one frame size, half-second windows):
+ * the JSON object printed by --json has the shape issue 6 asks for, and the results file and the
+ * PNG chart are written. Correctness only: no timing is asserted (benchmarks are not tests).
+ */
+import { describe, expect, it, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../support/helpers.js';
+
+const out = mkdtempSync(join(tmpdir(), 'glasspane-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const summary = (v: unknown) => {
+  expect(Object.keys(v as object).sort()).toEqual(['max', 'p50', 'p99']);
+  for (const x of Object.values(v as object)) expect(isNum(x)).toBe(true);
+};
+
+describe('npm run bench --json', () => {
+  it('prints one JSON object of the documented shape and writes the results file and chart', () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'bench', 'run.js'), '--json', '--modes', '1920x1080', '--seconds', '0.5', '--rounds', '3', '--no-present', '--out', out],
+      { encoding: 'utf8', timeout: 100_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1); // the table goes to stderr with --json
+    const j = JSON.parse(lines[0]!);
+    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained']);
+
+    expect(j.copy).toHaveLength(1);
+    expect(Object.keys(j.copy[0]).sort()).toEqual(['copyMs', 'efficiency', 'memcpyMs', 'mode']);
+    expect(j.copy[0].mode).toBe('1920x1080');
+    for (const k of ['copyMs', 'efficiency', 'memcpyMs']) expect(isNum(j.copy[0][k])).toBe(true);
+
+    summary(j.notifyUs);
+    expect(j.pipeline).toEqual([{ mode: '1920x1080', ratio: expect.any(Number) }]);
+    expect(j.sustained).toHaveLength(1);
+    expect(Object.keys(j.sustained[0]).sort()).toEqual(['fps', 'lost', 'mode', 'seconds', 'verifyFailures']);
+    expect(j.sustained[0].verifyFailures).toBe(0); // the stub's scene arrives intact
+    expect(isNum(j.idleCpuPct)).toBe(true);
+    expect(j.present).toMatch(/^n\/a/);
+
+    const poll = j.compare.poll1ms;
+    summary(poll.notifyUs);
+    expect(poll.pipeline).toEqual([{ mode: '1920x1080', ratio: expect.any(Number) }]);
+    expect(poll.sustained).toHaveLength(1);
+    expect(isNum(poll.idleCpuPct)).toBe(true);
+    expect(j.machine).toMatchObject({ cores: expect.any(Number), node: process.version, quick: false });
+
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(2);
+    const json = files.find((f) => f.endsWith('.json'))!;
+    const png = files.find((f) => f.endsWith('.png'))!;
+    expect(json.replace(/\.json$/, '')).toBe(png.replace(/\.png$/, ''));
+    const saved = JSON.parse(readFileSync(join(out, json), 'utf8'));
+    const { details, ...shape } = saved;
+    expect(shape).toEqual(j);
+    expect(details.verdicts.length).toBeGreaterThan(0);
+    expect(readFileSync(join(out, png)).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  }, 120_000);
+});
