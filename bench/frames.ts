@@ -9,7 +9,7 @@
  *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
  *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
  *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
- *        [--copy-timeout MS]   (both consumers; default: FrameRelay's own, 20 ms)
+ *        [--copy-timeout MS]   (both consumers; default: FrameRelay's own, 100 ms)
  */
 import { rmSync } from 'node:fs';
 import { FrameRelay } from '../src/relay/frame-relay.js';

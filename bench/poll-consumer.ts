@@ -29,6 +29,7 @@ export interface PollConsumerOptions {
   path: string;
   /** Sleep between checks of an empty queue (ms). B7 default: 1. */
   intervalMs?: number;
+  /** Give up on a frame whose write pointer stops moving for this long (ms); FrameRelay's default. */
   copyTimeoutMs?: number;
 }
 
@@ -110,7 +111,7 @@ export class PollConsumer extends EventEmitter<PollEvents> {
         this.next ^= 1;
         let copied = 0;
         try {
-          copied = await region.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 20);
+          copied = await region.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
         } finally {
           frameQ.messageDone();
         }

@@ -31,19 +31,31 @@ const stub = new StubProducer({
 });
 
 // Probe (benchmark only): the time from the post timestamp the stub puts in the pixels to the
-// end of that frame's pixel write (as this process's JS sees it), by wrapping writeInAsync. The
-// consumer cannot hold the whole frame before the producer has written it: this is the floor.
+// end of that frame's pixel write, as this process sees it, by wrapping the region's writeIn and
+// writeInAsync (whichever the stub uses). The consumer cannot hold the whole frame before the
+// producer has written it.
 const writeDoneUs: number[] = [];
 const region = (stub as unknown as { region: Region }).region;
-const writeInAsync = region.writeInAsync.bind(region);
-const timedWriteInAsync: Region['writeInAsync'] = async (src, srcOffset, dstOffset, length, wpOffset, step) => {
+const postedAt = (src: ArrayBufferView | ArrayBuffer): bigint => {
   const bytes = ArrayBuffer.isView(src) ? Buffer.from(src.buffer, src.byteOffset, src.byteLength) : Buffer.from(src);
-  const postedNs = bytes.length >= 16 ? bytes.readBigUInt64LE(8) : 0n;
-  const n = await writeInAsync(src, srcOffset, dstOffset, length, wpOffset, step);
+  return bytes.length >= 16 ? bytes.readBigUInt64LE(8) : 0n;
+};
+const record = (postedNs: bigint): void => {
   if (postedNs > 0n && writeDoneUs.length < 100_000) writeDoneUs.push(Number(process.hrtime.bigint() - postedNs) / 1e3);
+};
+const writeIn = region.writeIn.bind(region);
+const writeInAsync = region.writeInAsync.bind(region);
+const timedWriteIn: Region['writeIn'] = (src, srcOffset, dstOffset, length, wpOffset, step) => {
+  writeIn(src, srcOffset, dstOffset, length, wpOffset, step);
+  record(postedAt(src));
+};
+const timedWriteInAsync: Region['writeInAsync'] = async (src, srcOffset, dstOffset, length, wpOffset, step) => {
+  const n = await writeInAsync(src, srcOffset, dstOffset, length, wpOffset, step);
+  record(postedAt(src));
   return n;
 };
-// The addon's methods are read-only prototype properties: shadow it on the instance.
+// The addon's methods are read-only prototype properties: shadow them on the instance.
+Object.defineProperty(region, 'writeIn', { value: timedWriteIn });
 Object.defineProperty(region, 'writeInAsync', { value: timedWriteInAsync });
 
 let stopping = false;
