@@ -21,6 +21,7 @@ import { framePng } from './screenshot.js';
 import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
+import { uuidMismatchWarning } from '../spice/main-channel.js';
 
 const log = debuglog('glasspane:viewer');
 
@@ -77,6 +78,7 @@ export class Viewer {
   private inputName: string;
   private inputVmUuid = '';
   private warnedUuid = false;
+  private locksSynced = false;
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
@@ -127,17 +129,19 @@ export class Viewer {
   /** The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is the VM we show. */
   setInputStatus(text: string, vmUuid?: string): void {
     this.inputName = text;
-    if (vmUuid) this.inputVmUuid = vmUuid.replace(/-/g, '').toLowerCase();
+    if (vmUuid) this.inputVmUuid = vmUuid;
     this.checkSameVm();
     this.touch();
   }
 
-  /** Warns when SPICE and the frames come from two different VMs (KVMFR VMINFO uuid vs SPICE uuid). */
+  /** Warns once per session when SPICE and the frames come from different VMs (SPICE uuid vs KVMFR VMINFO uuid). */
   private checkSameVm(): void {
     const frames = this.relay.session?.vmInfo?.uuid;
-    if (!frames || !this.inputVmUuid || frames === this.inputVmUuid || this.warnedUuid) return;
+    if (!frames || this.warnedUuid) return;
+    const warning = uuidMismatchWarning(this.inputVmUuid || undefined, Buffer.from(frames, 'hex'));
+    if (!warning) return;
     this.warnedUuid = true;
-    this.message(`wrong VM? SPICE is connected to VM ${this.inputVmUuid} but the frames come from VM ${frames}: check --spice and --shm`);
+    this.message(warning);
   }
 
   private windowTitle(): string {
@@ -197,6 +201,11 @@ export class Viewer {
       this.router.reset();
     });
     w.on('keyDown', (e) => {
+      if (this.capture && !this.locksSynced) {
+        // The host's lock state, from the first key event in capture, mirrored into the guest.
+        this.locksSynced = true;
+        this.o.sink.syncLocks({ capsLock: Boolean(e.capslock), numLock: Boolean(e.numlock), scrollLock: false });
+      }
       const r = this.router.keyDown(e.scancode, e.repeat > 0);
       if (r.help !== undefined) this.setHelp(r.help);
       if (r.action) this.act(r.action);
@@ -250,6 +259,7 @@ export class Viewer {
   private setCapture(on: boolean): void {
     if (this.capture === on || !this.window || this.window.destroyed) return;
     this.capture = on;
+    this.locksSynced = false;
     if (on) {
       this.sdl.mouse.hideCursor();
       this.sdl.mouse.capture();

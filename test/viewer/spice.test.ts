@@ -31,7 +31,9 @@ describe('viewer → SPICE → QEMU', () => {
     procs.push(startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--quiet'], x.env));
     const view = startCli(['view', '--shm', shm, '--size', '640x360', '--spice', qemu.address, '--stats', '--title', 'spicetest'], x.env);
     procs.push(view);
-    await waitFor(() => view.stdout().includes('"frames"'), 30_000, 'the viewer to run');
+    await waitFor(() => view.stdout().includes('"frames"'), 30_000, 'the viewer to run').catch((e: Error) => {
+      throw new Error(`${e.message}; viewer said: ${view.stderr()}`);
+    });
     const win = findWindow(x, 'spicetest');
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));
