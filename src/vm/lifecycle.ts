@@ -365,21 +365,22 @@ export function mapRunState(status: string): VmStatus {
 export async function vmStatus(ctx: Pick<LifecycleContext, 'stateDir'>, name: string): Promise<StatusReport> {
   const state = await readState(ctx.stateDir, name);
   if (!state) return { name, status: 'stopped', pid: null, qmpSocket: null };
-  const base = { name, pid: state.pid, qmpSocket: state.qmpSocket };
+  // Keys in the documented order: name, status, pid, qmpSocket.
+  const report = (status: VmStatus): StatusReport => ({ name, status, pid: state.pid, qmpSocket: state.qmpSocket });
   if (!isVmProcess(state.pid, state.qmpSocket)) {
-    return { ...base, status: state.outcome ?? (state.stopping ? 'stopped' : 'crashed') };
+    return report(state.outcome ?? (state.stopping ? 'stopped' : 'crashed'));
   }
   try {
     const qmp = await connectQmp(state.qmpSocket, { timeoutMs: 3000 });
     try {
       const st = await qmp.execute<{ status: string }>('query-status');
-      return { ...base, status: mapRunState(st.status) };
+      return report(mapRunState(st.status));
     } finally {
       qmp.close();
     }
   } catch (err) {
     debug('status via QMP failed: %s', (err as Error).message);
-    return { ...base, status: 'running' };
+    return report('running');
   }
 }
 

@@ -6,7 +6,9 @@
  * NIC back to e1000 and the port back to pcieport. Last, a VFIO user (python, as QEMU would)
  * holds the NIC: the unbind from vfio-pci blocks inside write() for real, glasspane reports it
  * stuck after its timeout and keeps the journal, and after the holder exits `vfio restore` brings
- * the NIC back. The guest reports over its serial console.
+ * the NIC back. Then `vm up` passes the NIC to a nested (TCG) QEMU by vfio-pci for real, `vm status`
+ * says running, and a kill -9 of that QEMU is seen by the detached supervisor, which gives the NIC
+ * back to e1000. The guest reports over its serial console.
  *
  * Needs what .ci/run installs: qemu-system-x86, linux-image-amd64, busybox-static; and dist/
  * built (npm test builds it first).
@@ -84,6 +86,33 @@ echo "GP stuck-error $(tr '\\n' ' ' < /tmp/err3 | head -c 400)"
 kill $HOLDER; wait $HOLDER 2>/dev/null
 for i in $(seq 1 600); do [ "$(drv ${NIC})" = none ] && break; sleep 0.2; done
 $G vfio restore --journal /tmp/j3.json > /dev/null; echo "GP released rc=$? nic=$(drv ${NIC}) journal=$(j /tmp/j3.json)"
+echo "GP t2 $(cut -d' ' -f1 /proc/uptime)"
+# The whole lifecycle with real passthrough: a nested QEMU gets the NIC by vfio-pci.
+cat > /tmp/inner.toml <<'T'
+name = "inner"
+[qemu]
+accel = "tcg"
+[cpu]
+cores = 1
+[memory]
+size = "64M"
+[gpu]
+functions = ["${NIC}"]
+[region]
+path = "/tmp/inner-region"
+width = 640
+height = 480
+[network]
+mode = "none"
+T
+$G vm up /tmp/inner.toml --state-dir /run/gp > /tmp/up.out 2> /tmp/up.err; echo "GP vmup rc=$? nic=$(drv ${NIC})"
+echo "GP vmup-log $(tr '\\n' ' ' < /tmp/up.err | head -c 600)"
+ST=$($G vm status inner --json --state-dir /run/gp); echo "GP vmstatus $ST"
+PID=$(echo "$ST" | sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p')
+kill -9 "$PID"
+for i in $(seq 1 600); do [ "$(drv ${NIC})" = e1000 ] && [ ! -e /run/gp/inner.journal.json ] && break; sleep 0.2; done
+echo "GP crashed nic=$(drv ${NIC}) journal=$(j /run/gp/inner.journal.json) $($G vm status inner --json --state-dir /run/gp)"
+echo "GP t3 $(cut -d' ' -f1 /proc/uptime)"
 `;
 
 const kernel = findHostKernel();
@@ -143,7 +172,7 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
 }
 
 describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + intel-iommu guest)', () => {
-  it('binds a NIC to vfio-pci and back, rolls back when vfio-pci refuses a device, reports a real stuck unbind', async () => {
+  it('binds a NIC to vfio-pci and back, rolls back when vfio-pci refuses it, reports a real stuck unbind, passes it to a nested QEMU', async () => {
     expect(kernel, 'no /boot/vmlinuz-X with /lib/modules/X: install linux-image-amd64').not.toBeNull();
     expect(busybox, 'no static busybox: install busybox-static').toBeDefined();
     expect(existsSync('dist/src/cli/main.js'), 'dist/ missing: run npm run build (npm test does)').toBe(true);
@@ -163,6 +192,10 @@ describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + 
     expect(line('stuck ')).toBe('stuck rc=2 journal=yes');
     expect(line('stuck-error')).toMatch(/writing "0000:00:05.0" to \/sys\/bus\/pci\/drivers\/vfio-pci\/unbind did not return/);
     expect(line('released')).toBe('released rc=0 nic=e1000 journal=no');
+    // vm up with real passthrough: bound, QEMU running with the NIC; kill -9 → crashed, NIC back
+    expect(line('vmup ')).toBe('vmup rc=0 nic=vfio-pci');
+    expect(line('vmstatus')).toMatch(/^vmstatus \{"name":"inner","status":"running","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
+    expect(line('crashed')).toMatch(/^crashed nic=e1000 journal=no \{"name":"inner","status":"crashed","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
     expect(line('end')).toBe('end');
   }, 480_000);
 });

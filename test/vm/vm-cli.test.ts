@@ -53,6 +53,7 @@ describe('glasspane vm (built CLI, real QEMU)', () => {
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toMatch(/^smoke running \(pid \d+\), QMP /);
     expect(up.stderr).toMatch(/region .*: 32M, mode 0660/);
+    expect(Object.keys(JSON.parse((await glasspane('vm', 'status', 'smoke', '--json')).stdout))).toEqual(['name', 'status', 'pid', 'qmpSocket']);
     const s1 = await status();
     pids.push(s1.pid!);
     expect(s1).toEqual({ name: 'smoke', status: 'running', pid: s1.pid, qmpSocket: path.join(stateDir, 'smoke.qmp') });
