@@ -34,15 +34,31 @@ export interface CopyTrialResult {
   strategies: Array<{ strategy: Strategy; copyMs: number; efficiency: number }>;
 }
 
-function timeSync(rounds: number, fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn(); // warm up: page faults, caches
-  const samples: number[] = [];
-  for (let i = 0; i < rounds; i++) {
+/**
+ * Medians of a baseline and several operations, measured interleaved in pairs — baseline, op 1,
+ * baseline, op 2, … every round — so a noisy neighbour slows all of them alike, and each one
+ * starts from the same cache state (the other side's buffers just touched). Returns the
+ * baseline's median, then each operation's.
+ */
+function timePaired(rounds: number, baseline: () => void, ops: Array<() => void>): number[] {
+  const time = (fn: () => void, into: number[]) => {
     const t = process.hrtime.bigint();
     fn();
-    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+    into.push(Number(process.hrtime.bigint() - t) / 1e6);
+  };
+  const base: number[] = [];
+  const samples = ops.map(() => [] as number[]);
+  for (let i = 0; i < rounds + 3; i++) {
+    ops.forEach((op, k) => {
+      time(baseline, base);
+      time(op, samples[k]!);
+    });
+    if (i === 2) {
+      base.length = 0; // the first rounds warmed up page tables and caches
+      for (const s of samples) s.length = 0;
+    }
   }
-  return median(samples);
+  return [median(base), ...samples.map(median)];
 }
 
 async function timeAsync(rounds: number, fn: () => Promise<unknown>): Promise<number> {
@@ -104,15 +120,17 @@ async function measure(m: Mode, rounds: number): Promise<CopyTrialResult> {
     new Uint8Array(region.buffer).fill(0x5a);
     const src = Buffer.alloc(bytes, 0x5a);
     const dst = Buffer.alloc(bytes);
-    const memcpyMs = timeSync(rounds, () => native.memcpyBaseline(dst, src));
-    const strategies: CopyTrialResult['strategies'] = [];
     const all: Strategy[] = ['auto', 'memcpy', ...(native.cpuHasAvx2 ? ['avx2-stream' as const] : [])];
     region.store32(WP, bytes); // the whole frame is written
-    for (const s of all) {
-      native.setCopyStrategy(s);
-      const copyMs = timeSync(rounds, () => region.copyOut(DATA, bytes, dst, 0, WP, 100));
-      strategies.push({ strategy: s, copyMs: round(copyMs), efficiency: round(memcpyMs / copyMs) });
-    }
+    const [memcpyMs, ...copyMs] = timePaired(
+      rounds,
+      () => native.memcpyBaseline(dst, src),
+      all.map((s) => () => {
+        native.setCopyStrategy(s);
+        region.copyOut(DATA, bytes, dst, 0, WP, 100);
+      }),
+    ) as [number, ...number[]];
+    const strategies: CopyTrialResult['strategies'] = all.map((s, i) => ({ strategy: s, copyMs: round(copyMs[i]!), efficiency: round(memcpyMs / copyMs[i]!) }));
     native.setCopyStrategy('auto');
     const asyncMs = await timeAsync(rounds, () => region.copyOutAsync(DATA, bytes, dst, 0, WP, 100));
     let pipeline: CopyTrialResult['pipeline'] = null;

@@ -55,7 +55,7 @@ const modes: Mode[] = args.has('modes') ? args.get('modes')!.split(',').map(pars
 const frameSeconds = Number(args.get('seconds') ?? (quick ? 3 : 10));
 const pipelineSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
 const idleSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
-const rounds = Number(args.get('rounds') ?? (quick ? 20 : 50));
+const rounds = Number(args.get('rounds') ?? (quick ? 60 : 200));
 const warmup = Math.min(0.5, frameSeconds / 2);
 const watcherArg = args.get('watcher');
 const outDir = args.get('out') ?? join(BENCH_DIR, '..', '..', 'bench', 'results');
@@ -203,7 +203,7 @@ const pct = (r: FramesResult | undefined) => (r ? `${r.cpuPct}` : '-');
 print('');
 print(`glasspane bench${quick ? ' --quick' : ''} — ${result.machine.cpu}, ${result.machine.cores} cores, Node ${process.version}, load ${(result.machine.loadavg as number[]).join(' ')}, ${runSeconds} s`);
 print('');
-print(`Copy out of the region vs memcpy (median of ${rounds}; target efficiency ≥ ${TARGETS.efficiency})`);
+print(`Copy out of the region vs memcpy (medians of ${rounds}, each copy paired with a memcpy; target efficiency ≥ ${TARGETS.efficiency})`);
 print('mode         memcpy ms  copy ms  efficiency   (strategy memcpy  avx2-stream)   copyOutAsync ms');
 for (const c of copy) {
   const s = (name: string) => c.strategies.find((x) => x.strategy === name)?.efficiency;
