@@ -35,30 +35,29 @@ export interface CopyTrialResult {
 }
 
 /**
- * Medians of a baseline and several operations, measured interleaved in pairs — baseline, op 1,
- * baseline, op 2, … every round — so a noisy neighbour slows all of them alike, and each one
- * starts from the same cache state (the other side's buffers just touched). Returns the
- * baseline's median, then each operation's.
+ * Medians of a baseline and an operation measured in pairs, in alternating order, so a noisy
+ * neighbour slows both alike and neither always finds the other's data in the cache. Returns
+ * [baseline median, operation median].
  */
-function timePaired(rounds: number, baseline: () => void, ops: Array<() => void>): number[] {
+function timePaired(rounds: number, baseline: () => void, op: () => void): [number, number] {
   const time = (fn: () => void, into: number[]) => {
     const t = process.hrtime.bigint();
     fn();
     into.push(Number(process.hrtime.bigint() - t) / 1e6);
   };
   const base: number[] = [];
-  const samples = ops.map(() => [] as number[]);
-  for (let i = 0; i < rounds + 3; i++) {
-    ops.forEach((op, k) => {
+  const ops: number[] = [];
+  for (let i = -3; i < rounds; i++) {
+    if (i === 0) base.length = ops.length = 0; // three rounds warmed up page tables and caches
+    if (i % 2) {
+      time(op, ops);
       time(baseline, base);
-      time(op, samples[k]!);
-    });
-    if (i === 2) {
-      base.length = 0; // the first rounds warmed up page tables and caches
-      for (const s of samples) s.length = 0;
+    } else {
+      time(baseline, base);
+      time(op, ops);
     }
   }
-  return [median(base), ...samples.map(median)];
+  return [median(base), median(ops)];
 }
 
 async function timeAsync(rounds: number, fn: () => Promise<unknown>): Promise<number> {
@@ -122,15 +121,14 @@ async function measure(m: Mode, rounds: number): Promise<CopyTrialResult> {
     const dst = Buffer.alloc(bytes);
     const all: Strategy[] = ['auto', 'memcpy', ...(native.cpuHasAvx2 ? ['avx2-stream' as const] : [])];
     region.store32(WP, bytes); // the whole frame is written
-    const [memcpyMs, ...copyMs] = timePaired(
-      rounds,
-      () => native.memcpyBaseline(dst, src),
-      all.map((s) => () => {
-        native.setCopyStrategy(s);
-        region.copyOut(DATA, bytes, dst, 0, WP, 100);
-      }),
-    ) as [number, ...number[]];
-    const strategies: CopyTrialResult['strategies'] = all.map((s, i) => ({ strategy: s, copyMs: round(copyMs[i]!), efficiency: round(memcpyMs / copyMs[i]!) }));
+    // One block per strategy, each paired with its own memcpy rounds: a strategy's streaming
+    // stores leave the destination out of the cache, which must not tax the next one measured.
+    const paired = all.map((s) => {
+      native.setCopyStrategy(s);
+      return timePaired(rounds, () => native.memcpyBaseline(dst, src), () => region.copyOut(DATA, bytes, dst, 0, WP, 100));
+    });
+    const strategies: CopyTrialResult['strategies'] = all.map((s, i) => ({ strategy: s, copyMs: round(paired[i]![1]), efficiency: round(paired[i]![0] / paired[i]![1]) }));
+    const memcpyMs = paired[0]![0]; // the baseline paired with 'auto', FrameRelay's strategy
     native.setCopyStrategy('auto');
     const asyncMs = await timeAsync(rounds, () => region.copyOutAsync(DATA, bytes, dst, 0, WP, 100));
     let pipeline: CopyTrialResult['pipeline'] = null;
