@@ -22,6 +22,7 @@ import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WI
 import { StubInputServer } from './input-server.js';
 import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
 import type { StubInputMessage } from '../src/input/stub-sink.js';
+import { EvdevEchoScene, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js';
 
 const log = debuglog('glasspane:stub');
 
@@ -47,6 +48,10 @@ export interface StubOptions {
   frames?: number;
   /** Called for every input message the viewer sends (see listenForInput()). */
   onInput?: (m: StubInputMessage) => void;
+  /** Bytes to map when the region is a PCI BAR file (its size from the device's resource table). */
+  mapBytes?: number;
+  /** input-echo scene: the event devices to read (default: every /dev/input/event*). */
+  evdevPaths?: string[];
 }
 
 export interface StubStats {
@@ -90,6 +95,7 @@ export class StubProducer {
   private cursorOverride: { x: number; y: number } | null = null;
   private readonly uuid: string;
   private input: StubInputServer | null = null;
+  private echo: EvdevEchoScene | null = null;
 
   constructor(readonly options: StubOptions) {
     const fmt = formatByName(options.format);
@@ -99,7 +105,17 @@ export class StubProducer {
     }
     this.frameType = fmt.type;
     this.uuid = (options.uuid ?? randomUUID()).replace(/-/g, '');
-    this.region = openRegion(options.shmPath, { createBytes: Math.round(options.sizeMiB * MiB) });
+    if (options.scene === 'input-echo' && (options.width < MIN_ECHO_WIDTH || options.height < MIN_ECHO_HEIGHT)) {
+      throw new GlasspaneError('ERR_USAGE', `the input-echo scene needs a frame of at least ${MIN_ECHO_WIDTH}x${MIN_ECHO_HEIGHT} (got ${options.width}x${options.height})`, 'pass a larger --width and --height');
+    }
+    // Opened before the region so that a missing device leaves no half-made session behind.
+    if (options.scene === 'input-echo') this.echo = new EvdevEchoScene(options.width, options.height, fmt.type, options.evdevPaths);
+    try {
+      this.region = openRegion(options.shmPath, { createBytes: Math.round(options.sizeMiB * MiB), size: options.mapBytes });
+    } catch (err) {
+      this.echo?.close();
+      throw err;
+    }
     this.dv = new DataView(this.region.buffer);
     this.scene = new BarsScene(options.width, options.height, this.frameType);
     this.pitch = options.width * 4;
@@ -177,6 +193,7 @@ export class StubProducer {
   }
 
   private cursorPos(): { x: number; y: number } {
+    if (this.echo) return { x: this.echo.state.x, y: this.echo.state.y }; // the guest's own pointer
     if (this.input) return this.input.pointer; // the guest pointer follows the viewer's input
     return this.cursorOverride ?? cursorPosition(this.serial, this.options.width, this.options.height);
   }
@@ -282,6 +299,7 @@ export class StubProducer {
       const serial = this.serial;
       this.scene.render(this.pixels, this.pitch, this.rows, serial);
       this.drawInput();
+      const pointerMoved = this.echo?.draw(this.pixels, this.pitch, this.rows) ?? false;
       const mem = this.frames[slot]!;
       const { width, height } = this.options;
       writeFrame(this.dv, mem.offset, {
@@ -316,7 +334,7 @@ export class StubProducer {
       this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
       this.serial = (this.serial + 1) >>> 0;
       slot ^= 1;
-      this.postCursor(false);
+      if (!this.echo || pointerMoved) this.postCursor(false);
     }
   }
 
@@ -341,6 +359,7 @@ export class StubProducer {
     this.timer = null;
     this.watcher.close();
     this.region.close();
+    this.echo?.close();
     await this.input?.close();
   }
 }

@@ -16,8 +16,11 @@ import { FrameType } from '../src/kvmfr/layout.js';
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
 export const HEADER_TEXELS = 6;
 export const MIN_SCENE_WIDTH = 8;
-/** bars: the verifiable test scene; input: bars with the viewer's input drawn over them. */
-export const SCENE_NAMES = ['bars', 'input'] as const;
+/**
+ * bars: the verifiable test scene; input: bars with the viewer's input drawn over them;
+ * input-echo: bars with what the guest's /dev/input/event* devices reported (evdev-echo.ts).
+ */
+export const SCENE_NAMES = ['bars', 'input', 'input-echo'] as const;
 export type SceneName = (typeof SCENE_NAMES)[number];
 
 /** The eight bars, RGB. */

@@ -4,12 +4,17 @@ import { StubProducer } from '../../../guest-stub/producer.js';
 import { SCENE_NAMES, type SceneName } from '../../../guest-stub/scenes.js';
 import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
+import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
+import { GlasspaneError } from '../../errors.js';
 
 export function registerStub(program: Command): void {
   program
     .command('stub')
     .description('produce an animated, verifiable test scene in the Looking Glass B7 format (guest-stub)')
-    .requiredOption('--shm <path>', 'region to write: /dev/shm/NAME (created if missing), /dev/kvmfrN, or a PCI BAR resource file')
+    .option('--shm <path>', 'region to write: /dev/shm/NAME (created if missing), /dev/kvmfrN, or a PCI BAR resource file')
+    .option('--device <address>', 'inside a guest: write to the ivshmem device\'s BAR 2 (auto = the only 1af4:1110 device, or a PCI address like 0000:00:05.0)')
+    .option('--sys-root <dir>', 'with --device: a directory standing for / when looking in /sys (a copy of a guest\'s sysfs)')
+    .option('--evdev <paths...>', 'input-echo scene: event devices to read (default: every /dev/input/event*)')
     .option('--size <MiB>', 'region size in MiB when creating it (default: the B7 rule for the frame size)', intOption('--size', 1, 65536))
     .option('--width <pixels>', 'frame width', intOption('--width', 8, 16384), 1920)
     .option('--height <pixels>', 'frame height', intOption('--height', 2, 16384), 1080)
@@ -29,11 +34,25 @@ Examples:
   glasspane stub --shm /dev/shm/looking-glass --size 32 --width 1920 --height 1080 --fps 60
   glasspane stub --shm /dev/shm/test --width 2560 --height 1440 --format rgba --seconds 30
   glasspane stub --shm /dev/shm/demo --scene input --input-port 0    # then: glasspane view --shm /dev/shm/demo --input stub:ws://…
+  glasspane stub --device auto --scene input-echo --width 640 --height 360    # in a guest with ivshmem-plain, as root
 The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass`,
     )
-    .action(async (o: { shm: string; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
+    .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
+      if (Boolean(o.shm) === Boolean(o.device)) {
+        throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
+      }
+      let shmPath = o.shm ?? '';
+      let mapBytes: number | undefined;
+      if (o.device) {
+        const dev = findIvshmemDevice(o.device, { sysRoot: o.sysRoot });
+        shmPath = dev.resourcePath;
+        mapBytes = dev.bytes;
+        process.stderr.write(`glasspane stub: ivshmem device ${dev.address}, BAR 2 ${dev.bytes >> 20} MiB (${dev.resourcePath})\n`);
+      }
       const stub = new StubProducer({
-        shmPath: o.shm,
+        shmPath,
+        mapBytes,
+        evdevPaths: o.evdev,
         sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
         width: o.width,
         height: o.height,
