@@ -292,11 +292,15 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
     if (!opts.foreground) spawned.unref();
     return { state, child: spawned, supervision };
   } catch (err) {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      // QEMU must have closed /dev/vfio/N before the devices go back, or the unbind blocks.
+      const gone = child;
+      for (let i = 0; i < 200 && gone.exitCode === null && gone.signalCode === null; i++) await sleep(50);
+    }
     if (regionCreated && config.region) await fs.rm(config.region.path, { force: true });
     await fs.rm(statePath(ctx.stateDir, config.name), { force: true });
     if (addrs.length) {
-      await sleep(100); // let the killed QEMU close /dev/vfio/N before the devices go back
       try {
         await restoreFromJournal(vfio);
       } catch (restoreErr) {

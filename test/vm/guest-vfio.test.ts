@@ -112,6 +112,23 @@ PID=$(echo "$ST" | sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p')
 kill -9 "$PID"
 for i in $(seq 1 600); do [ "$(drv ${NIC})" = e1000 ] && [ ! -e /run/gp/inner.journal.json ] && break; sleep 0.2; done
 echo "GP crashed nic=$(drv ${NIC}) journal=$(j /run/gp/inner.journal.json) $($G vm status inner --json --state-dir /run/gp)"
+# A QEMU that dies at start: vm up must give the NIC back before it reports the error.
+cat > /tmp/broken.toml <<'T'
+name = "broken"
+[qemu]
+accel = "tcg"
+extra_args = ["-no-such-flag"]
+[cpu]
+cores = 1
+[memory]
+size = "64M"
+[gpu]
+functions = ["${NIC}"]
+[network]
+mode = "none"
+T
+$G vm up /tmp/broken.toml --state-dir /run/gp > /dev/null 2> /tmp/broken.err; echo "GP broken rc=$? nic=$(drv ${NIC}) journal=$(j /run/gp/broken.journal.json)"
+echo "GP broken-error $(tr '\\n' ' ' < /tmp/broken.err | head -c 300)"
 echo "GP t3 $(cut -d' ' -f1 /proc/uptime)"
 `;
 
@@ -196,6 +213,8 @@ describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + 
     expect(line('vmup ')).toBe('vmup rc=0 nic=vfio-pci');
     expect(line('vmstatus')).toMatch(/^vmstatus \{"name":"inner","status":"running","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
     expect(line('crashed')).toMatch(/^crashed nic=e1000 journal=no \{"name":"inner","status":"crashed","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
+    expect(line('broken ')).toBe('broken rc=2 nic=e1000 journal=no');
+    expect(line('broken-error')).toMatch(/QEMU did not come up.*no-such-flag/);
     expect(line('end')).toBe('end');
   }, 480_000);
 });
