@@ -86,6 +86,26 @@ async function startAndInspect(example: string, tag: string) {
 const optionNames = (value: string) => value.split(',').slice(1).map((kv) => kv.split('=')[0]).filter((n) => n !== 'id' && n !== 'bus');
 
 describe('QEMU 7.2 accepts the example command lines', () => {
+  it('SPICE with a password from a file (secret object + password-secret) and a localtime RTC', async () => {
+    const { config } = await loadVmConfig('examples/vm-smoke.toml');
+    const pw = path.join(dir, 'spice.pw');
+    writeFileSync(pw, 'hunter2');
+    const c: VmConfig = { ...config, region: undefined, clock: { localtime: true }, spice: { ...config.spice!, socket: undefined, port: await freePort(), password_file: pw } };
+    const args = buildQemuArgs(c, { qmpSocket: path.join(dir, 'pw.qmp'), watchSocket: path.join(dir, 'pw.watch'), spiceSocket: null });
+    expect(args.join(' ')).not.toContain('hunter2');
+    const q = spawn('qemu-system-x86_64', [...args, '-S'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(q);
+    let stderr = '';
+    q.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const qmp = await connectQmp(path.join(dir, 'pw.qmp'), { timeoutMs: 30_000, stillStarting: () => q.exitCode === null }).catch((e) => {
+      throw new Error(`QEMU rejected the command line: ${stderr || e.message}`);
+    });
+    const spice = await qmp.execute<{ enabled: boolean; auth: string }>('query-spice');
+    expect(spice.enabled).toBe(true);
+    expect(spice.auth).toBe('spice');
+    await qmp.execute('quit');
+  });
+
   for (const [example, tag] of [['examples/vm-amd-dual-gpu.toml', 'amd'], ['examples/vm-nvidia-raw-qemu.toml', 'nvidia']] as const) {
     it(`${example}`, async () => {
       const r = await startAndInspect(example, tag);
