@@ -135,6 +135,8 @@ async function main(): Promise<void> {
     }
   };
 
+  /** Problems count only inside the measured window (not during start-up and warm-up). */
+  const inWindow = () => windowStart > 0n && !finished;
   const producer = await startProducer(['--shm', shm, '--mode', mode.mode, '--fps', String(fps)]);
   let close: () => Promise<void>;
   let running: Promise<void>;
@@ -148,13 +150,13 @@ async function main(): Promise<void> {
         f.release();
       }
     });
-    relay.on('problem', (p) => problems.length < 20 && problems.push(p.message));
+    relay.on('problem', (p) => inWindow() && problems.length < 20 && problems.push(p.message));
     running = relay.start();
     close = () => relay.close();
   } else {
     const poll = new PollConsumer({ path: shm, intervalMs: 1, copyTimeoutMs: copyTimeoutMs ?? undefined });
     poll.on('frame', (f) => onFrame(f.info, f.data, f.seenNs, f.copiedAtNs));
-    poll.on('problem', (m) => problems.length < 20 && problems.push(m));
+    poll.on('problem', (m) => inWindow() && problems.length < 20 && problems.push(m));
     running = poll.start();
     close = () => poll.close();
   }
