@@ -5,10 +5,13 @@
  * what WatcherOptions, timer slack or scheduling priority do to the notification path:
  *   node dist/bench/wake.js [--watcher spinUs=50,maxSleepUs=100] [--period-ms 6.94] [--count 450]
  *   chrt -f 1 node dist/bench/wake.js …          (the watcher and writer at SCHED_FIFO priority 1)
+ *   node dist/bench/wake.js --timer-slack-ns 1000 (every thread of this process, the watcher's
+ *        included, gets 1 µs timer slack instead of 50 µs; needs CAP_SYS_NICE, e.g. root —
+ *        what prctl(PR_SET_TIMERSLACK) in the watcher thread would do)
  * Prints a BENCH_RESULT line: {watcher, count, wakeUs: {p50, p90, p99, max}, cpuPct}.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { native, WATCH_TIMEOUT } from '../src/native.js';
 import { benchShmPath, emitResult, numArg, parseArgs, parseWatcher, percentile, round } from './lib.js';
@@ -33,6 +36,8 @@ if (args.has('writer')) {
   const region = new native.Region(path, { create: true, size: 4096 });
   region.store32(0, 0);
   const watcher = new native.Watcher(region, parseWatcher(args.get('watcher')));
+  const slack = args.get('timer-slack-ns');
+  if (slack) for (const tid of readdirSync('/proc/self/task')) writeFileSync(`/proc/${tid}/timerslack_ns`, slack);
   const writer = spawn(process.execPath, [fileURLToPath(import.meta.url), '--writer', path, '--period-ms', String(period), '--count', String(count)], { stdio: 'inherit' });
   const wake: number[] = [];
   const c0 = process.cpuUsage();
@@ -58,6 +63,7 @@ if (args.has('writer')) {
   const p = (q: number) => round(percentile(wake, q) ?? NaN, 1);
   emitResult({
     watcher: args.get('watcher') ?? 'defaults',
+    timerSlackNs: slack ? Number(slack) : 'default',
     count: wake.length,
     wakeUs: { p50: p(50), p90: p(90), p99: p(99), max: p(100) },
     cpuPct: round(((c.user + c.system) / 1e3 / wallMs) * 100, 2),
