@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
-import { Viewer } from '../../viewer/viewer.js';
+import { Viewer, type ViewerOptions } from '../../viewer/viewer.js';
 import { framePng } from '../../viewer/screenshot.js';
 import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
@@ -61,22 +61,14 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
 }
 
 /** Options only the window uses (the rest of ViewOptions is shared with --headless). */
-interface WindowFlags {
+type WindowFlags = Pick<ViewerOptions, 'size' | 'fullscreen' | 'vsync' | 'integerScale' | 'osd' | 'escapeKey' | 'title' | 'screenshotDir'> & {
   config?: string;
-  size?: { width: number; height: number };
-  fullscreen?: boolean;
-  vsync?: boolean;
-  integerScale?: boolean;
-  osd?: boolean;
-  escapeKey?: string;
   input?: string;
   spice?: string;
   spicePasswordFile?: string;
-  title?: string;
   screenshot?: string;
-  screenshotDir?: string;
   stats?: boolean;
-}
+};
 
 /** CLI flags given on the command line win over the config file; defaults come last. */
 function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOptions & WindowFlags {
