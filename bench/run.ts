@@ -24,6 +24,8 @@ const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 1
 const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, idleCpuPct: 2 };
 const NOTIFY_MODE = '1920x1080';
 const NOTIFY_FPS = 144;
+/** Notification with frames too small to cost the producer any time: the mechanism alone. */
+const NOTIFY_SMALL_MODE = '256x144';
 const PIPELINE_FPS = 60;
 
 type Consumer = 'relay' | 'poll1ms';
@@ -66,7 +68,7 @@ const started = performance.now();
 const failures: string[] = [];
 let trialNo = 0;
 const withPresent = !args.has('no-present');
-const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 2 + (withPresent ? 1 : 0);
+const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 : 0);
 
 async function trial<T>(name: string, file: string, trialArgs: string[], timeoutMs = 90_000): Promise<T | null> {
   trialNo++;
@@ -104,6 +106,12 @@ const notify: Partial<Record<Consumer, FramesResult>> = {};
 for (const c of CONSUMERS) {
   const r = await trial<FramesResult>(`notify ${c} ${NOTIFY_MODE} @ ${NOTIFY_FPS} fps`, 'frames', framesArgs(c, NOTIFY_MODE, NOTIFY_FPS, frameSeconds, false));
   if (r) notify[c] = r;
+}
+
+const notifySmall: Partial<Record<Consumer, FramesResult>> = {};
+for (const c of CONSUMERS) {
+  const r = await trial<FramesResult>(`notify ${c} ${NOTIFY_SMALL_MODE} @ ${NOTIFY_FPS} fps`, 'frames', framesArgs(c, NOTIFY_SMALL_MODE, NOTIFY_FPS, frameSeconds, false));
+  if (r) notifySmall[c] = r;
 }
 
 // 3. Pipelined frame latency per size, both consumers.
@@ -212,11 +220,15 @@ for (const c of copy) {
 print('');
 print(`Notification latency, post → consumer sees the message, ${NOTIFY_MODE} @ ${NOTIFY_FPS} fps (µs; target p50 ≤ ${TARGETS.notifyP50Us}, p99 ≤ ${TARGETS.notifyP99Us})`);
 print('consumer              p50      p99      max   frames   CPU %   of which: watcher wake p50  p99');
-for (const c of CONSUMERS) {
-  const r = notify[c];
+const notifyRow = (label: string, r: FramesResult | undefined) => {
   const wake = r?.wakeUs ? `${col(r.wakeUs.p50, 28)} ${col(r.wakeUs.p99, 5)}` : '';
-  print(`${(c === 'relay' ? 'glasspane (watcher)' : 'B7-style 1 ms poll').padEnd(19)} ${col(r?.notifyUs?.p50, 7)} ${col(r?.notifyUs?.p99, 8)} ${col(r?.notifyUs?.max, 8)} ${col(r?.frames, 8)} ${col(pct(r), 7)}${wake}`);
-}
+  print(`${label.padEnd(19)} ${col(r?.notifyUs?.p50, 7)} ${col(r?.notifyUs?.p99, 8)} ${col(r?.notifyUs?.max, 8)} ${col(r?.frames, 8)} ${col(pct(r), 7)}${wake}`);
+};
+notifyRow('glasspane (watcher)', notify.relay);
+notifyRow('B7-style 1 ms poll', notify.poll1ms);
+print(`  the same with ${NOTIFY_SMALL_MODE} frames (the producer's write costs nothing: the waiting mechanism alone):`);
+notifyRow('glasspane (watcher)', notifySmall.relay);
+notifyRow('B7-style 1 ms poll', notifySmall.poll1ms);
 print('  watcher wake: post → the watcher thread\'s callback runs on the JS thread; the rest is the relay\'s JS up to process().');
 print('');
 print(`Pipelined frame latency, post → consumer holds the whole frame, p50 ÷ one memcpy (@ ${PIPELINE_FPS} fps; target ≤ ${TARGETS.pipelineRatio})`);
@@ -261,7 +273,7 @@ mkdirSync(outDir, { recursive: true });
 const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const jsonPath = join(outDir, `${stamp}.json`);
 const pngPath = join(outDir, `${stamp}.png`);
-const details = { targets: TARGETS, verdicts, failures, copy, notify, pipeline, sustained, idle, trials: trialNo };
+const details = { targets: TARGETS, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, trials: trialNo };
 writeFileSync(jsonPath, `${JSON.stringify({ ...result, details }, null, 2)}\n`);
 if (!args.has('no-chart')) {
   try {
