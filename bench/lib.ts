@@ -5,6 +5,7 @@
  * stdout: `BENCH_RESULT <json>`. Anything else it prints goes to stderr.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WatcherOptions } from '../src/native.js';
@@ -131,9 +132,11 @@ export function runTrial<T>(trial: string, args: string[], timeoutMs = 60_000): 
   });
 }
 
-/** A /dev/shm path unique to this process. */
+/** A /dev/shm path unique to this process, removed when the process exits (even on a crash). */
 export function benchShmPath(tag: string): string {
-  return `/dev/shm/glasspane-bench-${process.pid}-${tag}`;
+  const path = `/dev/shm/glasspane-bench-${process.pid}-${tag}`;
+  process.once('exit', () => rmSync(path, { force: true }));
+  return path;
 }
 
 export interface ProducerStats {
