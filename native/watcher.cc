@@ -1,6 +1,9 @@
 #include "watcher.h"
 
 #include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <chrono>
@@ -66,6 +69,9 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(inf
     maxSleepUs_ = std::max(minSleepUs_, OptU32(o, "maxSleepUs", maxSleepUs_));
     idleSleepUs_ = std::max(maxSleepUs_, OptU32(o, "idleSleepUs", idleSleepUs_));
     idleAfterMs_ = OptU32(o, "idleAfterMs", idleAfterMs_);
+    fineSleepUs_ = std::max<uint32_t>(1, OptU32(o, "fineSleepUs", fineSleepUs_));
+    coarseSleepUs_ = std::max(fineSleepUs_, OptU32(o, "coarseSleepUs", coarseSleepUs_));
+    if (o.Has("realtime")) realtime_ = o.Get("realtime").ToBoolean();
   }
   tsfn_ = Tsfn::New(env, "glasspane.watcher", 0, 1, this);
   tsfn_.Unref(env);  // only an outstanding wait keeps the process alive
@@ -165,15 +171,34 @@ Watcher::Result Watcher::Poll(const Arm& a) {
     if (cancel_) return {-2, 0};
     int64_t now = NowNs();
     if (now >= deadline) return {-1, 0};
+    int64_t leftUs = (deadline - now) / 1000 + 1;
+    // A steady producer: sleep coarsely until shortly before word 0 is due to change, then finely.
+    const int64_t period = periodNs_.load();
+    const int64_t since = now - lastWord0Ns_.load();
+    if (period > 0 && since < period * 2) {
+      const int64_t guard = std::max<int64_t>(150000, period / 16);
+      const int64_t untilFine = period - guard - since;
+      uint32_t us = untilFine > 0 ? static_cast<uint32_t>(std::min<int64_t>(untilFine / 1000, coarseSleepUs_)) : fineSleepUs_;
+      SleepMicros(static_cast<uint32_t>(std::min<int64_t>(std::max<uint32_t>(us, fineSleepUs_), leftUs)));
+      continue;
+    }
     bool idle = now - lastChangeNs_.load() > static_cast<int64_t>(idleAfterMs_) * 1000000;
     uint32_t cap = idle ? idleSleepUs_ : maxSleepUs_;
-    int64_t left = (deadline - now) / 1000 + 1;
-    SleepMicros(static_cast<uint32_t>(std::min<int64_t>(sleepUs, left)));
+    SleepMicros(static_cast<uint32_t>(std::min<int64_t>(sleepUs, leftUs)));
     sleepUs = std::min(sleepUs * 2, cap);
   }
 }
 
 void Watcher::Run() {
+  // Short sleeps should last what they ask for: the default 50 us timer slack would stretch a
+  // 10 us sleep to 60 us.
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  if (realtime_) {
+    // Allowed for root or with CAP_SYS_NICE / an RLIMIT_RTPRIO; otherwise silently stays normal.
+    sched_param sp{};
+    sp.sched_priority = 1;
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+  }
   for (;;) {
     Arm a;
     {
@@ -188,7 +213,21 @@ void Watcher::Run() {
       *r = Poll(a);
       mapping_->Release();
     }
-    if (r->index >= 0) lastChangeNs_ = NowNs();
+    if (r->index >= 0) {
+      const int64_t now = NowNs();
+      lastChangeNs_ = now;
+      if (r->index == 0) {
+        // Learn the producer's period from word 0 (exponential average; gaps over 1 s reset it).
+        const int64_t last = lastWord0Ns_.exchange(now);
+        const int64_t interval = now - last;
+        if (last != 0 && interval > 0 && interval < 1000000000) {
+          const int64_t p = periodNs_.load();
+          periodNs_ = p == 0 ? interval : (p * 7 + interval) / 8;
+        } else {
+          periodNs_ = 0;
+        }
+      }
+    }
     if (tsfn_.NonBlockingCall(r) != napi_ok) delete r;
   }
 }

@@ -77,6 +77,12 @@ export interface WatcherOptions {
   /** Sleep cap once nothing changed for idleAfterMs (default 1000 us). */
   idleSleepUs?: number;
   idleAfterMs?: number;
+  /** Near an expected change of a steady producer's word 0: poll this often (default 10 us). */
+  fineSleepUs?: number;
+  /** Before it: sleep at most this long at a time (default 500 us). */
+  coarseSleepUs?: number;
+  /** Ask for SCHED_FIFO priority 1 for the watcher thread when the process may (default true). */
+  realtime?: boolean;
 }
 
 /** Watcher result index: which word changed, or one of these. */
