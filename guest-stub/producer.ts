@@ -8,7 +8,7 @@
 import { cpus, release, type as osType } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
 import { openRegion, type Region } from '../src/region.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
 import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
@@ -285,12 +285,20 @@ export class StubProducer {
     let next = started;
     let slot = 0;
     while (this.running && performance.now() < deadline) {
+      let slept = false;
       if (period) {
         const wait = next - performance.now();
-        if (wait > 1) await sleep(wait - 0.5);
+        if (wait > 1) {
+          await sleep(wait - 0.5);
+          slept = true;
+        }
         // Catch up after a hiccup (up to 10 frames behind) instead of silently lowering the rate.
         next = Math.max(next + period, performance.now() - 10 * period);
       }
+      // A producer that is behind (or uncapped) and finds a free slot at once only awaits
+      // resolved promises: without a turn of the event loop the 10 ms heartbeat timer never
+      // runs and consumers declare the producer dead after 1 s (seen in a slow TCG guest).
+      if (!slept) await nextTurn();
       if (this.options.frames !== undefined && this.stats.framesPosted >= this.options.frames) {
         await sleep(20); // all frames sent: keep the session (heartbeat, cursor) alive
         continue;

@@ -66,13 +66,14 @@ export function percentile(sorted: number[], p: number): number | null {
 }
 
 export async function runLoop(o: LoopOptions): Promise<LoopResult> {
-  const log = o.log ?? (() => undefined);
+  const started = process.hrtime.bigint();
+  const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(2)} s`;
+  const log = (line: string) => o.log?.(`[${elapsed()}] ${line}`);
   const errors: string[] = [];
   const addError = (m: string) => {
     log(m);
     if (errors.length < 50) errors.push(m);
   };
-  const started = process.hrtime.bigint();
   let guest: E2eGuest | undefined;
   let relay: FrameRelay | undefined;
   let sink: SpiceInputSink | undefined;
@@ -90,20 +91,33 @@ export async function runLoop(o: LoopOptions): Promise<LoopResult> {
   let mouseSent = 0;
   let mouseEchoed = 0;
 
+  /** Set once the guest side is gone (stub exited, QEMU died): every wait ends at once. */
+  let gone = '';
+  let onGone: (() => void) | null = null;
   const waitFor = (pred: (s: Seen) => boolean, timeoutMs: number): Promise<Seen | null> =>
     new Promise((resolve) => {
       if (latest && pred(latest)) return resolve(latest);
-      const t = setTimeout(() => {
-        onSeen = null;
-        resolve(null);
-      }, timeoutMs);
-      onSeen = (s) => {
-        if (!pred(s)) return;
+      if (gone) return resolve(null);
+      const done = (s: Seen | null) => {
         clearTimeout(t);
         onSeen = null;
+        onGone = null;
         resolve(s);
       };
+      const t = setTimeout(() => done(null), timeoutMs);
+      onSeen = (s) => pred(s) && done(s);
+      onGone = () => done(null);
     });
+  const watchGuest = setInterval(() => {
+    if (gone || !guest) return;
+    const exit = guest.lines().find((l) => l.startsWith('stub-exit'));
+    if (exit) gone = `the stub in the guest exited (${exit})`;
+    else if (guest.qemu.proc.exitCode !== null || guest.qemu.proc.signalCode !== null) gone = `QEMU exited: ${guest.qemu.stderr().slice(-500)}`;
+    if (gone) {
+      addError(gone);
+      onGone?.();
+    }
+  }, 250);
 
   try {
     log(`booting the guest (${o.width}x${o.height} input-echo at ${o.fps} fps on the ivshmem BAR)…`);
@@ -132,12 +146,13 @@ export async function runLoop(o: LoopOptions): Promise<LoopResult> {
     void relay.start();
 
     const first = await waitFor(() => true, o.bootTimeoutMs ?? 180_000);
-    if (!first) throw new Error(`no verified frame from the guest within ${Math.round((o.bootTimeoutMs ?? 180_000) / 1000)} s`);
+    if (!first) throw new Error(gone ? 'no frame from the guest' : `no verified frame from the guest within ${Math.round((o.bootTimeoutMs ?? 180_000) / 1000)} s`);
     log(`first guest frame after ${Number((firstFrameNs - started) / 1_000_000n)} ms; connecting SPICE`);
 
     sink = SpiceInputSink.open({ spice: guest.spice });
     await Promise.race([sink.client.whenConnected(), new Promise((_, reject) => setTimeout(() => reject(new Error(`SPICE did not connect to ${guest!.spice}`)), 30_000))]);
 
+    log('SPICE connected; typing');
     const echoTimeout = o.echoTimeoutMs ?? 20_000;
     const keyNames = Object.keys(LINUX_KEYCODES);
     /** Sends one key event and waits for its echo; returns true when it was echoed exactly. */
@@ -164,7 +179,7 @@ export async function runLoop(o: LoopOptions): Promise<LoopResult> {
       return true;
     };
 
-    for (let k = 0; k < o.keys; k++) {
+    for (let k = 0; k < o.keys && !gone; k++) {
       const name = keyNames[k % keyNames.length]!;
       keysSent++;
       const down = await keyEvent(name, true);
@@ -174,7 +189,7 @@ export async function runLoop(o: LoopOptions): Promise<LoopResult> {
 
     // Relative motion (SPICE server mouse mode → PS/2 mouse → REL_X/REL_Y): the guest pointer
     // must end where the sum of the moves puts it (the moves stay clear of the frame edges).
-    for (let m = 0; m < o.mouseMoves; m++) {
+    for (let m = 0; m < o.mouseMoves && !gone; m++) {
       const dx = [7, -5, 3, -9][m % 4]!;
       const dy = [-4, 6, 2, -3][m % 4]!;
       const from = latest!.state;
@@ -190,6 +205,7 @@ export async function runLoop(o: LoopOptions): Promise<LoopResult> {
   }
   {
     // Always reached: close SPICE and the relay, kill QEMU, remove the region.
+    clearInterval(watchGuest);
     await sink?.close().catch(() => undefined);
     await relay?.close().catch(() => undefined);
     const failed = errors.length > 0 || keysEchoed !== keysSent;
