@@ -54,7 +54,8 @@ export function e2eUnavailable(): string {
 
 const MOUNT = 'trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose';
 
-function initScript(o: { project: string; guestNode: string; nodeMount: string; stubArgs: string }): string {
+/** The guest's /init. The project is mounted at /glasspane whatever its host path (a checkout under /tmp would be hidden by the guest's /tmp). */
+function initScript(o: { guestNode: string; nodeMount: string; stubArgs: string }): string {
   return `#!/bin/sh
 export PATH=/bin
 /bin/busybox --install -s /bin
@@ -71,17 +72,17 @@ while [ $i -lt 600 ]; do
 done
 grep -E '^(N|H):' /proc/bus/input/devices | sed 's/^/E2E dev /'
 cd /newroot
-mkdir -p usr proc sys dev tmp .${o.project}
+mkdir -p usr proc sys dev tmp glasspane
 ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin
 mount -t 9p -o ${MOUNT} usr /newroot/usr || echo "E2E mount usr failed"
-mount -t 9p -o ${MOUNT} proj /newroot${o.project} || echo "E2E mount proj failed"
+mount -t 9p -o ${MOUNT} proj /newroot/glasspane || echo "E2E mount proj failed"
 ${o.nodeMount}
 mount -t proc proc /newroot/proc
 mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
 mount -t tmpfs tmp /newroot/tmp
 echo "E2E booted $(cut -d' ' -f1 /proc/uptime)"
-chroot /newroot ${o.guestNode} ${o.project}/dist/src/cli/main.js stub --device auto --scene input-echo ${o.stubArgs} --quiet
+chroot /newroot ${o.guestNode} /glasspane/dist/src/cli/main.js stub --device auto --scene input-echo ${o.stubArgs} --quiet
 echo "E2E stub-exit $?"
 poweroff -f
 `;
@@ -116,7 +117,7 @@ export async function startE2eGuest(o: E2eGuestOptions): Promise<E2eGuest> {
     const initrd = path.join(dir, 'initrd.cpio');
     const modules = moduleClosure(kernel.version, ['virtio_pci', '9p', '9pnet_virtio', 'evdev', 'psmouse']);
     const stubArgs = `--width ${o.width} --height ${o.height} --fps ${o.fps}`;
-    writeInitramfs(initrd, { busybox, version: kernel.version, modules, init: initScript({ project: ROOT, guestNode, nodeMount, stubArgs }) });
+    writeInitramfs(initrd, { busybox, version: kernel.version, modules, init: initScript({ guestNode, nodeMount, stubArgs }) });
     const serialPath = path.join(dir, 'serial.log');
     const extraArgs = [
       '-m', String(o.memMiB ?? 512),
