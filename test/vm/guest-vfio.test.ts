@@ -31,10 +31,10 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in $(cat /modules/order); do insmod /modules/$m || echo "GP insmod $m failed"; done
 cd /newroot
-mkdir -p usr work/main proc sys dev tmp run etc
+mkdir -p usr glasspane proc sys dev tmp run etc
 ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose usr /newroot/usr || echo "GP mount usr failed"
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose proj /newroot/work/main || echo "GP mount proj failed"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose proj /newroot/glasspane || echo "GP mount proj failed"
 __NODE_MOUNT__
 mount -t proc proc /newroot/proc
 mount -t sysfs sys /newroot/sys
@@ -55,7 +55,7 @@ modprobe vfio-pci || echo "GP modprobe vfio-pci failed"
 echo "GP t0 $(cut -d' ' -f1 /proc/uptime)"
 drv() { if [ -e /sys/bus/pci/devices/$1/driver ]; then basename "$(readlink /sys/bus/pci/devices/$1/driver)"; else echo none; fi; }
 j() { if [ -e "$1" ]; then echo yes; else echo no; fi; }
-G="\$NODE /work/main/dist/src/cli/main.js"
+G="\$NODE /glasspane/dist/src/cli/main.js"
 echo "GP before nic=$(drv ${NIC}) port=$(drv ${PORT}) groups=$(ls /sys/kernel/iommu_groups | wc -l)"
 $G iommu --json > /tmp/iommu.json; echo "GP iommu rc=$? nicgroup=$(basename "$(readlink /sys/bus/pci/devices/${NIC}/iommu_group)")"
 $G vfio bind ${NIC} --journal /tmp/j.json --timeout 120; echo "GP bind rc=$? nic=$(drv ${NIC}) override=$(cat /sys/bus/pci/devices/${NIC}/driver_override) journal=$(j /tmp/j.json)"
