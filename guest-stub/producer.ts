@@ -292,8 +292,9 @@ export class StubProducer {
           await sleep(wait - 0.5);
           slept = true;
         }
-        // Catch up after a hiccup (up to 10 frames behind) instead of silently lowering the rate.
-        next = Math.max(next + period, performance.now() - 10 * period);
+        // After a hiccup (the host descheduled us, the consumer stalled) catch up on up to one
+        // second of frames instead of silently lowering the rate: the cap holds on average.
+        next = Math.max(next + period, performance.now() - Math.max(10 * period, 1000));
       }
       // A producer that is behind (or uncapped) and finds a free slot at once only awaits
       // resolved promises: without a turn of the event loop the 10 ms heartbeat timer never
