@@ -136,7 +136,9 @@ export class LgmpConsumer {
     let index = -1;
     for (let i = 0; i < numQueues; i++) if (r.load32(queueOffset(i) + QUEUE.queueID) === queueID) index = i;
     if (index < 0) {
-      throw new GlasspaneError('ERR_LGMP_CORRUPT', `the producer offers no queue ${queueID} (it has ${numQueues})`, 'use the Looking Glass B7 guest application');
+      // A producer writes its header before it creates its queues: right after it starts this is
+      // a passing state (the caller retries), and only persisting means a foreign producer.
+      throw new GlasspaneError('ERR_PRODUCER_STARTING', `the producer offers no queue ${queueID} (it has ${numQueues})`, 'if this persists, use the Looking Glass B7 guest application');
     }
     const hq = queueOffset(index);
     const numMessages = r.load32(hq + QUEUE.numMessages);

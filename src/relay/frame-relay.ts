@@ -186,7 +186,9 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       this.watcher = new native.Watcher(this.region, this.options.watcher);
     } catch (err) {
       this.problem(err);
-      await sleep(this.options.retryMs ?? 250);
+      // Look again soon: a viewer started just before the VM or the stub should not miss
+      // their first frames (opening is a cheap open(2) that fails).
+      await sleep(Math.min(this.options.retryMs ?? 250, 50));
     }
   }
 
@@ -195,6 +197,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     const region = this.region!;
     this.setStatus('waiting-producer', 'waiting for the guest…');
     const consumer = new LgmpConsumer(region);
+    let startingSince: number | undefined;
     for (;;) {
       if (this.closed) return;
       // The heartbeat must move after we started looking (a live producer): wait for the
@@ -220,7 +223,17 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
         return;
       } catch (err) {
         this.unsubscribe();
-        if ((err as GlasspaneError).code !== 'ERR_NO_PRODUCER' || this.lastProblem) this.problem(err);
+        const code = (err as GlasspaneError).code;
+        if (code === 'ERR_PRODUCER_STARTING' || (typeof code === 'string' && code.startsWith('ERR_KVMFR_'))) {
+          // Seen between a producer writing its header and writing its user data or creating its
+          // queues: report it only when it lasts, so a viewer that caught a starting producer
+          // shows no error.
+          startingSince ??= performance.now();
+          if (performance.now() - startingSince < 1000) continue;
+        } else {
+          startingSince = undefined;
+        }
+        if (code !== 'ERR_NO_PRODUCER' || this.lastProblem) this.problem(err);
       }
     }
   }

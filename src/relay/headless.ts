@@ -75,7 +75,9 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   relay.on('problem', (p) => {
     // Session changes and resubscriptions are recovered events, not errors of the run.
     if (p.code !== 'ERR_SESSION_ENDED' && p.code !== 'ERR_SUBSCRIPTION_LOST') addError(p.message);
-    if ((p.code === 'ERR_REGION_OPEN' || p.code === 'ERR_NO_PRODUCER') && errors.includes(p.message)) transient.add(p.message);
+        // Problems a later session resolves (the region appeared, the producer finished starting).
+    const passing = ['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING'].includes(p.code);
+    if (passing && errors.includes(p.message)) transient.add(p.message);
     o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
   });
   relay.on('frame', (f) => {
