@@ -31,8 +31,8 @@ const stub = new StubProducer({
 });
 
 // Probe (benchmark only): the time from the post timestamp the stub puts in the pixels to the
-// end of that frame's pixel write, as this process sees it, by wrapping the region's writeIn and
-// writeInAsync (whichever the stub uses). The consumer cannot hold the whole frame before the
+// end of that frame's pixel write, as this process sees it, by wrapping the region's writeIn (the
+// stub writes each frame synchronously right after posting it). The consumer cannot hold the whole frame before the
 // producer has written it.
 const writeDoneUs: number[] = [];
 const region = (stub as unknown as { region: Region }).region;
@@ -44,19 +44,12 @@ const record = (postedNs: bigint): void => {
   if (postedNs > 0n && writeDoneUs.length < 100_000) writeDoneUs.push(Number(process.hrtime.bigint() - postedNs) / 1e3);
 };
 const writeIn = region.writeIn.bind(region);
-const writeInAsync = region.writeInAsync.bind(region);
 const timedWriteIn: Region['writeIn'] = (src, srcOffset, dstOffset, length, wpOffset, step) => {
   writeIn(src, srcOffset, dstOffset, length, wpOffset, step);
   record(postedAt(src));
 };
-const timedWriteInAsync: Region['writeInAsync'] = async (src, srcOffset, dstOffset, length, wpOffset, step) => {
-  const n = await writeInAsync(src, srcOffset, dstOffset, length, wpOffset, step);
-  record(postedAt(src));
-  return n;
-};
-// The addon's methods are read-only prototype properties: shadow them on the instance.
+// The addon's methods are read-only prototype properties: shadow it on the instance.
 Object.defineProperty(region, 'writeIn', { value: timedWriteIn });
-Object.defineProperty(region, 'writeInAsync', { value: timedWriteInAsync });
 
 let stopping = false;
 const stop = async (): Promise<void> => {

@@ -398,6 +398,11 @@ export function scancodeForHid(usage: number): number | undefined {
   return SET1_BY_HID.get(usage);
 }
 
+/** set-1 scancode for a physical key given as a KeyboardEvent.code name or a HID usage (= SDL scancode). */
+export function scancodeForKey(key: string | number): number | undefined {
+  return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
+}
+
 /** Known code names that look like `name` (for "did you mean" in error messages). */
 export function similarCodes(name: string, max = 3): string[] {
   const lower = name.toLowerCase();

@@ -7,7 +7,7 @@ import { parseSpiceAddress } from '../spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../spice/client.js';
 import { readSpicePassword } from '../spice/password.js';
 import { Leds, SpiceButton } from '../spice/protocol.js';
-import { scancodeForCode, scancodeForHid } from './scancodes.js';
+import { scancodeForKey } from './scancodes.js';
 import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
 
 const BUTTON_IDS: Record<MouseButton, number> = {
@@ -17,11 +17,6 @@ const BUTTON_IDS: Record<MouseButton, number> = {
   side: SpiceButton.SIDE,
   extra: SpiceButton.EXTRA,
 };
-
-/** set-1 scancode for a KeyId; undefined when the key has none. */
-export function scancodeFor(key: KeyId): number | undefined {
-  return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
-}
 
 export interface OpenSpiceSinkOptions {
   /** HOST:PORT or unix:/path (the --spice value). */
@@ -101,7 +96,7 @@ export class SpiceInputSink implements InputSink {
   }
 
   private key(key: KeyId, down: boolean): boolean {
-    const sc = scancodeFor(key);
+    const sc = scancodeForKey(key);
     const inputs = this.client.inputs;
     if (sc === undefined || !inputs) return false;
     // A keyDown for a key already held is host autorepeat: the guest repeats by itself, and a

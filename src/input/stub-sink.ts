@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
-import { scancodeForCode, scancodeForHid } from './scancodes.js';
+import { scancodeForKey } from './scancodes.js';
 
 export type StubInputMessage =
   | { t: 'key'; down: boolean; scancode: number }
@@ -17,10 +17,6 @@ export type StubInputMessage =
 
 /** Button state bits, as in SPICE (left 1, middle 2, right 4, side 8, extra 16). */
 export const BUTTON_MASK: Record<MouseButton, number> = { left: 1, middle: 2, right: 4, side: 8, extra: 16 };
-
-export function set1For(key: KeyId): number | undefined {
-  return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
-}
 
 export class StubInputSink implements InputSink {
   readonly absolute = false;
@@ -47,7 +43,7 @@ export class StubInputSink implements InputSink {
   }
 
   keyDown(key: KeyId): boolean {
-    const sc = set1For(key);
+    const sc = scancodeForKey(key);
     if (sc === undefined) return false;
     this.pressed.add(sc);
     this.send({ t: 'key', down: true, scancode: sc });
@@ -55,7 +51,7 @@ export class StubInputSink implements InputSink {
   }
 
   keyUp(key: KeyId): boolean {
-    const sc = set1For(key);
+    const sc = scancodeForKey(key);
     if (sc === undefined) return false;
     this.releaseScancode(sc);
     return true;
