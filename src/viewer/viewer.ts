@@ -337,8 +337,10 @@ export class Viewer {
     this.schedule();
   }
 
+  /** Queues one present on the next turn. Before run() has made the window there is nothing to draw on:
+   *  state changes (e.g. SPICE connecting while SDL loads) only mark the view dirty; run() presents once ready. */
   private schedule(): void {
-    if (this.scheduled || this.closed) return;
+    if (this.scheduled || this.closed || !this.window) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -355,7 +357,7 @@ export class Viewer {
   }
 
   private present(): void {
-    if (this.closed || this.window.destroyed) return;
+    if (this.closed || !this.window || this.window.destroyed) return;
     const fresh = this.pending;
     if (fresh) {
       this.pending = null;
