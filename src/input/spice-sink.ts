@@ -5,6 +5,7 @@
  */
 import { parseSpiceAddress } from '../spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../spice/client.js';
+import type { ClipboardHandlers } from '../spice/agent.js';
 import { readSpicePassword } from '../spice/password.js';
 import { Leds, SpiceButton } from '../spice/protocol.js';
 import { scancodeForKey } from './scancodes.js';
@@ -25,6 +26,8 @@ export interface OpenSpiceSinkOptions {
   passwordFile?: string;
   env?: NodeJS.ProcessEnv;
   mouseMode?: 'server' | 'client';
+  /** Clipboard text through the guest agent (see ClipboardBridge); off when not given. */
+  clipboard?: ClipboardHandlers;
   /** Every state change, for the OSD (see describeSpiceStatus()). */
   onState?: (s: SpiceStatus) => void;
 }
@@ -42,6 +45,7 @@ export class SpiceInputSink implements InputSink {
       address: parseSpiceAddress(opts.spice),
       password: readSpicePassword(opts.passwordFile, opts.env),
       mouseMode: opts.mouseMode,
+      clipboard: opts.clipboard,
       onState: opts.onState,
     });
     client.start();

@@ -13,6 +13,8 @@
  *   screenshotDir = "~/Pictures"
  *   spice = "127.0.0.1:5900"     # or "unix:/run/vm/spice.sock"
  *   spicePasswordFile = "~/.config/glasspane/spice-password"
+ *   spiceMouse = "server"        # or "client" (absolute; needs a tablet or the agent in the guest)
+ *   clipboard = true             # share clipboard text with the guest (spice-vdagent)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -37,6 +39,8 @@ export const ViewerConfigSchema = z
     input: z.string(),
     spice: z.string(),
     spicePasswordFile: z.string().transform(expandHome),
+    spiceMouse: z.enum(['server', 'client']),
+    clipboard: z.boolean(),
   })
   .partial()
   .strict();

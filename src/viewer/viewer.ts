@@ -21,6 +21,7 @@ import { framePng } from './screenshot.js';
 import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
+import type { ClipboardBridge } from './clipboard-bridge.js';
 import { uuidMismatchWarning } from '../spice/main-channel.js';
 
 const log = debuglog('glasspane:viewer');
@@ -44,6 +45,8 @@ export interface ViewerOptions {
   /** Called once a second with the OSD's figures. */
   onFigures?: (f: ViewerFigures & { capture: boolean; width: number; height: number; format: string }) => void;
   onMessage?: (m: string) => void;
+  /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it SDL's clipboard. */
+  clipboard?: ClipboardBridge;
 }
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
@@ -79,6 +82,7 @@ export class Viewer {
   private inputVmUuid = '';
   private warnedUuid = false;
   private locksSynced = false;
+  private unwireClipboard: () => void = () => {};
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
@@ -107,6 +111,7 @@ export class Viewer {
     });
     this.wireWindow();
     this.wireRelay();
+    this.wireClipboard();
     this.ticker = setInterval(() => this.tick(), 1000);
     void this.relay.start();
     this.schedule();
@@ -122,6 +127,7 @@ export class Viewer {
     this.pending?.release();
     this.current?.release();
     this.pending = this.current = null;
+    this.unwireClipboard();
     if (this.window && !this.window.destroyed) this.window.destroy();
     this.done();
   }
@@ -187,6 +193,24 @@ export class Viewer {
       this.touch();
     });
     r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
+  }
+
+  private wireClipboard(): void {
+    const bridge = this.o.clipboard;
+    if (!bridge) return;
+    const host = this.sdl.clipboard;
+    bridge.attachHost(host);
+    const onUpdate = () => bridge.hostMaybeChanged();
+    host.on('update', onUpdate);
+    // A listener keeps SDL's event polling (and so the process) alive: it goes when the window does.
+    this.unwireClipboard = () => {
+      // The module is an EventEmitter at run time; its typings only declare on().
+      (host as unknown as NodeJS.EventEmitter).off('update', onUpdate);
+      bridge.detachHost();
+    };
+    // On X11, SDL hears of another application's copy only if it owned the clipboard before:
+    // coming back to the window is when the user is about to paste, so look again then.
+    this.window.on('focus', () => bridge.hostMaybeChanged());
   }
 
   private wireWindow(): void {

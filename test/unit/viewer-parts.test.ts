@@ -122,6 +122,8 @@ describe('viewer config', () => {
   it('names the file, the key and the fix', () => {
     expect(() => loadViewerConfig(file('k.toml', 'escapeKey = "Scroll"\n'))).toThrow(/k\.toml: escapeKey: not a KeyboardEvent\.code name/);
     expect(() => loadViewerConfig(file('s.toml', 'size = "big"\n'))).toThrow(/size: must look like 1920x1080/);
+    expect(() => loadViewerConfig(file('m.toml', 'spiceMouse = "tablet"\n'))).toThrow(/m\.toml: spiceMouse: .*"server".*"client"/);
+    expect(() => loadViewerConfig(file('c.toml', 'clipboard = "yes"\n'))).toThrow(/c\.toml: clipboard: .*boolean/);
     expect(() => loadViewerConfig(file('u.toml', 'colour = "blue"\n'))).toThrow(/u\.toml: .*colour/);
     expect(() => loadViewerConfig(file('t.toml', 'vsync = \n'))).toThrow(/t\.toml: not valid TOML/);
     expect(() => loadViewerConfig(join(dir, 'missing.toml'))).toThrow(/does not exist/);

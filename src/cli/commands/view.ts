@@ -1,5 +1,5 @@
 /** `glasspane view`: consume frames from a region (headless now; the window comes with the viewer). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
 import { Viewer, type ViewerOptions } from '../../viewer/viewer.js';
@@ -8,6 +8,7 @@ import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 import { SpiceInputSink } from '../../input/spice-sink.js';
+import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
 import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
@@ -66,6 +67,8 @@ type WindowFlags = Pick<ViewerOptions, 'size' | 'fullscreen' | 'vsync' | 'intege
   input?: string;
   spice?: string;
   spicePasswordFile?: string;
+  spiceMouse?: 'server' | 'client';
+  clipboard?: boolean;
   screenshot?: string;
   stats?: boolean;
 };
@@ -85,16 +88,30 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
     input: pick('input'),
     spice: pick('spice'),
     spicePasswordFile: pick('spicePasswordFile'),
+    spiceMouse: pick('spiceMouse'),
+    clipboard: pick('clipboard'),
     screenshotDir: pick('screenshotDir'),
     size: fromCli('size') || !cfg.size ? o.size : sizeOption('size')(cfg.size),
     copyTimeout: fromCli('copyTimeout') || cfg.copyTimeoutMs === undefined ? o.copyTimeout : cfg.copyTimeoutMs,
   };
 }
 
-function openSink(o: WindowFlags, onStatus: (text: string, vmUuid?: string) => void): { sink: InputSink; name: string } {
+function openSink(
+  o: WindowFlags,
+  onStatus: (text: string, vmUuid?: string) => void,
+  onProblem: (message: string) => void,
+): { sink: InputSink; name: string; clipboard?: ClipboardBridge } {
   if (o.spice) {
-    const sink = SpiceInputSink.open({ spice: o.spice, passwordFile: o.spicePasswordFile, onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid) });
-    return { sink, name: `spice ${o.spice}` };
+    const clipboard = o.clipboard === false ? undefined : new ClipboardBridge(onProblem);
+    const sink = SpiceInputSink.open({
+      spice: o.spice,
+      passwordFile: o.spicePasswordFile,
+      mouseMode: o.spiceMouse,
+      clipboard: clipboard?.handlers,
+      onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid),
+    });
+    clipboard?.attachGuest(sink.client);
+    return { sink, name: `spice ${o.spice}`, clipboard };
   }
   if (o.input && o.input !== 'none') {
     const url = o.input.replace(/^stub:/, '');
@@ -129,7 +146,8 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
 
 async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   let viewer: Viewer | null = null;
-  const { sink, name } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid));
+  const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
+  const { sink, name, clipboard } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
   viewer = new Viewer({
     shm: o.shm,
     size: o.size,
@@ -144,7 +162,8 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
     onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f)}\n`) : undefined,
-    onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
+    onMessage,
+    clipboard,
   });
   const stop = () => void viewer.close();
   process.once('SIGINT', stop);
@@ -180,6 +199,12 @@ export function registerView(program: Command): void {
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
     .option('--spice <addr>', 'forward input to QEMU over SPICE: HOST:PORT or unix:/path')
     .option('--spice-password-file <file>', 'SPICE password file (else $GLASSPANE_SPICE_PASSWORD)')
+    .addOption(
+      new Option('--spice-mouse <mode>', 'SPICE mouse: server (relative, captured) or client (absolute; needs a tablet or the agent in the guest)')
+        .choices(['server', 'client'])
+        .default('server'),
+    )
+    .option('--no-clipboard', 'do not share clipboard text with the guest (needs spice-vdagent there)')
     .option('--title <text>', 'window title (default: the producer and guest OS)')
     .option('--screenshot <file>', 'write the first guest frame as a PNG at the guest\'s size and exit (no window needed)')
     .option('--screenshot-dir <dir>', 'where escape+S saves screenshots (default: the current folder)')
