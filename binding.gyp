@@ -7,8 +7,10 @@
         "native/mapping.cc",
         "native/region.cc",
         "native/fast_copy.cc",
-        "native/watcher.cc"
+        "native/watcher.cc",
+        "native/sdl_grab.cc"
       ],
+      "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -112,6 +112,13 @@ interface Addon {
   /** libc memcpy of min(dst, src) bytes: the benchmarks' yardstick. */
   memcpyBaseline(dst: Uint8Array, src: Uint8Array): void;
   cpuHasAvx2: boolean;
+  /**
+   * Grabs (or releases) keyboard and mouse for an SDL window by its id, through the SDL2 library
+   * already loaded in this process (the viewer's). Returns the grab state SDL reports afterwards,
+   * or null when SDL2 >= 2.0.16 is not loaded or no window has that id. SDL grabs only while the
+   * window has input focus. JS main thread only.
+   */
+  sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
 }
 
 function findAddon(): string {

@@ -3,6 +3,7 @@
  * WAYLAND_DISPLAY) the caller gets a clear message suggesting --headless instead of an SDL error.
  */
 import { GlasspaneError } from '../errors.js';
+import { native } from '../native.js';
 
 export type Sdl = typeof import('@kmamal/sdl');
 export type SdlWindow = ReturnType<Sdl['video']['createWindow']>;
@@ -22,4 +23,15 @@ export async function loadSdl(): Promise<Sdl> {
       { cause: err },
     );
   }
+}
+
+/**
+ * Capture-mode grabs for a window: the keyboard (so Alt+Tab and the like go to the guest) and
+ * the mouse (confined to the window). The binding has no grab API, so this goes through our
+ * addon to the same SDL library (see native/sdl_grab.h). Returns false when SDL could not grab
+ * the keyboard (an old SDL, no input focus, or a desktop that refuses).
+ */
+export function grabWindow(window: SdlWindow, on: boolean): boolean {
+  const r = native.sdlWindowGrab(window.id, on, on);
+  return r?.keyboard === on;
 }

@@ -18,7 +18,7 @@ import { KeyRouter, hidForCode, type EscapeAction } from './key-router.js';
 import { Osd, helpPanel, messageScreen } from './osd.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
-import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { grabWindow, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
@@ -82,6 +82,7 @@ export class Viewer {
   private inputVmUuid = '';
   private warnedUuid = false;
   private locksSynced = false;
+  private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
 
   constructor(private readonly o: ViewerOptions) {
@@ -288,7 +289,12 @@ export class Viewer {
       this.sdl.mouse.hideCursor();
       this.sdl.mouse.capture();
       this.sdl.mouse.setPosition(this.window.x + Math.floor(this.window.width / 2), this.window.y + Math.floor(this.window.height / 2));
+      if (!grabWindow(this.window, true) && !this.warnedGrab) {
+        this.warnedGrab = true;
+        this.message('keyboard not grabbed: desktop shortcuts (Alt+Tab, Super) still go to the desktop');
+      }
     } else {
+      grabWindow(this.window, false);
       this.sdl.mouse.uncapture();
       this.sdl.mouse.showCursor();
       this.o.sink.releaseAll();

@@ -238,3 +238,12 @@ describe('native: lifetime', () => {
     expect(JSON.parse(res.stdout)).toEqual({ before: true, after: false });
   });
 });
+
+describe('native sdlWindowGrab', () => {
+  it('reports "unavailable" (null) in a process without SDL, and checks its arguments', () => {
+    // This test process never loads SDL; the viewer's real grab is checked under Xvfb (test/viewer/input.test.ts).
+    expect(readFileSync('/proc/self/maps', 'utf8')).not.toContain('libSDL2');
+    expect(native.sdlWindowGrab(1, true, true)).toBeNull();
+    expect(() => (native.sdlWindowGrab as unknown as (...a: unknown[]) => unknown)('1', true)).toThrow(TypeError);
+  });
+});

@@ -2,20 +2,29 @@
  * Input through the real viewer under Xvfb, typed with xdotool, arriving at a real guest-stub
  * over the stub input sink: the escape key toggles capture; in capture, keys arrive as PC set-1
  * scancodes, relative motion and buttons arrive; out of capture nothing does; focus loss
- * releases every pressed key towards the guest.
+ * releases every pressed key towards the guest. Capture holds X keyboard and pointer grabs (seen
+ * by a second X client, fixtures/grab-probe.c), and leaving capture lets them go.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import type { StubInputMessage } from '../../src/input/stub-sink.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
+const probeDir = mkdtempSync(join(tmpdir(), 'glasspane-grab-'));
+const probeBin = join(probeDir, 'grab-probe');
 beforeAll(async () => {
   x = await startXvfb();
+  const cc = spawnSync('gcc', ['-O1', '-o', probeBin, join(import.meta.dirname, 'fixtures', 'grab-probe.c'), '-lX11'], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build the grab probe (needs gcc and libx11-dev): ${cc.stderr}`);
 });
 afterAll(async () => {
+  rmSync(probeDir, { recursive: true, force: true });
   for (const p of procs) {
     p.child.kill('SIGKILL');
     await p.exited;
@@ -30,6 +39,12 @@ const received = (stub: CliRun): StubInputMessage[] =>
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as StubInputMessage);
+
+/** Who holds the X grabs: 'held' when another client (the viewer) has them. */
+const grabs = (): string => {
+  const out = spawnSync(probeBin, { env: x.env, encoding: 'utf8' }).stdout.trim();
+  return out.replace(/=1/g, '=held').replace(/=0/g, '=free');
+};
 
 const capture = (view: CliRun): boolean | undefined => {
   const lines = view.stdout().trim().split('\n').filter(Boolean);
@@ -50,7 +65,8 @@ describe('viewer input under Xvfb', () => {
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));
 
-    // Out of capture: nothing reaches the guest.
+    // Out of capture: nothing reaches the guest, and nothing is grabbed.
+    expect(grabs()).toBe('keyboard=free pointer=free');
     xdotool(x, 'key', 'b');
     await new Promise((r) => setTimeout(r, 300));
     expect(received(stub)).toEqual([]);
@@ -58,6 +74,7 @@ describe('viewer input under Xvfb', () => {
     // Escape key tapped: capture on.
     xdotool(x, 'key', 'Scroll_Lock');
     await waitFor(() => capture(view) === true, 5000, 'capture on');
+    expect(grabs()).toBe('keyboard=held pointer=held');
     xdotool(x, 'key', 'a');
     xdotool(x, 'key', 'F5');
     xdotool(x, 'key', 'KP_Enter');
@@ -96,6 +113,7 @@ describe('viewer input under Xvfb', () => {
     // Escape key again: capture off, keys stay with the host.
     xdotool(x, 'key', 'Scroll_Lock');
     await waitFor(() => capture(view) === false, 5000, 'capture off');
+    expect(grabs()).toBe('keyboard=free pointer=free');
     const before = received(stub).length;
     xdotool(x, 'key', 'c');
     await new Promise((r) => setTimeout(r, 300));
@@ -118,6 +136,7 @@ describe('viewer input under Xvfb', () => {
       xdotool(x, 'windowfocus', '--sync', findWindow(x, '^other$').id);
       await waitFor(() => received(stub).some((m) => m.t === 'key' && !m.down && m.scancode === 0x20), 5000, 'd released by focus loss');
       await waitFor(() => capture(view) === false, 5000, 'capture released by focus loss');
+      expect(grabs()).toBe('keyboard=free pointer=free');
       xdotool(x, 'keyup', 'd');
     } finally {
       other.kill();
