@@ -152,6 +152,20 @@ describe('vm lifecycle with real QEMU (TCG)', () => {
     expect(up.child.signalCode ?? up.child.exitCode).not.toBeNull();
   });
 
+  it('down escalates to SIGKILL when QEMU does not answer QMP or SIGTERM (a stopped process)', async () => {
+    const { config, ctx } = fixture();
+    const up = await vmUp(ctx, config, { supervise: 'none' });
+    pids.push(up.state.pid);
+    // SIGSTOP: QMP accepts the connection but never greets, and SIGTERM stays pending, as with
+    // a QEMU hung in a device reset that can still be killed.
+    process.kill(up.state.pid, 'SIGSTOP');
+    const lines: string[] = [];
+    expect(await vmDown({ ...ctx, log: (l) => lines.push(l) }, 'smoke', { timeoutS: 1 })).toBe('SIGKILL');
+    expect(lines.join('\n')).toMatch(/QMP unavailable[\s\S]*sending SIGTERM[\s\S]*sending SIGKILL[\s\S]*restoring the host/);
+    expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
+    expect(await readState(ctx.stateDir, 'smoke')).toBeNull();
+  }, 60_000);
+
   it('down after a vm up killed between bind and QEMU start gives the devices back', async () => {
     const root = makeFakeHost(amdDualGpuHost());
     dirs.push(root);
