@@ -17,6 +17,7 @@ import { writeFrame } from '../src/kvmfr/frame.js';
 import { writeCursor } from '../src/kvmfr/cursor.js';
 import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, MAX_CURSOR_BYTES, OsType, SETCURSORPOS } from '../src/kvmfr/layout.js';
 import { formatByName } from '../src/kvmfr/formats.js';
+import { layout24, pack24, type Layout24 } from './pack24.js';
 import { GlasspaneError } from '../src/errors.js';
 import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from './scenes.js';
 import { StubInputServer } from './input-server.js';
@@ -39,7 +40,8 @@ export interface StubOptions {
   /** Frames per second cap; 0 = as fast as the consumer acknowledges. */
   fps: number;
   scene: SceneName;
-  format: 'bgra' | 'rgba';
+  /** bgr_32 and rgb_24: B7's 24-bit layouts (pack24.ts); bars scene only, not verifiable headless. */
+  format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24';
   /** Stop after this many seconds (undefined = until stop()). */
   seconds?: number;
   /** The VM UUID to advertise in VMINFO (default: random). */
@@ -89,7 +91,12 @@ export class StubProducer {
   private readonly scene: BarsScene;
   private readonly frameType: number;
   private pixels: Buffer;
+  /** Bytes per row in the region (the 24-bit layouts pad rows). */
   private pitch: number;
+  private readonly layout: Layout24;
+  /** 24-bit formats: the scene's 32-bit rows before packing. */
+  private unpacked: Buffer | null = null;
+  private readonly packed: boolean;
   private rows: number;
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
@@ -99,7 +106,13 @@ export class StubProducer {
 
   constructor(readonly options: StubOptions) {
     const fmt = formatByName(options.format);
-    if (!fmt || (fmt.name !== 'BGRA' && fmt.name !== 'RGBA')) throw new GlasspaneError('ERR_USAGE', `format "${options.format}" is not supported by the stub`, 'use --format bgra or --format rgba');
+    if (!fmt || !['BGRA', 'RGBA', 'BGR_32', 'RGB_24'].includes(fmt.name)) {
+      throw new GlasspaneError('ERR_USAGE', `format "${options.format}" is not supported by the stub`, 'use --format bgra, rgba, bgr_32 or rgb_24');
+    }
+    const packed = (this.packed = fmt.name === 'BGR_32' || fmt.name === 'RGB_24');
+    if (packed && options.scene !== 'bars') {
+      throw new GlasspaneError('ERR_USAGE', `the ${options.scene} scene draws 32-bit pixels only (got --format ${options.format})`, 'use --scene bars with a 24-bit format, or --format bgra');
+    }
     if (!Number.isInteger(options.width) || !Number.isInteger(options.height) || options.width < MIN_SCENE_WIDTH || options.height < 2 || options.width > 16384 || options.height > 16384) {
       throw new GlasspaneError('ERR_USAGE', `frame size ${options.width}x${options.height} is outside ${MIN_SCENE_WIDTH}x2 .. 16384x16384`, 'pass --width and --height within that range');
     }
@@ -117,8 +130,11 @@ export class StubProducer {
       throw err;
     }
     this.dv = new DataView(this.region.buffer);
-    this.scene = new BarsScene(options.width, options.height, this.frameType);
-    this.pitch = options.width * 4;
+    // 24-bit formats: the scene is drawn in the 32-bit order whose first 3 bytes are wanted, then packed.
+    const sceneType = fmt.type === FrameType.BGR_32 ? FrameType.BGRA : fmt.type === FrameType.RGB_24 ? FrameType.RGBA : fmt.type;
+    this.scene = new BarsScene(options.width, options.height, sceneType);
+    this.layout = packed ? layout24(fmt.type, options.width) : { dataWidth: options.width, stride: options.width, pitch: options.width * 4 };
+    this.pitch = this.layout.pitch;
     this.rows = options.height;
     this.pixels = Buffer.alloc(0);
     this.stats = {
@@ -169,6 +185,7 @@ export class StubProducer {
     this.stats.dataHeight = this.rows;
     if (this.rows < 1) need(null, `a single ${this.options.width}-pixel row`);
     if (this.pixels.length !== this.pitch * this.rows) this.pixels = Buffer.alloc(this.pitch * this.rows);
+    if (this.packed) this.unpacked = Buffer.alloc(this.options.width * 4 * this.rows);
     this.shapeMem = this.writeCursorShape();
     log('session %d: frames %d bytes each, %d rows%s', this.lgmp.sessionID, maxFrameSize, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
   }
@@ -306,7 +323,12 @@ export class StubProducer {
       }
       if (!(await this.waitForRoom())) break;
       const serial = this.serial;
-      this.scene.render(this.pixels, this.pitch, this.rows, serial);
+      if (this.unpacked) {
+        this.scene.render(this.unpacked, this.options.width * 4, this.rows, serial);
+        pack24(this.unpacked, this.options.width * 4, this.pixels, this.pitch, this.options.width, this.rows);
+      } else {
+        this.scene.render(this.pixels, this.pitch, this.rows, serial);
+      }
       this.drawInput();
       const pointerMoved = this.echo?.draw(this.pixels, this.pitch, this.rows) ?? false;
       const mem = this.frames[slot]!;
@@ -317,12 +339,12 @@ export class StubProducer {
         type: this.frameType,
         screenWidth: width,
         screenHeight: height,
-        dataWidth: width,
+        dataWidth: this.layout.dataWidth,
         dataHeight: this.rows,
         frameWidth: width,
         frameHeight: height,
         rotation: 0,
-        stride: width,
+        stride: this.layout.stride,
         pitch: this.pitch,
         flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
         damageRects: [],

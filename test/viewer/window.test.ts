@@ -4,7 +4,8 @@
  * it, the aspect ratio kept when the window is resized, and a resolution change followed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
@@ -115,6 +116,43 @@ describe('viewer window under Xvfb', () => {
       expect(img.rgb(p.x, p.y), `320x240: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, 320, 240));
     }
   }, 60_000);
+
+  it.each([
+    ['bgr_32', 'BGR_32'],
+    ['rgb_24', 'RGB_24'],
+  ])('shows B7\'s 24-bit %s frames (padded rows) with exact colours, on screen and in an escape+S screenshot', async (format, name) => {
+    const shm = shmPath(format);
+    const FW = 640;
+    const FH = 360;
+    start(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--format', format, '--quiet']);
+    const shots = mkdtempSync(join(tmpdir(), 'glasspane-shots-'));
+    const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', `fmt-${format}`, '--screenshot-dir', shots]);
+    await waitFor(() => (lastFigures(view)?.frames ?? 0) >= 5, 15_000, 'the viewer to present 5 frames');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((lastFigures(view) as Figures & { format: string }).format).toBe(name);
+    const win = findWindow(x, `fmt-${format}`);
+    const img = screenshot(x.display);
+    for (const [fx, fy] of samplePoints(FW, FH)) {
+      const p = toWindow(win, FW, FH, fx, fy);
+      expect(img.rgb(p.x, p.y), `${format}: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+    }
+
+    // escape+S: the frame on screen (serial 4) as a PNG at the guest's size.
+    const focus = findWindow(x, `fmt-${format}`);
+    xdotool(x, 'windowfocus', '--sync', focus.id);
+    xdotool(x, 'keydown', 'Scroll_Lock', 'key', 's', 'keyup', 'Scroll_Lock');
+    await waitFor(() => readdirSync(shots).some((f) => f.endsWith('.png')), 5000, 'the screenshot file');
+    await new Promise((r) => setTimeout(r, 200));
+    const file = join(shots, readdirSync(shots).find((f) => f.endsWith('.png'))!);
+    const png = await loadImage(readFileSync(file));
+    const ctx = createCanvas(png.width, png.height).getContext('2d');
+    ctx.drawImage(png, 0, 0);
+    expect([png.width, png.height]).toEqual([FW, FH]);
+    for (const [fx, fy] of samplePoints(FW, FH)) {
+      expect([...ctx.getImageData(fx, fy, 1, 1).data.subarray(0, 3)], `${format} PNG: pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+    }
+    rmSync(shots, { recursive: true, force: true });
+  }, 40_000);
 
   it('OSD figures come from real counters: UPS follows the producer rate, latency and present cost are measured', async () => {
     const shm = shmPath('osd');

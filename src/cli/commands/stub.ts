@@ -20,7 +20,7 @@ export function registerStub(program: Command): void {
     .option('--height <pixels>', 'frame height', intOption('--height', 2, 16384), 1080)
     .option('--fps <n>', 'frame rate cap (0 = as fast as the consumer acknowledges)', numberOption('--fps', 0, 1000), 60)
     .option('--scene <name>', `test scene (${SCENE_NAMES.join(', ')})`, choiceOption('--scene', SCENE_NAMES), 'bars')
-    .option('--format <format>', 'pixel format (bgra, rgba)', choiceOption('--format', ['bgra', 'rgba'] as const), 'bgra')
+    .option('--format <format>', 'pixel format: bgra, rgba, or B7\'s 24-bit bgr_32 / rgb_24 (bars scene only)', choiceOption('--format', ['bgra', 'rgba', 'bgr_32', 'rgb_24'] as const), 'bgra')
     .option('--seconds <s>', 'stop after this many seconds', numberOption('--seconds', 0, 1e7))
     .option('--uuid <uuid>', 'VM UUID to advertise in the VMINFO record (default: random)')
     .option('--frames <n>', 'post this many frames, then only keep the session alive', intOption('--frames', 1, 2 ** 31))
@@ -37,7 +37,7 @@ Examples:
   glasspane stub --device auto --scene input-echo --width 640 --height 360    # in a guest with ivshmem-plain, as root
 The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass`,
     )
-    .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
+    .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
       if (Boolean(o.shm) === Boolean(o.device)) {
         throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
       }
