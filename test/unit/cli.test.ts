@@ -20,7 +20,7 @@ describe('the glasspane command', () => {
     expect(r.signal).toBeNull();
     expect(r.stderr).toContain('--width must be a whole number from 8 to 16384, got "wide"');
     const f = await runCli(['stub', '--shm', '/dev/shm/x', '--format', 'yuv']);
-    expect(f.stderr).toContain('--format must be one of bgra, rgba, got "yuv"');
+    expect(f.stderr).toContain('--format must be one of bgra, rgba, bgr_32, rgb_24, got "yuv"');
   });
 
   it('view without --headless says what to add', async () => {
