@@ -5,14 +5,14 @@
  * text reaches the host. Needs gcc (build-essential), linux-image-amd64, busybox-static.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient } from '../../src/spice/client.js';
-import { buildInitramfs, findGuestParts } from './guest.js';
-import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
+import { findGuestParts, startAgentGuest } from './guest.js';
+import { haveQemu, sleep, type QemuHandle } from './qemu.js';
 
 const parts = findGuestParts();
 const haveGcc = spawnSync('gcc', ['--version']).status === 0;
@@ -32,21 +32,9 @@ describe.skipIf(Boolean(skip))('clipboard with an agent in a real guest', () => 
   it('host text goes to the guest agent and guest text comes back', async () => {
     if (typeof parts === 'string') return;
     dir = mkdtempSync(join(tmpdir(), 'glasspane-agent-'));
-    const agentBin = join(dir, 'fake-vdagent');
-    const cc = spawnSync('gcc', ['-static', '-O1', '-o', agentBin, join(import.meta.dirname, 'fixtures', 'fake-vdagent.c')], { encoding: 'utf8' });
-    expect(cc.status, cc.stderr).toBe(0);
-    const initrd = buildInitramfs(parts, dir, { agent: agentBin });
-    const serial = join(dir, 'serial.log');
-    q = await startQemu({
-      transport: 'unix',
-      extraArgs: [
-        '-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1', '-no-reboot',
-        '-serial', `file:${serial}`,
-        '-device', 'virtio-serial-pci', '-chardev', 'spicevmc,id=vdagent,name=vdagent',
-        '-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0',
-      ],
-    });
-    const log = () => (existsSync(serial) ? readFileSync(serial, 'utf8') : '');
+    const guest = await startAgentGuest(parts, dir);
+    q = guest.qemu;
+    const log = guest.serial;
 
     const hostText = 'from host\nline 2 ✓';
     let guestGrabbed!: (types: number[]) => void;

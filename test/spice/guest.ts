@@ -7,6 +7,8 @@
  */
 import { existsSync, readdirSync, readFileSync, accessSync, constants as fsc, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startQemu, type QemuHandle } from './qemu.js';
 
 export interface GuestParts {
   kernel: string;
@@ -146,4 +148,27 @@ export function parseSerial(log: string): { devices: Map<string, string>; events
     }
   }
   return { devices, events, ready: log.includes('GLASSPANE-READY') };
+}
+
+/**
+ * Boots the test guest with the minimal SPICE agent (fixtures/fake-vdagent.c, compiled static
+ * into `dir`) on QEMU's vdagent port; the guest's serial output goes to a file read by
+ * `serial()`. Needs gcc, busybox-static and the Debian kernel.
+ */
+export async function startAgentGuest(parts: GuestParts, dir: string): Promise<{ qemu: QemuHandle; serial: () => string }> {
+  const agentBin = join(dir, 'fake-vdagent');
+  const cc = spawnSync('gcc', ['-static', '-O1', '-o', agentBin, join(import.meta.dirname, 'fixtures', 'fake-vdagent.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build the test agent: ${cc.stderr}`);
+  const initrd = buildInitramfs(parts, dir, { agent: agentBin });
+  const serialPath = join(dir, 'serial.log');
+  const qemu = await startQemu({
+    transport: 'unix',
+    extraArgs: [
+      '-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1', '-no-reboot',
+      '-serial', `file:${serialPath}`,
+      '-device', 'virtio-serial-pci', '-chardev', 'spicevmc,id=vdagent,name=vdagent',
+      '-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0',
+    ],
+  });
+  return { qemu, serial: () => (existsSync(serialPath) ? readFileSync(serialPath, 'utf8') : '') };
 }

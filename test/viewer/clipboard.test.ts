@@ -8,14 +8,14 @@
  * its own text, which the viewer puts on the host clipboard for xclip to read back.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startXvfb, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
-import { buildInitramfs, findGuestParts } from '../spice/guest.js';
-import { haveQemu, startQemu, type QemuHandle } from '../spice/qemu.js';
+import { findGuestParts, startAgentGuest } from '../spice/guest.js';
+import { haveQemu, type QemuHandle } from '../spice/qemu.js';
 
 const parts = findGuestParts();
 const have = (cmd: string, arg = '-version') => spawnSync(cmd, [arg]).error === undefined;
@@ -39,21 +39,9 @@ describe.skipIf(Boolean(skip))('viewer clipboard ↔ SPICE agent', () => {
   it('host text reaches the guest agent, and the guest copy lands on the host clipboard', async () => {
     if (typeof parts === 'string') return;
     dir = mkdtempSync(join(tmpdir(), 'glasspane-clip-'));
-    const agentBin = join(dir, 'fake-vdagent');
-    const cc = spawnSync('gcc', ['-static', '-O1', '-o', agentBin, join(import.meta.dirname, '..', 'spice', 'fixtures', 'fake-vdagent.c')], { encoding: 'utf8' });
-    expect(cc.status, cc.stderr).toBe(0);
-    const initrd = buildInitramfs(parts, dir, { agent: agentBin });
-    const serial = join(dir, 'serial.log');
-    q = await startQemu({
-      transport: 'unix',
-      extraArgs: [
-        '-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1', '-no-reboot',
-        '-serial', `file:${serial}`,
-        '-device', 'virtio-serial-pci', '-chardev', 'spicevmc,id=vdagent,name=vdagent',
-        '-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0',
-      ],
-    });
-    const guestLog = () => (existsSync(serial) ? readFileSync(serial, 'utf8') : '');
+    const guest = await startAgentGuest(parts, dir);
+    q = guest.qemu;
+    const guestLog = guest.serial;
 
     x = await startXvfb();
     const hostText = 'copied on the host ✓';
