@@ -19,6 +19,7 @@ export const ErrorCodes = {
   ERR_FRAME_STALLED: 'ERR_FRAME_STALLED',
   ERR_USAGE: 'ERR_USAGE',
   ERR_CONFIG: 'ERR_CONFIG',
+  ERR_NATIVE_MISSING: 'ERR_NATIVE_MISSING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});

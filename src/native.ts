@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GlasspaneError } from './errors.js';
 
 /** How the region was opened: a regular file (/dev/shm/NAME), a kvmfr device, or a PCI BAR file. */
 export type RegionKind = 'file' | 'device' | 'pci-bar';
@@ -121,17 +122,42 @@ interface Addon {
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
 }
 
-function findAddon(): string {
+/** The package folder: the nearest one up from this module that holds binding.gyp (src/ or dist/src/ below it). */
+function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'build', 'Release', 'glasspane.node');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error(
-    'the native addon build/Release/glasspane.node is missing: run `npm ci` (or `npm run install`) in the glasspane folder; it needs g++, make and python3',
-  );
+  for (let i = 0; i < 5 && !existsSync(join(dir, 'binding.gyp')); i++) dir = dirname(dir);
+  return dir;
 }
 
 const require = createRequire(import.meta.url);
-export const native: Addon = require(findAddon()) as Addon;
+let addon: Addon | undefined;
+
+/**
+ * Loads the addon the way `npm install` found or built it (node-gyp-build: build/Release, or a
+ * prebuilds/ binary for this platform and ABI). Throws GlasspaneError ERR_NATIVE_MISSING, with
+ * the command that builds it, when there is none or it does not load.
+ */
+export function loadAddon(): Addon {
+  if (addon) return addon;
+  const root = packageRoot();
+  try {
+    addon = require('node-gyp-build')(root) as Addon;
+    return addon;
+  } catch (err) {
+    throw new GlasspaneError(
+      'ERR_NATIVE_MISSING',
+      `the native addon build/Release/glasspane.node is missing or does not load (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      `run \`tools/setup\` in ${root} (or \`npm run build:native\`; it needs g++, make and python3)`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The addon, loaded on first use: commands that never touch shared memory (--help, send, doctor,
+ * vm, vfio) work without it, and those that do get the error above instead of a stack trace.
+ */
+export const native: Addon = new Proxy({} as Addon, {
+  get: (_target, key) => Reflect.get(loadAddon(), key),
+  has: (_target, key) => Reflect.has(loadAddon(), key),
+});

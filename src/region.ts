@@ -31,6 +31,7 @@ export function openRegion(path: string, options: OpenRegionOptions = {}): Regio
   try {
     return new native.Region(path, { create, size: create ? options.createBytes : options.size });
   } catch (err) {
+    if (err instanceof GlasspaneError) throw err; // the addon itself is missing: its own fix
     const e = err as NodeJS.ErrnoException;
     switch (e.code) {
       case 'ENOENT':

@@ -5,7 +5,8 @@
 // `install` script after our own addon. Without SDL2 headers it warns and exits 0: everything but
 // the viewer window (`glasspane view` without --headless) still works.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -16,15 +17,36 @@ if (!existsSync(join(pkgDir, 'package.json'))) {
   process.exit(0);
 }
 const target = join(pkgDir, 'dist', 'sdl.node');
-if (existsSync(target) && !process.argv.includes('--force')) process.exit(0);
+// Like our own addon (tools/build-native.mjs): a binary that is there and loads is not rebuilt,
+// so `npm install -g .` or `npm link` in this folder never replaces it under a running viewer.
+if (existsSync(target) && !process.argv.includes('--force')) {
+  try {
+    createRequire(import.meta.url)(target);
+    process.exit(0);
+  } catch (err) {
+    console.warn(`build-sdl: ${target} does not load (${String(err?.message ?? err).split('\n')[0]}); rebuilding it`);
+  }
+}
 
 const inc = process.env.SDL_INC ?? '/usr/include/SDL2';
-const lib = process.env.SDL_LIB ?? '/usr/lib/x86_64-linux-gnu';
+// Debian's multiarch library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...).
+const multiarch = (() => {
+  try {
+    return execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim() || 'x86_64-linux-gnu';
+  } catch {
+    return 'x86_64-linux-gnu';
+  }
+})();
+const lib = process.env.SDL_LIB ?? `/usr/lib/${multiarch}`;
 if (!existsSync(join(inc, 'SDL.h'))) {
   console.warn(`build-sdl: no SDL2 headers in ${inc} (install libsdl2-dev, then run \`npm run build:sdl\`); the viewer window is unavailable, --headless works`);
   process.exit(0);
 }
-execFileSync('node-gyp', ['rebuild'], { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, SDL_INC: inc, SDL_LIB: lib } });
+// npm tells install scripts where its node-gyp is; outside npm, use the one on PATH.
+const gyp = process.env.npm_config_node_gyp ? [process.execPath, process.env.npm_config_node_gyp] : ['node-gyp'];
+execFileSync(gyp[0], [...gyp.slice(1), 'rebuild'], { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, SDL_INC: inc, SDL_LIB: lib } });
 mkdirSync(dirname(target), { recursive: true });
-copyFileSync(join(pkgDir, 'build', 'Release', 'sdl.node'), target);
+// Copy, then rename over the old file: a viewer that has it loaded keeps its (unchanged) mapping.
+copyFileSync(join(pkgDir, 'build', 'Release', 'sdl.node'), `${target}.tmp`);
+renameSync(`${target}.tmp`, target);
 console.log(`build-sdl: built ${target} against ${inc}`);

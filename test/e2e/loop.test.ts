@@ -4,18 +4,17 @@
  * types keys and moves the mouse over SPICE; every input must come back in a frame. Short run
  * (`npm run e2e` is the long one with the latency figures). No timing assertions: the echo
  * timeouts are generous, and only counts are checked.
- * Needs qemu-system-x86, linux-image-amd64 and busybox-static (.ci/apt-packages) and dist/ built
- * (npm test builds it); skipped with the reason when they are missing.
+ * Needs qemu-system-x86, linux-image-amd64 and busybox-static (tools/setup installs them) and dist/ built
+ * (npm test builds it); skipped when they are missing (the run says why at its top).
  */
 import { describe, expect, it } from 'vitest';
 import { runLoop } from './loop.js';
 import { e2eUnavailable } from './guest.js';
+import { GUEST_PARTS, needs } from '../support/system.js';
 
-const skip = e2eUnavailable();
-if (skip) console.warn(`e2e loop test skipped: ${skip}`);
-
-describe.skipIf(Boolean(skip))('e2e: producer in a QEMU guest on the ivshmem BAR, input over SPICE, echo in the frames', () => {
+describe.skipIf(needs(...GUEST_PARTS))('e2e: producer in a QEMU guest on the ivshmem BAR, input over SPICE, echo in the frames', () => {
   it('every key and mouse move sent over SPICE comes back in a verified guest frame', async () => {
+    expect(e2eUnavailable()).toBe('');
     // runLoop always stops QEMU and removes the region and temp dir before it returns.
     const r = await runLoop({ keys: 6, mouseMoves: 3, width: 640, height: 360, fps: 30, bootTimeoutMs: 150_000, echoTimeoutMs: 30_000 });
     const why = JSON.stringify({ ...r, serialTail: undefined }) + (r.serialTail ? `\nguest serial:\n${r.serialTail}` : '');

@@ -4,7 +4,6 @@
  * of spice-vdagent, which would need a desktop session. Host text reaches the guest agent, guest
  * text reaches the host. Needs gcc (build-essential), linux-image-amd64, busybox-static.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient } from '../../src/spice/client.js';
 import { findGuestParts, startAgentGuest } from './guest.js';
-import { haveQemu, sleep, type QemuHandle } from './qemu.js';
+import { sleep, type QemuHandle } from './qemu.js';
+import { GUEST_PARTS, needs } from '../support/system.js';
 
 const parts = findGuestParts();
-const haveGcc = spawnSync('gcc', ['--version']).status === 0;
-const skip = !haveQemu() ? 'QEMU is not installed' : typeof parts === 'string' ? parts : !haveGcc ? 'gcc is not installed' : '';
-if (skip) console.warn(`agent guest test skipped: ${skip}`);
 
-describe.skipIf(Boolean(skip))('clipboard with an agent in a real guest', () => {
+describe.skipIf(needs(...GUEST_PARTS, 'gcc'))('clipboard with an agent in a real guest', () => {
   let q: QemuHandle | undefined;
   let dir: string | undefined;
   let client: SpiceClient | undefined;
@@ -30,7 +27,7 @@ describe.skipIf(Boolean(skip))('clipboard with an agent in a real guest', () => 
   });
 
   it('host text goes to the guest agent and guest text comes back', async () => {
-    if (typeof parts === 'string') return;
+    if (typeof parts === 'string') throw new Error(parts);
     dir = mkdtempSync(join(tmpdir(), 'glasspane-agent-'));
     const guest = await startAgentGuest(parts, dir);
     q = guest.qemu;

@@ -2,25 +2,24 @@
  * End to end with a real Linux guest: Debian's kernel + a busybox initramfs under TCG (see
  * guest.ts). `glasspane send` types and clicks; the guest's evdev devices must report the
  * Linux key codes keymaps.csv gives for those keys, and the mouse events in order.
- * Needs the packages linux-image-amd64 and busybox-static (.ci/apt-packages); skipped with the
+ * Needs the packages linux-image-amd64 and busybox-static (tools/setup installs them); skipped with the
  * reason when they are missing.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
+import { runCli } from '../support/helpers.js';
 import { buildInitramfs, findGuestParts, parseSerial, type InputEvent } from './guest.js';
-import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
+import { sleep, startQemu, type QemuHandle } from './qemu.js';
+import { GUEST_PARTS, needs } from '../support/system.js';
 
 const parts = findGuestParts();
-const skip = !haveQemu() ? 'QEMU is not installed' : typeof parts === 'string' ? parts : '';
-if (skip) console.warn(`evdev guest test skipped: ${skip}`);
 
 const EV_KEY = 1;
 const EV_REL = 2;
 
-describe.skipIf(Boolean(skip))('real Linux guest (evdev over PS/2)', () => {
+describe.skipIf(needs(...GUEST_PARTS))('real Linux guest (evdev over PS/2)', () => {
   let q: QemuHandle | undefined;
   let dir: string | undefined;
   afterAll(async () => {
@@ -39,7 +38,7 @@ describe.skipIf(Boolean(skip))('real Linux guest (evdev over PS/2)', () => {
   }
 
   it('boots and shows a PS/2 keyboard and mouse', async () => {
-    if (typeof parts === 'string') return;
+    if (typeof parts === 'string') throw new Error(parts);
     dir = mkdtempSync(join(tmpdir(), 'glasspane-guest-'));
     const initrd = buildInitramfs(parts, dir);
     q = await startQemu({

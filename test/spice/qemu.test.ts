@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { SpiceInputSink } from '../../src/input/spice-sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
-import { cliKind, runCli } from './cli.js';
+import { runCli } from '../support/helpers.js';
 import { closeAfterEach } from './cleanup.js';
-import { haveQemu, sleep, startQemu } from './qemu.js';
+import { sleep, startQemu } from './qemu.js';
+import { needs } from '../support/system.js';
 
-const qemuOk = haveQemu();
 const track = closeAfterEach();
 
 async function qemu(opts: Parameters<typeof startQemu>[0] = {}) {
@@ -29,7 +29,7 @@ function expectKeySequence(trace: string[], seq: Array<[string, 0 | 1]>) {
   expect(keys.map((l) => /qcode (\S+), down (\d)/.exec(l)!.slice(1).join(' '))).toEqual(seq.map(([q, d]) => `${q} ${d}`));
 }
 
-describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
+describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
   it('send key: KeyA ControlRight NumpadEnter Pause PrintScreen ArrowUp, then a Control+Alt+Delete chord (TCP)', async () => {
     const q = await qemu({ transport: 'tcp' });
     const r = await runCli(['send', '--spice', q.address, 'key', 'KeyA', 'ControlRight', 'NumpadEnter', 'Pause', 'PrintScreen', 'ArrowUp']);
@@ -69,7 +69,7 @@ describe.skipIf(!qemuOk)(`real QEMU 7.2 via ${cliKind}`, () => {
     expect(ok.code).toBe(0);
     expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= 2), [['b', 1], ['b', 0]]);
 
-    const bad = await runCli(['send', '--spice', q.address, 'key', 'KeyC'], { GLASSPANE_SPICE_PASSWORD: 'battery-staple' });
+    const bad = await runCli(['send', '--spice', q.address, 'key', 'KeyC'], { env: { GLASSPANE_SPICE_PASSWORD: 'battery-staple' } });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/permission denied: wrong SPICE password/);
     expect(bad.stderr).toMatch(/fix: .*--spice-password-file/);

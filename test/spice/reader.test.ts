@@ -14,7 +14,7 @@ import { parseKeyArgs, parseMouseArgs } from '../../src/cli/commands/send.js';
 import { readSpicePassword as readPassword } from '../../src/spice/password.js';
 import { linkHeader, miniMsg, PUBLIC_DER } from './fake-server.js';
 import { constants, privateDecrypt } from 'node:crypto';
-import { runCli } from './cli.js';
+import { runCli } from '../support/helpers.js';
 
 function linkReplyBytes(error = 0, commonCaps = 0x0b): Buffer {
   const body = Buffer.alloc(182);

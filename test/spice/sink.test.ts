@@ -15,11 +15,12 @@ import { join } from 'node:path';
 import { uuidMismatchWarning } from '../../src/spice/main-channel.js';
 import { closeAfterEach } from './cleanup.js';
 import { channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
-import { haveQemu, sleep, startQemu, type QemuHandle } from './qemu.js';
+import { sleep, startQemu, type QemuHandle } from './qemu.js';
+import { needs } from '../support/system.js';
 
 const keyEvents = (t: string[]) => t.filter((l) => l.startsWith('input_event_key') || l.startsWith('input_event_btn')).map((l) => l.replace(/^input_event_\w+ con -?\d+, /, ''));
 
-describe.skipIf(!haveQemu())('SpiceInputSink against real QEMU', () => {
+describe.skipIf(needs('qemu'))('SpiceInputSink against real QEMU', () => {
   let q: QemuHandle;
   let client: SpiceClient;
   let sink: SpiceInputSink;

@@ -1,4 +1,4 @@
-/** Shared test helpers: unique /dev/shm regions, the built CLI, child processes, polling. */
+/** Shared test helpers: unique /dev/shm regions, the built CLI (runCli, startCli), polling. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,19 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * The environment for a CLI child: this process's, with `env` laid over it (a key set to
+ * undefined is removed). A SPICE password from the developer's shell never leaks into a test.
+ */
+function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...process.env, GLASSPANE_SPICE_PASSWORD: undefined, ...env };
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+  return merged;
+}
+
+/** Starts `glasspane ARGS` (the built CLI, exactly as a user runs it) and collects its output. */
 export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env) });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -39,9 +50,22 @@ export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliRun {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-export async function runCli(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const r = startCli(args);
-  const e = await r.exited;
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The one way tests run a CLI command to its end: `glasspane ARGS` as a child process, with its
+ * exit status, signal and output. A command still running after `timeoutMs` is killed
+ * (signal SIGKILL in the result), so a hang fails the test instead of stalling the run.
+ */
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const r = startCli(args, options.env);
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  const e = await r.exited.finally(() => clearTimeout(timer));
   return { ...e, stdout: r.stdout(), stderr: r.stderr() };
 }
 

@@ -1,6 +1,6 @@
 /** A private Xvfb display for window tests, and xdotool helpers. */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 
 export interface Xvfb {
   display: string;
@@ -8,23 +8,39 @@ export interface Xvfb {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts Xvfb on a display number it picks itself (-displayfd: free at that moment, so parallel
+ * test runs never race for one) and resolves once it accepts clients. stop() ends it.
+ */
 export async function startXvfb(width = 1280, height = 800): Promise<Xvfb> {
-  // A display number unlikely to clash with other test runs on the machine.
-  let n = 90 + (process.pid % 400);
-  while (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) n++;
-  const display = `:${n}`;
-  const proc: ChildProcess = spawn('Xvfb', [display, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(`/tmp/.X11-unix/X${n}`)) {
-    if (Date.now() > deadline) throw new Error('Xvfb did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const proc: ChildProcess = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  const display = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`Xvfb did not start within 60 s: ${err.trim().slice(-500)}`)), 60_000);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      proc.kill('SIGKILL');
+      reject(e);
+    };
+    proc.once('error', (e) => fail(new Error(`cannot run Xvfb (${e.message}): install xvfb`)));
+    proc.once('exit', (code) => fail(new Error(`Xvfb exited (status ${code}): ${err.trim().slice(-500)}`)));
+    (proc.stdio[3] as Readable).on('data', (d) => {
+      out += d;
+      if (!out.includes('\n')) return;
+      clearTimeout(timer);
+      proc.removeAllListeners('exit');
+      resolve(`:${out.trim()}`);
+    });
+  });
   const env = { ...process.env, DISPLAY: display };
   return {
     display,
     env,
     stop: () =>
       new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once('exit', () => resolve());
         proc.kill('SIGTERM');
       }),

@@ -15,14 +15,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startXvfb, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { findGuestParts, startAgentGuest } from '../spice/guest.js';
-import { haveQemu, type QemuHandle } from '../spice/qemu.js';
+import type { QemuHandle } from '../spice/qemu.js';
+import { GUEST_PARTS, needs, WINDOW_PARTS } from '../support/system.js';
 
 const parts = findGuestParts();
-const have = (cmd: string, arg = '-version') => spawnSync(cmd, [arg]).error === undefined;
-const skip = !haveQemu() ? 'QEMU is not installed' : typeof parts === 'string' ? parts : !have('gcc', '--version') ? 'gcc is not installed' : !have('xclip') ? 'xclip is not installed' : '';
-if (skip) console.warn(`viewer clipboard test skipped: ${skip}`);
 
-describe.skipIf(Boolean(skip))('viewer clipboard ↔ SPICE agent', () => {
+describe.skipIf(needs(...WINDOW_PARTS, ...GUEST_PARTS, 'gcc', 'xclip'))('viewer clipboard ↔ SPICE agent', () => {
   let x: Xvfb | undefined;
   let q: QemuHandle | undefined;
   let view: CliRun | undefined;
@@ -37,7 +35,7 @@ describe.skipIf(Boolean(skip))('viewer clipboard ↔ SPICE agent', () => {
   });
 
   it('host text reaches the guest agent, and the guest copy lands on the host clipboard', async () => {
-    if (typeof parts === 'string') return;
+    if (typeof parts === 'string') throw new Error(parts);
     dir = mkdtempSync(join(tmpdir(), 'glasspane-clip-'));
     const guest = await startAgentGuest(parts, dir);
     q = guest.qemu;

@@ -9,6 +9,7 @@ import { startXvfb, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath } from '../support/helpers.js';
 import { Viewer } from '../../src/viewer/viewer.js';
 import { NullInputSink } from '../../src/input/sink.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 beforeAll(async () => {
@@ -20,7 +21,7 @@ afterAll(async () => {
   removeShm();
 });
 
-describe('viewer lifecycle', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('viewer lifecycle', () => {
   it('takes status and messages before its window exists, then runs and closes cleanly', async () => {
     const figures: number[] = [];
     const viewer = new Viewer({

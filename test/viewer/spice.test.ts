@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { startQemu, type QemuHandle } from '../spice/qemu.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 let qemu: QemuHandle;
@@ -25,7 +26,7 @@ afterAll(async () => {
   removeShm();
 });
 
-describe('viewer → SPICE → QEMU', () => {
+describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('viewer → SPICE → QEMU', () => {
   it('in capture mode, keys and mouse typed into the window reach QEMU', async () => {
     const shm = shmPath('spice');
     procs.push(startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--quiet'], x.env));

@@ -13,6 +13,7 @@ import { screenshot } from '../support/xwd.js';
 import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { cursorPosition, sceneColour } from '../../guest-stub/scenes.js';
 import { fitRect } from '../../src/viewer/geometry.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -63,7 +64,7 @@ function samplePoints(fw: number, fh: number): Array<[number, number]> {
   return pts;
 }
 
-describe('viewer window under Xvfb', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
   it('shows the stub scene pixel-exact with the guest cursor, keeps the aspect ratio on resize, and follows a resolution change', async () => {
     const shm = shmPath('win');
     const FW = 640;

@@ -10,7 +10,7 @@
  * says running, and a kill -9 of that QEMU is seen by the detached supervisor, which gives the NIC
  * back to e1000. The guest reports over its serial console.
  *
- * Needs what .ci/run installs: qemu-system-x86, linux-image-amd64, busybox-static; and dist/
+ * Needs what tools/setup installs: qemu-system-x86, linux-image-amd64, busybox-static; and dist/
  * built (npm test builds it first).
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +19,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_CANDIDATES, findHostKernel, moduleClosure, writeInitramfs } from './guest-image.js';
 import { makeTempDir } from './fake-sysfs.js';
+import { GUEST_PARTS, needs } from '../support/system.js';
+import { progressLog } from '../support/progress.js';
 
 const NIC = '0000:00:05.0';
 const PORT = '0000:00:06.0';
@@ -150,6 +152,8 @@ afterAll(() => {
 
 /** Boots the guest; resolves with the "GP ..." lines it printed. */
 function bootGuest(): Promise<{ lines: string[]; log: string }> {
+  const progress = progressLog('guest-vfio');
+  progress('booting the q35 guest under TCG (a few minutes on a busy machine)');
   const initrd = path.join(dir, 'initrd.cpio');
   const modules = moduleClosure(kernel!.version, ['virtio_pci', '9p', '9pnet_virtio']);
   // The guest runs this very node binary: under /usr it comes with the /usr share, otherwise
@@ -178,7 +182,14 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
     const q = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     qemuPid = q.pid;
     let log = '';
-    q.stdout.setEncoding('utf8').on('data', (d: string) => (log += d));
+    let shown = 0;
+    q.stdout.setEncoding('utf8').on('data', (d: string) => {
+      log += d;
+      // Each "GP ..." line the guest prints is a step done: show it now (the test takes minutes).
+      const lines = log.split(/\r?\n/).slice(0, -1).filter((l) => l.startsWith('GP '));
+      for (const l of lines.slice(shown)) progress(l.slice(3, 120));
+      shown = lines.length;
+    });
     q.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
     q.on('error', reject);
     q.on('close', () => {
@@ -188,7 +199,7 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
   });
 }
 
-describe.runIf(process.platform === 'linux')('vfio against a real kernel (q35 + intel-iommu guest)', () => {
+describe.skipIf(needs(...GUEST_PARTS))('vfio against a real kernel (q35 + intel-iommu guest)', () => {
   it('binds a NIC to vfio-pci and back, rolls back when vfio-pci refuses it, reports a real stuck unbind, passes it to a nested QEMU', async () => {
     expect(kernel, 'no /boot/vmlinuz-X with /lib/modules/X: install linux-image-amd64').not.toBeNull();
     expect(busybox, 'no static busybox: install busybox-static').toBeDefined();

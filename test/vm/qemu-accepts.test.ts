@@ -13,6 +13,7 @@ import { loadVmConfig, type VmConfig } from '../../src/vm/config.js';
 import { buildQemuArgs, buildQemuFlags, runtimePaths } from '../../src/vm/qemu-args.js';
 import { connectQmp } from '../../src/vm/qmp.js';
 import { makeTempDir } from './fake-sysfs.js';
+import { needs } from '../support/system.js';
 
 const dir = makeTempDir('glasspane-accepts-');
 const children: ChildProcess[] = [];
@@ -85,7 +86,7 @@ async function startAndInspect(example: string, tag: string) {
  * generic -device/-object options, not properties. */
 const optionNames = (value: string) => value.split(',').slice(1).map((kv) => kv.split('=')[0]).filter((n) => n !== 'id' && n !== 'bus');
 
-describe('QEMU 7.2 accepts the example command lines', () => {
+describe.skipIf(needs('qemu', 'ovmf'))('QEMU 7.2 accepts the example command lines', () => {
   it('SPICE with a password from a file (secret object + password-secret) and a localtime RTC', async () => {
     const { config } = await loadVmConfig('examples/vm-smoke.toml');
     const pw = path.join(dir, 'spice.pw');

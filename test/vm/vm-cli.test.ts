@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from './fake-sysfs.js';
+import { needs } from '../support/system.js';
 
 const run = promisify(execFile);
 const MAIN = path.resolve('dist/src/cli/main.js');
@@ -42,7 +43,7 @@ async function status(): Promise<{ name: string; status: string; pid: number | n
   return JSON.parse((await glasspane('vm', 'status', 'smoke', '--json')).stdout);
 }
 
-describe('glasspane vm (built CLI, real QEMU)', () => {
+describe.skipIf(needs('qemu'))('glasspane vm (built CLI, real QEMU)', () => {
   it('up → status → kill -9 → crashed (detached supervisor) → down; then up → down by quit', async () => {
     expect(existsSync(MAIN), 'dist/src/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
     const toml = path.join(dir, 'smoke.toml');

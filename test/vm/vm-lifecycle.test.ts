@@ -15,6 +15,7 @@ import { MiB } from '../../src/vm/region-size.js';
 import { ChildProcessWriter } from '../../src/vm/sysfs-writer.js';
 import { bindDevices } from '../../src/vm/vfio.js';
 import { AMD_MATCHES, amdDualGpuHost, FakeKernel, makeFakeHost, makeTempDir, snapshotTree } from './fake-sysfs.js';
+import { needs } from '../support/system.js';
 
 const pids: number[] = [];
 const dirs: string[] = [];
@@ -74,7 +75,7 @@ function spiceLinkMagic(socketPath: string): Promise<string> {
   });
 }
 
-describe('vm lifecycle with real QEMU (TCG)', () => {
+describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
   it('up: region sized and 0660, QMP running, SPICE links, status --json; down stops it and cleans up', async () => {
     const { config, ctx } = fixture();
     const lines: string[] = [];

@@ -13,6 +13,11 @@ import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { Viewer } from '../../viewer/viewer.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 
+/** Said when the demo cannot open its window: why, what it does instead, how to get the window. */
+const NO_DISPLAY =
+  'glasspane demo: there is no display here (DISPLAY and WAYLAND_DISPLAY are unset), so no window: running the demo headless instead.\n' +
+  '  to see the window: run it in a terminal of your desktop session, or over `ssh -X` from one\n';
+
 interface DemoOptions {
   size: { width: number; height: number };
   fps: number;
@@ -57,7 +62,7 @@ export function registerDemo(program: Command): void {
       process.stderr.write(
         interactive
           ? `glasspane demo: guest-stub draws ${width}x${height} at ${o.fps} fps; ScrollLock (tap) captures keyboard and mouse and sends them to the stub, which draws them. Hold ScrollLock for help.\n`
-          : `glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame (no display: headless; Ctrl-C stops)\n`,
+          : `${o.headless ? '' : NO_DISPLAY}glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame and prints statistics (Ctrl-C stops)\n`,
       );
       const stub = await startStub(shm, o, interactive);
       try {

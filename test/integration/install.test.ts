@@ -1,0 +1,63 @@
+/**
+ * Getting the `glasspane` command as the README says (`npm install -g .`, here into a temp
+ * prefix), while a glasspane process runs from the checkout: the install step keeps the built
+ * native addon, the SDL binding and dist/ as they are (it used to rebuild the addon, deleting it
+ * under every running glasspane), and the installed command works.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeShm, ROOT, shmPath, startCli, type CliRun } from '../support/helpers.js';
+
+const run = promisify(execFile);
+const prefix = mkdtempSync(join(tmpdir(), 'glasspane-prefix-'));
+const running: CliRun[] = [];
+afterAll(async () => {
+  for (const c of running) {
+    c.child.kill('SIGKILL');
+    await c.exited;
+  }
+  rmSync(prefix, { recursive: true, force: true });
+  removeShm();
+});
+
+const BUILT = ['build/Release/glasspane.node', 'node_modules/@kmamal/sdl/dist/sdl.node', 'dist/src/cli/main.js', 'dist/src/native.js'].map((f) => join(ROOT, f));
+/** Inode and modification time: a rebuild or a rewrite changes one of them. */
+const identity = (f: string) => (existsSync(f) ? `${statSync(f).ino}:${statSync(f).mtimeMs}` : 'missing');
+
+describe('the glasspane command', () => {
+  it('npm install -g . installs it without rebuilding anything a running glasspane uses', async () => {
+    const before = BUILT.map(identity);
+    const shm = shmPath('install');
+    const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '30', '--quiet']);
+    running.push(stub);
+    // Install scripts allowed (npm 11 skips them for global installs unless told): the worst case.
+    const npm = await run('npm', ['install', '-g', '.', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', '--allow-scripts=glasspane', '--foreground-scripts'], {
+      cwd: ROOT,
+      timeout: 240_000,
+    });
+    const log = npm.stdout + npm.stderr;
+    expect(log).not.toMatch(/gyp info spawn|build-native: building/);
+    if (log.includes('> glasspane@0.1.0 install')) expect(log).toMatch(/build-native: .* is current; not rebuilding/);
+    expect(BUILT.map(identity)).toEqual(before);
+
+    const glasspane = join(prefix, 'bin', 'glasspane');
+    expect((await run(glasspane, ['--version'])).stdout).toBe('0.1.0\n');
+    // The installed command reads the running stub's frames and verifies them.
+    const view = await run(glasspane, ['view', '--shm', shm, '--headless', '--verify', '--json', '--frames', '5', '--seconds', '120'], { timeout: 150_000 });
+    const r = JSON.parse(view.stdout) as { frames: number; verifyFailures: number; errors: string[] };
+    expect(r.frames).toBeGreaterThanOrEqual(5);
+    expect(r.verifyFailures).toBe(0);
+    expect(stub.child.exitCode).toBeNull(); // the stub ran through the whole install
+  }, 300_000);
+
+  it('the install step keeps a current native addon, and says so', async () => {
+    const before = identity(BUILT[0]!);
+    const r = await run(process.execPath, [join(ROOT, 'tools/build-native.mjs')], { cwd: ROOT, timeout: 60_000 });
+    expect(r.stdout).toMatch(/build-native: .*build\/Release\/glasspane\.node is current; not rebuilding/);
+    expect(identity(BUILT[0]!)).toBe(before);
+  }, 90_000);
+});
