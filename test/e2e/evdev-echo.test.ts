@@ -175,7 +175,7 @@ describe('StubProducer with the input-echo scene', () => {
     expect(failures).toEqual([]);
     expect(lastCode).toBe(44);
     expect(frames).toBeGreaterThan(1);
-  }, 30_000);
+  }, 120_000);
 
   it('refuses a frame too small for the panel', () => {
     expect(() => new StubProducer({ shmPath: shmPath('small'), sizeMiB: 4, width: 64, height: 64, fps: 60, scene: 'input-echo', format: 'bgra', evdevPaths: ['/dev/null'] })).toThrow(/input-echo scene needs a frame of at least/);

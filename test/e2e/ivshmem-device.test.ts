@@ -120,7 +120,7 @@ describe('glasspane stub --device', () => {
     const r = JSON.parse(view.stdout) as { frames: number; verifyFailures: number };
     expect(r.frames).toBeGreaterThanOrEqual(5);
     expect(r.verifyFailures).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses --shm with --device, and neither', async () => {
     const both = await runCli(['stub', '--shm', '/dev/shm/x', '--device', 'auto']);

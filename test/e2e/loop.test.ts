@@ -11,12 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { runLoop } from './loop.js';
 import { e2eUnavailable } from './guest.js';
 import { GUEST_PARTS, needs } from '../support/system.js';
+import { progressLog } from '../support/progress.js';
 
 describe.skipIf(needs(...GUEST_PARTS))('e2e: producer in a QEMU guest on the ivshmem BAR, input over SPICE, echo in the frames', () => {
   it('every key and mouse move sent over SPICE comes back in a verified guest frame', async () => {
     expect(e2eUnavailable()).toBe('');
     // runLoop always stops QEMU and removes the region and temp dir before it returns.
-    const r = await runLoop({ keys: 6, mouseMoves: 3, width: 640, height: 360, fps: 30, bootTimeoutMs: 150_000, echoTimeoutMs: 30_000 });
+    const r = await runLoop({ keys: 6, mouseMoves: 3, width: 640, height: 360, fps: 30, bootTimeoutMs: 240_000, echoTimeoutMs: 60_000, log: progressLog('e2e loop') });
     const why = JSON.stringify({ ...r, serialTail: undefined }) + (r.serialTail ? `\nguest serial:\n${r.serialTail}` : '');
     expect(r.errors, why).toEqual([]);
     expect(r.framesFromGuest, why).toBeGreaterThan(0);
@@ -25,5 +26,5 @@ describe.skipIf(needs(...GUEST_PARTS))('e2e: producer in a QEMU guest on the ivs
     expect(r.keysEchoed, why).toBe(r.keysSent);
     expect(r.mouseEchoed, why).toBe(r.mouseSent);
     expect(r.samples).toBe(2 * r.keysSent);
-  }, 240_000);
+  }, 420_000);
 });

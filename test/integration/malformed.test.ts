@@ -97,7 +97,7 @@ const sawProblem = (re: RegExp) => waitFor(() => problems.some((p) => re.test(p.
 async function validProducerGetsThrough(): Promise<void> {
   const p = new RawProducer(region);
   try {
-    await waitFor(() => relay.state === 'running', 5000, 'a session with the valid producer');
+    await waitFor(() => relay.state === 'running', 30_000, 'a session with the valid producer');
     const before = frames.length;
     for (let i = 0; i < 50 && frames.length === before; i++) {
       p.post();
@@ -167,10 +167,10 @@ describe('malformed regions', () => {
   it('queue position and message offset/size past the end, then recovery in the same session', async () => {
     const p = new RawProducer(region);
     try {
-      await waitFor(() => relay.state === 'running', 5000, 'a session');
-      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      await waitFor(() => relay.state === 'running', 30_000, 'a session');
+      await waitFor(() => p.frames.hasSubs(), 30_000, 'a subscription');
       p.post();
-      await waitFor(() => frames.length === 1, 5000, 'a first frame');
+      await waitFor(() => frames.length === 1, 30_000, 'a first frame');
       // A message whose payload runs past the region.
       const slot = p.frames.messagesOffset + 1 * MESSAGE.SIZE;
       p.frames.post(0, { offset: SIZE - 100, size: 0xffffffff });
@@ -193,11 +193,11 @@ describe('malformed regions', () => {
   it.each(frameCases)('frame %s', async (_n, field, value, msg) => {
     const p = new RawProducer(region);
     try {
-      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      await waitFor(() => p.frames.hasSubs(), 30_000, 'a subscription');
       if ((field === FRAME.damageRectsCount || field === FRAME.rotation) && value === 0) {
         // 0 damage rects (full damage) and rotation 0 are valid: the frame must arrive.
         p.post((o) => region.store32(o + field, value));
-        await waitFor(() => frames.length === 1, 5000, 'the frame');
+        await waitFor(() => frames.length === 1, 30_000, 'the frame');
         return;
       }
       p.post((o) => region.store32(o + field, value));
@@ -205,7 +205,7 @@ describe('malformed regions', () => {
       // The next good frame of the same session gets through.
       const before = frames.length;
       p.post();
-      await waitFor(() => frames.length > before, 5000, 'a good frame after the bad one');
+      await waitFor(() => frames.length > before, 30_000, 'a good frame after the bad one');
     } finally {
       p.stop();
     }
@@ -214,12 +214,12 @@ describe('malformed regions', () => {
   it('a write pointer that never advances: the frame is dropped after the copy timeout, not waited for forever', async () => {
     const p = new RawProducer(region);
     try {
-      await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
+      await waitFor(() => p.frames.hasSubs(), 30_000, 'a subscription');
       p.post(undefined, 1000);
       await sawProblem(/stopped writing at 1000 of 8192 bytes/);
       expect(p.frames.pending()).toBe(0); // acknowledged anyway: the producer is not blocked
       p.post();
-      await waitFor(() => frames.length === 1, 5000, 'the next frame');
+      await waitFor(() => frames.length === 1, 30_000, 'the next frame');
     } finally {
       p.stop();
     }
@@ -234,7 +234,7 @@ describe('malformed regions', () => {
     const seen: string[] = [];
     r.on('problem', (p) => seen.push(p.message));
     void r.start();
-    await waitFor(() => seen.length > 0, 5000, 'a problem');
+    await waitFor(() => seen.length > 0, 30_000, 'a problem');
     await r.close();
     expect(seen[0]).toMatch(/4096 bytes, smaller than the 5760-byte LGMP header/);
   });
@@ -254,7 +254,7 @@ describe('recovery with the real stub', () => {
     const stub = new StubProducer({ shmPath: relay.options.path, sizeMiB: 8, width: 320, height: 240, fps: 120, scene: 'bars', format: 'rgba' });
     const run = stub.run();
     try {
-      await waitFor(() => results.length >= 20, 10_000, '20 frames');
+      await waitFor(() => results.length >= 20, 30_000, '20 frames');
       expect(results.every((e) => e === null)).toBe(true);
     } finally {
       await stub.stop();

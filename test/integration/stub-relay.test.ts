@@ -42,7 +42,7 @@ describe('guest-stub with the relay', () => {
     const events: CursorEvent[] = [];
     relay.on('cursor', (c) => events.push(c));
     relay.on('frame', (f) => f.release());
-    await waitFor(() => events.length > 10, 5000, 'cursor messages');
+    await waitFor(() => events.length > 10, 30_000, 'cursor messages');
     const shape = events.find((e) => e.shape)!;
     expect(shape.shape).toMatchObject({ type: 'color', width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
     expect(shape.shape!.pixels.length).toBe(32 * 128);
@@ -52,9 +52,9 @@ describe('guest-stub with the relay', () => {
     expect(xs.size).toBeGreaterThan(3); // it moves
     expect(relay.session?.features).toBe(1);
     expect(relay.setCursorPosition(17, 23)).toBe(true);
-    await waitFor(() => stub.stats.cursorRequests === 1, 5000, 'the producer to handle SETCURSORPOS');
+    await waitFor(() => stub.stats.cursorRequests === 1, 30_000, 'the producer to handle SETCURSORPOS');
     const n = events.length;
-    await waitFor(() => events.length > n + 2, 5000, 'more cursor messages');
+    await waitFor(() => events.length > n + 2, 30_000, 'more cursor messages');
     expect(events.at(-1)!.position).toEqual({ x: 17, y: 23 });
   });
 
@@ -70,7 +70,7 @@ describe('guest-stub with the relay', () => {
       got.push({ flags: f.info.flags, dataHeight: f.info.dataHeight, frameHeight: f.info.frameHeight, error: verify(f).error });
       f.release();
     });
-    await waitFor(() => got.length >= 5, 5000, 'frames');
+    await waitFor(() => got.length >= 5, 30_000, 'frames');
     for (const g of got) {
       expect(g.flags & FrameFlags.TRUNCATED).toBeTruthy();
       expect(g.dataHeight).toBe(stub.stats.dataHeight);
@@ -87,7 +87,7 @@ describe('guest-stub with the relay', () => {
     const problems: string[] = [];
     relay.on('problem', (p) => problems.push(p.code));
     relay.on('frame', (f) => held.push(f)); // hold every frame: the pool of two runs dry
-    await waitFor(() => held.length === 2, 5000, 'two frames');
+    await waitFor(() => held.length === 2, 30_000, 'two frames');
     const posted = stub.stats.framesPosted;
     const region = new native.Region(path);
     try {
@@ -106,7 +106,7 @@ describe('guest-stub with the relay', () => {
       fresh.push(f.info.frameSerial);
       f.release();
     });
-    await waitFor(() => fresh.length > 20, 5000, 'frames again');
+    await waitFor(() => fresh.length > 20, 30_000, 'frames again');
     expect(problems).toContain('ERR_SUBSCRIPTION_LOST');
   });
 });

@@ -44,7 +44,7 @@ describe.skipIf(needs(...GUEST_PARTS, 'gcc'))('clipboard with an agent in a real
     });
     await client.connect();
     await up;
-    const boot = Date.now() + 90_000;
+    const boot = Date.now() + 240_000;
     while (!/AGENT-UP/.test(log()) && Date.now() < boot) await sleep(200);
     expect(log()).toMatch(/AGENT-UP/);
 
@@ -56,5 +56,5 @@ describe.skipIf(needs(...GUEST_PARTS, 'gcc'))('clipboard with an agent in a real
 
     expect(await grabbed).toEqual([1]);
     expect(await client.clipboardRequestText()).toBe('from guest ✓ 2');
-  }, 150_000);
+  }, 300_000);
 });

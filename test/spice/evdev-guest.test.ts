@@ -13,6 +13,7 @@ import { runCli } from '../support/helpers.js';
 import { buildInitramfs, findGuestParts, parseSerial, type InputEvent } from './guest.js';
 import { sleep, startQemu, type QemuHandle } from './qemu.js';
 import { GUEST_PARTS, needs } from '../support/system.js';
+import { progressLog } from '../support/progress.js';
 
 const parts = findGuestParts();
 
@@ -41,16 +42,19 @@ describe.skipIf(needs(...GUEST_PARTS))('real Linux guest (evdev over PS/2)', () 
     if (typeof parts === 'string') throw new Error(parts);
     dir = mkdtempSync(join(tmpdir(), 'glasspane-guest-'));
     const initrd = buildInitramfs(parts, dir);
+    const progress = progressLog('evdev guest');
+    progress('booting the guest under TCG');
     q = await startQemu({
       transport: 'unix',
       extraArgs: ['-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1', '-no-reboot', '-serial', `file:${join(dir, 'serial.log')}`],
     });
-    const end = Date.now() + 90_000;
+    const end = Date.now() + 240_000;
     while (!parseSerial(serialLog()).ready && Date.now() < end) await sleep(200);
     const { devices, ready } = parseSerial(serialLog());
+    progress(ready ? 'the guest is up' : 'the guest did not come up');
     expect(ready, serialLog().slice(-2000)).toBe(true);
     expect([...devices.values()]).toEqual(expect.arrayContaining([expect.stringMatching(/keyboard/), expect.stringMatching(/PS\/2/)]));
-  }, 120_000);
+  }, 300_000);
 
   it('keys sent with glasspane send arrive as the right evdev key codes', async () => {
     expect(q, 'guest did not boot').toBeDefined();
@@ -62,7 +66,7 @@ describe.skipIf(needs(...GUEST_PARTS))('real Linux guest (evdev over PS/2)', () 
     const want = [30, 97, 96, 119, 99, 103].flatMap((k) => [`1:${k}:1`, `1:${k}:0`]);
     const got = (await events(/keyboard/, want.length)).map((e) => `${e.type}:${e.code}:${e.value}`);
     expect(got).toEqual(want);
-  }, 60_000);
+  }, 120_000);
 
   it('mouse actions arrive in order: motion (10, -5), left/right/middle/side buttons, wheel up and down', async () => {
     expect(q, 'guest did not boot').toBeDefined();
@@ -73,5 +77,5 @@ describe.skipIf(needs(...GUEST_PARTS))('real Linux guest (evdev over PS/2)', () 
     const want = ['2:0:10', '2:1:-5', ...[272, 273, 274, 275].flatMap((b) => [`1:${b}:1`, `1:${b}:0`]), '2:8:1', '2:8:-1'];
     const got = (await events(/PS\/2/, want.length)).map((e) => `${e.type}:${e.code}:${e.value}`);
     expect(got).toEqual(want);
-  }, 60_000);
+  }, 120_000);
 });

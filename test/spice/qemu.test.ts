@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SpiceInputSink } from '../../src/input/spice-sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
-import { runCli } from '../support/helpers.js';
+import { runCli, waitFor } from '../support/helpers.js';
 import { closeAfterEach } from './cleanup.js';
 import { sleep, startQemu } from './qemu.js';
 import { needs } from '../support/system.js';
@@ -209,11 +209,3 @@ describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
     await q2.stop();
   });
 });
-
-async function waitFor(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}

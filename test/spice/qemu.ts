@@ -100,7 +100,7 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuHandle> {
     proc,
     stderr: () => err,
     trace: readTrace,
-    async waitTrace(pred, timeoutMs = 10_000) {
+    async waitTrace(pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const t = readTrace();

@@ -69,7 +69,8 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
   return { ...e, stdout: r.stdout(), stderr: r.stderr() };
 }
 
-export async function waitFor(pred: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+/** Polls `pred` until it holds; the limit is generous by default (a loaded machine is slow, a passing test does not wait for it). */
+export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -24,7 +24,7 @@ describe('the glasspane command', () => {
   });
 
   it('view without --headless says what to add', async () => {
-    const r = await runCli(['view', '--shm', '/dev/shm/x']);
+    const r = await runCli(['view', '--shm', '/dev/shm/x'], { env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/add --headless/);
   });

@@ -49,7 +49,7 @@ describe.skipIf(needs(...WINDOW_PARTS, ...GUEST_PARTS, 'gcc', 'xclip'))('viewer 
 
     view = startCli(['view', '--shm', shmPath('clip'), '--size', '320x200', '--spice', q.address, '--title', 'cliptest'], x.env);
     const want = `CLIP-FROM-HOST ${Buffer.from(hostText).toString('hex')}`;
-    await waitFor(() => guestLog().includes(want), 120_000, 'the host text in the guest').catch((e: Error) => {
+    await waitFor(() => guestLog().includes(want), 240_000, 'the host text in the guest').catch((e: Error) => {
       throw new Error(`${e.message}; guest said: ${guestLog()}; viewer said: ${view!.stderr()}`);
     });
 
@@ -58,5 +58,5 @@ describe.skipIf(needs(...WINDOW_PARTS, ...GUEST_PARTS, 'gcc', 'xclip'))('viewer 
       throw new Error(`${e.message}; host clipboard: ${JSON.stringify(read())}; viewer said: ${view!.stderr()}`);
     });
     expect(view.stderr()).not.toMatch(/clipboard:/);
-  }, 180_000);
+  }, 300_000);
 });

@@ -57,7 +57,7 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
     const shm = shmPath('input');
     const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--scene', 'input', '--input-port', '0', '--input-log', '--quiet'], x.env);
     procs.push(stub);
-    await waitFor(() => /input on ws:\/\//.test(stub.stderr()), 10_000, 'the stub input endpoint');
+    await waitFor(() => /input on ws:\/\//.test(stub.stderr()), 30_000, 'the stub input endpoint');
     const url = /ws:\/\/[0-9.:]+/.exec(stub.stderr())![0];
     const view = startCli(['view', '--shm', shm, '--size', '640x360', '--input', `stub:${url}`, '--stats', '--title', 'inputtest'], x.env);
     procs.push(view);
@@ -74,13 +74,13 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
 
     // Escape key tapped: capture on.
     xdotool(x, 'key', 'Scroll_Lock');
-    await waitFor(() => capture(view) === true, 5000, 'capture on');
+    await waitFor(() => capture(view) === true, 30_000, 'capture on');
     expect(grabs()).toBe('keyboard=held pointer=held');
     xdotool(x, 'key', 'a');
     xdotool(x, 'key', 'F5');
     xdotool(x, 'key', 'KP_Enter');
     xdotool(x, 'key', 'Up');
-    await waitFor(() => received(stub).filter((m) => m.t === 'key').length >= 8, 5000, 'eight key events');
+    await waitFor(() => received(stub).filter((m) => m.t === 'key').length >= 8, 30_000, 'eight key events');
     expect(received(stub).filter((m) => m.t === 'key')).toEqual([
       { t: 'key', down: true, scancode: 0x1e },
       { t: 'key', down: false, scancode: 0x1e },
@@ -94,7 +94,7 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
 
     // Relative motion: the pointer is held at the window centre, so every move is a delta.
     xdotool(x, 'mousemove_relative', '--', '10', '-5');
-    await waitFor(() => received(stub).some((m) => m.t === 'motion'), 5000, 'motion');
+    await waitFor(() => received(stub).some((m) => m.t === 'motion'), 30_000, 'motion');
     await new Promise((r) => setTimeout(r, 200));
     const motion = received(stub).filter((m): m is Extract<StubInputMessage, { t: 'motion' }> => m.t === 'motion');
     expect([motion.reduce((s, m) => s + m.dx, 0), motion.reduce((s, m) => s + m.dy, 0)]).toEqual([10, -5]);
@@ -102,7 +102,7 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
     xdotool(x, 'click', '1');
     xdotool(x, 'click', '3');
     xdotool(x, 'click', '4'); // wheel up
-    await waitFor(() => received(stub).filter((m) => m.t === 'button').length >= 4 && received(stub).some((m) => m.t === 'wheel'), 5000, 'buttons and wheel');
+    await waitFor(() => received(stub).filter((m) => m.t === 'button').length >= 4 && received(stub).some((m) => m.t === 'wheel'), 30_000, 'buttons and wheel');
     expect(received(stub).filter((m) => m.t === 'button' || m.t === 'wheel')).toEqual([
       { t: 'button', button: 'left', down: true, buttons: 1 },
       { t: 'button', button: 'left', down: false, buttons: 0 },
@@ -113,7 +113,7 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
 
     // Escape key again: capture off, keys stay with the host.
     xdotool(x, 'key', 'Scroll_Lock');
-    await waitFor(() => capture(view) === false, 5000, 'capture off');
+    await waitFor(() => capture(view) === false, 30_000, 'capture off');
     expect(grabs()).toBe('keyboard=free pointer=free');
     const before = received(stub).length;
     xdotool(x, 'key', 'c');
@@ -122,9 +122,9 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
 
     // Focus loss with a key held in capture: the guest gets its release.
     xdotool(x, 'key', 'Scroll_Lock');
-    await waitFor(() => capture(view) === true, 5000, 'capture on again');
+    await waitFor(() => capture(view) === true, 30_000, 'capture on again');
     xdotool(x, 'keydown', 'd');
-    await waitFor(() => received(stub).some((m) => m.t === 'key' && m.down && m.scancode === 0x20), 5000, 'd pressed');
+    await waitFor(() => received(stub).some((m) => m.t === 'key' && m.down && m.scancode === 0x20), 30_000, 'd pressed');
     const other = spawn('xclock', ['-geometry', '100x100+0+0', '-title', 'other'], { env: x.env, stdio: 'ignore' });
     try {
       await waitFor(() => {
@@ -133,14 +133,14 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
         } catch {
           return false;
         }
-      }, 5000, 'another window');
+      }, 30_000, 'another window');
       xdotool(x, 'windowfocus', '--sync', findWindow(x, '^other$').id);
-      await waitFor(() => received(stub).some((m) => m.t === 'key' && !m.down && m.scancode === 0x20), 5000, 'd released by focus loss');
-      await waitFor(() => capture(view) === false, 5000, 'capture released by focus loss');
+      await waitFor(() => received(stub).some((m) => m.t === 'key' && !m.down && m.scancode === 0x20), 30_000, 'd released by focus loss');
+      await waitFor(() => capture(view) === false, 30_000, 'capture released by focus loss');
       expect(grabs()).toBe('keyboard=free pointer=free');
       xdotool(x, 'keyup', 'd');
     } finally {
       other.kill();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -42,5 +42,5 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer lifecycle', () => {
     expect(figures.length).toBe(1);
     // Closing twice is harmless.
     await viewer.close();
-  }, 30_000);
+  }, 120_000);
 });

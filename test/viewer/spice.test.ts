@@ -40,7 +40,7 @@ describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('viewer → SPICE → QEMU', () 
     xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));
     await new Promise((r) => setTimeout(r, 1000)); // the SPICE link comes up in the background
     xdotool(x, 'key', 'Scroll_Lock');
-    await waitFor(() => view.stdout().trim().split('\n').at(-1)!.includes('"capture":true'), 5000, 'capture on');
+    await waitFor(() => view.stdout().trim().split('\n').at(-1)!.includes('"capture":true'), 30_000, 'capture on');
     xdotool(x, 'key', 'a');
     xdotool(x, 'key', 'Up');
     const trace = await qemu.waitTrace((t) => t.filter((l) => l.startsWith('input_event_key')).length >= 4, 10_000);
@@ -55,5 +55,5 @@ describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('viewer → SPICE → QEMU', () 
     const sum = (axis: string) => rel.filter((l) => l.includes(`axis ${axis}`)).reduce((s, l) => s + Number(/value (-?\d+)/.exec(l)![1]), 0);
     expect([sum('x'), sum('y')]).toEqual([10, -5]);
     expect(t2.filter((l) => l.startsWith('input_event_btn')).map((l) => /button (\S+), down (\S+)/.exec(l)!.slice(1).join(' '))).toEqual(['left 1', 'left 0']);
-  }, 60_000);
+  }, 120_000);
 });

@@ -61,7 +61,7 @@ describe.skipIf(needs('qemu'))('glasspane vm (built CLI, real QEMU)', () => {
 
     process.kill(s1.pid!, 'SIGKILL');
     let s2 = await status();
-    for (let i = 0; i < 200 && (s2.status !== 'crashed' || existsSync(region)); i++) {
+    for (let i = 0; i < 600 && (s2.status !== 'crashed' || existsSync(region)); i++) {
       await sleep(100);
       s2 = await status();
     }
@@ -91,7 +91,7 @@ describe.skipIf(needs('qemu'))('glasspane vm (built CLI, real QEMU)', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      for (let i = 0; i < 300 && !/running \(pid/.test(out) && child.exitCode === null; i++) await sleep(100);
+      for (let i = 0; i < 900 && !/running \(pid/.test(out) && child.exitCode === null; i++) await sleep(100);
       expect(out, err).toMatch(/^smoke running \(pid \d+\)/);
       const s = await status();
       pids.push(s.pid!);

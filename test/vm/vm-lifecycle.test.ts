@@ -165,7 +165,7 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
     expect(lines.join('\n')).toMatch(/QMP unavailable[\s\S]*sending SIGTERM[\s\S]*sending SIGKILL[\s\S]*restoring the host/);
     expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
     expect(await readState(ctx.stateDir, 'smoke')).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it('down after a vm up killed between bind and QEMU start gives the devices back', async () => {
     const root = makeFakeHost(amdDualGpuHost());
