@@ -24,7 +24,7 @@ describe('npm run bench --json', () => {
     const r = spawnSync(
       process.execPath,
       [join(ROOT, 'dist', 'bench', 'run.js'), '--json', '--modes', '1920x1080', '--seconds', '0.5', '--rounds', '3', '--no-present', '--out', out],
-      { encoding: 'utf8', timeout: 100_000 },
+      { encoding: 'utf8', timeout: 240_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -62,5 +62,5 @@ describe('npm run bench --json', () => {
     expect(shape).toEqual(j);
     expect(details.verdicts.length).toBeGreaterThan(0);
     expect(readFileSync(join(out, png)).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  }, 120_000);
+  }, 300_000);
 });
