@@ -97,7 +97,7 @@ const sawProblem = (re: RegExp) => waitFor(() => problems.some((p) => re.test(p.
 async function validProducerGetsThrough(): Promise<void> {
   const p = new RawProducer(region);
   try {
-    await waitFor(() => relay.state === 'running', 5000, 'a session with the valid producer');
+    await waitFor(() => relay.state === 'connected', 5000, 'a session with the valid producer');
     const before = frames.length;
     for (let i = 0; i < 50 && frames.length === before; i++) {
       p.post();
@@ -167,7 +167,7 @@ describe('malformed regions', () => {
   it('queue position and message offset/size past the end, then recovery in the same session', async () => {
     const p = new RawProducer(region);
     try {
-      await waitFor(() => relay.state === 'running', 5000, 'a session');
+      await waitFor(() => relay.state === 'connected', 5000, 'a session');
       await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
       p.post();
       await waitFor(() => frames.length === 1, 5000, 'a first frame');
