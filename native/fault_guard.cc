@@ -29,8 +29,8 @@ Slot g_slots[kSlots];
 std::atomic<unsigned long> g_faults{0};
 struct sigaction g_previous;
 
-// Hands the signal to whoever had it before us; for the default action, restore it and return:
-// the faulting instruction runs again and the kernel applies the default (core dump, exit 135).
+// Hands the signal to whoever had it before us; for the default action, restore it and raise the
+// signal again, so the process ends exactly as it would have without us (core dump, exit 135).
 void Chain(int sig, siginfo_t* info, void* ctx) {
   if (g_previous.sa_flags & SA_SIGINFO) {
     if (g_previous.sa_sigaction != nullptr) {
@@ -46,6 +46,7 @@ void Chain(int sig, siginfo_t* info, void* ctx) {
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigaction(sig, &dfl, nullptr);
+  raise(sig);
 }
 
 void OnSigbus(int sig, siginfo_t* info, void* ctx) {
