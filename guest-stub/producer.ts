@@ -11,6 +11,8 @@ import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
 import { openRegion, regionFileChanged, type Region } from '../src/region.js';
 import { LockTimeoutError } from '../src/lgmp/spinlock.js';
+import type { StubLayout, Tamper, TamperPhase } from './tamper.js';
+import { HEADER } from '../src/lgmp/layout.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
 import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
 import { buildKvmfrUdata } from '../src/kvmfr/header.js';
@@ -57,6 +59,8 @@ export interface StubOptions {
   evdevPaths?: string[];
   /** Told about what the stub recovered from (a region truncated or re-created, a lock left taken). */
   onProblem?: (message: string) => void;
+  /** Fuzzing only: called at fixed points of the producer's work to spoil the region (tamper.ts). */
+  tamper?: Tamper;
 }
 
 export interface StubStats {
@@ -107,6 +111,8 @@ export class StubProducer {
   private rows: number;
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
+  /** Frames posted in the current session. */
+  private sessionPosted = 0;
   private readonly uuid: string;
   private input: StubInputServer | null = null;
   private echo: EvdevEchoScene | null = null;
@@ -161,8 +167,43 @@ export class StubProducer {
     this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
   }
 
+  /** Starts a fresh session now (a new session id, clean queues), as a restarting guest application does. */
+  newSession(): void {
+    this.startSession();
+  }
+
+  /**
+   * Frames of the current session a consumer has taken: posted, acknowledged and not released by
+   * the subscriber timeout. 0 when the region is gone.
+   */
+  framesTaken(): number {
+    if (this.region.closed) return 0;
+    return this.sessionPosted - this.frameQ.pending() - this.frameQ.releasedByTimeout;
+  }
+
+  /** Where the current session keeps things (for the tamper hook and tests). */
+  regionLayout(): StubLayout {
+    const q = (pq: ProducerQueue) => ({ hq: pq.hq, messagesOffset: pq.messagesOffset, numMessages: pq.numMessages });
+    return {
+      regionBytes: this.region.byteLength,
+      frameQueue: q(this.frameQ),
+      pointerQueue: q(this.pointerQ),
+      frames: this.frames,
+      cursorSlots: this.cursorSlots,
+      shapeSlots: this.shapeSlots,
+      udataOffset: HEADER.udata,
+      udataSize: this.region.load32(HEADER.udataSize),
+    };
+  }
+
+  private tamper(phase: TamperPhase, slot?: Allocation): void | 'skip' {
+    const t = this.options.tamper;
+    return t ? t({ phase, region: this.region, layout: this.regionLayout(), slot }) : undefined;
+  }
+
   /** (Re)creates the LGMP session and the B7 memory layout. Called again if the header gets overwritten. */
   private startSession(): void {
+    this.sessionPosted = 0;
     const cpuList = cpus();
     const udata = buildKvmfrUdata({
       producerVersion: STUB_VERSION,
@@ -267,7 +308,9 @@ export class StubProducer {
       this.cursorIndex = (this.cursorIndex + 1) % this.cursorSlots.length;
     }
     writeCursor(this.dv, mem.offset, pos);
+    this.tamper('cursor', mem);
     if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
+    this.tamper('cursor-posted', mem);
   }
 
   /** Starts a new session after something in the shared memory went wrong; reports what. */
@@ -325,6 +368,7 @@ export class StubProducer {
   private tick = (): void => {
     try {
       if (!this.running || this.checkRegion()) return;
+      if (this.tamper('tick-start') === 'skip') return;
       if (this.lgmp.process() === 'corrupted') {
         this.restart('the region header or a queue was overwritten');
         return;
@@ -338,6 +382,7 @@ export class StubProducer {
         this.pointerQ.ackData();
       }
       if (this.pointerQ.newSubs() > 0) this.postCursor(true);
+      this.tamper('tick-end');
     } catch (err) {
       this.recover(err);
     }
@@ -444,13 +489,17 @@ export class StubProducer {
     const wpOffset = mem.offset + PAGE - FRAMEBUFFER.data;
     this.region.store32(wpOffset, 0);
     stampTimestamp(this.pixels, process.hrtime.bigint());
+    this.tamper('frame', mem);
     // Post first, then write: the consumer copies while we are still writing (as B7 does).
     const posted = this.frameQ.post(0, mem);
     if (posted !== 'posted') return posted;
     this.stats.framesPosted++;
+    this.sessionPosted++;
+    this.tamper('frame-posted', mem);
     // Written on this thread right after the post (as B7's capture thread does): a thread-pool
     // job could start late on a loaded host and leave the consumer waiting on wp = 0.
     this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
+    this.tamper('frame-written', mem);
     this.serial = (this.serial + 1) >>> 0;
     if (!this.echo || pointerMoved) this.postCursor(false);
     return 'posted';

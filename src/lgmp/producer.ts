@@ -114,6 +114,8 @@ export class ProducerQueue {
   readonly numMessages: number;
   private position = 0;
   private cMsgPos = 0;
+  /** Messages released because a subscriber missed the timeout (not acknowledged). */
+  releasedByTimeout = 0;
 
   constructor(
     private readonly producer: LgmpProducer,
@@ -213,6 +215,7 @@ export class ProducerQueue {
           for (let id = 0; id < LGMP.MAX_SUBS; id++) if (newBad & (1 << id)) r.store64(hq + QUEUE.timeout + id * 8, until);
           r.store32(msg + MESSAGE.pendingSubs, 0);
           pend = 0;
+          this.releasedByTimeout++;
         }
         if ((pend & ~subsBad(subs)) >>> 0) break; // still waiting on live subscribers
         r.store32(hq + QUEUE.start, start + 1 === this.numMessages ? 0 : start + 1);

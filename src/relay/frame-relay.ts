@@ -354,8 +354,11 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       throw new SessionEnded(why);
     }
     const age = consumer.heartbeatAgeMs();
-    if (age > STALLED_AFTER_MS) this.setStatus('stalled', `no heartbeat from the guest for ${Math.round(age)} ms`);
-    else if (this.state === 'stalled') this.setStatus('connected', 'the guest is sending again');
+    if (age > STALLED_AFTER_MS) {
+      // A host script that re-created the region leaves our (unlinked) file silent: notice it now.
+      this.checkRegion();
+      this.setStatus('stalled', `no heartbeat from the guest for ${Math.round(age)} ms`);
+    } else if (this.state === 'stalled') this.setStatus('connected', 'the guest is sending again');
   }
 
   private async consume(): Promise<void> {
