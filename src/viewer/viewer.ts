@@ -190,7 +190,7 @@ export class Viewer {
       this.status = '';
     });
     r.on('status', (s) => {
-      if (s.state !== 'running') this.status = s.message;
+      if (s.state !== 'connected') this.status = s.message;
       this.touch();
     });
     r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
@@ -386,7 +386,31 @@ export class Viewer {
     return fitRect(fw, fh, this.window.pixelWidth, this.window.pixelHeight, this.o.integerScale);
   }
 
+  /**
+   * The fault barrier of the frame path: whatever goes wrong while presenting (a frame whose
+   * geometry the renderer refuses, an SDL error) becomes a message on the OSD and stderr, the
+   * frame is dropped, and the window stays.
+   */
   private present(): void {
+    try {
+      this.presentNow();
+    } catch (err) {
+      this.compositor.detach();
+      this.current?.release();
+      this.current = null;
+      this.format = null;
+      this.formatVer = -1;
+      const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
+      if (this.messages.at(-1)?.text !== text) this.message(text);
+      try {
+        this.renderMessage([text]);
+      } catch {
+        // the window itself is gone or broken: the next event (or close) decides
+      }
+    }
+  }
+
+  private presentNow(): void {
     if (this.closed || !this.window || this.window.destroyed) return;
     const fresh = this.pending;
     if (fresh) {
