@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, accessSync, constants as fsc, wr
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startQemu, type QemuHandle } from './qemu.js';
+import { progressLog } from '../support/progress.js';
 
 export interface GuestParts {
   kernel: string;
@@ -161,6 +162,7 @@ export async function startAgentGuest(parts: GuestParts, dir: string): Promise<{
   if (cc.status !== 0) throw new Error(`cannot build the test agent: ${cc.stderr}`);
   const initrd = buildInitramfs(parts, dir, { agent: agentBin });
   const serialPath = join(dir, 'serial.log');
+  progressLog('agent guest')('booting the guest with the test agent under TCG');
   const qemu = await startQemu({
     transport: 'unix',
     extraArgs: [

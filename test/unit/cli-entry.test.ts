@@ -89,3 +89,19 @@ describe('without the native addon', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('npm start (the demo) without a display', () => {
+  it('says there is no display, how to get the window, and runs the demo headless', async () => {
+    const r = await runCli(['demo', '--size', '320x200', '--seconds', '2'], { env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    // 0, or 3 when a very busy machine let no frame through in the 2 s (the demo's own verdict).
+    expect([0, 3], r.stderr).toContain(r.code);
+    expect(r.stderr).toMatch(/^glasspane demo: there is no display here \(DISPLAY and WAYLAND_DISPLAY are unset\), so no window: running the demo headless instead\.\n\s+to see the window: .*desktop session.*ssh -X/);
+    expect(r.stdout).toMatch(/^demo: \d+ frames verified with 0 failures/m);
+  });
+
+  it('--headless asked for it: no apology', async () => {
+    const r = await runCli(['demo', '--headless', '--size', '320x200', '--seconds', '1']);
+    expect(r.stderr).not.toMatch(/no display/);
+    expect(r.stderr).toMatch(/^glasspane demo: guest-stub writes 320x200/);
+  });
+});
