@@ -129,7 +129,7 @@ describe('tools/setup', () => {
 
     const noNode = machine({ installed: 'all', node: null });
     const r1 = noNode.run();
-    expect(noNode.calls()).toMatch(/^apt-get install -y -q --no-install-recommends nodejs npm$/m);
+    expect(noNode.calls()).toMatch(/^apt-get install -y -q --no-install-recommends nodejs npm libnode-dev$/m);
     expect(r1.stderr).toMatch(/Node\.js is not installed/); // the stand-in apt installed nothing
 
     const noApt = machine({ apt: false });
