@@ -3,12 +3,12 @@
  * memory work without the native addon (and without loading the SDL or canvas libraries), and
  * those that do need it say what to run instead of printing a stack trace.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
-import { runCli } from '../support/helpers.js';
+import { runCli, startCli, waitFor } from '../support/helpers.js';
 
 // node-gyp-build looks for glasspane's binary in $GLASSPANE_PREBUILD instead of the checkout: an
 // empty folder stands for a machine where the addon was never built.
@@ -104,4 +104,35 @@ describe('npm start (the demo) without a display', () => {
     expect(r.stderr).not.toMatch(/no display/);
     expect(r.stderr).toMatch(/^glasspane demo: guest-stub writes 320x200/);
   });
+});
+
+describe('a demo that is killed', () => {
+  /** Pids of processes whose command line mentions `text`. */
+  const processesWith = (text: string) =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(text);
+        } catch {
+          return false;
+        }
+      });
+
+  it('takes its stub with it, and the next demo removes the region it left', async () => {
+    const demo = startCli(['demo', '--headless', '--size', '320x200']);
+    const region = `/dev/shm/glasspane-demo-${demo.child.pid}`;
+    try {
+      await waitFor(() => /^frames [1-9]/m.test(demo.stdout()), 120_000, 'the demo running');
+      expect(processesWith(`stub --shm ${region}`)).toHaveLength(1);
+    } finally {
+      demo.child.kill('SIGKILL');
+      await demo.exited;
+    }
+    await waitFor(() => processesWith(`stub --shm ${region}`).length === 0, 60_000, 'the stub to stop with its demo');
+    expect(existsSync(region)).toBe(true); // nobody was left to remove it...
+    const next = await runCli(['demo', '--headless', '--size', '320x200', '--seconds', '1']);
+    expect([0, 3], next.stderr).toContain(next.code);
+    expect(existsSync(region)).toBe(false); // ...until the next demo
+  }, 240_000);
 });

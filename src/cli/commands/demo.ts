@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
@@ -25,12 +25,32 @@ interface DemoOptions {
   headless?: boolean;
 }
 
+/** Regions of earlier demos that were killed before they could remove theirs (named by their pid). */
+function removeStaleDemoRegions(): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync('/dev/shm');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^glasspane-demo-(\d+)$/.exec(name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(`/dev/shm/${name}`, { force: true });
+    }
+  }
+}
+
 /** Starts the stub as a child process; resolves with its input URL once it is listening. */
 async function startStub(shm: string, o: DemoOptions, interactive: boolean): Promise<{ child: ChildProcess; url: string | null; exited: Promise<number | null> }> {
   const { width, height } = o.size;
   const args = [process.argv[1]!, 'stub', '--shm', shm, '--size', String(regionSizeMiB(width, height)), '--width', String(width), '--height', String(height), '--fps', String(o.fps), '--quiet'];
   if (interactive) args.push('--scene', 'input', '--input-port', '0');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  // The IPC channel is the stub's lifeline: it stops when the demo dies, however it dies.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let url: string | null = null;
   let err = '';
@@ -56,6 +76,7 @@ export function registerDemo(program: Command): void {
     .option('--headless', 'no window even on a desktop: verify every frame and print statistics')
     .addHelpText('after', '\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --headless --seconds 10')
     .action(async (o: DemoOptions) => {
+      removeStaleDemoRegions();
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
       const interactive = !o.headless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
       const { width, height } = o.size;

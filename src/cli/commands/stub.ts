@@ -77,6 +77,10 @@ The official Looking Glass B7 client can show it: looking-glass-client -f /dev/s
       const stop = () => void stub.stop();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Started by `glasspane demo` over an IPC channel: stop when the demo is gone, however it
+      // went (the channel alone must not keep this process alive).
+      process.channel?.unref();
+      process.once('disconnect', stop);
       let last = 0;
       const ticker = o.quiet
         ? null
@@ -91,6 +95,7 @@ The official Looking Glass B7 client can show it: looking-glass-client -f /dev/s
         if (ticker) clearInterval(ticker);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        process.off('disconnect', stop);
         await stub.stop();
       }
     });
