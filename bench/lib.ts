@@ -167,7 +167,7 @@ export function startProducer(args: string[]): Promise<{ stop: () => Promise<Pro
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the producer did not start in 10 s: ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`the producer did not start in 60 s: ${err}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`the producer exited (${code}): ${err}`)));
     child.stdout.on('data', (d) => {
       const before = out;
