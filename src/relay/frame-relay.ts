@@ -421,7 +421,9 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       let copied = 0;
       let copyError: unknown = null;
       try {
-        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
+        // A new session id ends the wait at once: the producer restarted under this frame.
+        const session = this.consumer!.sessionInfo!.sessionID;
+        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100, HEADER.sessionID, session);
       } catch (err) {
         copyError = err;
       }

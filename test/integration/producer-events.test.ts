@@ -6,7 +6,7 @@
  * consumer that corrupts the producer's queue or dies holding its lock.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { rmSync, truncateSync } from 'node:fs';
+import { existsSync, rmSync, truncateSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
@@ -134,8 +134,9 @@ describe('the region file truncated under a connected consumer', () => {
   it('as processes: `glasspane view --headless` and `glasspane stub` both survive a truncate -s 0', async () => {
     const path = shmPath('truncate-cli');
     const stub = cli(['stub', '--shm', path, '--size', '8', '--width', '320', '--height', '200', '--fps', '60']);
-    const view = cli(['view', '--shm', path, '--headless', '--json', '--seconds', '6']);
-    await sleep(2500);
+    await waitFor(() => existsSync(path), 20_000, 'the stub to create the region');
+    const view = cli(['view', '--shm', path, '--headless', '--json', '--seconds', '8']);
+    await sleep(3000);
     truncateSync(path, 0);
     const done = await view.exited;
     expect(done.signal).toBeNull();
