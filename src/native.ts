@@ -92,6 +92,8 @@ export interface WatcherOptions {
   fineSleepUs?: number;
   /** Before it: sleep at most this long at a time (default 500 us). */
   coarseSleepUs?: number;
+  /** In the window just before a steady producer's expected change: spin instead of sleeping (default true). */
+  spinBeforeExpected?: boolean;
   /** Ask for SCHED_FIFO priority 1 for the watcher thread when the process may (default true). */
   realtime?: boolean;
 }
