@@ -5,8 +5,9 @@
 // change the cap rises to `idleSleepUs` so an idle consumer costs almost no CPU.
 // Periodic producers (frames at a steady rate): the thread learns the interval between changes of
 // word 0 and, until shortly before the next one is due, sleeps in steps of at most `coarseSleepUs`;
-// close to it, it spins (with `spinBeforeExpected`, the default) or polls every `fineSleepUs`. Sleeps use 1 us timer slack (not the default 50 us),
-// and with `realtime` the thread asks for SCHED_FIFO priority 1 when the process may.
+// close to it, it spins (with `spinBeforeExpected`, the default) or polls every `fineSleepUs`.
+// Sleeps use 1 us timer slack (not the default 50 us), and with `realtime` the thread asks for
+// SCHED_FIFO priority 1 when the process may.
 #pragma once
 #include <napi.h>
 
