@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
-import { FrameRelay, type LentFrame } from '../relay/frame-relay.js';
+import { FrameRelay, type LentFrame, type RelayState } from '../relay/frame-relay.js';
 import type { InputSink, MouseButton } from '../input/sink.js';
 import { FrameCompositor, type CursorImage, type Panel } from './compositor.js';
 import { fitRect, windowToFrame } from './geometry.js';
@@ -43,10 +43,18 @@ export interface ViewerOptions {
   screenshotDir?: string;
   copyTimeoutMs?: number;
   /** Called once a second with the OSD's figures. */
-  onFigures?: (f: ViewerFigures & { capture: boolean; width: number; height: number; format: string }) => void;
+  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string }) => void;
   onMessage?: (m: string) => void;
   /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it SDL's clipboard. */
   clipboard?: ClipboardBridge;
+}
+
+/** The frame source's side of --stats: what the relay is doing and the last problem it met. */
+export interface FrameSourceFigures {
+  state: RelayState;
+  lastProblemCode: string | null;
+  /** Guest frames the relay acknowledged without showing them (buffers held, copy failed). */
+  skipped: number;
 }
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
@@ -354,6 +362,9 @@ export class Viewer {
     const size = this.frameSize();
     this.o.onFigures?.({
       ...f,
+      state: this.relay.state,
+      lastProblemCode: this.relay.counters.lastProblemCode,
+      skipped: this.relay.counters.framesSkipped,
       capture: this.capture,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
