@@ -4,12 +4,14 @@
  * PNG chart are written. Correctness only: no timing is asserted (benchmarks are not tests).
  */
 import { describe, expect, it, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/helpers.js';
 
+const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'glasspane-bench-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -20,11 +22,15 @@ const summary = (v: unknown) => {
 };
 
 describe('npm run bench --json', () => {
-  it('prints one JSON object of the documented shape and writes the results file and chart', () => {
-    const r = spawnSync(
+  it('prints one JSON object of the documented shape and writes the results file and chart', async () => {
+    // Asynchronous: a worker blocked for the whole run (spawnSync) misses vitest's own RPC deadlines.
+    const r = await run(
       process.execPath,
       [join(ROOT, 'dist', 'bench', 'run.js'), '--json', '--modes', '1920x1080', '--seconds', '0.5', '--rounds', '3', '--no-present', '--out', out],
       { encoding: 'utf8', timeout: 240_000 },
+    ).then(
+      (ok) => ({ status: 0, ...ok }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({ status: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(err) }),
     );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');

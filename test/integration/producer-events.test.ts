@@ -14,7 +14,7 @@ import { FrameRelay, type LentFrame, type RelayState } from '../../src/relay/fra
 import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
 import { QUEUE, queueOffset } from '../../src/lgmp/layout.js';
 import { RawProducer } from '../support/raw-producer.js';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { removeShm, shmPath, startCli, stubFramesPosted, waitFor, type CliRun } from '../support/helpers.js';
 
 afterAll(removeShm);
 const cleanups: Array<() => unknown> = [];
@@ -137,7 +137,7 @@ describe('the region file truncated under a connected consumer', () => {
     const path = shmPath('truncate-cli');
     const stub = cli(['stub', '--shm', path, '--size', '8', '--width', '320', '--height', '200', '--fps', '60']);
     await waitFor(() => existsSync(path), 20_000, 'the stub to create the region');
-    const view = cli(['view', '--shm', path, '--headless', '--json', '--seconds', '10']);
+    const view = cli(['view', '--shm', path, '--headless', '--json']);
     // Truncate only once the viewer is connected (subscribed to the frame queue).
     const probe = new native.Region(path);
     try {
@@ -147,6 +147,12 @@ describe('the region file truncated under a connected consumer', () => {
     }
     await sleep(500);
     truncateSync(path, 0);
+    // Events, not seconds (a loaded machine is slow): the stub grows the region back, and the
+    // viewer takes frames of the stub's new session; then it is stopped as a user would.
+    await waitFor(() => /opened it again/.test(stub.stderr()), 60_000, 'the stub to open the region again');
+    const before = stubFramesPosted(stub);
+    await waitFor(() => stubFramesPosted(stub) >= before + 10, 60_000, 'the viewer to take frames of the new session');
+    view.child.kill('SIGINT');
     const done = await view.exited;
     expect(done.signal).toBeNull();
     expect(done.code).toBe(0);

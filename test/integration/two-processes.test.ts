@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { HEADER, QUEUE, queueOffset } from '../../src/lgmp/layout.js';
 import { subsBad, subsOn } from '../../src/lgmp/subs.js';
-import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { removeShm, runCli, shmPath, startCli, stubFramesPosted, waitFor, type CliRun } from '../support/helpers.js';
 
 const children: CliRun[] = [];
 function start(args: string[]): CliRun {
@@ -32,8 +32,6 @@ interface Report {
   errors: string[];
 }
 
-/** The highest "N frames posted" a stub (run without --quiet) has reported: it posts only to subscribers. */
-const posted = (stub: CliRun) => Math.max(0, ...[...stub.stderr().matchAll(/(\d+) frames posted/g)].map((m) => Number(m[1])));
 
 // Correctness only: how fast frames flow depends on the machine and its load (`npm run bench`
 // measures the rates). Every wait is for an event, with generous limits.
@@ -63,15 +61,15 @@ describe('two processes over /dev/shm', () => {
     const stubArgs = ['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '480', '--fps', '60'];
     const view = start(['view', '--shm', shm, '--headless', '--verify', '--json']);
     let stub = start(stubArgs);
-    await waitFor(() => posted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the first producer');
+    await waitFor(() => stubFramesPosted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the first producer');
     stub.child.kill('SIGKILL'); // dies mid-frame, no goodbye
     await stub.exited;
     stub = start(stubArgs);
-    await waitFor(() => posted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the second producer');
+    await waitFor(() => stubFramesPosted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the second producer');
     stub.child.kill('SIGTERM'); // a clean stop and a restart right away
     await stub.exited;
     stub = start(stubArgs);
-    await waitFor(() => posted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the third producer');
+    await waitFor(() => stubFramesPosted(stub) >= 10, 60_000, 'the consumer to take 10 frames from the third producer');
     view.child.kill('SIGINT');
     const done = await view.exited;
     expect(done, view.stderr()).toEqual({ code: 0, signal: null });

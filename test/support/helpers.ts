@@ -69,6 +69,14 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
   return { ...e, stdout: r.stdout(), stderr: r.stderr() };
 }
 
+/**
+ * Frames a `glasspane stub` (run without --quiet) has posted so far, from its once-a-second line.
+ * The stub posts only while a consumer is subscribed, so a rise means a consumer is taking frames.
+ */
+export function stubFramesPosted(stub: CliRun): number {
+  return Math.max(0, ...[...stub.stderr().matchAll(/(\d+) frames posted/g)].map((m) => Number(m[1])));
+}
+
 /** Polls `pred` until it holds; the limit is generous by default (a loaded machine is slow, a passing test does not wait for it). */
 export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -217,7 +217,7 @@ describe('native: lifetime', () => {
       r.copyOutAsync(4096, 8 << 20, Buffer.alloc(8 << 20), 0, 0, 500).catch(() => {});
       setTimeout(() => { console.log('bye'); process.exit(0); }, 50);
     `;
-    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 45_000 });
     expect(res.stderr).toBe('');
     expect(res.stdout.trim()).toBe('bye');
     expect(res.status).toBe(0);
@@ -235,7 +235,7 @@ describe('native: lifetime', () => {
       for (let i = 0; i < 10 && mapped(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
       console.log(JSON.stringify({ before, after: mapped() }));
     `;
-    const res = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const res = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 45_000 });
     expect(res.stderr).toBe('');
     expect(JSON.parse(res.stdout)).toEqual({ before: true, after: false });
   });
