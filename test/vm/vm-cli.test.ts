@@ -3,17 +3,14 @@
  * supervisor detached, `vm status --json` sees it, a kill -9 is noticed by the detached supervisor,
  * `vm down` tidies up. Every QEMU started here is killed in afterAll.
  */
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from './fake-sysfs.js';
 import { needs } from '../support/system.js';
+import { CLI, runCli, startCli } from '../support/helpers.js';
 
-const run = promisify(execFile);
-const MAIN = path.resolve('dist/src/cli/main.js');
 const dir = makeTempDir('glasspane-cli-');
 const stateDir = path.join(dir, 'state');
 const pids: number[] = [];
@@ -29,14 +26,9 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function glasspane(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [MAIN, ...args, '--state-dir', stateDir]);
-    return { ...r, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
+/** `glasspane ARGS --state-dir` (the built CLI), with its exit status and output. */
+async function glasspane(...args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return runCli([...args, '--state-dir', stateDir]);
 }
 
 async function status(): Promise<{ name: string; status: string; pid: number | null; qmpSocket: string | null }> {
@@ -45,7 +37,7 @@ async function status(): Promise<{ name: string; status: string; pid: number | n
 
 describe.skipIf(needs('qemu'))('glasspane vm (built CLI, real QEMU)', () => {
   it('up → status → kill -9 → crashed (detached supervisor) → down; then up → down by quit', async () => {
-    expect(existsSync(MAIN), 'dist/src/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
+    expect(existsSync(CLI), 'dist/src/cli/main.js is missing: run `npm run build` (npm test does)').toBe(true);
     const toml = path.join(dir, 'smoke.toml');
     const region = path.join(dir, 'region');
     writeFileSync(toml, readFileSync('examples/vm-smoke.toml', 'utf8').replace('path = "/dev/shm/glasspane-smoke"', `path = "${region}"`));
@@ -84,25 +76,20 @@ describe.skipIf(needs('qemu'))('glasspane vm (built CLI, real QEMU)', () => {
   it('up --foreground stays attached; Ctrl-C (SIGINT) runs vm down and it exits', async () => {
     const toml = path.join(dir, 'fg.toml');
     writeFileSync(toml, readFileSync('examples/vm-smoke.toml', 'utf8').replace('path = "/dev/shm/glasspane-smoke"', `path = "${path.join(dir, 'fg-region')}"`));
-    const child = spawn(process.execPath, [MAIN, 'vm', 'up', toml, '--foreground', '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const fg = startCli(['vm', 'up', toml, '--foreground', '--state-dir', stateDir]);
     try {
-      for (let i = 0; i < 900 && !/running \(pid/.test(out) && child.exitCode === null; i++) await sleep(100);
-      expect(out, err).toMatch(/^smoke running \(pid \d+\)/);
+      for (let i = 0; i < 900 && !/running \(pid/.test(fg.stdout()) && fg.child.exitCode === null; i++) await sleep(100);
+      expect(fg.stdout(), fg.stderr()).toMatch(/^smoke running \(pid \d+\)/);
       const s = await status();
       pids.push(s.pid!);
       expect(s.status).toBe('running');
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
-      expect(out).toMatch(/smoke: stopped\n$/);
-      expect(err).toMatch(/asking the guest to power off/);
+      fg.child.kill('SIGINT');
+      expect((await fg.exited).code).toBe(0);
+      expect(fg.stdout()).toMatch(/smoke: stopped\n$/);
+      expect(fg.stderr()).toMatch(/asking the guest to power off/);
       expect((await status()).status).toBe('stopped');
     } finally {
-      child.kill('SIGKILL');
+      fg.child.kill('SIGKILL');
     }
   });
 
