@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync, openSync, closeSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
@@ -52,12 +51,7 @@ export interface VmState {
   outcome?: 'stopped' | 'crashed';
 }
 
-/** $GLASSPANE_STATE_DIR, else /run/glasspane for root, else $XDG_RUNTIME_DIR/glasspane. */
-export function defaultStateDir(): string {
-  if (process.env.GLASSPANE_STATE_DIR) return process.env.GLASSPANE_STATE_DIR;
-  if (process.getuid?.() === 0) return '/run/glasspane';
-  return path.join(process.env.XDG_RUNTIME_DIR ?? path.join(os.tmpdir(), `glasspane-${process.getuid?.() ?? 'user'}`), 'glasspane');
-}
+export { defaultStateDir } from './state-dir.js';
 
 const statePath = (dir: string, name: string) => path.join(dir, `${name}.json`);
 export const journalPathFor = (dir: string, name: string) => path.join(dir, `${name}.journal.json`);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { GlasspaneError } from '../../errors.js';
 import { HostRoot } from '../../vm/host-root.js';
 import { readJournal } from '../../vm/journal.js';
-import { defaultStateDir } from '../../vm/lifecycle.js';
+import { defaultStateDir } from '../../vm/state-dir.js';
 import { normalizePciAddress, requirePciDevice } from '../../vm/pci.js';
 import { ChildProcessWriter, RecordingWriter, type SysfsWriter } from '../../vm/sysfs-writer.js';
 import { bindDevices, planBind, planRestore, planWrites, unbindDevices, restoreFromJournal, type PlannedWrite, type VfioContext } from '../../vm/vfio.js';
