@@ -55,7 +55,7 @@ function machine(m: Machine) {
     fake('apt-cache', `${knows}\necho "$2:"; echo "  Installed: (none)"; echo "  Candidate: 20.19.2+dfsg-1"`);
   }
   if (m.node !== null) {
-    fake('node', `echo ${(m.node ?? 'v20.19.2').replace(/^v(\d+).*/, '$1')}`);
+    fake('node', `case "$*" in *allowScripts*) echo esbuild;; *) echo ${(m.node ?? 'v20.19.2').replace(/^v(\d+).*/, '$1')};; esac`);
     mkdirSync(join(root, 'include', 'node'), { recursive: true });
     writeFileSync(join(root, 'include', 'node', 'node_version.h'), '');
   }
@@ -80,7 +80,8 @@ describe('tools/setup', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`tools/setup: all ${packages.length} system packages are installed`);
     expect(m.calls()).not.toMatch(/^apt/m);
-    expect(m.calls()).toContain('npm ci');
+    // Dependencies' scripts off (npm < 11 ignores allowScripts), then the allowed ones and ours.
+    expect(m.calls().split('\n').filter((l) => l.startsWith('npm '))).toEqual(['npm ci --ignore-scripts', 'npm rebuild esbuild', 'npm run install', 'npm run build']);
     expect(m.calls()).toContain(`npm_config_nodedir=${m.root}`);
   });
 

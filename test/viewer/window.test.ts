@@ -155,16 +155,16 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     rmSync(shots, { recursive: true, force: true });
   }, 120_000);
 
-  // Correctness, not speed (the bench measures the present cost): the figures move with real
-  // frames, and UPS cannot exceed what the producer makes.
-  it('OSD figures come from real counters: UPS at most the producer rate, latency and present cost are measured', async () => {
+  // Correctness, not speed (the bench measures rates and the present cost): the figures move
+  // with real frames. (No bound on UPS: after a stall the stub catches up on up to a second of
+  // frames, so one second may carry more than its rate.)
+  it('OSD figures come from real counters: updates, latency and present cost are measured', async () => {
     const shm = shmPath('osd');
     start(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--quiet']);
     const view = start(['view', '--shm', shm, '--size', '640x360', '--stats']);
     await waitFor(() => (lastFigures(view)?.frames ?? 0) > 90 && (lastFigures(view)?.ups ?? 0) > 0, 120_000, '90 frames');
     const f = lastFigures(view)!;
     expect(f.ups).toBeGreaterThan(0);
-    expect(f.ups).toBeLessThan(45);
     expect(f.fps).toBeGreaterThan(0);
     expect(f.latencyMs).toBeGreaterThan(0);
     expect(f.presentMs).toBeGreaterThan(0);
