@@ -28,10 +28,14 @@ const readable = (p: string) => {
   }
 };
 
-/** A readable /boot/vmlinuz-V with /lib/modules/V (the test guests boot the host's kernel). */
+/**
+ * A readable /boot/vmlinuz-V whose modules are plain .ko files: the test guests boot the host's
+ * kernel and busybox's insmod loads modules from their initramfs (Debian 13 ships them as .ko.xz,
+ * which these helpers do not unpack yet).
+ */
 function hostKernel(): boolean {
   try {
-    return readdirSync('/lib/modules').some((v) => readable(`/boot/vmlinuz-${v}`));
+    return readdirSync('/lib/modules').some((v) => readable(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/kernel/drivers/input/evdev.ko`));
   } catch {
     return false;
   }
@@ -55,7 +59,7 @@ export const PARTS = {
   sdl: { what: 'the SDL binding (dist/sdl.node, built against libsdl2-dev)', pkg: 'libsdl2-dev, then npm run build:sdl', present: sdlBinding },
   qemu: { what: 'QEMU (qemu-system-x86_64)', pkg: 'qemu-system-x86', present: () => runs(process.env.GLASSPANE_QEMU ?? 'qemu-system-x86_64', '--version') },
   ovmf: { what: 'OVMF firmware (/usr/share/OVMF/OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)', pkg: 'ovmf', present: () => ['CODE', 'VARS'].every((k) => readable(`/usr/share/OVMF/OVMF_${k}_4M.fd`)) },
-  kernel: { what: 'a readable kernel image (/boot/vmlinuz-V with /lib/modules/V)', pkg: `linux-image-amd64`, present: hostKernel },
+  kernel: { what: 'a readable kernel image with uncompressed modules (/boot/vmlinuz-V, /lib/modules/V/**/*.ko, as Debian 12 has them)', pkg: 'linux-image-amd64', present: hostKernel },
   busybox: { what: 'a static busybox', pkg: 'busybox-static', present: () => ['/bin/busybox', '/usr/bin/busybox'].some(existsSync) },
   gcc: { what: 'gcc', pkg: 'build-essential', present: () => onPath('gcc') },
 } satisfies Record<string, Part>;

@@ -227,5 +227,5 @@ describe.skipIf(needs(...GUEST_PARTS))('vfio against a real kernel (q35 + intel-
     expect(line('broken ')).toBe('broken rc=2 nic=e1000 journal=no');
     expect(line('broken-error')).toMatch(/QEMU did not come up.*no-such-flag/);
     expect(line('end')).toBe('end');
-  }, 600_000);
+  }, 900_000);
 });
