@@ -8,6 +8,7 @@
 #include "fast_copy.h"
 #include "region.h"
 #include "sdl_grab.h"
+#include "sdl_input.h"
 #include "watcher.h"
 
 namespace glasspane {
@@ -54,12 +55,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getCopyStrategy", Napi::Function::New<GetStrategy>(env));
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
+  exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
+  exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
+  exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
   // At environment teardown: stop watcher threads first (they may be polling a mapping), then
   // unmap every region still open. Async copies hold the mapping and unmap it when they end.
   env.AddCleanupHook([] {
     StopAllWatchersAtExit();
     CloseAllRegionsAtExit();
+    RemoveSdlMotionWatch();
   });
   return exports;
 }
