@@ -56,7 +56,8 @@ export class LockSync {
   /** A key event in capture, with the lock state it carries: used when SDL's state is unknown. */
   keyEvent(locks: { capslock?: unknown; numlock?: unknown }): void {
     if (!this.capture || this.synced) return;
-    this.sync({ capsLock: Boolean(locks.capslock), numLock: Boolean(locks.numlock), scrollLock: false });
+    // A key event carries no ScrollLock state: that one stays as the guest has it.
+    this.sync({ capsLock: Boolean(locks.capslock), numLock: Boolean(locks.numlock) });
   }
 
   /** Stops the pending check (the viewer closes). */
@@ -93,7 +94,7 @@ export class LockSync {
     this.sync(host);
   }
 
-  private sync(host: Required<LockState>): void {
+  private sync(host: LockState): void {
     this.synced = true;
     this.lastSyncAt = performance.now();
     this.o.sink.syncLocks({ capsLock: host.capsLock, numLock: host.numLock, scrollLock: this.o.scroll ? host.scrollLock : undefined });
