@@ -5,9 +5,8 @@
  * `problem()` and the session goes on without sound.
  */
 import { debuglog } from 'node:util';
-import type { SpiceAddress } from './address.js';
 import { SpiceError } from './errors.js';
-import { PlaybackChannel, type PlaybackHandlers } from './playback-channel.js';
+import { PlaybackChannel, type PlaybackHandlers, type SoundChannelOptions } from './playback-channel.js';
 import { ChannelType } from './protocol.js';
 import { RecordChannel, type RecordHandlers } from './record-channel.js';
 
@@ -32,30 +31,24 @@ export class AudioChannels {
   constructor(private readonly handlers: AudioHandlers) {}
 
   /** Opens what was asked for and what the server offers; never rejects. */
-  async open(o: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; offered: (type: number) => boolean }): Promise<void> {
+  async open(o: SoundChannelOptions & { offered: (type: number) => boolean }): Promise<void> {
     const h = this.handlers;
-    const base = { address: o.address, sessionId: o.sessionId, password: o.password, timeoutMs: o.timeoutMs };
     const missing: string[] = [];
-    if (h.playback) {
-      if (!o.offered(ChannelType.PLAYBACK)) missing.push('playback');
-      else {
-        try {
-          this.playback = await PlaybackChannel.open({ ...base, handlers: h.playback });
-        } catch (err) {
-          this.report(err, 'playback');
-        }
+    const link = async <T>(wanted: object | undefined, type: number, which: string, open: () => Promise<T>): Promise<T | undefined> => {
+      if (!wanted) return undefined;
+      if (!o.offered(type)) {
+        missing.push(which);
+        return undefined;
       }
-    }
-    if (h.record) {
-      if (!o.offered(ChannelType.RECORD)) missing.push('record');
-      else {
-        try {
-          this.record = await RecordChannel.open({ ...base, handlers: h.record });
-        } catch (err) {
-          this.report(err, 'record');
-        }
+      try {
+        return await open();
+      } catch (err) {
+        this.report(err, which);
+        return undefined;
       }
-    }
+    };
+    this.playback = await link(h.playback, ChannelType.PLAYBACK, 'playback', () => PlaybackChannel.open({ ...o, handlers: h.playback! }));
+    this.record = await link(h.record, ChannelType.RECORD, 'record', () => RecordChannel.open({ ...o, handlers: h.record! }));
     if (missing.length) {
       h.problem?.(new SpiceError('ERR_SPICE_NO_AUDIO', `the SPICE server offers no ${missing.join(' or ')} channel: the VM has no SPICE audio`, QEMU_AUDIO_HINT));
     }

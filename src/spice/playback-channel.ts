@@ -47,6 +47,19 @@ export interface PlaybackHandlers {
   close?(err?: SpiceError): void;
 }
 
+/** Where and how to link a sound channel: the session from MAIN_INIT. */
+export interface SoundChannelOptions {
+  address: SpiceAddress;
+  sessionId: number;
+  password?: string;
+  timeoutMs?: number;
+}
+
+/** Links one sound channel (playback or record) of the session, offering `caps`. */
+export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string): Promise<SpiceChannel> {
+  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs });
+}
+
 /** CLOCK_MONOTONIC in ms as a u32, the clock spice-server stamps audio with (reds_get_mm_time). */
 export function monotonicMs(): number {
   return Number((process.hrtime.bigint() / 1_000_000n) & 0xffffffffn);
@@ -100,16 +113,8 @@ export class PlaybackChannel {
   }
 
   /** Links the playback channel of session `sessionId`; handlers get everything from then on. */
-  static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; handlers: PlaybackHandlers }): Promise<PlaybackChannel> {
-    const channel = await SpiceChannel.open({
-      address: opts.address,
-      channelType: ChannelType.PLAYBACK,
-      connectionId: opts.sessionId,
-      channelCaps: [PlaybackCap.VOLUME, PlaybackCap.LATENCY],
-      password: opts.password,
-      name: 'playback',
-      timeoutMs: opts.timeoutMs,
-    });
+  static async open(opts: SoundChannelOptions & { handlers: PlaybackHandlers }): Promise<PlaybackChannel> {
+    const channel = await linkSoundChannel(opts, ChannelType.PLAYBACK, [PlaybackCap.VOLUME, PlaybackCap.LATENCY], 'playback');
     const pb = new PlaybackChannel(channel);
     channel.attach((type, payload) => pb.onMessage(type, payload, opts.handlers), (err) => {
       pb.format = null;

@@ -11,10 +11,9 @@
  * Contract: write() is a no-op outside START..STOP and after close; handlers run in wire order.
  */
 import { debuglog } from 'node:util';
-import type { SpiceAddress } from './address.js';
-import { SpiceChannel } from './channel.js';
+import type { SpiceChannel } from './channel.js';
 import type { SpiceError } from './errors.js';
-import { audioProtocolError, monotonicMs, parseAudioStart, parseVolume, type AudioFormat } from './playback-channel.js';
+import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, parseVolume, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
 import { AudioDataMode, ChannelType, RecordCap, RecordClientMsg, RecordServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
@@ -42,16 +41,8 @@ export class RecordChannel {
     this.channel = channel;
   }
 
-  static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; handlers: RecordHandlers }): Promise<RecordChannel> {
-    const channel = await SpiceChannel.open({
-      address: opts.address,
-      channelType: ChannelType.RECORD,
-      connectionId: opts.sessionId,
-      channelCaps: [RecordCap.VOLUME],
-      password: opts.password,
-      name: 'record',
-      timeoutMs: opts.timeoutMs,
-    });
+  static async open(opts: SoundChannelOptions & { handlers: RecordHandlers }): Promise<RecordChannel> {
+    const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record');
     const rec = new RecordChannel(channel);
     const h = opts.handlers;
     channel.attach(
