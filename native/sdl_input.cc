@@ -78,6 +78,8 @@ Napi::Value SdlRelativeMouse(const Napi::CallbackInfo& info) {
   if (!g_watch_added) {
     add(OnEvent, nullptr);
     g_watch_added = true;
+    // Removed when the environment that added it (the main thread's: SDL lives there) ends.
+    env.AddCleanupHook([] { RemoveSdlMotionWatch(); });
   }
   const bool ok = set(1) == 0;
   g_dx.store(0);

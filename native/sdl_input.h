@@ -22,7 +22,8 @@ Napi::Value SdlTakeMotion(const Napi::CallbackInfo& info);
 // sdlLockState() -> { caps, num, scroll } from SDL_GetModState(), or null when SDL2 is not loaded.
 Napi::Value SdlLockState(const Napi::CallbackInfo& info);
 
-// Removes the event watch (environment teardown). Safe when none was added.
+// Removes the event watch; the environment that added it calls this at its teardown. Safe when
+// none was added.
 void RemoveSdlMotionWatch();
 
 }  // namespace glasspane
