@@ -54,10 +54,10 @@ export class AudioBridge {
     return { playback: this.output.figures(), microphone: this.mic?.figures() ?? { state: 'off', framesSent: 0 } };
   }
 
-  /** The OSD's audio line, e.g. "audio 48 kHz · 21 ms · 0 underruns · MIC LIVE". */
+  /** The OSD's audio line: "audio idle" until the guest plays, then e.g. "audio 48 kHz · 21 ms · 0 underruns", "· MIC LIVE" while recording. */
   osdLine(): string {
     const p = this.output.figures();
-    const out = p.state === 'off' ? 'audio off' : `audio ${p.rate / 1000} kHz · ${p.latencyMs.p50 === null ? '-' : Math.round(p.latencyMs.p50)} ms · ${p.underruns} underruns`;
+    const out = p.state !== 'playing' ? 'audio idle' : `audio ${p.rate / 1000} kHz · ${p.latencyMs.p50 === null ? '-' : Math.round(p.latencyMs.p50)} ms · ${p.underruns} underruns`;
     return this.mic?.figures().state === 'live' ? `${out} · MIC LIVE` : out;
   }
 

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findGuestParts, parseSerial, startAudioGuest } from '../spice/guest.js';
-import type { QemuHandle } from '../spice/qemu.js';
+import { haveQemu, type QemuHandle } from '../spice/qemu.js';
 import { startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { analyseTone, sineS16 } from '../support/tone.js';
 import type { PlaybackFigures } from '../../src/viewer/audio-output.js';
@@ -61,6 +61,7 @@ interface Stats {
 
 /** Why runAv cannot run here ('' when it can). */
 export function avUnavailable(): string {
+  if (!haveQemu()) return 'QEMU is not installed (apt-get install qemu-system-x86)';
   const parts = findGuestParts();
   if (typeof parts === 'string') return parts;
   for (const [cmd, pkg] of [['gcc', 'build-essential'], ['Xvfb', 'xvfb'], ['xdotool', 'xdotool']]) {

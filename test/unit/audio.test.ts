@@ -229,10 +229,10 @@ describe('MicInput and the OSD line', () => {
     const mic = bridge.mic!;
     expect(mic).toBeInstanceOf(MicInput);
     bridge.attachHost(host, () => live.push(mic.figures().state === 'live'));
-    expect(bridge.osdLine()).toBe('audio off');
+    expect(bridge.osdLine()).toBe('audio idle');
     mic.volume([65535, 32768]);
     mic.start({ channels: 2, frequency: 48000 }, channel);
-    expect(bridge.osdLine()).toBe('audio off · MIC LIVE');
+    expect(bridge.osdLine()).toBe('audio idle · MIC LIVE');
     await new Promise((r) => setTimeout(r, 60));
     expect(Buffer.concat(sent)).toEqual(stereo([[100, 50], [200, 100], [300, 150]]));
     mic.stop();
