@@ -91,14 +91,18 @@ export function parseAudioStart(p: Buffer, withTime: boolean): { format: AudioFo
   return { format: { channels, frequency }, time };
 }
 
-/** VOLUME {u8 n, n × u16}; null when the payload cannot hold n levels. */
-export function parseVolume(p: Buffer): number[] | null {
-  if (p.length < 1) return null;
-  const n = p.readUInt8(0);
-  if (p.length < 1 + 2 * n) return null;
+/**
+ * VOLUME {u8 n, n × u16} or MUTE {u8}, the same on both sound channels (only their numbers
+ * differ): passed to the handler, or the channel ended when the payload cannot hold them.
+ */
+export function volumeOrMute(mute: boolean, type: number, p: Buffer, h: Pick<PlaybackHandlers, 'volume' | 'mute'>, channel: SpiceChannel): void {
+  const n = p.length ? p.readUInt8(0) : 0;
+  const need = mute ? 1 : 1 + 2 * n;
+  if (p.length < need || p.length < 1) return channel.protocolError(type, p, Math.max(1, need));
+  if (mute) return h.mute?.(n !== 0);
   const levels: number[] = [];
   for (let i = 0; i < n; i++) levels.push(p.readUInt16LE(1 + 2 * i));
-  return levels;
+  h.volume?.(levels);
 }
 
 export class PlaybackChannel {
@@ -173,16 +177,9 @@ export class PlaybackChannel {
         this.format = null;
         h.stop?.();
         return;
-      case PlaybackServerMsg.VOLUME: {
-        const levels = parseVolume(p);
-        if (!levels) return this.channel.protocolError(type, p, 1 + 2 * (p.length ? p.readUInt8(0) : 0));
-        h.volume?.(levels);
-        return;
-      }
+      case PlaybackServerMsg.VOLUME:
       case PlaybackServerMsg.MUTE:
-        if (p.length < 1) return this.channel.protocolError(type, p, 1);
-        h.mute?.(p.readUInt8(0) !== 0);
-        return;
+        return volumeOrMute(type === PlaybackServerMsg.MUTE, type, p, h, this.channel);
       case PlaybackServerMsg.LATENCY:
         if (p.length < 4) return this.channel.protocolError(type, p, 4);
         h.latency?.(p.readUInt32LE(0));

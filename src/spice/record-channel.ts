@@ -13,7 +13,7 @@
 import { debuglog } from 'node:util';
 import type { SpiceChannel } from './channel.js';
 import type { SpiceError } from './errors.js';
-import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, parseVolume, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
+import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, volumeOrMute, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
 import { AudioDataMode, ChannelType, RecordCap, RecordClientMsg, RecordServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
@@ -62,16 +62,9 @@ export class RecordChannel {
             rec.format = null;
             h.stop?.();
             return;
-          case RecordServerMsg.VOLUME: {
-            const levels = parseVolume(p);
-            if (!levels) return channel.protocolError(type, p, 1);
-            h.volume?.(levels);
-            return;
-          }
+          case RecordServerMsg.VOLUME:
           case RecordServerMsg.MUTE:
-            if (p.length < 1) return channel.protocolError(type, p, 1);
-            h.mute?.(p.readUInt8(0) !== 0);
-            return;
+            return volumeOrMute(type === RecordServerMsg.MUTE, type, p, h, channel);
           default:
             return;
         }
