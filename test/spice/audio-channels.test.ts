@@ -109,12 +109,13 @@ describe('playback channel', () => {
     ]);
   });
 
-  it('a hostile START (0 channels, 1 MHz, format 2) or a compressed MODE ends only the playback channel, with the reason', async () => {
+  it('a hostile START (0 channels, 1 MHz, format 2), a compressed MODE or a short VOLUME ends only the playback channel, with the reason', async () => {
     for (const [what, msg] of [
       ['0 channels', () => [103, start(0, 48000)]],
       ['1000000 Hz', () => [103, start(2, 1_000_000)]],
       ['format 2', () => [103, start(2, 48000, 2)]],
       ['mode 3', () => [102, Buffer.from([0, 0, 0, 0, 3, 0])]],
+      ['105 (VOLUME for 3 channels in 3 bytes)', () => [105, Buffer.from([3, 0xff, 0xff])]],
     ] as const) {
       const srv = track(await fakeServer((c) => session(c, [1, 3, 5], { 5: async (p) => p.sendMsg(...(msg() as [number, Buffer])) })));
       let closed!: (e?: SpiceError) => void;
