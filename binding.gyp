@@ -9,7 +9,8 @@
         "native/fast_copy.cc",
         "native/fault_guard.cc",
         "native/watcher.cc",
-        "native/sdl_grab.cc"
+        "native/sdl_grab.cc",
+        "native/sdl_input.cc"
       ],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

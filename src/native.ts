@@ -135,6 +135,15 @@ interface Addon {
    * window has input focus. JS main thread only.
    */
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
+  /**
+   * SDL's relative mouse mode on/off through the loaded SDL2 (see native/sdl_input.h); on also
+   * zeroes and starts the xrel/yrel sums. Null when SDL2 is not loaded. JS main thread only.
+   */
+  sdlRelativeMouse(on: boolean): boolean | null;
+  /** The xrel/yrel sums and motion-event count since the last call (zeroed by it). */
+  sdlTakeMotion(): [dx: number, dy: number, events: number];
+  /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
+  sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
 }
 
 /** The package folder: the nearest one up from this module that holds binding.gyp (src/ or dist/src/ below it). */

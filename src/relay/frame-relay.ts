@@ -16,7 +16,8 @@
  * A producer restart (new session id), a dead producer (heartbeat stalled over 1 s), a region
  * that shrank under us (SIGBUS survived by the addon's fault guard) or was re-created at the same
  * path all lead back to waiting and re-opening by themselves. Waiting uses a native watcher
- * thread, so the event loop is never blocked and never polled.
+ * thread, so the event loop is never blocked and never polled. The protocol rules it follows and
+ * its recovery: docs/protocol.md#publishing-a-frame, #how-the-consumer-recovers.
  */
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
