@@ -135,7 +135,7 @@ export async function runAv(o: { log?: (line: string) => void; bootTimeoutMs?: n
     const leds = () => readTrace(qemu!).flatMap((l) => /^ps2_set_ledstate .* ledstate (\d+)/.exec(l)?.[1] ?? []).map(Number);
     const capture = async (on: boolean) => {
       xdotool(x!, 'key', 'Scroll_Lock');
-      await waitFor(() => stats()?.capture === on, 10_000, `capture ${on ? 'on' : 'off'}`);
+      await waitFor(() => stats()?.capture === on, 30_000, `capture ${on ? 'on' : 'off'}`);
     };
     const ledsBecome = async (want: number, what: string) => {
       await waitFor(() => (leds().at(-1) ?? 0) === want, 20_000, what).catch(() => undefined);
@@ -147,7 +147,7 @@ export async function runAv(o: { log?: (line: string) => void; bootTimeoutMs?: n
     log(`guest LEDs after capture with host CapsLock on: ${r.locks.afterCapture}`);
     const before = leds().length;
     await qemu.hmp('sendkey caps_lock'); // the guest toggles CapsLock by itself
-    await waitFor(() => leds().length > before, 20_000, 'the guest to toggle its LED').catch(() => undefined);
+    await waitFor(() => leds().length > before, 60_000, 'the guest to toggle its LED').catch(() => undefined);
     r.locks.afterGuestToggle = await ledsBecome(4, 'the guest CapsLock LED back on');
     log(`guest LEDs after its own toggle: ${r.locks.afterGuestToggle} (LED history ${leds().join(',')})`);
     await capture(false);
@@ -182,9 +182,9 @@ export async function runAv(o: { log?: (line: string) => void; bootTimeoutMs?: n
       r.mouse.sentDy += dy;
       r.mouse.moves++;
       xdotool(x, 'mousemove_relative', '--', String(dx), String(dy));
-      await waitFor(() => rel().dx - base.dx === r.mouse.sentDx && rel().dy - base.dy === r.mouse.sentDy, 10_000, `move (${dx}, ${dy}) in QEMU`).catch(() => undefined);
+      await waitFor(() => rel().dx - base.dx === r.mouse.sentDx && rel().dy - base.dy === r.mouse.sentDy, 30_000, `move (${dx}, ${dy}) in QEMU`).catch(() => undefined);
     }
-    await waitFor(() => guestRel().dx - guestBase.dx === r.mouse.sentDx && guestRel().dy - guestBase.dy === r.mouse.sentDy, 20_000, 'the moves in the guest').catch(() => undefined);
+    await waitFor(() => guestRel().dx - guestBase.dx === r.mouse.sentDx && guestRel().dy - guestBase.dy === r.mouse.sentDy, 60_000, 'the moves in the guest').catch(() => undefined);
     const end = rel();
     r.mouse.qemuDx = end.dx - base.dx;
     r.mouse.qemuDy = end.dy - base.dy;

@@ -8,12 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { avUnavailable, MOVES, MIC_HZ, runAv, TONE_HZ } from '../e2e/av.js';
+import { GUEST_PARTS, needs, WINDOW_PARTS } from '../support/system.js';
 
-const skip = avUnavailable();
-if (skip) console.warn(`guest audio/mouse/lock-key test skipped: ${skip}`);
-
-describe.skipIf(Boolean(skip))('guest audio, relative mouse and lock keys through QEMU, SPICE and SDL', () => {
+describe.skipIf(needs(...WINDOW_PARTS, ...GUEST_PARTS, 'gcc'))('guest audio, relative mouse and lock keys through QEMU, SPICE and SDL', () => {
   it('plays the guest tone, records the host microphone, moves exactly, keeps CapsLock in step', async () => {
+    expect(avUnavailable()).toBe('');
     const r = await runAv({ log: (l) => console.log(`guest-av: ${l}`) });
     const why = JSON.stringify(r);
     expect(r.errors, why).toEqual([]);
