@@ -138,7 +138,7 @@ export async function runAv(o: { log?: (line: string) => void; bootTimeoutMs?: n
       await waitFor(() => stats()?.capture === on, 30_000, `capture ${on ? 'on' : 'off'}`);
     };
     const ledsBecome = async (want: number, what: string) => {
-      await waitFor(() => (leds().at(-1) ?? 0) === want, 20_000, what).catch(() => undefined);
+      await waitFor(() => (leds().at(-1) ?? 0) === want, 60_000, what).catch(() => undefined);
       return leds().at(-1) ?? 0;
     };
     xdotool(x, 'key', 'Caps_Lock');
