@@ -9,12 +9,12 @@
 //   node tools/build-native.mjs --force    build anyway (`npm run build:native`)
 // A build is `node-gyp configure` + `build`, never `rebuild`: no clean, and the linker replaces
 // the file rather than writing into the one running processes have mapped.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGyp } from './node-gyp.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stampFile = join(root, 'build', 'glasspane.sources.sha256');
@@ -49,9 +49,6 @@ if (!process.argv.includes('--force') && found.path && (prebuilt || stamp === ha
 }
 console.log(`build-native: building the native addon (${found.path ? 'its sources changed' : found.why})`);
 
-// npm tells install scripts where its node-gyp is; outside npm, use the one on PATH.
-const gyp = process.env.npm_config_node_gyp ? [process.execPath, process.env.npm_config_node_gyp] : ['node-gyp'];
-const run = (...args) => execFileSync(gyp[0], [...gyp.slice(1), ...args], { cwd: root, stdio: 'inherit' });
-run('configure');
-run('build');
+nodeGyp(['configure'], { cwd: root });
+nodeGyp(['build'], { cwd: root });
 writeFileSync(stampFile, `${hash}\n`);

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { nodeGyp } from './node-gyp.mjs';
 
 // Its package "exports" hide package.json from require.resolve: look in our node_modules.
 const pkgDir = fileURLToPath(new URL('../node_modules/@kmamal/sdl', import.meta.url));
@@ -42,9 +43,7 @@ if (!existsSync(join(inc, 'SDL.h'))) {
   console.warn(`build-sdl: no SDL2 headers in ${inc} (install libsdl2-dev, then run \`npm run build:sdl\`); the viewer window is unavailable, --headless works`);
   process.exit(0);
 }
-// npm tells install scripts where its node-gyp is; outside npm, use the one on PATH.
-const gyp = process.env.npm_config_node_gyp ? [process.execPath, process.env.npm_config_node_gyp] : ['node-gyp'];
-execFileSync(gyp[0], [...gyp.slice(1), 'rebuild'], { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, SDL_INC: inc, SDL_LIB: lib } });
+nodeGyp(['rebuild'], { cwd: pkgDir, env: { ...process.env, SDL_INC: inc, SDL_LIB: lib } });
 mkdirSync(dirname(target), { recursive: true });
 // Copy, then rename over the old file: a viewer that has it loaded keeps its (unchanged) mapping.
 copyFileSync(join(pkgDir, 'build', 'Release', 'sdl.node'), `${target}.tmp`);
