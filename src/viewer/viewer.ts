@@ -19,6 +19,9 @@ import { Osd, helpPanel, messageScreen } from './osd.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { grabWindow, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { windowTitle } from './window-title.js';
+import { displayUnder, FullscreenSwitch } from './fullscreen.js';
+import { RelativePointer } from './relative-pointer.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
@@ -84,6 +87,8 @@ export class Viewer {
   private locksSynced = false;
   private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
+  private readonly pointer = new RelativePointer();
+  private fullscreen!: FullscreenSwitch;
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
@@ -94,7 +99,7 @@ export class Viewer {
     if (escapeHid === undefined) {
       throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
     }
-    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
+    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled, { onHelp: (on) => this.setHelp(on) });
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
 
@@ -110,6 +115,7 @@ export class Viewer {
       fullscreen: this.o.fullscreen ?? false,
       vsync: this.o.vsync ?? true,
     });
+    this.fullscreen = new FullscreenSwitch(this.window, () => displayUnder(this.window, this.sdl.video.displays));
     this.wireWindow();
     this.wireRelay();
     this.wireClipboard();
@@ -123,6 +129,7 @@ export class Viewer {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.fullscreen?.dispose();
     this.setCapture(false);
     await this.relay.close();
     this.pending?.release();
@@ -152,7 +159,7 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
+    return windowTitle({ title: this.title, capture: this.capture, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
   }
 
   private message(text: string): void {
@@ -217,7 +224,8 @@ export class Viewer {
   private wireWindow(): void {
     const w = this.window;
     w.on('close', () => void this.close());
-    w.on('resize', () => this.touch());
+    w.on('resize', () => this.geometryChanged());
+    w.on('move', () => this.geometryChanged());
     w.on('expose', () => this.touch());
     w.on('blur', () => {
       // Focus loss: nothing may stay pressed in the guest, and the mouse is the user's again.
@@ -253,13 +261,9 @@ export class Viewer {
       }
       // Relative mouse: measure how far the pointer moved from the window centre, send that, and
       // put it back (SDL's relative mode is not exposed by the binding).
-      const cx = Math.floor(w.width / 2);
-      const cy = Math.floor(w.height / 2);
-      const dx = e.x - cx;
-      const dy = e.y - cy;
-      if (dx === 0 && dy === 0) return;
-      this.o.sink.mouseMotion(dx, dy);
-      this.sdl.mouse.setPosition(w.x + cx, w.y + cy);
+      const step = this.pointer.step(e.x, e.y, Math.floor(w.width / 2), Math.floor(w.height / 2));
+      if (step.dx || step.dy) this.o.sink.mouseMotion(step.dx, step.dy);
+      if (step.warp) this.centrePointer();
     });
     const button = (down: boolean) => (e: { button: number }) => {
       if (!this.capture || !this.inputEnabled) return;
@@ -272,6 +276,18 @@ export class Viewer {
       if (!this.capture || !this.inputEnabled || e.dy === 0) return;
       this.o.sink.mouseWheel(e.flipped ? e.dy : -e.dy);
     });
+  }
+
+  /** Puts the pointer at the window centre; `settle`: the window or capture changed, so what comes until it gets there is not the user's. */
+  private centrePointer(settle = false): void {
+    if (settle) this.pointer.recentred();
+    this.sdl.mouse.setPosition(this.window.x + Math.floor(this.window.width / 2), this.window.y + Math.floor(this.window.height / 2));
+  }
+
+  /** The window moved or changed size (fullscreen, resize): redraw, and in capture re-centre the pointer. */
+  private geometryChanged(): void {
+    this.touch();
+    if (this.capture && !this.o.sink.absolute) this.centrePointer(true);
   }
 
   private setHelp(on: boolean): void {
@@ -288,7 +304,7 @@ export class Viewer {
     if (on) {
       this.sdl.mouse.hideCursor();
       this.sdl.mouse.capture();
-      this.sdl.mouse.setPosition(this.window.x + Math.floor(this.window.width / 2), this.window.y + Math.floor(this.window.height / 2));
+      this.centrePointer(true);
       if (!grabWindow(this.window, true) && !this.warnedGrab) {
         this.warnedGrab = true;
         this.message('keyboard not grabbed: desktop shortcuts (Alt+Tab, Super) still go to the desktop');
@@ -310,7 +326,7 @@ export class Viewer {
         this.setCapture(!this.capture);
         break;
       case 'fullscreen':
-        this.window.setFullscreen(!this.window.fullscreen);
+        this.fullscreen.toggle();
         break;
       case 'quit':
         void this.close();
