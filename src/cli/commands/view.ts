@@ -13,7 +13,9 @@ import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
 import { GlasspaneError } from '../../errors.js';
-import { intOption, numberOption, sizeOption } from '../options.js';
+import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
+import { exitStatusHelp } from '../exit-codes.js';
+import { requireOutputDir, requireOutputFile } from '../output-path.js';
 
 export interface ViewOptions {
   shm: string;
@@ -96,6 +98,11 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
   };
 }
 
+/** JSON.stringify replacer: rates and milliseconds to 3 decimals (the counters' precision is far lower). */
+function roundedNumbers(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
+}
+
 function openSink(
   o: WindowFlags,
   onStatus: (text: string, vmUuid?: string) => void,
@@ -136,7 +143,10 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
   });
   try {
     if (!frame) throw new GlasspaneError('ERR_NO_PRODUCER', `no guest frame arrived within ${seconds} s`, 'start the guest application (or `glasspane stub`), or wait longer with --seconds');
-    await writeFile(o.screenshot!, await framePng(frame.info, frame.data));
+    const png = await framePng(frame.info, frame.data);
+    await writeFile(o.screenshot!, png).catch((err: NodeJS.ErrnoException) => {
+      throw new GlasspaneError('ERR_OUTPUT', `--screenshot ${o.screenshot}: cannot write it: ${err.code ?? err.message}`, 'name a file in a folder you can write in, on a disk with room', { cause: err });
+    });
     process.stderr.write(`glasspane: wrote ${o.screenshot} (${frame.info.frameWidth}x${frame.info.dataHeight})\n`);
   } finally {
     frame?.release();
@@ -161,7 +171,7 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
-    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f)}\n`) : undefined,
+    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f, roundedNumbers)}\n`) : undefined,
     onMessage,
     clipboard,
   });
@@ -195,7 +205,7 @@ export function registerView(program: Command): void {
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
     .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
     .option('--no-osd', 'start without the on-screen display')
-    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', 'ScrollLock')
+    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', keyCodeOption('--escape-key'), 'ScrollLock')
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
     .option('--spice <addr>', 'forward input to QEMU over SPICE: HOST:PORT or unix:/path')
     .option('--spice-password-file <file>', 'SPICE password file (else $GLASSPANE_SPICE_PASSWORD)')
@@ -221,10 +231,13 @@ Examples:
   glasspane view --shm /dev/shm/test --headless --verify --frames 600 --json
 Keys: ScrollLock tapped toggles capture (keyboard and mouse go to the guest); held, it shows the
 help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot.
-Headless exit status: 0 frames arrived (and verified), 1 verify failures, 3 no frame arrived.`,
+${exitStatusHelp({ 1: 'frames failed --verify', 3: 'no guest frame arrived (--headless, --screenshot)' })}`,
     )
     .action(async (raw: ViewOptions & WindowFlags, cmd: Command) => {
       const o = mergeWithConfig(cmd, raw);
+      // Output paths are checked before any waiting: a typo fails now, not after the first frame.
+      if (o.screenshot) o.screenshot = requireOutputFile(o.screenshot, '--screenshot');
+      if (o.screenshotDir) o.screenshotDir = requireOutputDir(o.screenshotDir, o.screenshotDir === raw.screenshotDir ? '--screenshot-dir' : 'screenshotDir (config)');
       if (o.screenshot) return screenshotAndExit(o);
       if (!o.headless) return runWindow(o);
       const r = await runHeadlessView(o);
