@@ -20,7 +20,8 @@ import { requireHostReady } from './doctor.js';
 import type { HostRoot } from './host-root.js';
 import { readJournal } from './journal.js';
 import { readPciDevice } from './pci.js';
-import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, type RuntimePaths } from './qemu-args.js';
+import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, spicePasswordCopyPath, type RuntimePaths } from './qemu-args.js';
+import { readSpicePassword } from '../spice/password.js';
 import { connectQmp, type QmpClient } from './qmp.js';
 import { formatSize } from './region-size.js';
 import type { SysfsWriter } from './sysfs-writer.js';
@@ -64,6 +65,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
     notes.push(`create ${config.region.path}: ${formatSize(regionBytes(config)!)}, mode 0660`);
   }
   if (config.firmware) notes.push(`copy ${config.firmware.vars_template} to ${config.firmware.vars} if it does not exist`);
+  if (paths.spicePasswordCopy) notes.push(`SPICE password: ${config.spice!.password_file} copied to ${paths.spicePasswordCopy} (mode 0600) without its trailing newline, for QEMU`);
   notes.push(`journal: ${journalPathFor(ctx.stateDir, config.name)}`);
   return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
 }
@@ -165,6 +167,11 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
   try {
     await prepareFirmware(config, log);
     regionCreated = await prepareRegion(config, log);
+    if (paths.spicePasswordCopy && config.spice?.password_file) {
+      // What `view --spice-password-file` and `send` read (one trailing newline dropped), for QEMU.
+      await fs.writeFile(paths.spicePasswordCopy, readSpicePassword(config.spice.password_file), { mode: 0o600 });
+      await fs.chmod(paths.spicePasswordCopy, 0o600);
+    }
     for (const s of [paths.qmpSocket, paths.watchSocket, paths.spiceSocket]) if (s) await fs.rm(s, { force: true });
 
     const args = buildQemuArgs(config, paths);
@@ -240,6 +247,7 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
       for (let i = 0; i < 200 && gone.exitCode === null && gone.signalCode === null; i++) await sleep(50);
     }
     if (regionCreated && config.region) await fs.rm(config.region.path, { force: true });
+    if (paths.spicePasswordCopy) await fs.rm(paths.spicePasswordCopy, { force: true });
     await fs.rm(statePath(ctx.stateDir, config.name), { force: true });
     if (addrs.length) {
       try {
@@ -257,6 +265,7 @@ async function releaseHost(ctx: LifecycleContext, state: VmState): Promise<void>
   await restoreFromJournal({ host: ctx.host, writer: ctx.writer, journalPath: state.journalPath, log: ctx.log });
   if (state.regionCreated && state.regionPath) await fs.rm(state.regionPath, { force: true });
   for (const s of [state.qmpSocket, state.watchSocket, state.spiceSocket]) if (s) await fs.rm(s, { force: true });
+  await fs.rm(spicePasswordCopyPath(path.dirname(state.logPath), state.name), { force: true });
 }
 
 async function waitForExit(pid: number, qmpSocket: string, timeoutMs: number): Promise<boolean> {
