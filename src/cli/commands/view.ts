@@ -16,6 +16,7 @@ import { GlasspaneError } from '../../errors.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
+import { spiceStatusLogger } from '../spice-status-log.js';
 
 export interface ViewOptions {
   shm: string;
@@ -109,13 +110,17 @@ function openSink(
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge } {
   if (o.spice) {
+    const logSpice = spiceStatusLogger(onProblem);
     const clipboard = o.clipboard === false ? undefined : new ClipboardBridge(onProblem);
     const sink = SpiceInputSink.open({
       spice: o.spice,
       passwordFile: o.spicePasswordFile,
       mouseMode: o.spiceMouse,
       clipboard: clipboard?.handlers,
-      onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid),
+      onState: (s) => {
+        onStatus(describeSpiceStatus(s), s.vmUuid);
+        logSpice(s);
+      },
     });
     clipboard?.attachGuest(sink.client);
     return { sink, name: `spice ${o.spice}`, clipboard };
