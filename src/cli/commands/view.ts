@@ -47,6 +47,13 @@ export function exitStatusFor(r: HeadlessReport): number {
 
 export async function runHeadlessView(o: ViewOptions, out: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HeadlessReport> {
   const live = !o.json || process.stderr.isTTY;
+  // Before the first frame a line of zeros every second says nothing: say once what we wait for.
+  let toldWaiting = false;
+  const waiting = () => {
+    if (toldWaiting) return;
+    toldWaiting = true;
+    out(`glasspane: waiting for the first guest frame in ${o.shm}; ${o.seconds === undefined ? 'Ctrl-C stops (--seconds N gives up after N s)' : `giving up after ${o.seconds} s`}`);
+  };
   return runHeadless({
     path: o.shm,
     seconds: o.seconds,
@@ -57,9 +64,11 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
     onStatus: (m) => live && out(`glasspane: ${m}`),
     onSecond: live
       ? (r) =>
-          out(
-            `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
-          )
+          r.frames === 0
+            ? waiting()
+            : out(
+                `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
+              )
       : undefined,
   });
 }
