@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "fast_copy.h"
+#include "kvm.h"
 #include "region.h"
 #include "sdl_grab.h"
 #include "watcher.h"
@@ -55,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
+  exports.Set("kvmApiVersion", Napi::Function::New<KvmApiVersion>(env));
   // At environment teardown: stop watcher threads first (they may be polling a mapping), then
   // unmap every region still open. Async copies hold the mapping and unmap it when they end.
   env.AddCleanupHook([] {

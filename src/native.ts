@@ -119,6 +119,8 @@ interface Addon {
    * window has input focus. JS main thread only.
    */
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
+  /** Opens `path` read-write and returns its KVM_GET_API_VERSION (12); throws an errno error (code, syscall, path) otherwise. */
+  kvmApiVersion(path: string): number;
 }
 
 function findAddon(): string {
