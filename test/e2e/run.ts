@@ -1,11 +1,13 @@
 /**
- * `npm run e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F]`: boots the e2e
+ * `npm run -s e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F]` (-s: no npm
+ * banner on stdout before the JSON): boots the e2e
  * guest, runs the input loop (loop.ts) and prints the result. Exit status 0 when every key and
  * mouse move was echoed and every frame verified, 1 otherwise, 2 when it cannot run here.
  */
 import { parseArgs } from 'node:util';
 import { runLoop } from './loop.js';
 import { e2eUnavailable } from './guest.js';
+import { npmBannerNote } from '../../src/npm-banner.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +45,8 @@ const ok = r.keysEchoed === r.keysSent && r.mouseEchoed === r.mouseSent && r.ver
 if (values.json) {
   const { serialTail, ...rest } = r;
   process.stdout.write(`${JSON.stringify(rest)}\n`);
+  const note = npmBannerNote();
+  if (note) process.stderr.write(`e2e: ${note}\n`);
   if (serialTail) process.stderr.write(`e2e: guest serial tail:\n${serialTail}\n`);
 } else {
   const lines = [

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
@@ -118,13 +118,21 @@ describe('escape key and title under Xvfb', () => {
 
     const config = join(dir, 'xdg', 'glasspane');
     mkdirSync(config, { recursive: true });
-    writeFileSync(join(config, 'config.toml'), 'escapeKey = "Pause"\n');
-    start(['demo', '--size', '640x360', '--fps', '30'], { ...x.env, XDG_CONFIG_HOME: join(dir, 'xdg') });
+    const shots = join(dir, 'shots');
+    mkdirSync(shots);
+    writeFileSync(join(config, 'config.toml'), `escapeKey = "Pause"\nscreenshotDir = "${shots}"\n`);
+    const demo2 = start(['demo', '--size', '640x360', '--fps', '30'], { ...x.env, XDG_CONFIG_HOME: join(dir, 'xdg') });
     await waitFor(() => titled('demo \\(guest-stub\\)'), 30_000, 'the demo window (config)');
     await sleep(500);
     win = findWindow(x, 'demo \\(guest-stub\\)');
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'key', 'Pause');
     await waitFor(() => /capture: Pause releases/.test(wmName(win.id)), 5000, 'capture by Pause (from config.toml)');
+    // escape+S says where the screenshot went (the config's folder), on stderr.
+    xdotool(x, 'keydown', 'Pause', 'key', 's', 'keyup', 'Pause');
+    await waitFor(() => /screenshot saved: /.test(demo2.stderr()), 10_000, 'the screenshot message');
+    const saved = /screenshot saved: (\S+\.png)/.exec(demo2.stderr())![1]!;
+    expect(saved.startsWith(`${shots}/`)).toBe(true);
+    expect(existsSync(saved)).toBe(true);
   }, 90_000);
 });
