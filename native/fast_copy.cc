@@ -1,12 +1,12 @@
 #include "fast_copy.h"
 
 #include <immintrin.h>
-#include <sys/prctl.h>
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
+
+#include "timing.h"
 
 namespace glasspane {
 
@@ -45,17 +45,6 @@ __attribute__((target("avx2"))) void CopyAvx2Stream(uint8_t* dst, const uint8_t*
   std::memcpy(dst, src, n % 128);
 }
 
-void SleepMicros(uint32_t us) {
-  // 1 us timer slack on this thread (once): a 5 us backoff sleep should not last 55 us.
-  static thread_local bool slackSet = false;
-  if (!slackSet) {
-    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-    slackSet = true;
-  }
-  struct timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
-  nanosleep(&ts, nullptr);
-}
-
 uint32_t LoadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 }  // namespace
@@ -78,7 +67,8 @@ void FastCopy(uint8_t* dst, const uint8_t* src, size_t n) {
   }
 }
 
-size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs) {
+size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs,
+                       CopyAbort abort) {
   if (wp == nullptr) {
     FastCopy(dst, src, len);
     return len;
@@ -100,7 +90,9 @@ size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint3
       continue;
     }
     // No progress: spin a little (the producer writes ~1 MiB in well under a millisecond), then
-    // sleep with a doubling backoff capped at 250 us, and give up after timeoutMs.
+    // sleep with a doubling backoff capped at 250 us, and give up after timeoutMs — or at once
+    // when the abort word changed (the producer started a new session).
+    if (abort.word != nullptr && LoadAcquire(abort.word) != abort.value) break;
     if (spins < 2000) {
       ++spins;
       _mm_pause();

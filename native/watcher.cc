@@ -3,32 +3,17 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include <chrono>
-#include <set>
 
+#include "addon_state.h"
 #include "region.h"
+#include "timing.h"
 
 namespace glasspane {
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepMicros(uint32_t us) {
-  struct timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
-  nanosleep(&ts, nullptr);
-}
-
-std::set<Watcher*>& LiveWatchers() {
-  static std::set<Watcher*> w;
-  return w;
-}
 
 uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t def) {
   if (!o.Has(key)) return def;
@@ -41,8 +26,8 @@ uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t def) {
 
 }  // namespace
 
-void StopAllWatchersAtExit() {
-  auto copy = LiveWatchers();
+void StopWatchersAtTeardown(AddonState& state) {
+  auto copy = state.watchers;
   for (Watcher* w : copy) w->Stop();
 }
 
@@ -57,7 +42,7 @@ Napi::Function Watcher::Init(Napi::Env env) {
 }
 
 // new Watcher(region, { spinUs, minSleepUs, maxSleepUs, idleSleepUs, idleAfterMs })
-Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info), state_(&StateOf(info.Env())) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Watcher needs a Region");
   Region* region = Napi::ObjectWrap<Region>::Unwrap(info[0].As<Napi::Object>());
@@ -72,12 +57,13 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(inf
     fineSleepUs_ = std::max<uint32_t>(1, OptU32(o, "fineSleepUs", fineSleepUs_));
     coarseSleepUs_ = std::max(fineSleepUs_, OptU32(o, "coarseSleepUs", coarseSleepUs_));
     if (o.Has("realtime")) realtime_ = o.Get("realtime").ToBoolean();
+    if (o.Has("spinBeforeExpected")) spinFine_ = o.Get("spinBeforeExpected").ToBoolean();
   }
   tsfn_ = Tsfn::New(env, "glasspane.watcher", 0, 1, this);
   tsfn_.Unref(env);  // only an outstanding wait keeps the process alive
   lastChangeNs_ = NowNs();
   thread_ = std::thread([this] { Run(); });
-  LiveWatchers().insert(this);
+  state_->watchers.insert(this);
 }
 
 Watcher::~Watcher() { Stop(); }
@@ -93,7 +79,7 @@ void Watcher::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   tsfn_.Release();
-  LiveWatchers().erase(this);
+  state_->watchers.erase(this);
 }
 
 // wait([offset, expected, ...up to 4 pairs], timeoutMs, callback(index, value))
@@ -137,9 +123,17 @@ Napi::Value Watcher::Cancel(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// close() during an armed wait settles that wait with WATCH_CLOSED (-3) before returning: a caller
+// awaiting it must never be left hanging.
 Napi::Value Watcher::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   Stop();
-  return info.Env().Undefined();
+  if (busy_) {
+    busy_ = false;
+    Napi::FunctionReference cb = std::move(callback_);
+    cb.Call({Napi::Number::New(env, -3), Napi::Number::New(env, 0)});
+  }
+  return env.Undefined();
 }
 
 Napi::Value Watcher::GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
@@ -166,20 +160,33 @@ Watcher::Result Watcher::Poll(const Arm& a) {
     for (int i = 0; i < 16; ++i) _mm_pause();
   }
   uint32_t sleepUs = minSleepUs_;
+  int64_t spinUntilNs = 0;  // end of the spin window before an expected change (0: not started)
   for (;;) {
     if (check(r)) return r;
     if (cancel_) return {-2, 0};
     int64_t now = NowNs();
     if (now >= deadline) return {-1, 0};
     int64_t leftUs = (deadline - now) / 1000 + 1;
-    // A steady producer: sleep coarsely until shortly before word 0 is due to change, then finely.
+    // A steady producer: sleep coarsely until shortly before word 0 is due to change, then spin
+    // (a woken sleeper can wait a scheduler tick for its CPU; a spinner sees the post within a
+    // microsecond). The spin lasts at most two guard windows — a late producer gets fine sleeps —
+    // so it costs about guard / period of a core (~6 % at 144 fps).
     const int64_t period = periodNs_.load();
     const int64_t since = now - lastWord0Ns_.load();
     if (period > 0 && since < period * 2) {
       const int64_t guard = std::max<int64_t>(150000, period / 16);
       const int64_t untilFine = period - guard - since;
-      uint32_t us = untilFine > 0 ? static_cast<uint32_t>(std::min<int64_t>(untilFine / 1000, coarseSleepUs_)) : fineSleepUs_;
-      SleepMicros(static_cast<uint32_t>(std::min<int64_t>(std::max<uint32_t>(us, fineSleepUs_), leftUs)));
+      if (untilFine > 0) {
+        uint32_t us = static_cast<uint32_t>(std::min<int64_t>(untilFine / 1000, coarseSleepUs_));
+        SleepMicros(static_cast<uint32_t>(std::min<int64_t>(std::max<uint32_t>(us, fineSleepUs_), leftUs)));
+        continue;
+      }
+      if (spinUntilNs == 0) spinUntilNs = now + 2 * guard;
+      if (spinFine_ && now < spinUntilNs) {
+        for (int i = 0; i < 64; ++i) _mm_pause();
+        continue;
+      }
+      SleepMicros(static_cast<uint32_t>(std::min<int64_t>(fineSleepUs_, leftUs)));
       continue;
     }
     bool idle = now - lastChangeNs_.load() > static_cast<int64_t>(idleAfterMs_) * 1000000;
@@ -190,9 +197,6 @@ Watcher::Result Watcher::Poll(const Arm& a) {
 }
 
 void Watcher::Run() {
-  // Short sleeps should last what they ask for: the default 50 us timer slack would stretch a
-  // 10 us sleep to 60 us.
-  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   if (realtime_) {
     // Allowed for root or with CAP_SYS_NICE / an RLIMIT_RTPRIO; otherwise silently stays normal.
     sched_param sp{};

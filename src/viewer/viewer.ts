@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
-import { FrameRelay, type LentFrame } from '../relay/frame-relay.js';
+import { FrameRelay, type LentFrame, type RelayState } from '../relay/frame-relay.js';
 import type { InputSink, MouseButton } from '../input/sink.js';
 import { FrameCompositor, type CursorImage, type Panel } from './compositor.js';
 import { fitRect, windowToFrame } from './geometry.js';
@@ -46,10 +46,18 @@ export interface ViewerOptions {
   screenshotDir?: string;
   copyTimeoutMs?: number;
   /** Called once a second with the OSD's figures. */
-  onFigures?: (f: ViewerFigures & { capture: boolean; width: number; height: number; format: string }) => void;
+  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string }) => void;
   onMessage?: (m: string) => void;
   /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it SDL's clipboard. */
   clipboard?: ClipboardBridge;
+}
+
+/** The frame source's side of --stats: what the relay is doing and the last problem it met. */
+export interface FrameSourceFigures {
+  state: RelayState;
+  lastProblemCode: string | null;
+  /** Guest frames the relay acknowledged without showing them (buffers held, copy failed). */
+  skipped: number;
 }
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
@@ -197,7 +205,7 @@ export class Viewer {
       this.status = '';
     });
     r.on('status', (s) => {
-      if (s.state !== 'running') this.status = s.message;
+      if (s.state !== 'connected') this.status = s.message;
       this.touch();
     });
     r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
@@ -370,6 +378,9 @@ export class Viewer {
     const size = this.frameSize();
     this.o.onFigures?.({
       ...f,
+      state: this.relay.state,
+      lastProblemCode: this.relay.counters.lastProblemCode,
+      skipped: this.relay.counters.framesSkipped,
       capture: this.capture,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
@@ -402,7 +413,31 @@ export class Viewer {
     return fitRect(fw, fh, this.window.pixelWidth, this.window.pixelHeight, this.o.integerScale);
   }
 
+  /**
+   * The fault barrier of the frame path: whatever goes wrong while presenting (a frame whose
+   * geometry the renderer refuses, an SDL error) becomes a message on the OSD and stderr, the
+   * frame is dropped, and the window stays.
+   */
   private present(): void {
+    try {
+      this.presentNow();
+    } catch (err) {
+      this.compositor.detach();
+      this.current?.release();
+      this.current = null;
+      this.format = null;
+      this.formatVer = -1;
+      const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
+      if (this.messages.at(-1)?.text !== text) this.message(text);
+      try {
+        this.renderMessage([text]);
+      } catch {
+        // the window itself is gone or broken: the next event (or close) decides
+      }
+    }
+  }
+
+  private presentNow(): void {
     if (this.closed || !this.window || this.window.destroyed) return;
     const fresh = this.pending;
     if (fresh) {

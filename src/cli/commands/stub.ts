@@ -59,19 +59,20 @@ With --input-port the input address is printed on stdout (the one line before an
       let stub: StubProducer;
       try {
         stub = new StubProducer({
-        shmPath,
-        mapBytes,
-        evdevPaths: o.evdev,
-        sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
-        width: o.width,
-        height: o.height,
-        fps: o.fps,
-        scene: o.scene,
-        format: o.format,
-        seconds: o.seconds,
-        uuid: o.uuid,
-        frames: o.frames,
-        onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
+          shmPath,
+          mapBytes,
+          evdevPaths: o.evdev,
+          sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
+          width: o.width,
+          height: o.height,
+          fps: o.fps,
+          scene: o.scene,
+          format: o.format,
+          seconds: o.seconds,
+          uuid: o.uuid,
+          frames: o.frames,
+          onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
+          onProblem: (m) => process.stderr.write(`glasspane stub: ${m}\n`),
         });
       } catch (err) {
         file?.discardIfCreated(); // e.g. --size 1: too small for the frames, and nothing left behind
