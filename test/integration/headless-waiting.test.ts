@@ -4,14 +4,11 @@
  * stops on Ctrl-C with the frames counted. Real processes and a real /dev/shm region.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 
 const procs: CliRun[] = [];
 afterAll(async () => {
-  for (const p of procs) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
   removeShm();
 });
 

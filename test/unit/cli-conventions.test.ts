@@ -7,16 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { type CliRun, killAll, removeShm, runCli, shmPath, startCli, waitFor } from '../support/helpers.js';
 
 const SCHEME = /Exit status: 0 ok; 1 [^;]+; 2 usage or bad input; 3 [^;]+; 4 the host, device or VM refused; 5 unexpected error \(a bug\) \(docs\/cli\.md\)\./;
 const dir = mkdtempSync(join(tmpdir(), 'glasspane-conv-'));
 const procs: CliRun[] = [];
 afterAll(async () => {
-  for (const p of procs) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
   rmSync(dir, { recursive: true, force: true });
   removeShm();
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -25,10 +25,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
 });
 const start = (args: string[], env: NodeJS.ProcessEnv = x.env) => {
   const p = startCli(args, env);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 import { sceneColour } from '../../guest-stub/scenes.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import type { StubInputMessage } from '../../src/input/stub-sink.js';
@@ -17,10 +17,7 @@ beforeAll(async () => {
   x = await startXvfb(1280, 800);
 });
 afterAll(async () => {
-  for (const p of procs) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
   await x?.stop();
   removeShm();
 });

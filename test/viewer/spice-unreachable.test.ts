@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 import { startXvfb, type Xvfb } from '../support/xvfb.js';
 
 let x: Xvfb;
@@ -14,10 +14,7 @@ beforeAll(async () => {
   x = await startXvfb();
 });
 afterAll(async () => {
-  for (const p of procs) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
   await x?.stop();
   removeShm();
 });
