@@ -19,6 +19,8 @@ import { Osd, helpPanel, messageScreen } from './osd.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { windowTitle } from './window-title.js';
+import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
@@ -98,6 +100,7 @@ export class Viewer {
   private relMouse?: RelativeMouse; // [hook: relative mouse]
   private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
+  private fullscreen!: FullscreenSwitch;
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
@@ -108,7 +111,7 @@ export class Viewer {
     if (escapeHid === undefined) {
       throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
     }
-    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
+    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled, { onHelp: (on) => this.setHelp(on) });
     // [hook: lock keys] ScrollLock is synced only when it is not the escape key (its taps toggle it).
     this.locks = new LockSync({ sink: o.sink, host: hostLockState, scroll: (o.escapeKey ?? 'ScrollLock') !== 'ScrollLock', warn: (m) => this.message(m) });
     this.finished = new Promise((resolve) => (this.done = resolve));
@@ -128,6 +131,7 @@ export class Viewer {
       vsync: this.o.vsync ?? true,
     });
     this.relMouse = new RelativeMouse(this.sdl, this.window, (m) => this.message(m)); // [hook: relative mouse]
+    this.fullscreen = new FullscreenSwitch(this.window, () => displayUnder(this.window, this.sdl.video.displays));
     this.wireWindow();
     this.wireRelay();
     this.wireClipboard();
@@ -141,6 +145,7 @@ export class Viewer {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.fullscreen?.dispose();
     this.setCapture(false);
     this.locks.close(); // [hook: lock keys]
     this.o.audio?.close(); // [hook: audio]
@@ -172,7 +177,7 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
+    return windowTitle({ title: this.title, capture: this.capture, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
   }
 
   private message(text: string): void {
@@ -237,7 +242,8 @@ export class Viewer {
   private wireWindow(): void {
     const w = this.window;
     w.on('close', () => void this.close());
-    w.on('resize', () => this.touch());
+    w.on('resize', () => this.geometryChanged());
+    w.on('move', () => this.geometryChanged());
     w.on('expose', () => this.touch());
     w.on('blur', () => {
       // Focus loss: nothing may stay pressed in the guest, and the mouse is the user's again.
@@ -285,6 +291,12 @@ export class Viewer {
     });
   }
 
+  /** The window moved or changed size (fullscreen, resize): redraw; the relative-mouse fallback re-centres. */
+  private geometryChanged(): void {
+    this.touch();
+    if (this.capture) this.relMouse?.windowMoved();
+  }
+
   private setHelp(on: boolean): void {
     if (this.help !== on) {
       this.help = on;
@@ -322,7 +334,7 @@ export class Viewer {
         this.setCapture(!this.capture);
         break;
       case 'fullscreen':
-        this.window.setFullscreen(!this.window.fullscreen);
+        this.fullscreen.toggle();
         break;
       case 'quit':
         void this.close();
