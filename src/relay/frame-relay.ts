@@ -40,6 +40,8 @@ export interface LentFrame {
   info: FrameInfo;
   /** The pixels: info.dataHeight rows of info.pitch bytes. Valid until release(). */
   data: Buffer;
+  /** When the relay found the frame's message and began copying it (process.hrtime.bigint()). */
+  seenAtNs: bigint;
   /** When the copy out of the region finished (process.hrtime.bigint()). */
   copiedAtNs: bigint;
   /** Hands the buffer back; the relay reuses it. Safe to call more than once. */
@@ -396,6 +398,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       this.handleStatus('frame', msg, q);
       return false;
     }
+    const seenAtNs = process.hrtime.bigint();
     let info: FrameInfo;
     try {
       info = readFrame(this.dv!, this.region!.byteLength, msg.offset, msg.size);
@@ -448,7 +451,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       }
       handedOver = true;
       this.lastProblem = '';
-      this.handOver(info, buf);
+      this.handOver(info, buf, seenAtNs);
       return true;
     } finally {
       if (!handedOver) this.pool.release(buf);
@@ -456,14 +459,14 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   }
 
   /** Lends the copied frame to the 'frame' listener; it comes back on release() or when nobody took it. */
-  private handOver(info: FrameInfo, buf: Buffer): void {
+  private handOver(info: FrameInfo, buf: Buffer, seenAtNs: bigint): void {
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       this.pool.release(buf);
     };
-    const frame: LentFrame = { info, data: buf.subarray(0, info.dataBytes), copiedAtNs: process.hrtime.bigint(), release };
+    const frame: LentFrame = { info, data: buf.subarray(0, info.dataBytes), seenAtNs, copiedAtNs: process.hrtime.bigint(), release };
     try {
       if (!this.emit('frame', frame)) release();
     } catch (err) {
