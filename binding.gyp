@@ -8,7 +8,8 @@
         "native/region.cc",
         "native/fast_copy.cc",
         "native/watcher.cc",
-        "native/sdl_grab.cc"
+        "native/sdl_grab.cc",
+        "native/sdl_present.cc"
       ],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
