@@ -59,6 +59,8 @@ export interface PresenterInfo {
   textureFormat: string;
   /** GL_RENDERER of an OpenGL renderer (e.g. "llvmpipe (LLVM 15…)"), else null. */
   glRenderer: string | null;
+  /** Counts the renderers the presenter has worked on: it moves when the binding recreated the renderer. */
+  generation: number;
 }
 
 /** Frame layouts and their code in the addon (native/sdl_present.h SrcFormat). */
@@ -159,7 +161,7 @@ export class NativePresenter {
 
   info(): PresenterInfo {
     const i = this.handle.info();
-    return { renderer: i.renderer, software: i.software, textureFormat: i.textureFormat, glRenderer: i.glRenderer };
+    return { renderer: i.renderer, software: i.software, textureFormat: i.textureFormat, glRenderer: i.glRenderer, generation: i.generation };
   }
 
   /** Shows `buf` from the next present() on; uploads `rects` of it (undefined = all). Returns the bytes uploaded. */
