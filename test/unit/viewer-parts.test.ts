@@ -216,7 +216,8 @@ describe('viewer stats', () => {
     expect(f.ups).toBeCloseTo(60, 0);
     expect(f.fps).toBeCloseTo(62, 0);
     expect(f.latencyMs).toBe(2);
+    expect(f.latencyP99Ms).toBe(4);
     expect(f.presentMs).toBe(1);
-    expect(s.tick(t0 + 1500)).toMatchObject({ ups: 0, fps: 0, latencyMs: null, frames: 30, renders: 31 });
+    expect(s.tick(t0 + 1500)).toMatchObject({ ups: 0, fps: 0, latencyMs: null, latencyP99Ms: null, frames: 30, renders: 31 });
   });
 });
