@@ -7,6 +7,7 @@
         "native/mapping.cc",
         "native/region.cc",
         "native/fast_copy.cc",
+        "native/fault_guard.cc",
         "native/watcher.cc",
         "native/sdl_grab.cc",
         "native/sdl_present.cc"

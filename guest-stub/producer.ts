@@ -9,7 +9,10 @@ import { cpus, release, type as osType } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
-import { openRegion, type Region } from '../src/region.js';
+import { openRegion, regionFileChanged, type Region } from '../src/region.js';
+import { LockTimeoutError } from '../src/lgmp/spinlock.js';
+import type { StubLayout, Tamper, TamperPhase } from './tamper.js';
+import { HEADER } from '../src/lgmp/layout.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
 import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
 import { buildKvmfrUdata } from '../src/kvmfr/header.js';
@@ -54,6 +57,10 @@ export interface StubOptions {
   mapBytes?: number;
   /** input-echo scene: the event devices to read (default: every /dev/input/event*). */
   evdevPaths?: string[];
+  /** Told about what the stub recovered from (a region truncated or re-created, a lock left taken). */
+  onProblem?: (message: string) => void;
+  /** Fuzzing only: called at fixed points of the producer's work to spoil the region (tamper.ts). */
+  tamper?: Tamper;
 }
 
 export interface StubStats {
@@ -69,12 +76,16 @@ export interface StubStats {
   cursorMessages: number;
   /** Positions requested by consumers through SETCURSORPOS. */
   cursorRequests: number;
+  /** New sessions started because the region was corrupted or a lock stayed taken. */
+  restarts: number;
+  /** Times the region was opened again after it was truncated or re-created under us. */
+  reopens: number;
 }
 
 export class StubProducer {
   readonly stats: StubStats;
-  private readonly region: Region;
-  private readonly dv: DataView;
+  private region: Region;
+  private dv: DataView;
   private lgmp!: LgmpProducer;
   private frameQ!: ProducerQueue;
   private pointerQ!: ProducerQueue;
@@ -100,6 +111,8 @@ export class StubProducer {
   private rows: number;
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
+  /** Frames posted in the current session. */
+  private sessionPosted = 0;
   private readonly uuid: string;
   private input: StubInputServer | null = null;
   private echo: EvdevEchoScene | null = null;
@@ -147,13 +160,50 @@ export class StubProducer {
       maxFrameBytes: 0,
       cursorMessages: 0,
       cursorRequests: 0,
+      restarts: 0,
+      reopens: 0,
     };
     this.startSession();
     this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
   }
 
+  /** Starts a fresh session now (a new session id, clean queues), as a restarting guest application does. */
+  newSession(): void {
+    this.startSession();
+  }
+
+  /**
+   * Frames of the current session a consumer has taken: posted, acknowledged and not released by
+   * the subscriber timeout. 0 when the region is gone.
+   */
+  framesTaken(): number {
+    if (this.region.closed) return 0;
+    return this.sessionPosted - this.frameQ.pending() - this.frameQ.releasedByTimeout;
+  }
+
+  /** Where the current session keeps things (for the tamper hook and tests). */
+  regionLayout(): StubLayout {
+    const q = (pq: ProducerQueue) => ({ hq: pq.hq, messagesOffset: pq.messagesOffset, numMessages: pq.numMessages });
+    return {
+      regionBytes: this.region.byteLength,
+      frameQueue: q(this.frameQ),
+      pointerQueue: q(this.pointerQ),
+      frames: this.frames,
+      cursorSlots: this.cursorSlots,
+      shapeSlots: this.shapeSlots,
+      udataOffset: HEADER.udata,
+      udataSize: this.region.load32(HEADER.udataSize),
+    };
+  }
+
+  private tamper(phase: TamperPhase, slot?: Allocation): void | 'skip' {
+    const t = this.options.tamper;
+    return t ? t({ phase, region: this.region, layout: this.regionLayout(), slot }) : undefined;
+  }
+
   /** (Re)creates the LGMP session and the B7 memory layout. Called again if the header gets overwritten. */
   private startSession(): void {
+    this.sessionPosted = 0;
     const cpuList = cpus();
     const udata = buildKvmfrUdata({
       producerVersion: STUB_VERSION,
@@ -258,15 +308,69 @@ export class StubProducer {
       this.cursorIndex = (this.cursorIndex + 1) % this.cursorSlots.length;
     }
     writeCursor(this.dv, mem.offset, pos);
+    this.tamper('cursor', mem);
     if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
+    this.tamper('cursor-posted', mem);
+  }
+
+  /** Starts a new session after something in the shared memory went wrong; reports what. */
+  private restart(why: string): void {
+    this.stats.restarts++;
+    this.problem(`${why}: starting a new session`);
+    this.startSession();
+  }
+
+  private problem(message: string): void {
+    log('%s', message);
+    this.options.onProblem?.(message);
+  }
+
+  private lastFileCheck = 0;
+
+  /**
+   * The region file shrank under us (the addon survived the SIGBUS and the mapping now reads
+   * zeros) or its path names a new file: open it again — growing it back to our size — and start
+   * a new session there, so consumers that re-open it find a producer.
+   */
+  private checkRegion(): boolean {
+    const now = performance.now();
+    let why: string | null = null;
+    if (this.region.closed) {
+      // An earlier re-open failed (the path is gone or unusable): try again twice a second.
+      if (now - this.lastFileCheck < 500) return true;
+      why = 'the region could not be opened again';
+    } else if (this.region.broken) {
+      why = `${this.region.path} was truncated under the stub`;
+    }
+    if (!why && now - this.lastFileCheck > 500) {
+      this.lastFileCheck = now;
+      why = regionFileChanged(this.region);
+    }
+    if (!why) return false;
+    this.lastFileCheck = now;
+    this.watcher.close(); // settles a waitForRoom() in progress; it carries on with the new watcher
+    this.region.close();
+    try {
+      this.region = openRegion(this.options.shmPath, { createBytes: Math.round(this.options.sizeMiB * MiB), size: this.options.mapBytes });
+    } catch (err) {
+      this.problem(`${why}; re-opening ${this.options.shmPath} failed: ${(err as Error).message}`);
+      return true;
+    }
+    this.problem(`${why}; opened it again`);
+    this.dv = new DataView(this.region.buffer);
+    this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
+    this.stats.reopens++;
+    this.startSession();
+    return true;
   }
 
   /** The 10 ms duty: heartbeat and timeouts, consumer mailbox, cursor for new subscribers. */
   private tick = (): void => {
     try {
+      if (!this.running || this.checkRegion()) return;
+      if (this.tamper('tick-start') === 'skip') return;
       if (this.lgmp.process() === 'corrupted') {
-        log('header overwritten: starting a new session');
-        this.startSession();
+        this.restart('the region header or a queue was overwritten');
         return;
       }
       for (let msg = this.pointerQ.readData(); msg; msg = this.pointerQ.readData()) {
@@ -278,19 +382,32 @@ export class StubProducer {
         this.pointerQ.ackData();
       }
       if (this.pointerQ.newSubs() > 0) this.postCursor(true);
+      this.tamper('tick-end');
     } catch (err) {
-      log('tick failed: %s', (err as Error).message);
+      this.recover(err);
     }
   };
+
+  /** A lock a consumer left taken (killed inside its critical section) means a new session; anything else is reported. */
+  private recover(err: unknown): void {
+    try {
+      if (err instanceof LockTimeoutError) this.restart('a queue lock stayed taken (a consumer died holding it)');
+      else this.problem(`producer step failed: ${(err as Error).message}`);
+    } catch (again) {
+      this.problem(`cannot start a new session: ${(again as Error).message}`);
+    }
+  }
 
   /** Waits until a frame slot is free (the consumer acknowledged); false when stopping. */
   private async waitForRoom(): Promise<boolean> {
     let waited = false;
-    while (this.running && this.frameQ.pending() >= KVMFR.FRAME_QUEUE_LEN) {
+    while (this.running && this.region.closed) await sleep(50); // a re-open is being retried
+    while (this.running && !this.region.closed && this.frameQ.pending() >= KVMFR.FRAME_QUEUE_LEN) {
       if (!waited) this.stats.waitsForConsumer++;
       waited = true;
       const result = await new Promise<number>((resolve) => this.watcher.wait([this.frameQ.countOffset, KVMFR.FRAME_QUEUE_LEN], 50, (i) => resolve(i)));
-      if (result === WATCH_CLOSED) return false;
+      // Closed: stop() ends the loop; a re-opened region brought a new watcher and session.
+      if (result === WATCH_CLOSED && !this.running) return false;
     }
     return this.running;
   }
@@ -322,51 +439,70 @@ export class StubProducer {
         continue;
       }
       if (!(await this.waitForRoom())) break;
-      const serial = this.serial;
-      if (this.unpacked) {
-        this.scene.render(this.unpacked, this.options.width * 4, this.rows, serial);
-        pack24(this.unpacked, this.options.width * 4, this.pixels, this.pitch, this.options.width, this.rows);
-      } else {
-        this.scene.render(this.pixels, this.pitch, this.rows, serial);
-      }
-      this.drawInput();
-      const pointerMoved = this.echo?.draw(this.pixels, this.pitch, this.rows) ?? false;
-      const mem = this.frames[slot]!;
-      const { width, height } = this.options;
-      writeFrame(this.dv, mem.offset, {
-        formatVer: 1 + (this.stats.truncated ? 1 : 0),
-        frameSerial: serial,
-        type: this.frameType,
-        screenWidth: width,
-        screenHeight: height,
-        dataWidth: this.layout.dataWidth,
-        dataHeight: this.rows,
-        frameWidth: width,
-        frameHeight: height,
-        rotation: 0,
-        stride: this.layout.stride,
-        pitch: this.pitch,
-        flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
-        damageRects: [],
-      });
-      const wpOffset = mem.offset + PAGE - FRAMEBUFFER.data;
-      this.region.store32(wpOffset, 0);
-      stampTimestamp(this.pixels, process.hrtime.bigint());
-      // Post first, then write: the consumer copies while we are still writing (as B7 does).
-      const posted = this.frameQ.post(0, mem);
-      if (posted !== 'posted') {
-        this.stats.framesSkipped++;
-        if (posted === 'no-subscribers') await sleep(5);
+      let result: 'posted' | 'no-subscribers' | 'full';
+      try {
+        result = this.postFrame(slot);
+      } catch (err) {
+        // The region went away under us (a re-open is under way) or a lock stayed taken.
+        if (!this.region.closed) this.recover(err);
+        await sleep(10);
         continue;
       }
-      this.stats.framesPosted++;
-      // Written on this thread right after the post (as B7's capture thread does): a thread-pool
-      // job could start late on a loaded host and leave the consumer waiting on wp = 0.
-      this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
-      this.serial = (this.serial + 1) >>> 0;
+      if (result !== 'posted') {
+        this.stats.framesSkipped++;
+        if (result === 'no-subscribers') await sleep(5);
+        continue;
+      }
       slot ^= 1;
-      if (!this.echo || pointerMoved) this.postCursor(false);
     }
+  }
+
+  /** Renders, posts and writes one frame into frame buffer `slot` (post first, then write, as B7 does). */
+  private postFrame(slot: number): 'posted' | 'no-subscribers' | 'full' {
+    const serial = this.serial;
+    if (this.unpacked) {
+      this.scene.render(this.unpacked, this.options.width * 4, this.rows, serial);
+      pack24(this.unpacked, this.options.width * 4, this.pixels, this.pitch, this.options.width, this.rows);
+    } else {
+      this.scene.render(this.pixels, this.pitch, this.rows, serial);
+    }
+    this.drawInput();
+    const pointerMoved = this.echo?.draw(this.pixels, this.pitch, this.rows) ?? false;
+    const mem = this.frames[slot]!;
+    const { width, height } = this.options;
+    writeFrame(this.dv, mem.offset, {
+      formatVer: 1 + (this.stats.truncated ? 1 : 0),
+      frameSerial: serial,
+      type: this.frameType,
+      screenWidth: width,
+      screenHeight: height,
+      dataWidth: this.layout.dataWidth,
+      dataHeight: this.rows,
+      frameWidth: width,
+      frameHeight: height,
+      rotation: 0,
+      stride: this.layout.stride,
+      pitch: this.pitch,
+      flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
+      damageRects: [],
+    });
+    const wpOffset = mem.offset + PAGE - FRAMEBUFFER.data;
+    this.region.store32(wpOffset, 0);
+    stampTimestamp(this.pixels, process.hrtime.bigint());
+    this.tamper('frame', mem);
+    // Post first, then write: the consumer copies while we are still writing (as B7 does).
+    const posted = this.frameQ.post(0, mem);
+    if (posted !== 'posted') return posted;
+    this.stats.framesPosted++;
+    this.sessionPosted++;
+    this.tamper('frame-posted', mem);
+    // Written on this thread right after the post (as B7's capture thread does): a thread-pool
+    // job could start late on a loaded host and leave the consumer waiting on wp = 0.
+    this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
+    this.tamper('frame-written', mem);
+    this.serial = (this.serial + 1) >>> 0;
+    if (!this.echo || pointerMoved) this.postCursor(false);
+    return 'posted';
   }
 
   /** Starts the heartbeat and the frame loop; resolves when the loop ends (seconds elapsed or stop()). */

@@ -6,16 +6,13 @@
 
 #include <cstring>
 
+#include "addon_state.h"
 #include "fast_copy.h"
+#include "fault_guard.h"
 #include "region.h"
 #include "sdl_grab.h"
 #include "sdl_present.h"
 #include "watcher.h"
-
-namespace glasspane {
-void CloseAllRegionsAtExit();
-void StopAllWatchersAtExit();
-}  // namespace glasspane
 
 using namespace glasspane;
 
@@ -49,7 +46,16 @@ Napi::Value MemcpyBaseline(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// guardFaultCount(): SIGBUS faults survived in our mappings so far (process-wide; for tests).
+Napi::Value FaultCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(GuardFaultCount()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallFaultGuard();
+  // This environment's regions and watchers (each worker thread loads the addon anew).
+  auto* state = new AddonState();
+  env.SetInstanceData(state);
   exports.Set("Region", Region::Init(env));
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("setCopyStrategy", Napi::Function::New<SetStrategy>(env));
@@ -58,11 +64,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
   exports.Set("Presenter", Presenter::Init(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
-  // At environment teardown: stop watcher threads first (they may be polling a mapping), then
-  // unmap every region still open. Async copies hold the mapping and unmap it when they end.
-  env.AddCleanupHook([] {
-    StopAllWatchersAtExit();
-    CloseAllRegionsAtExit();
+  exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));
+  // At this environment's teardown: stop its watcher threads first (they may be polling a
+  // mapping), then unmap its regions still open. Async copies hold the mapping and unmap it when
+  // they end. Other environments (the main thread, other workers) keep theirs.
+  env.AddCleanupHook([state] {
+    StopWatchersAtTeardown(*state);
+    CloseRegionsAtTeardown(*state);
   });
   return exports;
 }

@@ -1,12 +1,12 @@
 #include "fast_copy.h"
 
 #include <immintrin.h>
-#include <sys/prctl.h>
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
+
+#include "timing.h"
 
 namespace glasspane {
 
@@ -43,17 +43,6 @@ __attribute__((target("avx2"))) void CopyAvx2Stream(uint8_t* dst, const uint8_t*
   }
   _mm_sfence();  // streaming stores are weakly ordered: make them visible before we return
   std::memcpy(dst, src, n % 128);
-}
-
-void SleepMicros(uint32_t us) {
-  // 1 us timer slack on this thread (once): a 5 us backoff sleep should not last 55 us.
-  static thread_local bool slackSet = false;
-  if (!slackSet) {
-    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-    slackSet = true;
-  }
-  struct timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
-  nanosleep(&ts, nullptr);
 }
 
 uint32_t LoadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }

@@ -10,6 +10,8 @@
 
 #include <stdexcept>
 
+#include "fault_guard.h"
+
 namespace glasspane {
 
 namespace {
@@ -60,13 +62,23 @@ bool Mapping::IsClosing() {
   return closing_;
 }
 
+bool Mapping::Broken() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guardSlot >= 0 ? GuardBroken(guardSlot) : wasBroken_;
+}
+
 void Mapping::UnmapLocked() {
-  if (base != nullptr) munmap(base, length);
+  if (base == nullptr) return;
+  wasBroken_ = GuardBroken(guardSlot);
+  GuardUnregister(guardSlot);  // before munmap: the handler must never map over reused space
+  guardSlot = -1;
+  munmap(base, length);
   base = nullptr;
 }
 
 Mapping::~Mapping() {
-  if (base != nullptr) munmap(base, length);
+  std::lock_guard<std::mutex> lock(mu_);
+  UnmapLocked();
 }
 
 MappingRef OpenMapping(const std::string& path, const OpenOptions& opts) {
@@ -123,6 +135,10 @@ MappingRef OpenMapping(const std::string& path, const OpenOptions& opts) {
   if (p == MAP_FAILED) ThrowSys("mmap", path);
   m->base = static_cast<uint8_t*>(p);
   m->length = length;
+  m->dev = static_cast<uint64_t>(st.st_dev);
+  m->ino = static_cast<uint64_t>(st.st_ino);
+  // Only files can shrink under us; a device or BAR keeps its size while mapped.
+  if (S_ISREG(st.st_mode)) m->guardSlot = GuardRegister(p, length);
   return m;
 }
 

@@ -20,6 +20,12 @@ struct Mapping {
   size_t length = 0;
   std::string path;
   std::string kind;  // "file" | "device" | "pci-bar"
+  // The file that was mapped (st_dev, st_ino): a path that now names another file means the
+  // region was deleted and re-created, and the owner should re-open it.
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  // Fault-guard slot (fault_guard.h); -1 when unguarded.
+  int guardSlot = -1;
 
   // Off-thread users (async copies, watcher polls) hold the memory with Acquire()/Release().
   // Close() unmaps at once when nobody holds it, otherwise the last Release() does.
@@ -27,6 +33,9 @@ struct Mapping {
   void Release();
   void Close();
   bool IsClosing();
+  // True once a SIGBUS inside the mapping was survived (the file shrank under us): its pages now
+  // read zeros and nothing written reaches the file.
+  bool Broken();
   ~Mapping();
 
  private:
@@ -34,6 +43,7 @@ struct Mapping {
   std::mutex mu_;
   int users_ = 0;
   bool closing_ = false;
+  bool wasBroken_ = false;
 };
 
 using MappingRef = std::shared_ptr<Mapping>;

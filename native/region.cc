@@ -3,19 +3,13 @@
 #include <string.h>
 
 #include <cmath>
-#include <set>
 
+#include "addon_state.h"
 #include "fast_copy.h"
 
 namespace glasspane {
 
 namespace {
-
-// Regions still open, closed at environment teardown so no mapping outlives the process' JS.
-std::set<Region*>& OpenRegions() {
-  static std::set<Region*> regions;
-  return regions;
-}
 
 [[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg) {
   throw Napi::RangeError::New(env, msg);
@@ -31,18 +25,34 @@ size_t ToSize(Napi::Env env, const Napi::Value& v, const char* what) {
   return static_cast<size_t>(d);
 }
 
+// Values stored into the region: a u32 must be an integer in 0..0xffffffff (a silent wrap of -1
+// or 2^32 would write something nobody asked for), a u64 a bigint in 0..2^64-1.
 uint32_t ToU32(Napi::Env env, const Napi::Value& v) {
   if (!v.IsNumber()) ThrowType(env, "value must be a number");
-  return static_cast<uint32_t>(v.As<Napi::Number>().Int64Value());
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 4294967295.0 || d != std::floor(d))
+    ThrowRange(env, "value must be an integer in 0..0xffffffff, got " + std::to_string(d));
+  return static_cast<uint32_t>(d);
 }
 
 uint64_t ToU64(Napi::Env env, const Napi::Value& v) {
-  if (v.IsBigInt()) {
-    bool lossless;
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  }
-  if (v.IsNumber()) return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
-  ThrowType(env, "value must be a bigint");
+  if (!v.IsBigInt()) ThrowType(env, "value must be a bigint");
+  bool lossless = false;
+  uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowRange(env, "value must be a bigint in 0..2^64-1");
+  return u;
+}
+
+template <typename T>
+T ToUnsigned(Napi::Env env, const Napi::Value& v) {
+  if constexpr (sizeof(T) == 4) return ToU32(env, v);
+  else return ToU64(env, v);
+}
+
+template <typename T>
+Napi::Value FromUnsigned(Napi::Env env, T v) {
+  if constexpr (sizeof(T) == 4) return Napi::Number::New(env, static_cast<double>(v));
+  else return Napi::BigInt::New(env, static_cast<uint64_t>(v));
 }
 
 // A byte range inside a typed array or ArrayBuffer given from JS.
@@ -52,11 +62,19 @@ struct JsBytes {
   Napi::Object holder;
 };
 
+// Typed arrays may sit on an ArrayBuffer or a SharedArrayBuffer (a worker's frame mailbox):
+// napi_get_typedarray_info gives the data pointer for both.
 JsBytes ToBytes(Napi::Env env, const Napi::Value& v, const char* what) {
   if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    auto ab = ta.ArrayBuffer();
-    return {static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength(), v.As<Napi::Object>()};
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value ab;
+    size_t byteOffset = 0;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byteOffset) != napi_ok)
+      ThrowType(env, std::string(what) + " is not a readable typed array");
+    size_t elem = v.As<Napi::TypedArray>().ElementSize();
+    return {static_cast<uint8_t*>(data), length * elem, v.As<Napi::Object>()};
   }
   if (v.IsArrayBuffer()) {
     auto ab = v.As<Napi::ArrayBuffer>();
@@ -142,21 +160,23 @@ Napi::Function Region::Init(Napi::Env env) {
                          InstanceAccessor<&Region::GetPath>("path"),
                          InstanceAccessor<&Region::GetKind>("kind"),
                          InstanceAccessor<&Region::GetClosed>("closed"),
+                         InstanceAccessor<&Region::GetBroken>("broken"),
+                         InstanceAccessor<&Region::GetFileId>("fileId"),
                          InstanceMethod<&Region::Close>("close"),
-                         InstanceMethod<&Region::Load32>("load32"),
-                         InstanceMethod<&Region::Store32>("store32"),
-                         InstanceMethod<&Region::Cas32>("cas32"),
-                         InstanceMethod<&Region::Add32>("add32"),
-                         InstanceMethod<&Region::And32>("and32"),
-                         InstanceMethod<&Region::Or32>("or32"),
-                         InstanceMethod<&Region::Xchg32>("xchg32"),
-                         InstanceMethod<&Region::Load64>("load64"),
-                         InstanceMethod<&Region::Store64>("store64"),
-                         InstanceMethod<&Region::Cas64>("cas64"),
-                         InstanceMethod<&Region::Add64>("add64"),
-                         InstanceMethod<&Region::And64>("and64"),
-                         InstanceMethod<&Region::Or64>("or64"),
-                         InstanceMethod<&Region::Xchg64>("xchg64"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kLoad>>("load32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kStore>>("store32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kCas>>("cas32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kAdd>>("add32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kAnd>>("and32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kOr>>("or32"),
+                         InstanceMethod<&Region::Atomic<uint32_t, AtomicOp::kXchg>>("xchg32"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kLoad>>("load64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kStore>>("store64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kCas>>("cas64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kAdd>>("add64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kAnd>>("and64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kOr>>("or64"),
+                         InstanceMethod<&Region::Atomic<uint64_t, AtomicOp::kXchg>>("xchg64"),
                          InstanceMethod<&Region::CopyOut>("copyOut"),
                          InstanceMethod<&Region::CopyOutAsync>("copyOutAsync"),
                          InstanceMethod<&Region::WriteIn>("writeIn"),
@@ -165,7 +185,7 @@ Napi::Function Region::Init(Napi::Env env) {
 }
 
 // new Region(path, { create?: boolean, size?: number, readOnly?: boolean })
-Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) {
+Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info), state_(&StateOf(info.Env())) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowType(env, "path must be a string");
   OpenOptions opts;
@@ -186,12 +206,13 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
   auto ab = Napi::ArrayBuffer::New(
       env, mapping_->base, mapping_->length, [](Napi::Env, void*, MappingRef* h) { delete h; }, hint);
   buffer_ = Napi::Persistent(ab);
-  OpenRegions().insert(this);
+  state_->regions.insert(this);
 }
 
 Region::~Region() {
-  OpenRegions().erase(this);
   // Collected without close(): the mapping goes when its last holder (maybe the buffer) goes.
+  // A closed region already left the set (environment teardown closes every open one first).
+  if (!closed_) state_->regions.erase(this);
 }
 
 MappingRef Region::GetMapping(Napi::Env env) {
@@ -208,13 +229,13 @@ void Region::CloseNow(bool detach) {
   }
   buffer_.Reset();
   mapping_->Close();
-  OpenRegions().erase(this);
+  state_->regions.erase(this);
 }
 
 void Region::CloseForExit() { CloseNow(false); }
 
-void CloseAllRegionsAtExit() {
-  auto copy = OpenRegions();
+void CloseRegionsAtTeardown(AddonState& state) {
+  auto copy = state.regions;
   for (Region* r : copy) r->CloseForExit();
 }
 
@@ -233,6 +254,10 @@ Napi::Value Region::GetByteLength(const Napi::CallbackInfo& info) {
 Napi::Value Region::GetPath(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), mapping_->path); }
 Napi::Value Region::GetKind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), mapping_->kind); }
 Napi::Value Region::GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+Napi::Value Region::GetBroken(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), mapping_->Broken()); }
+Napi::Value Region::GetFileId(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), std::to_string(mapping_->dev) + ":" + std::to_string(mapping_->ino));
+}
 
 uint8_t* Region::CheckedPtr(Napi::Env env, const Napi::Value& offV, size_t width, size_t align) {
   if (closed_) throw Napi::Error::New(env, "region is closed");
@@ -242,85 +267,31 @@ uint8_t* Region::CheckedPtr(Napi::Env env, const Napi::Value& offV, size_t width
   return mapping_->base + off;
 }
 
-#define P32(i) reinterpret_cast<uint32_t*>(CheckedPtr(env, info[i], 4, 4))
-#define P64(i) reinterpret_cast<uint64_t*>(CheckedPtr(env, info[i], 8, 8))
-#define N32(x) Napi::Number::New(env, static_cast<double>(x))
-#define N64(x) Napi::BigInt::New(env, static_cast<uint64_t>(x))
-
-Napi::Value Region::Load32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  return N32(__atomic_load_n(P32(0), __ATOMIC_ACQUIRE));
-}
-Napi::Value Region::Store32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  __atomic_store_n(p, ToU32(env, info[1]), __ATOMIC_RELEASE);
-  return env.Undefined();
-}
-// cas32(off, expected, desired) -> the value found (== expected when the swap happened)
-Napi::Value Region::Cas32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  uint32_t expected = ToU32(env, info[1]);
-  __atomic_compare_exchange_n(p, &expected, ToU32(env, info[2]), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-  return N32(expected);
-}
-Napi::Value Region::Add32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  return N32(__atomic_fetch_add(p, ToU32(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::And32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  return N32(__atomic_fetch_and(p, ToU32(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::Or32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  return N32(__atomic_fetch_or(p, ToU32(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::Xchg32(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint32_t* p = P32(0);
-  return N32(__atomic_exchange_n(p, ToU32(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::Load64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  return N64(__atomic_load_n(P64(0), __ATOMIC_ACQUIRE));
-}
-Napi::Value Region::Store64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  __atomic_store_n(p, ToU64(env, info[1]), __ATOMIC_RELEASE);
-  return env.Undefined();
-}
-Napi::Value Region::Cas64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  uint64_t expected = ToU64(env, info[1]);
-  __atomic_compare_exchange_n(p, &expected, ToU64(env, info[2]), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-  return N64(expected);
-}
-Napi::Value Region::Add64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  return N64(__atomic_fetch_add(p, ToU64(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::And64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  return N64(__atomic_fetch_and(p, ToU64(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::Or64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  return N64(__atomic_fetch_or(p, ToU64(env, info[1]), __ATOMIC_ACQ_REL));
-}
-Napi::Value Region::Xchg64(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  uint64_t* p = P64(0);
-  return N64(__atomic_exchange_n(p, ToU64(env, info[1]), __ATOMIC_ACQ_REL));
+// One body for the 14 atomics: load/store take (offset[, value]); cas (offset, expected, desired)
+// returns the value found (== expected when the swap happened); the rest return the old value.
+template <typename T, AtomicOp op>
+Napi::Value Region::Atomic(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  T* p = reinterpret_cast<T*>(CheckedPtr(env, info[0], sizeof(T), sizeof(T)));
+  if constexpr (op == AtomicOp::kLoad) {
+    return FromUnsigned<T>(env, __atomic_load_n(p, __ATOMIC_ACQUIRE));
+  } else if constexpr (op == AtomicOp::kStore) {
+    __atomic_store_n(p, ToUnsigned<T>(env, info[1]), __ATOMIC_RELEASE);
+    return env.Undefined();
+  } else if constexpr (op == AtomicOp::kCas) {
+    T expected = ToUnsigned<T>(env, info[1]);
+    T desired = ToUnsigned<T>(env, info[2]);
+    __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return FromUnsigned<T>(env, expected);
+  } else {
+    T v = ToUnsigned<T>(env, info[1]);
+    T old;
+    if constexpr (op == AtomicOp::kAdd) old = __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+    else if constexpr (op == AtomicOp::kAnd) old = __atomic_fetch_and(p, v, __ATOMIC_ACQ_REL);
+    else if constexpr (op == AtomicOp::kOr) old = __atomic_fetch_or(p, v, __ATOMIC_ACQ_REL);
+    else old = __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+    return FromUnsigned<T>(env, old);
+  }
 }
 
 namespace {

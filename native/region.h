@@ -4,9 +4,12 @@
 #pragma once
 #include <napi.h>
 
+#include "addon_state.h"
 #include "mapping.h"
 
 namespace glasspane {
+
+enum class AtomicOp { kLoad, kStore, kCas, kAdd, kAnd, kOr, kXchg };
 
 class Region : public Napi::ObjectWrap<Region> {
  public:
@@ -26,22 +29,12 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value GetPath(const Napi::CallbackInfo& info);
   Napi::Value GetKind(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
+  Napi::Value GetBroken(const Napi::CallbackInfo& info);
+  Napi::Value GetFileId(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  Napi::Value Load32(const Napi::CallbackInfo& info);
-  Napi::Value Store32(const Napi::CallbackInfo& info);
-  Napi::Value Cas32(const Napi::CallbackInfo& info);
-  Napi::Value Add32(const Napi::CallbackInfo& info);
-  Napi::Value And32(const Napi::CallbackInfo& info);
-  Napi::Value Or32(const Napi::CallbackInfo& info);
-  Napi::Value Xchg32(const Napi::CallbackInfo& info);
-  Napi::Value Load64(const Napi::CallbackInfo& info);
-  Napi::Value Store64(const Napi::CallbackInfo& info);
-  Napi::Value Cas64(const Napi::CallbackInfo& info);
-  Napi::Value Add64(const Napi::CallbackInfo& info);
-  Napi::Value And64(const Napi::CallbackInfo& info);
-  Napi::Value Or64(const Napi::CallbackInfo& info);
-  Napi::Value Xchg64(const Napi::CallbackInfo& info);
+  template <typename T, AtomicOp op>
+  Napi::Value Atomic(const Napi::CallbackInfo& info);
 
   Napi::Value CopyOut(const Napi::CallbackInfo& info);
   Napi::Value CopyOutAsync(const Napi::CallbackInfo& info);
@@ -51,10 +44,14 @@ class Region : public Napi::ObjectWrap<Region> {
   uint8_t* CheckedPtr(Napi::Env env, const Napi::Value& off, size_t width, size_t align);
   void CloseNow(bool detach);
 
+  AddonState* state_;
   MappingRef mapping_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   bool closed_ = false;
 };
+
+// Closes every region the environment still has open (its teardown), without touching JS.
+void CloseRegionsAtTeardown(AddonState& state);
 
 // Throws a JS Error shaped like Node's fs errors: message, code ("ENOENT"), errno (negative, as
 // in Node), syscall, path.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <mutex>
 #include <type_traits>
 
 #if __has_include(<SDL2/SDL.h>)
@@ -61,10 +62,13 @@ struct SdlApi {
   void* (*GL_GetProcAddress)(const char*) = nullptr;
 };
 
-// Resolved once: the binding keeps SDL loaded for the life of the process.
+// Resolved once (the binding keeps SDL loaded for the life of the process); looked for again
+// while it is not loaded yet. Locked: every environment (worker threads too) may ask.
 const SdlApi* FindSdl() {
+  static std::mutex lock;
   static SdlApi api;
   static bool ok = false;
+  std::lock_guard<std::mutex> hold(lock);
   if (ok) return &api;
   void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
   if (!lib) return nullptr;
@@ -102,7 +106,7 @@ const SdlApi* FindSdl() {
   return ok ? &api : nullptr;
 }
 
-const SdlApi& Api() { return *FindSdl(); }  // the constructor refused to exist without it
+const SdlApi& Api() { return *FindSdl(); }  // the constructor refused to exist without it (and ok stays true)
 
 bool IsBgrOrder(uint32_t f) { return f == sdl::kXRGB8888 || f == sdl::kARGB8888; }
 

@@ -3,32 +3,17 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include <chrono>
-#include <set>
 
+#include "addon_state.h"
 #include "region.h"
+#include "timing.h"
 
 namespace glasspane {
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepMicros(uint32_t us) {
-  struct timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
-  nanosleep(&ts, nullptr);
-}
-
-std::set<Watcher*>& LiveWatchers() {
-  static std::set<Watcher*> w;
-  return w;
-}
 
 uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t def) {
   if (!o.Has(key)) return def;
@@ -41,8 +26,8 @@ uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t def) {
 
 }  // namespace
 
-void StopAllWatchersAtExit() {
-  auto copy = LiveWatchers();
+void StopWatchersAtTeardown(AddonState& state) {
+  auto copy = state.watchers;
   for (Watcher* w : copy) w->Stop();
 }
 
@@ -57,7 +42,7 @@ Napi::Function Watcher::Init(Napi::Env env) {
 }
 
 // new Watcher(region, { spinUs, minSleepUs, maxSleepUs, idleSleepUs, idleAfterMs })
-Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info), state_(&StateOf(info.Env())) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Watcher needs a Region");
   Region* region = Napi::ObjectWrap<Region>::Unwrap(info[0].As<Napi::Object>());
@@ -77,7 +62,7 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(inf
   tsfn_.Unref(env);  // only an outstanding wait keeps the process alive
   lastChangeNs_ = NowNs();
   thread_ = std::thread([this] { Run(); });
-  LiveWatchers().insert(this);
+  state_->watchers.insert(this);
 }
 
 Watcher::~Watcher() { Stop(); }
@@ -93,7 +78,7 @@ void Watcher::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   tsfn_.Release();
-  LiveWatchers().erase(this);
+  state_->watchers.erase(this);
 }
 
 // wait([offset, expected, ...up to 4 pairs], timeoutMs, callback(index, value))
@@ -137,9 +122,17 @@ Napi::Value Watcher::Cancel(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// close() during an armed wait settles that wait with WATCH_CLOSED (-3) before returning: a caller
+// awaiting it must never be left hanging.
 Napi::Value Watcher::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   Stop();
-  return info.Env().Undefined();
+  if (busy_) {
+    busy_ = false;
+    Napi::FunctionReference cb = std::move(callback_);
+    cb.Call({Napi::Number::New(env, -3), Napi::Number::New(env, 0)});
+  }
+  return env.Undefined();
 }
 
 Napi::Value Watcher::GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
@@ -190,9 +183,6 @@ Watcher::Result Watcher::Poll(const Arm& a) {
 }
 
 void Watcher::Run() {
-  // Short sleeps should last what they ask for: the default 50 us timer slack would stretch a
-  // 10 us sleep to 60 us.
-  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   if (realtime_) {
     // Allowed for root or with CAP_SYS_NICE / an RLIMIT_RTPRIO; otherwise silently stays normal.
     sched_param sp{};

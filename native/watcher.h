@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "addon_state.h"
 #include "mapping.h"
 
 namespace glasspane {
@@ -47,6 +48,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   Result Poll(const Arm& arm);
   static void Deliver(Napi::Env env, Napi::Function, Watcher* self, Result* r);
 
+  AddonState* state_;
   MappingRef mapping_;
   uint32_t spinUs_ = 50, minSleepUs_ = 5, maxSleepUs_ = 100, idleSleepUs_ = 1000, idleAfterMs_ = 500;
   uint32_t fineSleepUs_ = 10, coarseSleepUs_ = 500;
@@ -70,5 +72,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   Napi::FunctionReference callback_;
   bool stopped_ = false;
 };
+
+// Stops every watcher the environment still runs (its teardown).
+void StopWatchersAtTeardown(AddonState& state);
 
 }  // namespace glasspane

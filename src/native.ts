@@ -32,9 +32,18 @@ export interface NativeRegion {
   readonly path: string;
   readonly kind: RegionKind;
   readonly closed: boolean;
+  /**
+   * True once the file shrank under the mapping (truncated, re-created, tmpfs full): a SIGBUS
+   * inside it was survived by mapping zero pages over the whole region, so reads now return 0 and
+   * writes reach nobody. The owner should report it and re-open the path.
+   */
+  readonly broken: boolean;
+  /** "st_dev:st_ino" of the file that was mapped: compare with the path's stat to notice a re-created file. */
+  readonly fileId: string;
   /** Unmaps (after any in-flight async copy ends) and detaches `buffer`. Safe to call twice. */
   close(): void;
 
+  /** Values stored must be integers in 0..0xffffffff (32-bit) or bigints in 0..2^64-1; others throw RangeError. */
   load32(offset: number): number;
   store32(offset: number, value: number): void;
   /** Returns the value found; the swap happened when it equals `expected`. */
@@ -95,7 +104,7 @@ export interface NativeWatcher {
    * Arms one wait: `words` holds up to 4 (offset, expectedValue) pairs; the native thread calls
    * back on the JS thread with the index of the first word found different and its value, or
    * WATCH_TIMEOUT / WATCH_CANCELLED / WATCH_CLOSED. One wait at a time. Only an armed wait keeps
-   * the process alive.
+   * the process alive. close() during a wait settles it with WATCH_CLOSED before returning.
    */
   wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void;
   cancel(): void;
@@ -129,6 +138,8 @@ interface Addon {
   /** libc memcpy of min(dst, src) bytes: the benchmarks' yardstick. */
   memcpyBaseline(dst: Uint8Array, src: Uint8Array): void;
   cpuHasAvx2: boolean;
+  /** SIGBUS faults inside our mappings survived so far in this process (see `NativeRegion.broken`). */
+  guardFaultCount(): number;
   /**
    * Grabs (or releases) keyboard and mouse for an SDL window by its id, through the SDL2 library
    * already loaded in this process (the viewer's). Returns the grab state SDL reports afterwards,

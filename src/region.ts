@@ -59,3 +59,23 @@ export function openRegion(path: string, options: OpenRegionOptions = {}): Regio
     }
   }
 }
+
+/**
+ * Whether the region's path still names the file we mapped, at the size we mapped. A host script
+ * that deletes and re-creates the region (or a producer that grows it) leaves us holding the old,
+ * unlinked file; re-opening is the cure. Returns why it changed, or null when it did not (also
+ * for devices and BARs, which cannot be swapped under a mapping, and while the path is missing —
+ * nothing to re-open yet).
+ */
+export function regionFileChanged(region: Region): string | null {
+  if (region.kind !== 'file' || region.closed) return null;
+  let st;
+  try {
+    st = statSync(region.path, { bigint: true });
+  } catch {
+    return null;
+  }
+  if (`${st.dev}:${st.ino}` !== region.fileId) return `${region.path} was deleted and created again`;
+  if (st.size !== BigInt(region.byteLength)) return `${region.path} changed size from ${region.byteLength} to ${st.size} bytes`;
+  return null;
+}

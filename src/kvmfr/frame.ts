@@ -6,6 +6,7 @@
 import { GlasspaneError } from '../errors.js';
 import { FRAME, FRAMEBUFFER, KVMFR } from './layout.js';
 import { formatOf, type FormatInfo } from './formats.js';
+import { pixelGeometry, type PixelGeometry } from './geometry.js';
 
 export interface Rect {
   x: number;
@@ -42,6 +43,8 @@ export interface FrameInfo extends FrameFields {
   dataOffset: number;
   /** pitch * dataHeight: the bytes to copy. */
   dataBytes: number;
+  /** The pixels' geometry (pixelGeometry): what every reader of the frame uses. */
+  geometry: PixelGeometry;
   /** Damage rectangles that were dropped as invalid (the frame is then treated as fully damaged). */
   badDamage?: string;
 }
@@ -85,13 +88,16 @@ export function readFrame(dv: DataView, regionLength: number, payloadOffset: num
     wpOffset: 0,
     dataOffset: 0,
     dataBytes: 0,
+    geometry: { width: 0, height: 0, bytesPerPixel: 4, stride: 0, bytes: 0 },
   };
   for (const k of ['dataWidth', 'dataHeight', 'frameWidth', 'frameHeight'] as const) {
     if (f[k] < 1 || f[k] > MAX_DIMENSION) throw bad(`${k} ${f[k]} (expected 1..${MAX_DIMENSION})`);
   }
   if (f.rotation > 3) throw bad(`rotation ${f.rotation} (expected 0..3)`);
-  const rowBytes = f.dataWidth * format.texelBytes;
-  if (f.pitch < rowBytes || f.pitch > MAX_DIMENSION * 8) throw bad(`pitch ${f.pitch} bytes for ${f.dataWidth} ${format.name} texels (at least ${rowBytes})`);
+  if (f.pitch > MAX_DIMENSION * 8) throw bad(`pitch ${f.pitch} bytes (at most ${MAX_DIMENSION * 8})`);
+  const geometry = pixelGeometry(format, f);
+  if (typeof geometry === 'string') throw bad(geometry);
+  f.geometry = geometry;
   const fbOffset = u32(FRAME.offset);
   if (fbOffset < FRAME.SIZE || (payloadOffset + fbOffset) % 4 !== 0) throw bad(`FrameBuffer offset ${fbOffset} (must be ≥ ${FRAME.SIZE} and 4-byte aligned)`);
   const dataBytes = f.pitch * f.dataHeight;

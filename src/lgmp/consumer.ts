@@ -121,6 +121,11 @@ export class LgmpConsumer {
     return now - this.lastHeartbeat > LGMP.HEARTBEAT_TIMEOUT_MS ? 'stalled' : null;
   }
 
+  /** Milliseconds since the heartbeat was last seen moving (by sessionInit() or sessionProblem()). */
+  heartbeatAgeMs(): number {
+    return this.clock() - this.lastHeartbeat;
+  }
+
   sessionValid(): boolean {
     return this.sessionProblem() === null;
   }

@@ -103,7 +103,7 @@ export class LgmpProducer {
     if (r.load32(HEADER.magic) !== LGMP.MAGIC) return 'corrupted';
     const now = this.clock();
     r.store64(HEADER.timestamp, BigInt(now));
-    for (const q of this.queues) q.collect(now);
+    for (const q of this.queues) if (!q.collect(now)) return 'corrupted';
     return 'ok';
   }
 }
@@ -114,6 +114,8 @@ export class ProducerQueue {
   readonly numMessages: number;
   private position = 0;
   private cMsgPos = 0;
+  /** Messages released because a subscriber missed the timeout (not acknowledged). */
+  releasedByTimeout = 0;
 
   constructor(
     private readonly producer: LgmpProducer,
@@ -187,15 +189,22 @@ export class ProducerQueue {
     }
   }
 
-  /** Part of LgmpProducer.process(): time out and release head messages. */
-  collect(now: number): void {
+  /**
+   * Part of LgmpProducer.process(): time out and release head messages. Returns false when the
+   * queue header is corrupt (a consumer shares this memory and may be hostile or buggy: a count
+   * above the ring's length would otherwise be walked down one message at a time).
+   */
+  collect(now: number): boolean {
     const r = this.region;
     const hq = this.hq;
     lock(r, hq + QUEUE.lock);
     try {
-      if (!r.load32(hq + QUEUE.count)) return;
+      const count = r.load32(hq + QUEUE.count);
+      if (count >= this.numMessages) return false;
+      if (!count) return true;
       let subs = r.load64(hq + QUEUE.subs);
-      for (;;) {
+      // At most `count` messages can be released: the bound holds even if the count word changes under us.
+      for (let i = 0; i < count; i++) {
         const start = r.load32(hq + QUEUE.start) % this.numMessages;
         const msg = this.messagesOffset + start * MESSAGE.SIZE;
         let pend = (r.load32(msg + MESSAGE.pendingSubs) & subsOn(subs)) >>> 0;
@@ -206,6 +215,7 @@ export class ProducerQueue {
           for (let id = 0; id < LGMP.MAX_SUBS; id++) if (newBad & (1 << id)) r.store64(hq + QUEUE.timeout + id * 8, until);
           r.store32(msg + MESSAGE.pendingSubs, 0);
           pend = 0;
+          this.releasedByTimeout++;
         }
         if ((pend & ~subsBad(subs)) >>> 0) break; // still waiting on live subscribers
         r.store32(hq + QUEUE.start, start + 1 === this.numMessages ? 0 : start + 1);
@@ -213,6 +223,7 @@ export class ProducerQueue {
         r.store64(hq + QUEUE.msgTimeout, BigInt(now + this.config.subTimeoutMs));
       }
       r.store64(hq + QUEUE.subs, subs);
+      return true;
     } finally {
       unlock(r, hq + QUEUE.lock);
     }

@@ -1,7 +1,11 @@
 /**
  * A fixed set of frame buffers reused for every frame (no per-frame allocation). A buffer grows
- * only when a larger frame format arrives. acquire() waits while every buffer is lent out.
+ * only when a larger frame format arrives. acquire() waits while every buffer is lent out — but
+ * never forever: after `timeoutMs` it answers 'timeout' so the relay can skip the frame, report
+ * that the consumer of its frames is not giving buffers back, and keep the producer moving.
  */
+export type AcquireResult = Buffer | 'timeout' | 'closed';
+
 export class FramePool {
   private free: Buffer[] = [];
   private lent = 0;
@@ -10,20 +14,40 @@ export class FramePool {
 
   constructor(private readonly count: number) {}
 
-  /** A buffer of at least `bytes`, or null once abort() was called. */
-  async acquire(bytes: number): Promise<Buffer | null> {
-    if (this.aborted) return null;
+  /** Buffers lent out and not yet released. */
+  get outstanding(): number {
+    return this.lent;
+  }
+
+  /** A buffer of at least `bytes`; 'timeout' when none came back within `timeoutMs`; 'closed' after abort(). */
+  async acquire(bytes: number, timeoutMs: number): Promise<AcquireResult> {
+    if (this.aborted) return 'closed';
     let buf: Buffer | null | undefined = this.free.pop();
     if (!buf && this.lent + this.free.length < this.count) buf = Buffer.alloc(0);
     if (!buf) {
-      buf = await new Promise<Buffer | null>((resolve) => this.waiters.push(resolve));
-      if (!buf) return null;
+      let timer: NodeJS.Timeout | undefined;
+      const got = await new Promise<Buffer | null | 'timeout'>((resolve) => {
+        const waiter = (b: Buffer | null) => resolve(b);
+        this.waiters.push(waiter);
+        timer = setTimeout(() => {
+          // Leave the queue in the same turn: a release() after this must not hand us a buffer
+          // that nobody would ever give back.
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve('timeout');
+        }, timeoutMs);
+      });
+      clearTimeout(timer);
+      if (got === 'timeout') return 'timeout';
+      if (!got) return 'closed';
+      buf = got;
     }
     this.lent++;
     if (buf.length < bytes) buf = Buffer.allocUnsafeSlow(bytes);
     return buf;
   }
 
+  /** Gives a buffer back (exactly once per acquire). */
   release(buf: Buffer): void {
     this.lent--;
     const w = this.waiters.shift();

@@ -6,16 +6,22 @@
  *   'format'   the frame format changed (formatVer) — emitted before that format's first frame
  *   'frame'    a frame, copied out of the region; its `data` view is valid until `release()`
  *   'cursor'   cursor position / visibility / shape
- *   'status'   what the relay is doing now ("waiting for the producer…")
+ *   'status'   the relay's state changed (waiting, connected, stalled, producer-gone)
  *   'problem'  something was wrong (bad header, bad frame, stalled write): reported, then recovered
- * It never gives up: a producer restart (new session id), a dead producer (heartbeat stalled over
- * 1 s) or a timed-out subscription all lead back to waiting/resubscribing. Waiting uses a native
- * watcher thread, so the event loop is never blocked and never polled.
+ *
+ * Contract: nothing a producer does — restarting mid-copy, stopping, writing garbage into any
+ * field, truncating or re-creating the region file — stops the relay or escapes as an exception.
+ * Every path that takes a frame buffer gives it back (also when a listener throws), waiting for a
+ * buffer is bounded (the frame is skipped and counted), and the loop never exits until close().
+ * A producer restart (new session id), a dead producer (heartbeat stalled over 1 s), a region
+ * that shrank under us (SIGBUS survived by the addon's fault guard) or was re-created at the same
+ * path all lead back to waiting and re-opening by themselves. Waiting uses a native watcher
+ * thread, so the event loop is never blocked and never polled.
  */
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openRegion, type Region } from '../region.js';
+import { openRegion, regionFileChanged, type Region } from '../region.js';
 import { native, WATCH_CLOSED, type NativeWatcher, type WatcherOptions } from '../native.js';
 import { LgmpConsumer, type ConsumerQueue } from '../lgmp/consumer.js';
 import { LockTimeoutError } from '../lgmp/spinlock.js';
@@ -35,7 +41,7 @@ export interface LentFrame {
   data: Buffer;
   /** When the copy out of the region finished (process.hrtime.bigint()). */
   copiedAtNs: bigint;
-  /** Hands the buffer back; the relay reuses it. Call exactly once. */
+  /** Hands the buffer back; the relay reuses it. Safe to call more than once. */
   release(): void;
 }
 
@@ -51,7 +57,12 @@ export interface SessionEvent {
   info: KvmfrInfo;
 }
 
-export type RelayState = 'opening' | 'waiting-producer' | 'running' | 'closed';
+/**
+ * What the user is told: `waiting` (no region yet, or no producer has run since we started),
+ * `connected`, `stalled` (connected, but the heartbeat is late), `producer-gone` (the producer
+ * stopped or the region went away; waiting for it to come back), `closed`.
+ */
+export type RelayState = 'waiting' | 'connected' | 'stalled' | 'producer-gone' | 'closed';
 
 export interface StatusEvent {
   state: RelayState;
@@ -64,6 +75,18 @@ export interface ProblemEvent {
   fix?: string;
 }
 
+/** Counters for --stats and tests. */
+export interface RelayCounters {
+  /** Frames acknowledged without being handed out (their buffers were all held, or the copy failed). */
+  framesSkipped: number;
+  /** Producer sessions seen. */
+  sessions: number;
+  /** Times the region was re-opened after it shrank or was re-created. */
+  reopens: number;
+  /** The code of the last problem reported, or null. */
+  lastProblemCode: string | null;
+}
+
 export interface RelayOptions {
   /** /dev/shm/NAME, /dev/kvmfrN or a PCI BAR resource file. */
   path: string;
@@ -71,6 +94,8 @@ export interface RelayOptions {
   copyTimeoutMs?: number;
   /** How often to retry opening the region or starting a session (ms). Default 250. */
   retryMs?: number;
+  /** How long a frame may wait for a buffer the listener has not released (ms) before it is skipped. Default 500. */
+  bufferWaitMs?: number;
   watcher?: WatcherOptions;
 }
 
@@ -83,8 +108,13 @@ interface RelayEvents {
   problem: [ProblemEvent];
 }
 
-/** The session ended (restart, stall or corruption): go back to waiting. */
+/** The session ended (restart, stall or corruption): go back to waiting for a producer. */
 class SessionEnded extends Error {}
+/** The mapping is no good any more (file shrank, or the path names a new file): re-open it. */
+class RegionLost extends Error {}
+
+/** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
+const STALLED_AFTER_MS = 300;
 
 export class FrameRelay extends EventEmitter<RelayEvents> {
   private region: Region | null = null;
@@ -99,7 +129,10 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   private pointerQ: ConsumerQueue | null = null;
   private consumer: LgmpConsumer | null = null;
   private kvmfr: KvmfrInfo | null = null;
-  state: RelayState = 'opening';
+  state: RelayState = 'waiting';
+  /** The first status is announced even though `state` starts as 'waiting'. */
+  private announced = false;
+  readonly counters: RelayCounters = { framesSkipped: 0, sessions: 0, reopens: 0, lastProblemCode: null };
 
   constructor(readonly options: RelayOptions) {
     super();
@@ -110,7 +143,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     return this.kvmfr;
   }
 
-  /** Starts the relay; resolves when close() has been called and everything is released. */
+  /** Starts the relay; resolves when close() has been called and everything is released. Never rejects. */
   start(): Promise<void> {
     this.loop ??= this.run();
     return this.loop;
@@ -121,7 +154,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     this.closed = true;
     this.watcher?.cancel();
     this.pool.abort();
-    await this.loop?.catch(() => undefined);
+    await this.loop;
   }
 
   /** Asks the producer to move the guest cursor (only when the producer supports it). */
@@ -131,13 +164,32 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     msg.writeUInt32LE(KVMFR.MESSAGE_SETCURSORPOS, SETCURSORPOS.type);
     msg.writeInt32LE(x, SETCURSORPOS.x);
     msg.writeInt32LE(y, SETCURSORPOS.y);
-    return typeof this.pointerQ.sendData(msg) === 'number';
+    try {
+      return typeof this.pointerQ.sendData(msg) === 'number';
+    } catch (err) {
+      this.problem(err);
+      return false;
+    }
+  }
+
+  /** Emits to listeners; a listener that throws is reported, never allowed into the relay's loop. */
+  private dispatch<K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]): boolean {
+    try {
+      return (this.emit as (e: K, ...a: RelayEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      const message = `a '${event}' listener threw: ${describeError(err)}`;
+      if (event === 'problem') log('%s', message);
+      else this.problem(new GlasspaneError('ERR_FRAME_LISTENER', message, 'report this with the stack trace from NODE_DEBUG=glasspane:relay'));
+      return true;
+    }
   }
 
   private setStatus(state: RelayState, message: string): void {
-    if (this.state === state && state !== 'waiting-producer') return;
+    if (this.state === state && this.announced) return;
+    this.announced = true;
     this.state = state;
-    this.emit('status', { state, message });
+    log('state %s: %s', state, message);
+    this.dispatch('status', { state, message });
   }
 
   /** Reports a problem once until a different one (or success) comes along. */
@@ -145,46 +197,49 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     const message = describeError(err);
     if (message === this.lastProblem) return;
     this.lastProblem = message;
-    const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN';
+    const code = (err as { code?: unknown }).code;
+    this.counters.lastProblemCode = typeof code === 'string' ? code : 'ERR_INTERNAL';
     log('problem: %s', message);
-    this.emit('problem', { code, message: err instanceof Error ? err.message : String(err), fix: (err as GlasspaneError).fix });
+    this.dispatch('problem', {
+      code: this.counters.lastProblemCode,
+      message: err instanceof Error ? err.message : String(err),
+      fix: err instanceof GlasspaneError ? err.fix : undefined,
+    });
   }
 
   private async run(): Promise<void> {
-    try {
-      while (!this.closed) {
-        if (!this.region) {
-          await this.openRegion();
-          continue;
-        }
-        try {
+    while (!this.closed) {
+      try {
+        if (!this.region) await this.openRegion();
+        else {
           await this.startSession();
-          if (this.closed) break;
-          await this.consume();
-        } catch (err) {
-          if (err instanceof SessionEnded) continue;
+          if (!this.closed) await this.consume();
+        }
+      } catch (err) {
+        if (err instanceof RegionLost) {
+          this.unsubscribe();
+          this.dropRegion();
+        } else if (!(err instanceof SessionEnded)) {
+          // Whatever it was (a bug included), the relay reports it and carries on.
           this.problem(err);
           await sleep(this.options.retryMs ?? 250);
-        } finally {
-          this.unsubscribe();
         }
+      } finally {
+        this.unsubscribe();
       }
-    } finally {
-      this.state = 'closed';
-      this.watcher?.close();
-      this.region?.close();
-      this.watcher = null;
-      this.region = null;
     }
+    this.state = 'closed';
+    this.dropRegion();
   }
 
   private async openRegion(): Promise<void> {
-    this.setStatus('opening', `opening ${this.options.path}`);
     try {
       this.region = openRegion(this.options.path);
       this.dv = new DataView(this.region.buffer);
       this.watcher = new native.Watcher(this.region, this.options.watcher);
     } catch (err) {
+      this.dropRegion();
+      if (this.state !== 'producer-gone') this.setStatus('waiting', `waiting for ${this.options.path} to appear`);
       this.problem(err);
       // Look again soon: a viewer started just before the VM or the stub should not miss
       // their first frames (opening is a cheap open(2) that fails).
@@ -192,14 +247,37 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     }
   }
 
+  private dropRegion(): void {
+    this.watcher?.close();
+    this.region?.close();
+    this.watcher = null;
+    this.region = null;
+    this.dv = null;
+    this.consumer = null;
+    this.kvmfr = null;
+  }
+
+  /** Throws RegionLost when the mapping must be re-opened (it shrank under us, or the path names a new file). */
+  private checkRegion(): void {
+    const region = this.region!;
+    const why = region.broken ? `${region.path} shrank under glasspane (truncated or re-created)` : regionFileChanged(region);
+    if (!why) return;
+    this.counters.reopens++;
+    const code = region.broken ? 'ERR_REGION_TRUNCATED' : 'ERR_REGION_REPLACED';
+    this.problem(new GlasspaneError(code, `${why}; opening it again`, 'nothing to do if the VM or the guest application is restarting; otherwise do not resize or delete the region while it is in use'));
+    this.setStatus('producer-gone', `${why}; waiting for the guest`);
+    throw new RegionLost(why);
+  }
+
   /** Waits for a live producer with a valid header, then subscribes to both queues. */
   private async startSession(): Promise<void> {
     const region = this.region!;
-    this.setStatus('waiting-producer', 'waiting for the guest…');
+    if (this.state !== 'producer-gone') this.setStatus('waiting', 'waiting for the guest…');
     const consumer = new LgmpConsumer(region);
     let startingSince: number | undefined;
     for (;;) {
       if (this.closed) return;
+      this.checkRegion();
       // The heartbeat must move after we started looking (a live producer): wait for the
       // timestamp word to change, or retry after a while (also to re-check a bad header).
       if (region.byteLength >= HEADER.SIZE) {
@@ -209,6 +287,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
         await sleep(this.options.retryMs ?? 250);
       }
       if (this.closed) return;
+      this.checkRegion();
       try {
         const s = consumer.sessionInit();
         const udata = new Uint8Array(region.buffer, s.udataOffset, s.udataSize);
@@ -218,8 +297,9 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
         this.pointerQ = consumer.subscribe(KVMFR.QUEUE_POINTER);
         this.lastFormatVer = -1;
         this.lastProblem = '';
-        this.emit('session', { sessionID: s.sessionID, info: this.kvmfr });
-        this.setStatus('running', `connected to ${this.kvmfr.producerVersion || 'the producer'}`);
+        this.counters.sessions++;
+        this.dispatch('session', { sessionID: s.sessionID, info: this.kvmfr });
+        this.setStatus('connected', `connected to ${this.kvmfr.producerVersion || 'the producer'}`);
         return;
       } catch (err) {
         this.unsubscribe();
@@ -239,8 +319,13 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   }
 
   private unsubscribe(): void {
-    this.frameQ?.unsubscribe();
-    this.pointerQ?.unsubscribe();
+    for (const q of [this.frameQ, this.pointerQ]) {
+      try {
+        q?.unsubscribe();
+      } catch (err) {
+        log('unsubscribe failed: %s', describeError(err)); // the producer reaps the slot anyway
+      }
+    }
     this.frameQ = null;
     this.pointerQ = null;
   }
@@ -254,18 +339,34 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
     else this.pointerQ = consumer.subscribe(KVMFR.QUEUE_POINTER);
   }
 
+  /** Ends the session when the producer restarted or died; shows a late heartbeat as `stalled`. */
   private checkSession(): void {
-    const why = this.consumer!.sessionProblem();
-    if (why) {
-      this.problem(new GlasspaneError('ERR_SESSION_ENDED', why === 'restarted' ? 'the producer restarted (new session)' : 'the producer stopped (no heartbeat for over 1 s)'));
+    const consumer = this.consumer!;
+    const why = consumer.sessionProblem();
+    if (why === 'stalled' || why === 'no-session') {
+      this.checkRegion(); // a re-created region is a clearer reason than a silent heartbeat
+      this.problem(new GlasspaneError('ERR_PRODUCER_STALLED', 'the producer stopped (no heartbeat for over 1 s); waiting for it to come back', 'nothing to do if the guest is paused, rebooting or restarting its application'));
+      this.setStatus('producer-gone', 'the guest stopped sending; waiting for it');
       throw new SessionEnded(why);
     }
+    if (why === 'restarted') {
+      this.problem(new GlasspaneError('ERR_SESSION_ENDED', 'the producer restarted (new session)'));
+      throw new SessionEnded(why);
+    }
+    const age = consumer.heartbeatAgeMs();
+    if (age > STALLED_AFTER_MS) {
+      // A host script that re-created the region leaves our (unlinked) file silent: notice it now.
+      this.checkRegion();
+      this.setStatus('stalled', `no heartbeat from the guest for ${Math.round(age)} ms`);
+    } else if (this.state === 'stalled') this.setStatus('connected', 'the guest is sending again');
   }
 
   private async consume(): Promise<void> {
     while (!this.closed) {
       this.checkSession();
+      if (this.region!.broken) this.checkRegion();
       const gotFrame = await this.pumpFrame();
+      if (this.closed) return;
       const gotCursor = this.pumpCursor();
       if (gotFrame || gotCursor) continue;
       const f = this.frameQ!;
@@ -273,6 +374,14 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       const idx = await new Promise<number>((resolve) => this.watcher!.wait([f.positionOffset, f.position, p.positionOffset, p.position], 100, resolve));
       if (idx === WATCH_CLOSED) throw new SessionEnded('region closed');
     }
+  }
+
+  /** Acknowledges the frame message; a bad status is handled (may throw SessionEnded). */
+  private acknowledge(q: ConsumerQueue): boolean {
+    const done = q.messageDone();
+    if (done === 'ok' || done === 'empty') return done === 'ok';
+    this.handleStatus('frame', done, q);
+    return false;
   }
 
   /** Handles one frame message if there is one; true when it did. */
@@ -288,44 +397,73 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       info = readFrame(this.dv!, this.region!.byteLength, msg.offset, msg.size);
     } catch (err) {
       this.problem(err);
-      q.messageDone();
+      this.acknowledge(q);
       return true;
     }
     if (info.badDamage) this.problem(new GlasspaneError('ERR_BAD_FRAME', `ignored bad damage data: ${info.badDamage}`));
     if (info.formatVer !== this.lastFormatVer) {
       this.lastFormatVer = info.formatVer;
-      this.emit('format', info);
+      this.dispatch('format', info);
     }
-    const buf = await this.pool.acquire(info.dataBytes);
-    if (!buf) return false; // closing
-    let copied = 0;
-    try {
-      copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
-    } finally {
-      // Acknowledge only after the copy: until then the producer must not reuse this buffer.
-      const done = q.messageDone();
-      if (done !== 'ok' && done !== 'empty') this.handleStatus('frame', done, q);
-    }
-    if (copied < info.dataBytes) {
-      this.pool.release(buf);
-      this.problem(new GlasspaneError('ERR_FRAME_STALLED', `frame ${info.frameSerial}: the producer stopped writing at ${copied} of ${info.dataBytes} bytes; frame dropped`));
+    const waitMs = this.options.bufferWaitMs ?? 500;
+    const buf = await this.pool.acquire(info.dataBytes, waitMs);
+    if (buf === 'closed') return false;
+    if (buf === 'timeout') {
+      // Whoever holds the buffers (a viewer stuck in a render) must not stop the producer.
+      this.counters.framesSkipped++;
+      this.problem(new GlasspaneError('ERR_FRAMES_HELD', `no frame buffer was released for ${waitMs} ms; frames are skipped until one is`, 'the window is not presenting: check that it is not frozen or minimised on a stalled compositor'));
+      this.acknowledge(q);
       return true;
     }
-    const copiedAtNs = process.hrtime.bigint();
+    // From here the buffer goes back to the pool on every path except a successful hand-over.
+    let handedOver = false;
+    try {
+      let copied = 0;
+      let copyError: unknown = null;
+      try {
+        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
+      } catch (err) {
+        copyError = err;
+      }
+      if (this.closed) return false;
+      // Acknowledge only after the copy: until then the producer must not reuse its buffer. A
+      // bad status (the producer restarted during the copy, we timed out) drops the frame.
+      const acked = this.acknowledge(q);
+      if (copyError) throw copyError;
+      if (this.region!.broken) this.checkRegion();
+      if (!acked) {
+        this.counters.framesSkipped++;
+        return true;
+      }
+      if (copied < info.dataBytes) {
+        this.counters.framesSkipped++;
+        this.problem(new GlasspaneError('ERR_FRAME_STALLED', `frame ${info.frameSerial}: the producer stopped writing at ${copied} of ${info.dataBytes} bytes; frame dropped`));
+        return true;
+      }
+      handedOver = true;
+      this.lastProblem = '';
+      this.handOver(info, buf);
+      return true;
+    } finally {
+      if (!handedOver) this.pool.release(buf);
+    }
+  }
+
+  /** Lends the copied frame to the 'frame' listener; it comes back on release() or when nobody took it. */
+  private handOver(info: FrameInfo, buf: Buffer): void {
     let released = false;
-    const data = buf.subarray(0, info.dataBytes);
-    this.lastProblem = '';
-    this.emit('frame', {
-      info,
-      data,
-      copiedAtNs,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.pool.release(buf);
-      },
-    });
-    return true;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.pool.release(buf);
+    };
+    const frame: LentFrame = { info, data: buf.subarray(0, info.dataBytes), copiedAtNs: process.hrtime.bigint(), release };
+    try {
+      if (!this.emit('frame', frame)) release();
+    } catch (err) {
+      release();
+      this.problem(new GlasspaneError('ERR_FRAME_LISTENER', `the 'frame' listener threw: ${describeError(err)}`, 'report this with the stack trace from NODE_DEBUG=glasspane:relay'));
+    }
   }
 
   /** Drains cursor messages; true when there were any. */
@@ -347,11 +485,14 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
           this.region!.copyOut(u.shape.dataOffset, u.shape.dataBytes, pixels, 0, -1, 0);
           ev.shape = { ...u.shape, pixels };
         }
-        this.emit('cursor', ev);
+        this.dispatch('cursor', ev);
       } catch (err) {
         this.problem(err);
-      } finally {
-        q.messageDone();
+      }
+      const done = q.messageDone();
+      if (done !== 'ok' && done !== 'empty') {
+        this.handleStatus('pointer', done, q);
+        return any;
       }
     }
   }

@@ -32,6 +32,9 @@ export interface HeadlessReport {
   lastSecondUps: number;
 }
 
+/** Problems that report something the relay already recovered from. */
+const RECOVERED = new Set(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
+
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const relay = new FrameRelay(o);
   const counter = new FrameCounter();
@@ -73,8 +76,9 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   });
   relay.on('status', (s) => o.onStatus?.(s.message));
   relay.on('problem', (p) => {
-    // Session changes and resubscriptions are recovered events, not errors of the run.
-    if (p.code !== 'ERR_SESSION_ENDED' && p.code !== 'ERR_SUBSCRIPTION_LOST') addError(p.message);
+    // Session changes, a producer that stopped and came back, and resubscriptions are recovered
+    // events, not errors of the run.
+    if (!RECOVERED.has(p.code)) addError(p.message);
         // Problems a later session resolves (the region appeared, the producer finished starting).
     const passing = ['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING'].includes(p.code);
     if (passing && errors.includes(p.message)) transient.add(p.message);

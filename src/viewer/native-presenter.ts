@@ -17,6 +17,7 @@
  * Every size, stride and rectangle is checked here against the buffer before the native call
  * (ERR_PRESENT_GEOMETRY, naming the values); the addon re-checks what could crash.
  */
+import { isMainThread } from 'node:worker_threads';
 import { native, type NativePresenterHandle } from '../native.js';
 import { GlasspaneError } from '../errors.js';
 import type { Rect } from './geometry.js';
@@ -143,6 +144,7 @@ export class NativePresenter {
 
   /** Attaches to an SDL window of @kmamal/sdl (by its id). */
   static attach(window: { id: number }): NativePresenter {
+    if (!isMainThread) throw new GlasspaneError('ERR_PRESENTER', 'the presenter works on the JS main thread only', 'present from the thread that opened the SDL window (SDL\'s video calls belong to it)');
     if (attached.has(window.id)) throw new GlasspaneError('ERR_PRESENTER', `window ${window.id} already has a presenter`, 'close the first presenter before attaching another');
     let handle: NativePresenterHandle;
     try {

@@ -11,17 +11,19 @@ export type Presentable =
   | { ok: true; sdlFormat: SdlFormat; width: number; height: number; stride: number; bytesPerPixel: 3 | 4 }
   | { ok: false; message: string };
 
+/** The SDL texture format for each format SDL 2.26 can show as it is. */
+const SDL_FORMATS: Partial<Record<FrameInfo['format']['name'], SdlFormat>> = { BGRA: 'bgra32', RGBA: 'rgba32', BGR_32: 'bgr24', RGB_24: 'rgb24' };
+
+/** How to show `f`: its geometry comes from the validator's pixelGeometry (kvmfr/geometry.ts), never recomputed here. */
 export function presentableFormat(f: FrameInfo): Presentable {
-  switch (f.format.name) {
-    case 'BGRA':
-      return { ok: true, sdlFormat: 'bgra32', width: f.dataWidth, height: f.dataHeight, stride: f.pitch, bytesPerPixel: 4 };
-    case 'RGBA':
-      return { ok: true, sdlFormat: 'rgba32', width: f.dataWidth, height: f.dataHeight, stride: f.pitch, bytesPerPixel: 4 };
-    // 24-bit pixels packed into 32-bit texels: the rows are plain 24-bit pixels, frameWidth wide.
-    case 'BGR_32':
-      return { ok: true, sdlFormat: 'bgr24', width: f.frameWidth, height: f.dataHeight, stride: f.pitch, bytesPerPixel: 3 };
-    case 'RGB_24':
-      return { ok: true, sdlFormat: 'rgb24', width: f.frameWidth, height: f.dataHeight, stride: f.pitch, bytesPerPixel: 3 };
+  const sdlFormat = SDL_FORMATS[f.format.name];
+  const g = f.geometry;
+  switch (sdlFormat) {
+    case 'bgra32':
+    case 'rgba32':
+    case 'bgr24':
+    case 'rgb24':
+      return { ok: true, sdlFormat, width: g.width, height: g.height, stride: g.stride, bytesPerPixel: g.bytesPerPixel === 3 ? 3 : 4 };
     default:
       return {
         ok: false,

@@ -23,7 +23,7 @@ import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { grabWindow, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
-import { GlasspaneError, describeError } from '../errors.js';
+import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
 import { uuidMismatchWarning } from '../spice/main-channel.js';
 
@@ -61,7 +61,6 @@ export class Viewer {
   private presenter: NativePresenter | null = null;
   private readonly damage = new DamageTracker();
   private readonly overlays: OverlayScene;
-  private presentFailed = '';
   private readonly stats = new ViewerStats();
   private readonly router: KeyRouter;
   private current: LentFrame | null = null;
@@ -214,7 +213,7 @@ export class Viewer {
       this.status = '';
     });
     r.on('status', (s) => {
-      if (s.state !== 'running') this.status = s.message;
+      if (s.state !== 'connected') this.status = s.message;
       this.touch();
     });
     r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
@@ -409,7 +408,31 @@ export class Viewer {
     return fitRect(fw, fh, this.window.pixelWidth, this.window.pixelHeight, this.o.integerScale);
   }
 
+  /**
+   * The fault barrier of the frame path: whatever goes wrong while presenting (a frame whose
+   * geometry the renderer refuses, an SDL error) becomes a message on the OSD and stderr, the
+   * frame is dropped, and the window stays.
+   */
   private present(): void {
+    try {
+      this.presentNow();
+    } catch (err) {
+      this.current?.release();
+      this.current = null;
+      this.format = null;
+      this.formatVer = -1;
+      this.damage.reset();
+      const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
+      if (this.messages.at(-1)?.text !== text) this.message(text);
+      try {
+        this.renderMessage([text]);
+      } catch {
+        // the window itself is gone or broken: the next event (or close) decides
+      }
+    }
+  }
+
+  private presentNow(): void {
     if (this.closed || !this.window || this.window.destroyed || !this.presenter) return;
     const fresh = this.pending;
     if (fresh) {
@@ -430,35 +453,19 @@ export class Viewer {
     this.dirty = false;
 
     const cur = this.current;
-    let fmt = this.format;
+    const fmt = this.format;
     const t0 = performance.now();
     if (fresh && fmt?.ok) {
       const geometry = { width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat };
-      try {
-        this.presenter.setFrame(fresh.data, geometry, this.damage.take(fresh.info, fmt.width, fmt.height));
-      } catch (err) {
-        // The guest's geometry does not fit its own buffer (readFrame checks the region side):
-        // refuse the frame like an unknown format, never throw into the event loop.
-        fmt = this.format = { ok: false, message: `the guest sent a frame glasspane cannot show: ${describeError(err)}` };
-        this.message(fmt.message);
-      }
+      this.presenter.setFrame(fresh.data, geometry, this.damage.take(fresh.info, fmt.width, fmt.height));
     }
     if (fresh && !fmt?.ok) this.damage.reset();
     if (!cur || !fmt || !fmt.ok) {
       this.renderMessage(fmt && !fmt.ok ? [fmt.message] : [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)]);
       return;
     }
-    try {
-      this.placeOverlays(fmt, cur.data);
-      this.presenter.present(this.dstRect(fmt.width, fmt.height), this.o.integerScale ? 'nearest' : 'linear');
-      this.presentFailed = '';
-    } catch (err) {
-      // SDL refused (e.g. out of memory for a texture): say so once, try again with the next frame.
-      const why = describeError(err);
-      if (why !== this.presentFailed) this.message(`presenting failed: ${why}`);
-      this.presentFailed = why;
-      return;
-    }
+    this.placeOverlays(fmt, cur.data);
+    this.presenter.present(this.dstRect(fmt.width, fmt.height), this.o.integerScale ? 'nearest' : 'linear');
     const t1 = performance.now();
     this.stats.render(t1 - t0);
     if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);

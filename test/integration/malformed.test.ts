@@ -9,63 +9,15 @@ import { randomFillSync } from 'node:crypto';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
 import { FrameRelay, type LentFrame, type ProblemEvent } from '../../src/relay/frame-relay.js';
-import { LgmpProducer, type Allocation, type ProducerQueue } from '../../src/lgmp/producer.js';
 import { HEADER, MESSAGE, QUEUE } from '../../src/lgmp/layout.js';
-import { buildKvmfrUdata } from '../../src/kvmfr/header.js';
-import { writeFrame, type FrameFields } from '../../src/kvmfr/frame.js';
-import { FRAME, FrameType, KVMFR, KVMFR_HEADER } from '../../src/kvmfr/layout.js';
+import { FRAME, KVMFR_HEADER } from '../../src/kvmfr/layout.js';
+import { RawProducer } from '../support/raw-producer.js';
 import { StubProducer } from '../../guest-stub/producer.js';
 import { stubSceneVerifier } from '../../src/cli/commands/view.js';
 import { removeShm, shmPath, waitFor } from '../support/helpers.js';
 
 afterAll(removeShm);
 const SIZE = 8 << 20;
-
-/** A hand-driven B7-layout producer whose every byte the test can spoil. */
-class RawProducer {
-  lgmp: LgmpProducer;
-  frames: ProducerQueue;
-  pointer: ProducerQueue;
-  frameMem: Allocation;
-  timer: NodeJS.Timeout;
-  dv: DataView;
-  constructor(readonly region: Region, udata = buildKvmfrUdata({ producerVersion: 'raw' })) {
-    this.lgmp = new LgmpProducer(region, udata);
-    this.frames = this.lgmp.addQueue({ queueID: KVMFR.QUEUE_FRAME, numMessages: 2, subTimeoutMs: 1000 });
-    this.pointer = this.lgmp.addQueue({ queueID: KVMFR.QUEUE_POINTER, numMessages: 20, subTimeoutMs: 1000 });
-    this.frameMem = this.lgmp.alloc(2 << 20, 4096)!;
-    this.dv = new DataView(region.buffer);
-    this.timer = setInterval(() => this.lgmp.process(), 10);
-  }
-  static readonly good: FrameFields = {
-    formatVer: 1,
-    frameSerial: 0,
-    type: FrameType.BGRA,
-    screenWidth: 64,
-    screenHeight: 32,
-    dataWidth: 64,
-    dataHeight: 32,
-    frameWidth: 64,
-    frameHeight: 32,
-    rotation: 0,
-    stride: 64,
-    pitch: 256,
-    flags: 0,
-    damageRects: [],
-  };
-  /** Posts a frame; `spoil` may change the struct after it is written; wp is set to the full size unless told. */
-  post(spoil?: (frameOffset: number) => void, wp = 256 * 32): void {
-    const o = this.frameMem.offset;
-    writeFrame(this.dv, o, RawProducer.good);
-    this.dv.setUint32(o + FRAME.offset, 4092, true);
-    this.region.store32(o + 4092, wp);
-    spoil?.(o);
-    this.frames.post(0, this.frameMem);
-  }
-  stop(): void {
-    clearInterval(this.timer);
-  }
-}
 
 let region: Region;
 let relay: FrameRelay;
@@ -97,7 +49,7 @@ const sawProblem = (re: RegExp) => waitFor(() => problems.some((p) => re.test(p.
 async function validProducerGetsThrough(): Promise<void> {
   const p = new RawProducer(region);
   try {
-    await waitFor(() => relay.state === 'running', 5000, 'a session with the valid producer');
+    await waitFor(() => relay.state === 'connected', 5000, 'a session with the valid producer');
     const before = frames.length;
     for (let i = 0; i < 50 && frames.length === before; i++) {
       p.post();
@@ -167,7 +119,7 @@ describe('malformed regions', () => {
   it('queue position and message offset/size past the end, then recovery in the same session', async () => {
     const p = new RawProducer(region);
     try {
-      await waitFor(() => relay.state === 'running', 5000, 'a session');
+      await waitFor(() => relay.state === 'connected', 5000, 'a session');
       await waitFor(() => p.frames.hasSubs(), 5000, 'a subscription');
       p.post();
       await waitFor(() => frames.length === 1, 5000, 'a first frame');

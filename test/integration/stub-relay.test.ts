@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
-import { FrameRelay, type CursorEvent, type LentFrame } from '../../src/relay/frame-relay.js';
+import { FrameRelay, type CursorEvent, type LentFrame, type RelayOptions } from '../../src/relay/frame-relay.js';
 import { stubSceneVerifier } from '../../src/cli/commands/view.js';
 import { FrameFlags } from '../../src/kvmfr/layout.js';
 import { HEADER } from '../../src/lgmp/layout.js';
@@ -27,8 +27,8 @@ function startStub(o: Partial<StubOptions> & { shmPath: string }): StubProducer 
   return stub;
 }
 
-function startRelay(path: string): FrameRelay {
-  const relay = new FrameRelay({ path, retryMs: 30 });
+function startRelay(path: string, options: Partial<RelayOptions> = {}): FrameRelay {
+  const relay = new FrameRelay({ path, retryMs: 30, ...options });
   void relay.start();
   cleanups.push(() => relay.close());
   return relay;
@@ -82,7 +82,9 @@ describe('guest-stub with the relay', () => {
   it('a consumer that stops acknowledging: frames wait, the heartbeat goes on, and the relay resubscribes after its timeout', async () => {
     const path = shmPath('stall');
     const stub = startStub({ shmPath: path });
-    const relay = startRelay(path);
+    // The relay waits for a buffer longer than the producer's 1 s subscriber timeout: it stops
+    // acknowledging, as a consumer stuck elsewhere would.
+    const relay = startRelay(path, { bufferWaitMs: 10_000 });
     const held: LentFrame[] = [];
     const problems: string[] = [];
     relay.on('problem', (p) => problems.push(p.code));
@@ -108,5 +110,43 @@ describe('guest-stub with the relay', () => {
     });
     await waitFor(() => fresh.length > 20, 5000, 'frames again');
     expect(problems).toContain('ERR_SUBSCRIPTION_LOST');
+  });
+
+  it('a listener that holds every buffer does not stop the producer: frames are skipped and counted, then flow again', async () => {
+    const path = shmPath('held');
+    const stub = startStub({ shmPath: path });
+    const relay = startRelay(path, { bufferWaitMs: 100 });
+    const held: LentFrame[] = [];
+    const problems: string[] = [];
+    relay.on('problem', (p) => problems.push(p.code));
+    relay.on('frame', (f) => held.push(f));
+    await waitFor(() => held.length === 2, 5000, 'two frames');
+    const posted = stub.stats.framesPosted;
+    // With both buffers held, the relay acknowledges what it cannot hand out: the producer goes on.
+    await waitFor(() => stub.stats.framesPosted - posted >= 10, 10_000, 'the producer posting while buffers are held');
+    expect(relay.counters.framesSkipped).toBeGreaterThan(0);
+    expect(problems).toContain('ERR_FRAMES_HELD');
+    expect(problems).not.toContain('ERR_SUBSCRIPTION_LOST');
+    expect(held).toHaveLength(2);
+    for (const f of held.splice(0)) f.release();
+    await waitFor(() => held.length === 2, 5000, 'frames handed out again');
+    for (const f of held.splice(0)) f.release();
+  });
+
+  it('a frame listener that throws loses no buffer: the throw is reported and every later frame still arrives', async () => {
+    const path = shmPath('throw');
+    startStub({ shmPath: path });
+    const relay = startRelay(path, { bufferWaitMs: 60_000 });
+    const problems: string[] = [];
+    relay.on('problem', (p) => problems.push(p.code));
+    let calls = 0;
+    relay.on('frame', () => {
+      calls++;
+      throw new Error('listener bug');
+    });
+    // With a pool of two, a leak would stop delivery after the second frame.
+    await waitFor(() => calls >= 20, 10_000, '20 frames to a throwing listener');
+    expect(problems).toContain('ERR_FRAME_LISTENER');
+    expect(relay.counters.framesSkipped).toBe(0);
   });
 });

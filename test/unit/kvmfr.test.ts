@@ -101,6 +101,22 @@ describe('KVMFRFrame validation', () => {
     expect(() => readFrame(frameWith({}), regionLength, regionLength - 10, payloadSize)).toThrow(/needs 1084/);
   });
 
+  it('24-bit frames: the geometry readers use is the one validated, and rows that do not fit their pitch are refused', () => {
+    // B7's BGR_32: 1920 3-byte pixels packed into 1440 32-bit texels, pitch 5760.
+    const ok = readFrame(frameWith({ type: FrameType.BGR_32, dataWidth: 1440, pitch: 5760 }), regionLength, payload, payloadSize);
+    expect(ok.geometry).toEqual({ width: 1920, height: 1080, bytesPerPixel: 3, stride: 5760, bytes: 5760 * 1079 + 1920 * 3 });
+    const rgb24 = readFrame(frameWith({ type: FrameType.RGB_24, dataWidth: 1920, pitch: 5760 }), regionLength, payload, payloadSize);
+    expect(rgb24.geometry).toMatchObject({ width: 1920, bytesPerPixel: 3, stride: 5760 });
+    // The hostile frame that used to pass: 16384 pixels wide in 4 texels and a 16-byte pitch.
+    for (const type of [FrameType.BGR_32, FrameType.RGB_24]) {
+      expect(() => readFrame(frameWith({ type, frameWidth: 16384, dataWidth: 4, pitch: 16 }), regionLength, payload, payloadSize)).toThrow(/pitch 16 bytes for 16384 .* pixels of 3 bytes/);
+    }
+    // BGR_32 whose pixels do not fit the texels it declares (the pitch alone would allow them).
+    expect(() => readFrame(frameWith({ type: FrameType.BGR_32, frameWidth: 1920, dataWidth: 100, pitch: 7680 }), regionLength, payload, payloadSize)).toThrow(/1920 BGR_32 pixels do not fit in 100 32-bit texels/);
+    // The 32-bit formats are dataWidth pixels wide.
+    expect(readFrame(frameWith({}), regionLength, payload, payloadSize).geometry).toMatchObject({ width: 1920, bytesPerPixel: 4, stride: 7680 });
+  });
+
   it('drops damage rectangles that are out of the frame or too many (full update instead)', () => {
     const f = readFrame(frameWith({ damageRects: [{ x: 1900, y: 0, width: 100, height: 1 }] }), regionLength, payload, payloadSize);
     expect(f.damageRects).toEqual([]);

@@ -8,6 +8,7 @@ import { CursorOverlay, type CursorImage } from '../../src/viewer/cursor-overlay
 import { DamageTracker } from '../../src/viewer/damage.js';
 import { checkFrame, isSoftwareGl, packRects } from '../../src/viewer/native-presenter.js';
 import { presentableFormat } from '../../src/viewer/pixel-format.js';
+import { pixelGeometry } from '../../src/kvmfr/geometry.js';
 import { loadViewerConfig } from '../../src/viewer/config.js';
 import { ViewerStats } from '../../src/viewer/viewer-stats.js';
 import { formatOf } from '../../src/kvmfr/formats.js';
@@ -165,8 +166,12 @@ describe('presenter argument checks (before any native call)', () => {
 });
 
 describe('pixel formats', () => {
-  const info = (name: string, frameWidth = 1920): FrameInfo =>
-    ({ format: formatOf(['', 'BGRA', 'RGBA', 'RGBA10', 'RGBA16F', 'BGR_32', 'RGB_24'].indexOf(name))!, dataWidth: 1440, dataHeight: 1080, frameWidth, pitch: 5760 }) as FrameInfo;
+  const info = (name: string, frameWidth = 1920): FrameInfo => {
+    const f = { format: formatOf(['', 'BGRA', 'RGBA', 'RGBA10', 'RGBA16F', 'BGR_32', 'RGB_24'].indexOf(name))!, dataWidth: 1440, dataHeight: 1080, frameWidth, pitch: name === 'RGBA16F' ? 11520 : 5760 };
+    const geometry = pixelGeometry(f.format, f);
+    if (typeof geometry === 'string') throw new Error(geometry);
+    return { ...f, geometry } as FrameInfo;
+  };
   it('shows 8-bit and 24-bit formats as they are and refuses HDR with a message', () => {
     expect(presentableFormat(info('BGR_32'))).toMatchObject({ ok: true, sdlFormat: 'bgr24', width: 1920, stride: 5760 });
     expect(presentableFormat(info('RGB_24'))).toMatchObject({ ok: true, sdlFormat: 'rgb24' });

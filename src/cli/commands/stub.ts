@@ -63,6 +63,7 @@ The official Looking Glass B7 client can show it: looking-glass-client -f /dev/s
         uuid: o.uuid,
         frames: o.frames,
         onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
+        onProblem: (m) => process.stderr.write(`glasspane stub: ${m}\n`),
       });
       if (o.inputPort !== undefined) {
         const url = await stub.listenForInput(o.inputPort);

@@ -1,0 +1,89 @@
+/**
+ * The real viewer window under Xvfb against frames and producer events that used to close it:
+ * 24-bit frames whose geometry does not fit their pitch, and the region truncated under it.
+ * The window must stay, say what was wrong (stderr and OSD), and show the next good frame.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { truncateSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startXvfb, findWindow, type Xvfb } from '../support/xvfb.js';
+import { screenshot } from '../support/xwd.js';
+import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { native } from '../../src/native.js';
+import type { Region } from '../../src/region.js';
+import { FrameType } from '../../src/kvmfr/layout.js';
+import { RawProducer } from '../support/raw-producer.js';
+
+let x: Xvfb;
+const procs: CliRun[] = [];
+const cleanups: Array<() => void> = [];
+beforeAll(async () => {
+  x = await startXvfb();
+});
+afterAll(async () => {
+  await x?.stop();
+  removeShm();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) c();
+  for (const p of procs.splice(0)) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+});
+const start = (args: string[]) => {
+  const p = startCli(args, x.env);
+  procs.push(p);
+  return p;
+};
+const figures = (p: CliRun): Array<{ frames: number }> =>
+  p
+    .stdout()
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { frames: number });
+
+describe('viewer window against hostile frames', () => {
+  it('24-bit frames whose rows do not fit their pitch are refused with a message; the window stays and shows the next good frame', async () => {
+    const path = shmPath('geom');
+    const region: Region = new native.Region(path, { create: true, size: 8 << 20 });
+    const producer = new RawProducer(region);
+    cleanups.push(() => {
+      producer.stop();
+      region.close();
+    });
+    const view = start(['view', '--shm', path, '--size', '320x160', '--no-osd', '--stats', '--title', 'hostile']);
+    await waitFor(() => producer.frames.hasSubs(), 20_000, 'the viewer subscribing');
+    for (const type of [FrameType.BGR_32, FrameType.RGB_24]) {
+      producer.post(undefined, 512, { type, frameWidth: 16384, dataWidth: 4, pitch: 16, dataHeight: 32 });
+      await sleep(100);
+    }
+    await waitFor(() => /invalid frame.*do not fit|invalid frame.*pitch 16/.test(view.stderr()), 10_000, 'the refusal on stderr');
+    expect(view.child.exitCode).toBeNull();
+    // A good 64x32 BGRA frame, all green: it must reach the screen.
+    new Uint32Array(region.buffer, producer.pixelOffset, 64 * 32).fill(0xff00ff00);
+    producer.post();
+    await waitFor(() => (figures(view).at(-1)?.frames ?? 0) >= 1, 10_000, 'the good frame presented');
+    await sleep(200);
+    const win = findWindow(x, 'hostile');
+    const img = screenshot(x.display);
+    expect(img.rgb(win.x + win.width / 2, win.y + win.height / 2)).toEqual([0, 255, 0]);
+    expect(view.child.exitCode).toBeNull();
+  });
+
+  it('the region truncated under the window: the viewer and the stub both carry on', async () => {
+    const path = shmPath('trunc-win');
+    const stub = start(['stub', '--shm', path, '--size', '8', '--width', '320', '--height', '200', '--fps', '30']);
+    const view = start(['view', '--shm', path, '--size', '320x200', '--stats', '--title', 'truncwin']);
+    await waitFor(() => (figures(view).at(-1)?.frames ?? 0) >= 10, 20_000, 'frames in the window');
+    truncateSync(path, 0);
+    await sleep(500);
+    const before = figures(view).at(-1)!.frames;
+    await waitFor(() => (figures(view).at(-1)?.frames ?? 0) >= before + 20, 20_000, 'frames after the truncation');
+    expect(view.child.exitCode).toBeNull();
+    expect(view.child.signalCode).toBeNull();
+    expect(stub.child.exitCode).toBeNull();
+    expect(stub.stderr()).toMatch(/truncated under the stub/);
+  });
+});
