@@ -10,7 +10,8 @@
         "native/fault_guard.cc",
         "native/watcher.cc",
         "native/sdl_grab.cc",
-        "native/sdl_present.cc"
+        "native/sdl_present.cc",
+        "native/sdl_api.cc"
       ],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

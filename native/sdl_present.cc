@@ -1,29 +1,9 @@
 #include "sdl_present.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
-#include <mutex>
-#include <type_traits>
-
-#if __has_include(<SDL2/SDL.h>)
-#include <SDL2/SDL.h>
-// Where the headers are installed (they are when the binding was built here), hold our copy of
-// the ABI to them. Without them the addon still builds: the numbers are SDL2's stable ABI.
-static_assert(glasspane::sdl::kXRGB8888 == SDL_PIXELFORMAT_XRGB8888);
-static_assert(glasspane::sdl::kARGB8888 == SDL_PIXELFORMAT_ARGB8888);
-static_assert(glasspane::sdl::kXBGR8888 == SDL_PIXELFORMAT_XBGR8888);
-static_assert(glasspane::sdl::kABGR8888 == SDL_PIXELFORMAT_ABGR8888);
-static_assert(glasspane::sdl::kRendererSoftware == SDL_RENDERER_SOFTWARE);
-static_assert(glasspane::sdl::kTextureAccessStreaming == SDL_TEXTUREACCESS_STREAMING);
-static_assert(glasspane::sdl::kBlendNone == SDL_BLENDMODE_NONE && glasspane::sdl::kBlendBlend == SDL_BLENDMODE_BLEND);
-static_assert(glasspane::sdl::kBlendMod == SDL_BLENDMODE_MOD);
-static_assert(sizeof(glasspane::sdl::RendererInfo) == sizeof(SDL_RendererInfo));
-static_assert(offsetof(glasspane::sdl::RendererInfo, max_texture_width) == offsetof(SDL_RendererInfo, max_texture_width));
-static_assert(sizeof(glasspane::sdl::Rect) == sizeof(SDL_Rect) && sizeof(glasspane::sdl::FRect) == sizeof(SDL_FRect));
-#endif
+#include <string>
 
 namespace glasspane {
 
@@ -35,78 +15,7 @@ namespace {
 constexpr int kMarkerBlendMode = sdl::kBlendMod;
 constexpr int kMaxOverlayDim = 4096;
 
-struct SdlApi {
-  void* (*GetWindowFromID)(uint32_t) = nullptr;
-  void* (*GetRenderer)(void*) = nullptr;
-  int (*GetRendererInfo)(void*, sdl::RendererInfo*) = nullptr;
-  int (*GetRendererOutputSize)(void*, int*, int*) = nullptr;
-  uint32_t (*GetWindowPixelFormat)(void*) = nullptr;
-  void* (*CreateTexture)(void*, uint32_t, int, int, int) = nullptr;
-  void (*DestroyTexture)(void*) = nullptr;
-  int (*UpdateTexture)(void*, const sdl::Rect*, const void*, int) = nullptr;
-  int (*LockTexture)(void*, const sdl::Rect*, void**, int*) = nullptr;
-  void (*UnlockTexture)(void*) = nullptr;
-  int (*SetTextureBlendMode)(void*, int) = nullptr;
-  int (*SetTextureScaleMode)(void*, int) = nullptr;
-  int (*SetRenderDrawColor)(void*, uint8_t, uint8_t, uint8_t, uint8_t) = nullptr;
-  int (*GetRenderDrawBlendMode)(void*, int*) = nullptr;
-  int (*SetRenderDrawBlendMode)(void*, int) = nullptr;
-  int (*RenderFillRects)(void*, const sdl::Rect*, int) = nullptr;
-  int (*RenderCopy)(void*, void*, const sdl::Rect*, const sdl::Rect*) = nullptr;
-  int (*RenderCopyF)(void*, void*, const sdl::Rect*, const sdl::FRect*) = nullptr;
-  void (*RenderPresent)(void*) = nullptr;
-  const char* (*GetError)() = nullptr;
-  void (*ClearError)() = nullptr;
-  void* (*GL_GetCurrentWindow)() = nullptr;
-  void* (*GL_GetCurrentContext)() = nullptr;
-  void* (*GL_GetProcAddress)(const char*) = nullptr;
-};
-
-// Resolved once (the binding keeps SDL loaded for the life of the process); looked for again
-// while it is not loaded yet. Locked: every environment (worker threads too) may ask.
-const SdlApi* FindSdl() {
-  static std::mutex lock;
-  static SdlApi api;
-  static bool ok = false;
-  std::lock_guard<std::mutex> hold(lock);
-  if (ok) return &api;
-  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
-  if (!lib) return nullptr;
-  bool all = true;
-  auto get = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
-    if (!fn) all = false;
-  };
-  get(api.GetWindowFromID, "SDL_GetWindowFromID");
-  get(api.GetRenderer, "SDL_GetRenderer");
-  get(api.GetRendererInfo, "SDL_GetRendererInfo");
-  get(api.GetRendererOutputSize, "SDL_GetRendererOutputSize");
-  get(api.GetWindowPixelFormat, "SDL_GetWindowPixelFormat");
-  get(api.CreateTexture, "SDL_CreateTexture");
-  get(api.DestroyTexture, "SDL_DestroyTexture");
-  get(api.UpdateTexture, "SDL_UpdateTexture");
-  get(api.LockTexture, "SDL_LockTexture");
-  get(api.UnlockTexture, "SDL_UnlockTexture");
-  get(api.SetTextureBlendMode, "SDL_SetTextureBlendMode");
-  get(api.SetTextureScaleMode, "SDL_SetTextureScaleMode");
-  get(api.SetRenderDrawColor, "SDL_SetRenderDrawColor");
-  get(api.GetRenderDrawBlendMode, "SDL_GetRenderDrawBlendMode");
-  get(api.SetRenderDrawBlendMode, "SDL_SetRenderDrawBlendMode");
-  get(api.RenderFillRects, "SDL_RenderFillRects");
-  get(api.RenderCopy, "SDL_RenderCopy");
-  get(api.RenderCopyF, "SDL_RenderCopyF");
-  get(api.RenderPresent, "SDL_RenderPresent");
-  get(api.GetError, "SDL_GetError");
-  get(api.ClearError, "SDL_ClearError");
-  get(api.GL_GetCurrentWindow, "SDL_GL_GetCurrentWindow");
-  get(api.GL_GetCurrentContext, "SDL_GL_GetCurrentContext");
-  get(api.GL_GetProcAddress, "SDL_GL_GetProcAddress");
-  dlclose(lib);  // drop the reference NOLOAD took; the binding's stays
-  ok = all;
-  return ok ? &api : nullptr;
-}
-
-const SdlApi& Api() { return *FindSdl(); }  // the constructor refused to exist without it (and ok stays true)
+const SdlApi& Api() { return *FindSdlApi(); }  // the constructor refused to exist without it
 
 bool IsBgrOrder(uint32_t f) { return f == sdl::kXRGB8888 || f == sdl::kARGB8888; }
 
@@ -164,7 +73,7 @@ Napi::Function Presenter::Init(Napi::Env env) {
 Presenter::Presenter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Presenter>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "new Presenter(windowId: number)");
-  if (!FindSdl()) {
+  if (!FindSdlApi()) {
     throw Napi::Error::New(env, "SDL2 (>= 2.0.12, libSDL2-2.0.so.0) is not loaded in this process: open the window with @kmamal/sdl first");
   }
   windowId_ = info[0].As<Napi::Number>().Uint32Value();
@@ -234,6 +143,18 @@ void* Presenter::Bind(Napi::Env env) {
   return window;
 }
 
+bool Presenter::Ensure(Napi::Env env, Texture& t, int w, int h, uint32_t format, int blend) {
+  if (t.tex && t.width == w && t.height == h && t.format == format) return false;
+  const SdlApi& a = Api();
+  if (t.tex) a.DestroyTexture(t.tex);
+  t = Texture{};
+  void* tex = a.CreateTexture(renderer_, format, sdl::kTextureAccessStreaming, w, h);
+  if (!tex) ThrowSdl(env, "SDL_CreateTexture");
+  a.SetTextureBlendMode(tex, blend);
+  t = Texture{tex, w, h, format, -1};
+  return true;
+}
+
 Napi::Value Presenter::Check(const Napi::CallbackInfo& info) {
   Bind(info.Env());
   return Napi::Number::New(info.Env(), generation_);
@@ -263,7 +184,6 @@ Napi::Value Presenter::SetFrame(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "setFrame(pixels: Uint8Array, width, height, stride, srcFormat, rects: Int32Array | null)");
   }
   Bind(env);
-  const SdlApi& a = Api();
   auto px = info[0].As<Napi::Uint8Array>();
   const int w = Int(info[1]), h = Int(info[2]), stride = Int(info[3]), fmt = Int(info[4]);
   if (fmt < kSrcBgra || fmt > kSrcRgb24) throw Napi::RangeError::New(env, "setFrame: unknown source format " + std::to_string(fmt));
@@ -277,15 +197,8 @@ Napi::Value Presenter::SetFrame(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "setFrame: " + std::to_string(px.ByteLength()) + " bytes do not hold " + std::to_string(w) + "x" + std::to_string(h) + " pixels with stride " + std::to_string(stride));
   }
   bool full = info[5].IsNull() || info[5].IsUndefined();
-  if (!frame_.tex || frame_.width != w || frame_.height != h || frame_.format != texFormat_) {
-    if (frame_.tex) a.DestroyTexture(frame_.tex);
-    frame_ = Texture{};
-    void* t = a.CreateTexture(renderer_, texFormat_, sdl::kTextureAccessStreaming, w, h);
-    if (!t) ThrowSdl(env, "SDL_CreateTexture");
-    a.SetTextureBlendMode(t, sdl::kBlendNone);
-    frame_ = Texture{t, w, h, texFormat_, -1};
-    full = true;  // a new texture holds nothing yet, whatever the caller says changed
-  }
+  // A new texture holds nothing yet, whatever the caller says changed.
+  if (Ensure(env, frame_, w, h, texFormat_, sdl::kBlendNone)) full = true;
   if (frameSrcFormat_ != fmt) full = true;
   frameSrcFormat_ = fmt;
   const uint8_t* src = px.Data();
@@ -337,14 +250,7 @@ Napi::Value Presenter::SetOverlay(const Napi::CallbackInfo& info) {
       static_cast<size_t>(stride) * (h - 1) + static_cast<size_t>(w) * 4 > px.ByteLength()) {
     throw Napi::RangeError::New(env, "setOverlay: " + std::to_string(px.ByteLength()) + " bytes do not hold a " + std::to_string(w) + "x" + std::to_string(h) + " image with stride " + std::to_string(stride));
   }
-  if (!t.tex || t.width != w || t.height != h || t.format != fmt) {
-    if (t.tex) a.DestroyTexture(t.tex);
-    t = Texture{};
-    void* tex = a.CreateTexture(renderer_, fmt, sdl::kTextureAccessStreaming, w, h);
-    if (!tex) ThrowSdl(env, "SDL_CreateTexture");
-    a.SetTextureBlendMode(tex, sdl::kBlendBlend);
-    t = Texture{tex, w, h, fmt, -1};
-  }
+  Ensure(env, t, w, h, fmt, sdl::kBlendBlend);
   if (a.UpdateTexture(t.tex, nullptr, px.Data(), stride) != 0) ThrowSdl(env, "SDL_UpdateTexture");
   return env.Undefined();
 }

@@ -10,8 +10,8 @@
 // checks first that the renderer is still the one the textures were made on (its address and a
 // marker we leave in its draw-blend-mode state, which a new renderer starts without) and, if not,
 // forgets the textures and bumps `generation` so JS re-sends the frame and the overlays.
-// SDL is reached like sdl_grab.cc does: dlopen(RTLD_NOLOAD) of the library the binding loaded,
-// nothing linked by us. JS main thread only (SDL video calls belong to the thread that pumps its
+// SDL is reached through sdl_api.h (the library the binding loaded; nothing linked by us).
+// JS main thread only (SDL video calls belong to the thread that pumps its
 // events). Geometry is validated in TS; here only what could crash is re-checked.
 #pragma once
 
@@ -19,37 +19,11 @@
 
 #include <array>
 #include <cstdint>
-#include <string>
+
+#include "sdl_api.h"
 
 namespace glasspane {
 
-// The slice of SDL2's ABI the presenter uses (SDL >= 2.0.12; stable across SDL2 releases).
-namespace sdl {
-struct Rect {
-  int x, y, w, h;
-};
-struct FRect {
-  float x, y, w, h;
-};
-struct RendererInfo {
-  const char* name;
-  uint32_t flags;
-  uint32_t num_texture_formats;
-  uint32_t texture_formats[16];
-  int max_texture_width;
-  int max_texture_height;
-};
-// SDL_DEFINE_PIXELFORMAT(PACKED32, order, 8888, bits, 4): byte order in memory on little endian.
-constexpr uint32_t kXRGB8888 = 0x16161804;  // B G R x
-constexpr uint32_t kARGB8888 = 0x16362004;  // B G R A
-constexpr uint32_t kXBGR8888 = 0x16561804;  // R G B x
-constexpr uint32_t kABGR8888 = 0x16762004;  // R G B A
-constexpr uint32_t kRendererSoftware = 0x1;
-constexpr int kTextureAccessStreaming = 1;
-constexpr int kBlendNone = 0;
-constexpr int kBlendBlend = 1;
-constexpr int kBlendMod = 4;
-}  // namespace sdl
 
 class Presenter : public Napi::ObjectWrap<Presenter> {
  public:
@@ -88,6 +62,8 @@ class Presenter : public Napi::ObjectWrap<Presenter> {
   // Finds the window and its renderer; re-adopts a new renderer. Throws when the window is gone.
   void* Bind(Napi::Env env);
   void Forget();
+  // Makes `t` a w x h streaming texture of `format` (re-created when any differs); true when new.
+  bool Ensure(Napi::Env env, Texture& t, int w, int h, uint32_t format, int blend);
   void UploadRect(Napi::Env env, const uint8_t* src, size_t stride, int srcFormat, const sdl::Rect& r);
   [[noreturn]] void ThrowSdl(Napi::Env env, const char* what);
 
