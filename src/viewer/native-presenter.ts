@@ -171,8 +171,9 @@ export class NativePresenter {
     const f = checkFrame(buf, g);
     const packed = packRects(rects, g.width, g.height);
     this.sync(false);
+    const bytes = this.handle.setFrame(buf, g.width, g.height, g.stride, f.code, packed);
     this.frame = { buf, g };
-    return this.handle.setFrame(buf, g.width, g.height, g.stride, f.code, packed);
+    return bytes;
   }
 
   /** Sets, moves, shows or hides overlay `slot`. */

@@ -204,6 +204,7 @@ export class Viewer {
     });
     r.on('session', (s) => {
       this.formatVer = -1;
+      this.damage.reset(); // a new producer's damage says nothing about the last one's frames
       this.warnedUuid = false;
       this.checkSameVm();
       if (!this.o.title) {
