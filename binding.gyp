@@ -11,7 +11,8 @@
         "native/watcher.cc",
         "native/sdl_grab.cc",
         "native/sdl_present.cc",
-        "native/sdl_api.cc"
+        "native/sdl_api.cc",
+        "native/sdl_input.cc"
       ],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -4,6 +4,7 @@
  * timeout, 20 cursor position slots, 3 cursor shape buffers, two page-aligned frame buffers),
  * runs the LGMP heartbeat every 10 ms, and publishes frames by posting first and then writing the
  * pixels with the write pointer advancing every 1 MiB — so the official B7 client can show it.
+ * The format and these rules: docs/protocol.md (#region-map, #publishing-a-frame).
  */
 import { cpus, release, type as osType } from 'node:os';
 import { randomUUID } from 'node:crypto';

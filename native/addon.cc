@@ -12,6 +12,7 @@
 #include "region.h"
 #include "sdl_grab.h"
 #include "sdl_present.h"
+#include "sdl_input.h"
 #include "watcher.h"
 
 using namespace glasspane;
@@ -63,6 +64,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
   exports.Set("Presenter", Presenter::Init(env));
+  exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
+  exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
+  exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
   exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));
   // At this environment's teardown: stop its watcher threads first (they may be polling a

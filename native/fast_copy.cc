@@ -67,7 +67,8 @@ void FastCopy(uint8_t* dst, const uint8_t* src, size_t n) {
   }
 }
 
-size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs) {
+size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs,
+                       CopyAbort abort) {
   if (wp == nullptr) {
     FastCopy(dst, src, len);
     return len;
@@ -89,7 +90,9 @@ size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint3
       continue;
     }
     // No progress: spin a little (the producer writes ~1 MiB in well under a millisecond), then
-    // sleep with a doubling backoff capped at 250 us, and give up after timeoutMs.
+    // sleep with a doubling backoff capped at 250 us, and give up after timeoutMs — or at once
+    // when the abort word changed (the producer started a new session).
+    if (abort.word != nullptr && LoadAcquire(abort.word) != abort.value) break;
     if (spins < 2000) {
       ++spins;
       _mm_pause();

@@ -19,7 +19,14 @@ void FastCopy(uint8_t* dst, const uint8_t* src, size_t n);
 // written, waits for more (spins briefly, then sleeps with backoff) and gives up once `timeoutMs`
 // pass without progress. `wp == nullptr` means everything is already written. Returns the bytes
 // copied (== len on success). A wp beyond len (hostile or buggy producer) is clamped to len.
-size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs);
+// `abort` (optional): stop waiting as soon as the u32 there differs from `abortValue` — e.g. the
+// producer's session id, so a producer that restarts mid-frame does not cost the whole timeout.
+struct CopyAbort {
+  const uint32_t* word = nullptr;
+  uint32_t value = 0;
+};
+size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint32_t* wp, uint32_t timeoutMs,
+                       CopyAbort abort = {});
 
 // Producer side: copies `len` bytes to `dst`, publishing *wp = bytes written after every `step`
 // bytes (and at the end), so a consumer can copy behind it. `wp == nullptr` publishes nothing.

@@ -92,7 +92,7 @@ void CheckSpan(Napi::Env env, size_t off, size_t len, size_t limit, const char* 
 class CopyWorker : public Napi::AsyncWorker {
  public:
   CopyWorker(Napi::Env env, MappingRef m, bool out, uint8_t* jsPtr, size_t regionOff, size_t len, int64_t wpOff,
-             uint32_t timeoutMs, size_t step, Napi::Object holder)
+             uint32_t timeoutMs, size_t step, Napi::Object holder, int64_t abortOff = -1, uint32_t abortValue = 0)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         mapping_(std::move(m)),
@@ -102,7 +102,9 @@ class CopyWorker : public Napi::AsyncWorker {
         len_(len),
         wpOff_(wpOff),
         timeoutMs_(timeoutMs),
-        step_(step) {
+        step_(step),
+        abortOff_(abortOff),
+        abortValue_(abortValue) {
     holder_ = Napi::Persistent(holder);
   }
 
@@ -116,7 +118,9 @@ class CopyWorker : public Napi::AsyncWorker {
     uint8_t* base = mapping_->base;
     if (out_) {
       const uint32_t* wp = wpOff_ >= 0 ? reinterpret_cast<const uint32_t*>(base + wpOff_) : nullptr;
-      result_ = CopyFollowingWp(jsPtr_, base + regionOff_, len_, wp, timeoutMs_);
+      CopyAbort abort;
+      if (abortOff_ >= 0) abort = {reinterpret_cast<const uint32_t*>(base + abortOff_), abortValue_};
+      result_ = CopyFollowingWp(jsPtr_, base + regionOff_, len_, wp, timeoutMs_, abort);
     } else {
       uint32_t* wp = wpOff_ >= 0 ? reinterpret_cast<uint32_t*>(base + wpOff_) : nullptr;
       WriteAdvancingWp(base + regionOff_, jsPtr_, len_, wp, step_);
@@ -136,6 +140,8 @@ class CopyWorker : public Napi::AsyncWorker {
   int64_t wpOff_;
   uint32_t timeoutMs_;
   size_t step_;
+  int64_t abortOff_;
+  uint32_t abortValue_;
   size_t result_ = 0;
   Napi::ObjectReference holder_;
 };
@@ -302,9 +308,11 @@ struct CopyArgs {
   int64_t wpOff;
   uint32_t timeoutMs;
   size_t step;
+  int64_t abortOff;
+  uint32_t abortValue;
 };
 
-// copyOut(srcOffset, length, dest, destOffset, wpOffset, timeoutMs)
+// copyOut(srcOffset, length, dest, destOffset, wpOffset, timeoutMs[, abortOffset, abortValue])
 // writeIn(src, srcOffset, dstOffset, length, wpOffset, step)
 CopyArgs ParseCopy(Napi::Env env, const Napi::CallbackInfo& info, bool out, size_t regionLen) {
   CopyArgs a{};
@@ -322,6 +330,14 @@ CopyArgs ParseCopy(Napi::Env env, const Napi::CallbackInfo& info, bool out, size
     a.step = info[5].IsNumber() ? ToSize(env, info[5], "step") : (1u << 20);
   }
   a.wpOff = -1;
+  a.abortOff = -1;
+  if (out && info.Length() > 7 && info[6].IsNumber() && info[6].As<Napi::Number>().DoubleValue() >= 0) {
+    size_t ab = ToSize(env, info[6], "abortOffset");
+    CheckSpan(env, ab, 4, regionLen, "abort word");
+    if (ab % 4 != 0) ThrowRange(env, "abort word offset " + std::to_string(ab) + " is not 4-byte aligned");
+    a.abortOff = static_cast<int64_t>(ab);
+    a.abortValue = ToU32(env, info[7]);
+  }
   if (info[4].IsNumber() && info[4].As<Napi::Number>().DoubleValue() >= 0) {
     size_t wp = ToSize(env, info[4], "wpOffset");
     CheckSpan(env, wp, 4, regionLen, "write pointer");
@@ -340,7 +356,9 @@ Napi::Value Region::CopyOut(const Napi::CallbackInfo& info) {
   if (closed_) throw Napi::Error::New(env, "region is closed");
   CopyArgs a = ParseCopy(env, info, true, mapping_->length);
   const uint32_t* wp = a.wpOff >= 0 ? reinterpret_cast<const uint32_t*>(mapping_->base + a.wpOff) : nullptr;
-  size_t n = CopyFollowingWp(a.js.data + a.jsOff, mapping_->base + a.regionOff, a.len, wp, a.timeoutMs);
+  CopyAbort abort;
+  if (a.abortOff >= 0) abort = {reinterpret_cast<const uint32_t*>(mapping_->base + a.abortOff), a.abortValue};
+  size_t n = CopyFollowingWp(a.js.data + a.jsOff, mapping_->base + a.regionOff, a.len, wp, a.timeoutMs, abort);
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -349,7 +367,7 @@ Napi::Value Region::CopyOutAsync(const Napi::CallbackInfo& info) {
   if (closed_) throw Napi::Error::New(env, "region is closed");
   CopyArgs a = ParseCopy(env, info, true, mapping_->length);
   auto* w = new CopyWorker(env, mapping_, true, a.js.data + a.jsOff, a.regionOff, a.len, a.wpOff, a.timeoutMs, 0,
-                           a.js.holder);
+                           a.js.holder, a.abortOff, a.abortValue);
   auto p = w->Promise();
   w->Queue();
   return p;

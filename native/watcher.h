@@ -5,8 +5,9 @@
 // change the cap rises to `idleSleepUs` so an idle consumer costs almost no CPU.
 // Periodic producers (frames at a steady rate): the thread learns the interval between changes of
 // word 0 and, until shortly before the next one is due, sleeps in steps of at most `coarseSleepUs`;
-// close to it, it polls every `fineSleepUs`. Sleeps use 1 us timer slack (not the default 50 us),
-// and with `realtime` the thread asks for SCHED_FIFO priority 1 when the process may.
+// close to it, it spins (with `spinBeforeExpected`, the default) or polls every `fineSleepUs`.
+// Sleeps use 1 us timer slack (not the default 50 us), and with `realtime` the thread asks for
+// SCHED_FIFO priority 1 when the process may.
 #pragma once
 #include <napi.h>
 
@@ -53,6 +54,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   uint32_t spinUs_ = 50, minSleepUs_ = 5, maxSleepUs_ = 100, idleSleepUs_ = 1000, idleAfterMs_ = 500;
   uint32_t fineSleepUs_ = 10, coarseSleepUs_ = 500;
   bool realtime_ = true;
+  bool spinFine_ = true;  // spin (not sleep) in the window before a steady producer's next change
   // Learned interval between changes of word 0 (ns; 0 = unknown) and when word 0 last changed.
   std::atomic<int64_t> periodNs_{0};
   std::atomic<int64_t> lastWord0Ns_{0};

@@ -25,6 +25,7 @@ export const ErrorCodes = {
   ERR_FRAMES_HELD: 'ERR_FRAMES_HELD',
   ERR_FRAME_LISTENER: 'ERR_FRAME_LISTENER',
   ERR_PRESENT: 'ERR_PRESENT',
+  ERR_RELAY_THREAD: 'ERR_RELAY_THREAD',
   ERR_USAGE: 'ERR_USAGE',
   ERR_CONFIG: 'ERR_CONFIG',
   /** The viewer's presenter was given a frame, overlay or rectangle that does not fit (a bug in the caller). */

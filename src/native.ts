@@ -65,10 +65,12 @@ export interface NativeRegion {
    * writing them: the u32 at `wpOffset` (bytes written so far, relative to srcOffset) is followed;
    * the copy waits for more (spin, then sleep with backoff) and gives up after `timeoutMs` without
    * progress. `wpOffset < 0` copies at once. Returns the bytes copied (< length = gave up).
+   * With `abortOffset`, waiting also ends as soon as the u32 there differs from `abortValue`
+   * (the producer's session id: a producer restarting mid-frame ends the copy at once).
    */
-  copyOut(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number): number;
+  copyOut(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number, abortOffset?: number, abortValue?: number): number;
   /** copyOut on the libuv thread pool; the event loop stays free. */
-  copyOutAsync(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number): Promise<number>;
+  copyOutAsync(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number, abortOffset?: number, abortValue?: number): Promise<number>;
   /**
    * Producer side: copies `length` bytes of `src` into the region at `dstOffset`, storing the
    * bytes written so far into the u32 at `wpOffset` after every `step` bytes (default 1 MiB).
@@ -90,6 +92,8 @@ export interface WatcherOptions {
   fineSleepUs?: number;
   /** Before it: sleep at most this long at a time (default 500 us). */
   coarseSleepUs?: number;
+  /** In the window just before a steady producer's expected change: spin instead of sleeping (default true). */
+  spinBeforeExpected?: boolean;
   /** Ask for SCHED_FIFO priority 1 for the watcher thread when the process may (default true). */
   realtime?: boolean;
 }
@@ -149,6 +153,15 @@ interface Addon {
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
   /** Throws when SDL2 is not loaded in this process or no window has that id. */
   Presenter: new (windowId: number) => NativePresenterHandle;
+  /**
+   * SDL's relative mouse mode on/off through the loaded SDL2 (see native/sdl_input.h); on also
+   * zeroes and starts the xrel/yrel sums. Null when SDL2 is not loaded. JS main thread only.
+   */
+  sdlRelativeMouse(on: boolean): boolean | null;
+  /** The xrel/yrel sums and motion-event count since the last call (zeroed by it). */
+  sdlTakeMotion(): [dx: number, dy: number, events: number];
+  /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
+  sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
 }
 
 function findAddon(): string {

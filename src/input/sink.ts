@@ -19,7 +19,8 @@ export type MouseButton = 'left' | 'middle' | 'right' | 'side' | 'extra';
 export interface LockState {
   capsLock: boolean;
   numLock: boolean;
-  scrollLock: boolean;
+  /** Undefined: leave the guest's as it is (e.g. ScrollLock is the escape key). */
+  scrollLock?: boolean;
 }
 
 export interface InputSink {
@@ -36,6 +37,8 @@ export interface InputSink {
   mouseWheel(notches: number): void;
   /** Mirrors the host's lock keys into the guest; only sends on a real mismatch. */
   syncLocks(locks: LockState): void;
+  /** Calls `listener` with the guest's lock state each time the guest reports a change (SPICE only). */
+  onGuestLocks?(listener: (locks: Required<LockState>) => void): void;
   /** Releases everything pressed through this sink. */
   releaseAll(): void;
   /** True when the guest takes absolute positions (SPICE client mouse mode) rather than motion. */

@@ -6,6 +6,7 @@
 import { parseSpiceAddress } from '../spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../spice/client.js';
 import type { ClipboardHandlers } from '../spice/agent.js';
+import type { AudioHandlers } from '../spice/audio-channels.js';
 import { readSpicePassword } from '../spice/password.js';
 import { Leds, SpiceButton } from '../spice/protocol.js';
 import { scancodeForKey } from './scancodes.js';
@@ -28,6 +29,8 @@ export interface OpenSpiceSinkOptions {
   mouseMode?: 'server' | 'client';
   /** Clipboard text through the guest agent (see ClipboardBridge); off when not given. */
   clipboard?: ClipboardHandlers;
+  /** Guest audio (see AudioBridge); off when not given. */
+  audio?: AudioHandlers;
   /** Every state change, for the OSD (see describeSpiceStatus()). */
   onState?: (s: SpiceStatus) => void;
 }
@@ -41,19 +44,39 @@ export class SpiceInputSink implements InputSink {
    * (reconnecting with backoff). Input before the first link is dropped.
    */
   static open(opts: OpenSpiceSinkOptions): SpiceInputSink {
+    let sink: SpiceInputSink | undefined;
     const client = new SpiceClient({
       address: parseSpiceAddress(opts.spice),
       password: readSpicePassword(opts.passwordFile, opts.env),
       mouseMode: opts.mouseMode,
       clipboard: opts.clipboard,
-      onState: opts.onState,
+      audio: opts.audio,
+      onState: (s) => {
+        opts.onState?.(s);
+        sink?.guestLeds(s.leds);
+      },
     });
+    sink = new SpiceInputSink(client);
     client.start();
-    return new SpiceInputSink(client);
+    return sink;
   }
+
+  private locksListener?: (locks: Required<LockState>) => void;
+  private lastLeds?: number;
 
   constructor(client: SpiceClient) {
     this.client = client;
+  }
+
+  onGuestLocks(listener: (locks: Required<LockState>) => void): void {
+    this.locksListener = listener;
+  }
+
+  /** The client's state changed: pass a new guest LED report on (a SpiceClient made elsewhere can call it too). */
+  guestLeds(leds: number | undefined): void {
+    if (leds === undefined || leds === this.lastLeds) return;
+    this.lastLeds = leds;
+    this.locksListener?.({ capsLock: (leds & Leds.CAPS) !== 0, numLock: (leds & Leds.NUM) !== 0, scrollLock: (leds & Leds.SCROLL) !== 0 });
   }
 
   get absolute(): boolean {
@@ -87,7 +110,8 @@ export class SpiceInputSink implements InputSink {
 
   syncLocks(locks: LockState): void {
     const leds = (locks.capsLock ? Leds.CAPS : 0) | (locks.numLock ? Leds.NUM : 0) | (locks.scrollLock ? Leds.SCROLL : 0);
-    this.client.inputs?.syncLocks(leds);
+    const mask = Leds.CAPS | Leds.NUM | (locks.scrollLock === undefined ? 0 : Leds.SCROLL);
+    this.client.inputs?.syncLocks(leds, mask);
   }
 
   releaseAll(): void {

@@ -1,7 +1,7 @@
 /**
  * KVMFRCursor messages on the pointer queue: the message udata carries flags (POSITION, VISIBLE,
  * SHAPE); with SHAPE the pixels follow the 24-byte struct. Consumers validate sizes against the
- * payload before touching pixels.
+ * payload before touching pixels. Layout: docs/protocol.md#cursor.
  */
 import { GlasspaneError } from '../errors.js';
 import { CURSOR, CursorFlags, CursorType, KVMFR } from './layout.js';

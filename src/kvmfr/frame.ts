@@ -2,6 +2,7 @@
  * KVMFRFrame: written by producers, read and validated by consumers. The region is untrusted:
  * readFrame() checks type, sizes, pitch, the FrameBuffer offset and every damage rectangle so that
  * the pixel range it returns lies inside both the message payload and the region.
+ * Layout and checks: docs/protocol.md#frames, #what-the-consumer-validates.
  */
 import { GlasspaneError } from '../errors.js';
 import { FRAME, FRAMEBUFFER, KVMFR } from './layout.js';

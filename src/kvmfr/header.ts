@@ -1,6 +1,7 @@
 /**
  * The KVMFR header and records carried in LGMP udata: built by producers, parsed (untrusted) by
  * consumers. A parse error names what was found and what glasspane expects.
+ * Layout and version rules: docs/protocol.md#kvmfr-header-and-records, #version-policy.
  */
 import { GlasspaneError } from '../errors.js';
 import { KVMFR, KVMFR_HEADER, OSINFO, RECORD, RecordType, VMINFO } from './layout.js';

@@ -3,7 +3,7 @@
  * VM): every index and offset read from the region is checked before use, and a bad value turns
  * into a status or a GlasspaneError naming what was found and what is expected — never an
  * out-of-bounds access or a hang. Behaviour follows gnif/LGMP de89c63 lgmp/src/client.c
- * (../shared/spec/lgmp-kvmfr.md §2).
+ * (docs/protocol.md#sessions-and-heartbeat, #subscriptions, #what-the-consumer-validates).
  */
 import { randomInt } from 'node:crypto';
 import type { Region } from '../region.js';

@@ -2,7 +2,8 @@
  * LGMP v6 producer (upstream: "host"). Owns the region's header: writes a new session, creates
  * queues, bump-allocates memory, posts messages and runs `process()` (heartbeat + timing out
  * subscribers that stopped acknowledging) every 10 ms, as Looking Glass B7's producer does.
- * Behaviour follows gnif/LGMP de89c63 lgmp/src/host.c (see ../shared/spec/lgmp-kvmfr.md §2).
+ * Behaviour follows gnif/LGMP de89c63 lgmp/src/host.c (docs/protocol.md#sessions-and-heartbeat,
+ * #subscriptions).
  */
 import { randomInt } from 'node:crypto';
 import type { Region } from '../region.js';

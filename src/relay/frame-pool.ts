@@ -6,7 +6,17 @@
  */
 export type AcquireResult = Buffer | 'timeout' | 'closed';
 
-export class FramePool {
+/** Where the relay copies frames to: a pool of its own, or a mailbox shared with another thread. */
+export interface FrameBuffers {
+  /** A buffer of at least `bytes`; 'timeout' when none is free within `timeoutMs`; 'closed' after abort(). */
+  acquire(bytes: number, timeoutMs: number): Promise<AcquireResult>;
+  /** Gives back a buffer from acquire() that is not handed on (exactly once). */
+  release(buf: Buffer): void;
+  /** Ends every wait (closing). */
+  abort(): void;
+}
+
+export class FramePool implements FrameBuffers {
   private free: Buffer[] = [];
   private lent = 0;
   private waiters: Array<(b: Buffer | null) => void> = [];

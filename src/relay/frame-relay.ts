@@ -16,7 +16,8 @@
  * A producer restart (new session id), a dead producer (heartbeat stalled over 1 s), a region
  * that shrank under us (SIGBUS survived by the addon's fault guard) or was re-created at the same
  * path all lead back to waiting and re-opening by themselves. Waiting uses a native watcher
- * thread, so the event loop is never blocked and never polled.
+ * thread, so the event loop is never blocked and never polled. The protocol rules it follows and
+ * its recovery: docs/protocol.md#publishing-a-frame, #how-the-consumer-recovers.
  */
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
@@ -31,7 +32,7 @@ import { readCursor, type CursorShape } from '../kvmfr/cursor.js';
 import { KVMFR, SETCURSORPOS } from '../kvmfr/layout.js';
 import { HEADER } from '../lgmp/layout.js';
 import { GlasspaneError, describeError } from '../errors.js';
-import { FramePool } from './frame-pool.js';
+import { FramePool, type FrameBuffers } from './frame-pool.js';
 
 const log = debuglog('glasspane:relay');
 
@@ -97,6 +98,8 @@ export interface RelayOptions {
   /** How long a frame may wait for a buffer the listener has not released (ms) before it is skipped. Default 500. */
   bufferWaitMs?: number;
   watcher?: WatcherOptions;
+  /** Where frames are copied to (default: a pool of two buffers lent to the 'frame' listener). */
+  buffers?: FrameBuffers;
 }
 
 interface RelayEvents {
@@ -122,7 +125,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   private watcher: NativeWatcher | null = null;
   private closed = false;
   private loop: Promise<void> | null = null;
-  private readonly pool = new FramePool(2);
+  private readonly pool: FrameBuffers;
   private lastFormatVer = -1;
   private lastProblem = '';
   private frameQ: ConsumerQueue | null = null;
@@ -136,6 +139,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
 
   constructor(readonly options: RelayOptions) {
     super();
+    this.pool = options.buffers ?? new FramePool(2);
   }
 
   /** The producer's KVMFR info for the current session, if any. */
@@ -421,7 +425,9 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       let copied = 0;
       let copyError: unknown = null;
       try {
-        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);
+        // A new session id ends the wait at once: the producer restarted under this frame.
+        const session = this.consumer!.sessionInfo!.sessionID;
+        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100, HEADER.sessionID, session);
       } catch (err) {
         copyError = err;
       }

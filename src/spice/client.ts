@@ -13,6 +13,7 @@ import { debuglog } from 'node:util';
 import type { SpiceAddress } from './address.js';
 import { formatSpiceAddress } from './address.js';
 import type { ClipboardHandlers } from './agent.js';
+import { AudioChannels, type AudioHandlers } from './audio-channels.js';
 import { SpiceError } from './errors.js';
 import { InputsChannel } from './inputs-channel.js';
 import { MainChannel } from './main-channel.js';
@@ -57,6 +58,8 @@ export interface SpiceClientOptions {
   onState?: (s: SpiceStatus) => void;
   /** Clipboard text through the guest agent (spice-vdagent); off when not given. */
   clipboard?: ClipboardHandlers;
+  /** Guest audio (playback, record); off when not given. A session without audio still connects. */
+  audio?: AudioHandlers;
 }
 
 /** Errors that will not go away by trying again. */
@@ -67,6 +70,7 @@ export class SpiceClient {
   private readonly opts: SpiceClientOptions;
   private mainCh?: MainChannel;
   private inputsCh?: InputsChannel;
+  private audioCh?: AudioChannels;
   private status: SpiceStatus = { state: 'idle', attempt: 0 };
   private retryTimer?: NodeJS.Timeout;
   private keepTrying = false;
@@ -143,6 +147,15 @@ export class SpiceClient {
         return;
       }
       this.inputsCh = inputs;
+      if (this.opts.audio) {
+        const audio = new AudioChannels(this.opts.audio);
+        this.audioCh = audio;
+        await audio.open({ address: this.address, sessionId: main.sessionId, password: this.opts.password, timeoutMs: this.opts.timeoutMs, offered: (t) => main!.hasChannel(t) });
+        if (this.isClosedNow()) {
+          await audio.close();
+          return;
+        }
+      }
     } catch (err) {
       this.mainCh = undefined;
       await main?.close();
@@ -189,8 +202,11 @@ export class SpiceClient {
     this.setState({ state: 'closed', retryInMs: undefined });
     const inputs = this.inputsCh;
     const main = this.mainCh;
+    const audio = this.audioCh;
     this.inputsCh = undefined;
     this.mainCh = undefined;
+    this.audioCh = undefined;
+    await audio?.close();
     await inputs?.close();
     await main?.close();
   }
@@ -229,8 +245,10 @@ export class SpiceClient {
     if (this.status.state !== 'connected') return;
     const inputs = this.inputsCh;
     const main = this.mainCh;
+    const audio = this.audioCh;
     this.inputsCh = undefined;
     this.mainCh = undefined;
+    this.audioCh = undefined;
     debug('client: link lost: %s', err?.message ?? 'closed');
     // State first: closing the other channel below reports its own close back into lost().
     if (this.keepTrying) {
@@ -239,6 +257,7 @@ export class SpiceClient {
     } else {
       this.setState({ state: 'idle', error: err });
     }
+    void audio?.close();
     void inputs?.close(0);
     void main?.close();
   }

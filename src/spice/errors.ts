@@ -28,6 +28,8 @@ export const SpiceErrorCodes = {
   ERR_SPICE_TIMEOUT: 'ERR_SPICE_TIMEOUT',
   /** The server has no inputs channel (QEMU without a keyboard/mouse?). */
   ERR_SPICE_NO_INPUTS: 'ERR_SPICE_NO_INPUTS',
+  /** Audio was asked for, but the server has no playback/record channel (no -audiodev spice). */
+  ERR_SPICE_NO_AUDIO: 'ERR_SPICE_NO_AUDIO',
   /** A key name or action that glasspane does not know. */
   ERR_SPICE_KEY: 'ERR_SPICE_KEY',
 } as const;

@@ -138,11 +138,13 @@ export class InputsChannel {
   }
 
   /**
-   * Makes the guest's lock keys match `wanted` (Leds bits). Sends KEY_MODIFIERS only on a real
-   * mismatch and never while a lock key is held: the server synthesises lock-key taps from it,
-   * and a spurious one toggles CapsLock in the guest.
+   * Makes the guest's lock keys in `mask` (Leds bits) match `wanted`; the others keep the
+   * guest's state. Sends KEY_MODIFIERS only on a real mismatch and never while a lock key is
+   * held: the server synthesises lock-key taps from it, and a spurious one toggles CapsLock in
+   * the guest.
    */
-  syncLocks(wanted: number): boolean {
+  syncLocks(wanted: number, mask: number = Leds.SCROLL | Leds.NUM | Leds.CAPS): boolean {
+    wanted = (this.leds & ~mask) | (wanted & mask);
     if (wanted === this.leds) return false;
     for (const k of this.held) if (LOCK_KEYS.has(k)) return false;
     const b = Buffer.alloc(2);

@@ -41,6 +41,10 @@ export const CommonCap = { AUTH_SELECTION: 0, AUTH_SPICE: 1, AUTH_SASL: 2, MINI_
 /** Main channel caps (bit numbers). The migration caps are never offered: we cannot migrate. */
 export const MainCap = { NAME_AND_UUID: 1, AGENT_CONNECTED_TOKENS: 2 } as const;
 export const InputsCap = { KEY_SCANCODE: 0 } as const;
+/** Playback channel caps (bit numbers). CELT (0) and OPUS (3) are never offered: we take raw PCM only. */
+export const PlaybackCap = { VOLUME: 1, LATENCY: 2 } as const;
+/** Record channel caps (bit numbers). CELT (0) and OPUS (2) are never offered. */
+export const RecordCap = { VOLUME: 1 } as const;
 
 /** Link errors as the server sends them, with the names used in messages and error codes. */
 export const LinkError = {
@@ -110,6 +114,17 @@ export const InputsClientMsg = {
 } as const;
 
 export const MouseMode = { SERVER: 1, CLIENT: 2 } as const;
+
+/** Playback channel, server → client. */
+export const PlaybackServerMsg = { DATA: 101, MODE: 102, START: 103, STOP: 104, VOLUME: 105, MUTE: 106, LATENCY: 107 } as const;
+/** Record channel, server → client. */
+export const RecordServerMsg = { START: 101, STOP: 102, VOLUME: 103, MUTE: 104 } as const;
+/** Record channel, client → server. */
+export const RecordClientMsg = { DATA: 101, MODE: 102, START_MARK: 103 } as const;
+/** audio_data_mode (u16 on the wire). */
+export const AudioDataMode = { INVALID: 0, RAW: 1, CELT_0_5_1: 2, OPUS: 3 } as const;
+/** audio_fmt (u16 on the wire): S16 is signed 16-bit little-endian, channels interleaved. */
+export const AudioFmt = { INVALID: 0, S16: 1 } as const;
 
 /** SPICE button ids (the state mask bit is `1 << (id - 1)`). */
 export const SpiceButton = { LEFT: 1, MIDDLE: 2, RIGHT: 3, UP: 4, DOWN: 5, SIDE: 6, EXTRA: 7 } as const;

@@ -15,6 +15,10 @@
  *   spicePasswordFile = "~/.config/glasspane/spice-password"
  *   spiceMouse = "server"        # or "client" (absolute; needs a tablet or the agent in the guest)
  *   clipboard = true             # share clipboard text with the guest (spice-vdagent)
+ *   audio = true                 # play the guest's sound (SPICE playback)
+ *   audioDevice = "…"            # an SDL playback device name (default: the system default)
+ *   microphone = false           # send the host microphone to the guest while it records
+ *   microphoneDevice = "…"       # an SDL capture device name
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -41,6 +45,10 @@ export const ViewerConfigSchema = z
     spicePasswordFile: z.string().transform(expandHome),
     spiceMouse: z.enum(['server', 'client']),
     clipboard: z.boolean(),
+    audio: z.boolean(),
+    audioDevice: z.string().min(1),
+    microphone: z.boolean(),
+    microphoneDevice: z.string().min(1),
   })
   .partial()
   .strict();

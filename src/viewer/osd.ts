@@ -21,6 +21,8 @@ export interface OsdFigures {
   format: string;
   capture: boolean;
   input: string;
+  /** Guest audio, e.g. "audio 48 kHz · 21 ms · 0 underruns · MIC LIVE"; no line when absent. */
+  audio?: string;
   messages: string[];
 }
 
@@ -35,6 +37,7 @@ export class Osd {
       [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms`, '#ffffff'],
       [`${f.resolution} ${f.format}`, '#c0c0c0'],
       [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}`, f.capture ? '#ffd060' : '#c0c0c0'],
+      ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),
       ...f.messages.slice(-3).map((m): [string, string] => [m.length > 60 ? `${m.slice(0, 59)}…` : m, '#ff8080']),
     ];
     const key = lines.map((l) => l[0]).join('\n');

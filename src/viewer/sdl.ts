@@ -35,3 +35,13 @@ export function grabWindow(window: SdlWindow, on: boolean): boolean {
   const r = native.sdlWindowGrab(window.id, on, on);
   return r?.keyboard === on;
 }
+
+/**
+ * The host's lock keys as SDL tracks them (through our addon, see native/sdl_input.h); null when
+ * SDL is not loaded. SDL reads the real state when the window gains focus and follows the
+ * lock-key presses it sees after that.
+ */
+export function hostLockState(): { capsLock: boolean; numLock: boolean; scrollLock: boolean } | null {
+  const s = native.sdlLockState();
+  return s && { capsLock: s.caps, numLock: s.num, scrollLock: s.scroll };
+}

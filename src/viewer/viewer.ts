@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
-import { FrameRelay, type LentFrame } from '../relay/frame-relay.js';
+import { FrameRelay, type LentFrame, type RelayState } from '../relay/frame-relay.js';
 import type { InputSink, MouseButton } from '../input/sink.js';
 import { DamageTracker } from './damage.js';
 import { fitRect, windowToFrame } from './geometry.js';
@@ -21,11 +21,14 @@ import { messageScreen } from './osd.js';
 import { OverlayScene } from './overlay-scene.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
-import { grabWindow, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
 import { uuidMismatchWarning } from '../spice/main-channel.js';
+import type { AudioBridge, AudioFigures } from './audio-bridge.js'; // [hook: audio]
+import { RelativeMouse } from './relative-mouse.js'; // [hook: relative mouse]
+import { LockSync } from './lock-sync.js'; // [hook: lock keys]
 
 const log = debuglog('glasspane:viewer');
 
@@ -46,10 +49,20 @@ export interface ViewerOptions {
   screenshotDir?: string;
   copyTimeoutMs?: number;
   /** Called once a second with the OSD's figures. */
-  onFigures?: (f: ViewerFigures & { capture: boolean; width: number; height: number; format: string }) => void;
+  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string; audio?: AudioFigures }) => void;
   onMessage?: (m: string) => void;
   /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it SDL's clipboard. */
   clipboard?: ClipboardBridge;
+  /** Guest audio both ways (SPICE playback/record through SDL audio); the viewer lends it SDL. */
+  audio?: AudioBridge;
+}
+
+/** The frame source's side of --stats: what the relay is doing and the last problem it met. */
+export interface FrameSourceFigures {
+  state: RelayState;
+  lastProblemCode: string | null;
+  /** Guest frames the relay acknowledged without showing them (buffers held, copy failed). */
+  skipped: number;
 }
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
@@ -83,7 +96,8 @@ export class Viewer {
   private inputName: string;
   private inputVmUuid = '';
   private warnedUuid = false;
-  private locksSynced = false;
+  private readonly locks: LockSync; // [hook: lock keys]
+  private relMouse?: RelativeMouse; // [hook: relative mouse]
   private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
 
@@ -98,12 +112,15 @@ export class Viewer {
     }
     this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
     this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock');
+    // [hook: lock keys] ScrollLock is synced only when it is not the escape key (its taps toggle it).
+    this.locks = new LockSync({ sink: o.sink, host: hostLockState, scroll: (o.escapeKey ?? 'ScrollLock') !== 'ScrollLock', warn: (m) => this.message(m) });
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
 
   /** Opens the window and starts showing frames; resolves when the user quits or close() is called. */
   async run(): Promise<void> {
     this.sdl = await loadSdl();
+    this.o.audio?.attachHost(this.sdl.audio, () => this.touch()); // [hook: audio] throws for an unknown device name
     const size = this.o.size ?? { width: 1280, height: 720 };
     this.window = this.sdl.video.createWindow({
       title: this.windowTitle(),
@@ -115,6 +132,7 @@ export class Viewer {
     });
     this.presenter = NativePresenter.attach(this.window);
     this.chooseRenderer();
+    this.relMouse = new RelativeMouse(this.sdl, this.window, (m) => this.message(m)); // [hook: relative mouse]
     this.wireWindow();
     this.wireRelay();
     this.wireClipboard();
@@ -129,6 +147,8 @@ export class Viewer {
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.setCapture(false);
+    this.locks.close(); // [hook: lock keys]
+    this.o.audio?.close(); // [hook: audio]
     await this.relay.close();
     this.pending?.release();
     this.current?.release();
@@ -250,11 +270,7 @@ export class Viewer {
       this.router.reset();
     });
     w.on('keyDown', (e) => {
-      if (this.capture && !this.locksSynced) {
-        // The host's lock state, from the first key event in capture, mirrored into the guest.
-        this.locksSynced = true;
-        this.o.sink.syncLocks({ capsLock: Boolean(e.capslock), numLock: Boolean(e.numlock), scrollLock: false });
-      }
+      this.locks.keyEvent(e); // [hook: lock keys] fallback when SDL's lock state was unknown at capture start
       const r = this.router.keyDown(e.scancode, e.repeat > 0);
       if (r.help !== undefined) this.setHelp(r.help);
       if (r.action) this.act(r.action);
@@ -267,6 +283,9 @@ export class Viewer {
       if (r.forward) this.o.sink.keyUp(e.scancode);
     });
     w.on('mouseMove', (e) => {
+      // [hook: relative mouse] true deltas in capture; always drained so nothing stale is sent later.
+      this.relMouse?.set(this.capture && !this.o.sink.absolute);
+      const rel = this.relMouse?.take(e);
       if (!this.capture || !this.inputEnabled) return;
       if (this.o.sink.absolute) {
         const f = this.frameSize();
@@ -275,15 +294,7 @@ export class Viewer {
         this.o.sink.mousePosition(p.x, p.y, f.width, f.height);
         return;
       }
-      // Relative mouse: measure how far the pointer moved from the window centre, send that, and
-      // put it back (SDL's relative mode is not exposed by the binding).
-      const cx = Math.floor(w.width / 2);
-      const cy = Math.floor(w.height / 2);
-      const dx = e.x - cx;
-      const dy = e.y - cy;
-      if (dx === 0 && dy === 0) return;
-      this.o.sink.mouseMotion(dx, dy);
-      this.sdl.mouse.setPosition(w.x + cx, w.y + cy);
+      if (rel) this.o.sink.mouseMotion(rel.dx, rel.dy);
     });
     const button = (down: boolean) => (e: { button: number }) => {
       if (!this.capture || !this.inputEnabled) return;
@@ -308,22 +319,23 @@ export class Viewer {
   private setCapture(on: boolean): void {
     if (this.capture === on || !this.window || this.window.destroyed) return;
     this.capture = on;
-    this.locksSynced = false;
     if (on) {
       this.sdl.mouse.hideCursor();
       this.sdl.mouse.capture();
-      this.sdl.mouse.setPosition(this.window.x + Math.floor(this.window.width / 2), this.window.y + Math.floor(this.window.height / 2));
       if (!grabWindow(this.window, true) && !this.warnedGrab) {
         this.warnedGrab = true;
         this.message('keyboard not grabbed: desktop shortcuts (Alt+Tab, Super) still go to the desktop');
       }
+      this.relMouse?.set(!this.o.sink.absolute); // [hook: relative mouse]
     } else {
+      this.relMouse?.set(false); // [hook: relative mouse]
       grabWindow(this.window, false);
       this.sdl.mouse.uncapture();
       this.sdl.mouse.showCursor();
       this.o.sink.releaseAll();
       this.router.reset();
     }
+    this.locks.setCapture(on); // [hook: lock keys]
     this.window.setTitle(this.windowTitle());
     this.touch();
   }
@@ -377,10 +389,14 @@ export class Viewer {
     const size = this.frameSize();
     this.o.onFigures?.({
       ...f,
+      state: this.relay.state,
+      lastProblemCode: this.relay.counters.lastProblemCode,
+      skipped: this.relay.counters.framesSkipped,
       capture: this.capture,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
       format: this.current?.info.format.name ?? '',
+      audio: this.o.audio?.figures(), // [hook: audio]
     });
     if (this.osdOn || this.messages.length !== before) this.touch();
   }
@@ -483,6 +499,7 @@ export class Viewer {
           format: this.current?.info.format.name ?? '',
           capture: this.capture,
           input: this.inputEnabled ? this.inputName : 'off',
+          audio: this.o.audio?.osdLine(), // [hook: audio]
           messages: this.messages.map((m) => m.text),
         }
       : null;

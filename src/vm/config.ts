@@ -110,6 +110,12 @@ export const vmConfigSchema = z
         password_file: z.string().optional(),
         /** virtio-serial + spicevmc channel for the SPICE guest agent (clipboard). */
         agent: z.boolean().default(true),
+        /**
+         * Guest sound both ways over SPICE (what `glasspane view` plays and, with --microphone,
+         * records): `-audiodev spice` with an emulated HDA controller and duplex codec. Off unless
+         * asked for: it adds a sound card the guest will see.
+         */
+        audio: z.boolean().default(false),
       })
       .refine((s) => (s.port === undefined) !== (s.socket === undefined), { message: 'give exactly one of port = 5900 or socket = "PATH" (or socket = true)' })
       .optional(),

@@ -148,6 +148,7 @@ export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
     if (c.spice.agent) {
       f.push(['-device', 'virtio-serial-pci'], ['-chardev', 'spicevmc,id=vdagent,name=vdagent'], ['-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0']);
     }
+    if (c.spice.audio) f.push(...audioFlags(c.qemu.machine));
   }
 
   f.push(['-qmp', `unix:${esc(paths.qmpSocket)},server=on,wait=off`]);
@@ -155,6 +156,20 @@ export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
   f.push(['-mon', 'chardev=glasspane-watch,mode=control']);
   for (const a of c.qemu.extra_args) f.push([a]);
   return f;
+}
+
+/**
+ * Guest sound over SPICE: the spice audiodev (QEMU hands playback to and takes recording from the
+ * SPICE client) behind an HDA controller, the chipset's own on q35 (ich9-intel-hda, as libvirt
+ * picks) or ICH6's on i440fx, with the duplex codec (line out and line in).
+ */
+export function audioFlags(machine: string): QemuFlag[] {
+  const controller = /q35/.test(machine) ? 'ich9-intel-hda' : 'intel-hda';
+  return [
+    ['-audiodev', 'spice,id=glasspane-audio'],
+    ['-device', `${controller},id=sound0`],
+    ['-device', 'hda-duplex,bus=sound0.0,audiodev=glasspane-audio'],
+  ];
 }
 
 export function buildQemuArgs(c: VmConfig, paths: RuntimePaths): string[] {

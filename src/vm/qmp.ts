@@ -37,6 +37,9 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** How many past events a QmpClient keeps. */
+export const MAX_KEPT_EVENTS = 256;
+
 export class QmpClient extends EventEmitter {
   private buffer = '';
   private nextId = 1;
@@ -45,6 +48,10 @@ export class QmpClient extends EventEmitter {
   private greetingWaiter: ((v: Record<string, unknown>) => void) | null = null;
   /** Resolves when the connection ends. */
   readonly closed: Promise<{ shutdownSeen: boolean }>;
+  /**
+   * The most recent events (at most MAX_KEPT_EVENTS), for waitForEvent() to find one that came
+   * before it was called: a supervisor lives for days and must not keep every RTC_CHANGE.
+   */
   readonly events: QmpEvent[] = [];
 
   private constructor(private readonly socket: net.Socket) {
@@ -92,6 +99,7 @@ export class QmpClient extends EventEmitter {
       debug('qmp event %s %j', ev.event, ev.data);
       if (ev.event === 'SHUTDOWN') this.shutdownSeen = true;
       this.events.push(ev);
+      if (this.events.length > MAX_KEPT_EVENTS) this.events.splice(0, this.events.length - MAX_KEPT_EVENTS);
       this.emit('event', ev);
       return;
     }

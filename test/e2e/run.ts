@@ -1,11 +1,14 @@
 /**
- * `npm run e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F]`: boots the e2e
- * guest, runs the input loop (loop.ts) and prints the result. Exit status 0 when every key and
- * mouse move was echoed and every frame verified, 1 otherwise, 2 when it cannot run here.
+ * `npm run e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F] [-- --skip-av]`:
+ * boots the e2e guest, runs the input loop (loop.ts), then the audio/mouse/lock-key scene (av.ts)
+ * in a second guest, and prints the results. Exit status 0 when every key and mouse move was
+ * echoed, every frame verified, the tones heard and the mouse exact; 1 otherwise; 2 when it
+ * cannot run here.
  */
 import { parseArgs } from 'node:util';
 import { runLoop } from './loop.js';
 import { e2eUnavailable } from './guest.js';
+import { avUnavailable, runAv, type AvResult } from './av.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +18,7 @@ const { values } = parseArgs({
     width: { type: 'string', default: '640' },
     height: { type: 'string', default: '360' },
     fps: { type: 'string', default: '60' },
+    'skip-av': { type: 'boolean', default: false },
   },
 });
 const int = (name: string, v: string) => {
@@ -39,10 +43,25 @@ const r = await runLoop({
   fps: int('fps', values.fps!),
   log: (l) => process.stderr.write(`e2e: ${l}\n`),
 });
-const ok = r.keysEchoed === r.keysSent && r.mouseEchoed === r.mouseSent && r.verifyFailures === 0 && r.framesFromGuest > 0;
+let av: AvResult | undefined;
+if (!values['skip-av']) {
+  const whyNot = avUnavailable();
+  if (whyNot) process.stderr.write(`e2e: audio/mouse scene skipped: ${whyNot}\n`);
+  else av = await runAv({ log: (l) => process.stderr.write(`e2e av: ${l}\n`) });
+}
+const near = (heard: number | null, want: number) => heard !== null && Math.abs(heard - want) / want < 0.02;
+const avOk =
+  !av ||
+  (av.errors.length === 0 &&
+    near(av.audio.heardHz, av.audio.toneHz) &&
+    near(av.audio.micHeardHz, av.audio.micHz) &&
+    av.mouse.guestDx === av.mouse.sentDx &&
+    av.mouse.guestDy === av.mouse.sentDy);
+const ok = r.keysEchoed === r.keysSent && r.mouseEchoed === r.mouseSent && r.verifyFailures === 0 && r.framesFromGuest > 0 && avOk;
 if (values.json) {
   const { serialTail, ...rest } = r;
-  process.stdout.write(`${JSON.stringify(rest)}\n`);
+  const extra = av ? { audio: av.audio, mouse: av.mouse, locks: av.locks, avErrors: av.errors } : {};
+  process.stdout.write(`${JSON.stringify({ ...rest, ...extra })}\n`);
   if (serialTail) process.stderr.write(`e2e: guest serial tail:\n${serialTail}\n`);
 } else {
   const lines = [
@@ -53,6 +72,16 @@ if (values.json) {
     `guest event → stub read p50 ${r.guestQueueUs.p50 === null ? '-' : (r.guestQueueUs.p50 / 1000).toFixed(2)} ms (guest clock)`,
     `boot to first frame     ${r.bootMs} ms`,
     ...r.errors.map((e) => `error: ${e}`),
+    ...(av
+      ? [
+          `guest tone ${av.audio.toneHz} Hz heard  ${av.audio.heardHz ?? '-'} Hz (rms ${av.audio.heardRms ?? '-'})`,
+          `audio latency           p50 ${av.audio.latencyMs.p50 ?? '-'} ms, p99 ${av.audio.latencyMs.p99 ?? '-'} ms (transport p50 ${av.audio.transportMs.p50 ?? '-'} ms), ${av.audio.underruns ?? '-'} underruns in ${av.audio.packets} packets`,
+          `microphone ${av.audio.micHz} Hz in guest  ${av.audio.micHeardHz ?? '-'} Hz`,
+          `relative mouse          sent (${av.mouse.sentDx}, ${av.mouse.sentDy}), guest got (${av.mouse.guestDx}, ${av.mouse.guestDy}); ${av.mouse.qemuMotions}/${av.mouse.moves} motions`,
+          `lock keys (guest LEDs)  ${JSON.stringify(av.locks)}`,
+          ...av.errors.map((e) => `error: ${e}`),
+        ]
+      : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (r.serialTail) process.stderr.write(`guest serial tail:\n${r.serialTail}\n`);

@@ -25,6 +25,8 @@ const CLI = process.env.FUZZ_CONSUMER_CLI ?? join(ROOT, 'dist', 'src', 'cli', 'm
 const RECOVERY_FRAMES = 3;
 /** …within this long. */
 const RECOVERY_MS = 4000;
+/** How long a freshly started consumer may take to show its first frames. */
+const STARTUP_MS = 60_000;
 /** A consumer silent (no once-a-second line) for this long is hung. */
 const HANG_MS = 5000;
 
@@ -60,6 +62,13 @@ export interface FuzzReport {
   recoveryMs: { p50: number | null; p99: number | null; max: number | null };
   seed: number;
   failures: FuzzFailure[];
+  /** Recovery per kind of case (the structure spoiled, garbage, or the producer event). */
+  byKind: Record<string, { cases: number; p50: number | null; max: number | null }>;
+}
+
+/** The kind a case is counted under in `byKind`. */
+function kindOf(s: MutationSpec): string {
+  return s.kind === 'field' || s.kind === 'flip' ? s.struct : s.kind === 'event' ? s.event : s.kind;
 }
 
 /** The consumer process and what it has said lately. */
@@ -104,8 +113,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const fieldSpecs = allSpecs(random).filter((s) => s.kind === 'field');
   const queue = o.specs?.flatMap((s) => Array.from({ length: o.repeat ?? 1 }, () => s));
   const shm = `/dev/shm/glasspane-fuzz-${process.pid}-${o.seed}`;
-  const report: FuzzReport = { cases: 0, crashes: 0, hangs: 0, uncaught: 0, notRecovered: 0, recoveryMs: { p50: null, p99: null, max: null }, seed: o.seed, failures: [] };
+  const report: FuzzReport = { cases: 0, crashes: 0, hangs: 0, uncaught: 0, notRecovered: 0, recoveryMs: { p50: null, p99: null, max: null }, seed: o.seed, failures: [], byKind: {} };
   const recoveries: number[] = [];
+  const byKind = new Map<string, number[]>();
   let active: ActiveMutation | null = null;
   const stub = new StubProducer({
     shmPath: shm,
@@ -124,7 +134,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   let nextLog = performance.now() + 15_000;
 
   /** Waits until the consumer has taken RECOVERY_FRAMES of a fresh session; the time it took, or why not. */
-  const recovery = async (): Promise<number | 'died' | 'timeout'> => {
+  const recovery = async (limitMs = RECOVERY_MS): Promise<number | 'died' | 'timeout'> => {
     for (;;) {
       try {
         stub.newSession();
@@ -134,7 +144,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       }
     }
     const t0 = performance.now();
-    while (performance.now() - t0 < RECOVERY_MS) {
+    while (performance.now() - t0 < limitMs) {
       if (consumer!.exit) return 'died';
       if (stub.framesTaken() >= RECOVERY_FRAMES) return performance.now() - t0;
       await sleep(2);
@@ -149,7 +159,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
 
   const startConsumer = async (): Promise<void> => {
     consumer = new Consumer(shm, xvfb?.env ?? null);
-    const r = await recovery();
+    const r = await recovery(STARTUP_MS); // a window takes a while to load SDL and open on a loaded machine
     if (typeof r !== 'number') throw new Error(`the consumer does not take frames even from a clean producer (${r}): ${consumer.output}`);
   };
 
@@ -173,6 +183,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       const c = consumer!;
       if (typeof r === 'number') {
         recoveries.push(r);
+        const k = kindOf(spec);
+        if (!byKind.has(k)) byKind.set(k, []);
+        byKind.get(k)!.push(r);
       } else if (r === 'died' || c.exit) {
         const e = c.exit!;
         if (e.signal) report.crashes++;
@@ -208,5 +221,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const sorted = recoveries.sort((a, b) => a - b);
   const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
   report.recoveryMs = { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? null) };
+  for (const [k, v] of [...byKind].sort()) {
+    v.sort((a, b) => a - b);
+    report.byKind[k] = { cases: v.length, p50: round(percentile(v, 50)), max: round(v.at(-1) ?? null) };
+  }
   return report;
 }

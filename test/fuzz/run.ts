@@ -2,11 +2,14 @@
  * `npm run fuzz -- [--seconds N] [--seed S] [--json] [--window] [--case-ms MS] [--record FILE]`:
  * fuzzes the frame path (fuzzer.ts) and prints one JSON object (with --json) or a summary.
  * `--record FILE` appends every failing case to FILE (the regression list the test suite replays).
+ * `--sweep [--repeat N]` runs every mutation of the catalogue in order (N times each) instead of
+ * drawing at random; `--by-kind` prints the recovery time per structure or event.
  * Exit status: 0 no failure, 1 failures, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { runFuzz } from './fuzzer.js';
+import { allSpecs, prng } from './mutations.js';
 import type { MutationSpec } from './mutations.js';
 
 const { values } = parseArgs({
@@ -16,6 +19,9 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     window: { type: 'boolean', default: false },
     'case-ms': { type: 'string', default: '60' },
+    'by-kind': { type: 'boolean', default: false },
+    sweep: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
     record: { type: 'string' },
   },
 });
@@ -34,6 +40,8 @@ const report = await runFuzz({
   seed,
   window: values.window,
   caseMs: num('case-ms', values['case-ms']!, 1),
+  specs: values.sweep ? allSpecs(prng(seed)) : undefined,
+  repeat: num('repeat', values.repeat!, 1),
   log: (l) => process.stderr.write(`fuzz: ${l}\n`),
 });
 if (values.record && report.failures.length) {
@@ -42,7 +50,8 @@ if (values.record && report.failures.length) {
   for (const f of report.failures) if (!kept.some((k) => JSON.stringify(k) === JSON.stringify(f.spec))) kept.push(f.spec);
   writeFileSync(file, `${JSON.stringify(kept, null, 1)}\n`);
 }
-const { failures, ...summary } = report;
+const { failures, byKind, ...summary } = report;
+if (values['by-kind']) process.stderr.write(`fuzz: recovery by kind (ms): ${JSON.stringify(byKind)}\n`);
 if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, failures: failures.map((f) => ({ what: f.what, case: f.description })) })}\n`);
 else process.stderr.write(`fuzz: ${JSON.stringify(summary)}\n`);
 process.exitCode = failures.length ? 1 : 0;

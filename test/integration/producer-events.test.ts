@@ -6,7 +6,7 @@
  * consumer that corrupts the producer's queue or dies holding its lock.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { rmSync, truncateSync } from 'node:fs';
+import { existsSync, rmSync, truncateSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
@@ -92,7 +92,9 @@ describe('a paused producer (SIGSTOP for 3 s)', () => {
     const { relay, frames, states } = startRelay(path);
     await waitFor(() => frames.length >= 5, 15_000, 'frames before the pause');
     stub.child.kill('SIGSTOP');
-    await sleep(3000);
+    const stoppedAt = Date.now();
+    await waitFor(() => states.at(-1) === 'producer-gone', 15_000, 'the producer declared gone');
+    await sleep(Math.max(0, 3000 - (Date.now() - stoppedAt)));
     expect(states).toContain('stalled');
     expect(states.at(-1)).toBe('producer-gone');
     const before = frames.length;
@@ -134,8 +136,16 @@ describe('the region file truncated under a connected consumer', () => {
   it('as processes: `glasspane view --headless` and `glasspane stub` both survive a truncate -s 0', async () => {
     const path = shmPath('truncate-cli');
     const stub = cli(['stub', '--shm', path, '--size', '8', '--width', '320', '--height', '200', '--fps', '60']);
-    const view = cli(['view', '--shm', path, '--headless', '--json', '--seconds', '6']);
-    await sleep(2500);
+    await waitFor(() => existsSync(path), 20_000, 'the stub to create the region');
+    const view = cli(['view', '--shm', path, '--headless', '--json', '--seconds', '10']);
+    // Truncate only once the viewer is connected (subscribed to the frame queue).
+    const probe = new native.Region(path);
+    try {
+      await waitFor(() => probe.load64(queueOffset(0) + QUEUE.subs) !== 0n, 30_000, 'the viewer to subscribe');
+    } finally {
+      probe.close();
+    }
+    await sleep(500);
     truncateSync(path, 0);
     const done = await view.exited;
     expect(done.signal).toBeNull();

@@ -6,9 +6,10 @@
  * on the serial port: `EV<n> <48 hex digits>`.
  */
 import { existsSync, readdirSync, readFileSync, accessSync, constants as fsc, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startQemu, type QemuHandle } from './qemu.js';
+import { moduleClosure } from '../vm/guest-image.js';
 
 export interface GuestParts {
   kernel: string;
@@ -64,6 +65,11 @@ if [ -e /fake-vdagent ]; then
   for m in $(cat /virtio.list); do insmod /$m; done
   /fake-vdagent &
 fi
+if [ -e /guest-audio ]; then
+  for m in $(cat /sound.list); do insmod /$m; done
+  /guest-audio play $(cat /tone.hz) &
+  /guest-audio record &
+fi
 i=0
 while [ $i -lt 300 ]; do
   if grep -q 'Handlers=.*kbd.*event' /proc/bus/input/devices && grep -q 'Handlers=mouse.*event' /proc/bus/input/devices; then break; fi
@@ -96,11 +102,16 @@ function cpio(entries: Array<{ name: string; mode: number; data?: Buffer; rdev?:
   return Buffer.concat(parts);
 }
 
+/** Sound modules for QEMU's intel-hda + hda-duplex with OSS emulation (/dev/dsp), dependencies first. */
+export const SOUND_MODULES = ['snd-hda-codec-generic', 'snd-hda-intel', 'snd-pcm-oss'];
+
 /**
  * Writes the initramfs into `dir` and returns its path. With `agent` (a static binary), the
- * virtio-serial modules go in too and /init starts the agent before GLASSPANE-READY.
+ * virtio-serial modules go in too and /init starts the agent before GLASSPANE-READY. With
+ * `audio` (fixtures/guest-audio.c built static), the sound modules go in and /init starts a
+ * tone of `audio.toneHz` playing and a recorder reporting what it hears (see guest-audio.c).
  */
-export function buildInitramfs(parts: GuestParts, dir: string, opts: { agent?: string } = {}): string {
+export function buildInitramfs(parts: GuestParts, dir: string, opts: { agent?: string; audio?: { bin: string; toneHz: number } } = {}): string {
   const path = join(dir, 'initramfs.cpio');
   const extra: Array<{ name: string; mode: number; data?: Buffer }> = [];
   if (opts.agent) {
@@ -108,6 +119,14 @@ export function buildInitramfs(parts: GuestParts, dir: string, opts: { agent?: s
     VIRTIO_SERIAL_MODULES.forEach((m, i) => extra.push({ name: names[i]!, mode: 0o100644, data: readFileSync(join(parts.moduleDir, 'kernel', m)) }));
     extra.push({ name: 'virtio.list', mode: 0o100644, data: Buffer.from(names.join(' ') + '\n') });
     extra.push({ name: 'fake-vdagent', mode: 0o100755, data: readFileSync(opts.agent) });
+  }
+  if (opts.audio) {
+    const version = basename(parts.moduleDir);
+    const mods = moduleClosure(version, SOUND_MODULES);
+    for (const m of mods) extra.push({ name: basename(m), mode: 0o100644, data: readFileSync(join(parts.moduleDir, m)) });
+    extra.push({ name: 'sound.list', mode: 0o100644, data: Buffer.from(mods.map((m) => basename(m)).join(' ') + '\n') });
+    extra.push({ name: 'guest-audio', mode: 0o100755, data: readFileSync(opts.audio.bin) });
+    extra.push({ name: 'tone.hz', mode: 0o100644, data: Buffer.from(`${opts.audio.toneHz}\n`) });
   }
   writeFileSync(
     path,
@@ -150,25 +169,54 @@ export function parseSerial(log: string): { devices: Map<string, string>; events
   return { devices, events, ready: log.includes('GLASSPANE-READY') };
 }
 
-/**
- * Boots the test guest with the minimal SPICE agent (fixtures/fake-vdagent.c, compiled static
- * into `dir`) on QEMU's vdagent port; the guest's serial output goes to a file read by
- * `serial()`. Needs gcc, busybox-static and the Debian kernel.
- */
-export async function startAgentGuest(parts: GuestParts, dir: string): Promise<{ qemu: QemuHandle; serial: () => string }> {
-  const agentBin = join(dir, 'fake-vdagent');
-  const cc = spawnSync('gcc', ['-static', '-O1', '-o', agentBin, join(import.meta.dirname, 'fixtures', 'fake-vdagent.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cannot build the test agent: ${cc.stderr}`);
-  const initrd = buildInitramfs(parts, dir, { agent: agentBin });
+/** Builds a fixture C program static into `dir` (gcc), or throws with the compiler's message. */
+function buildFixture(dir: string, name: string, libs: string[] = []): string {
+  const bin = join(dir, name);
+  const cc = spawnSync('gcc', ['-static', '-O1', '-o', bin, join(import.meta.dirname, 'fixtures', `${name}.c`), ...libs], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build the test guest's ${name}: ${cc.stderr}`);
+  return bin;
+}
+
+/** Boots the test guest from `initrd` under TCG with `extraArgs`; its serial output goes to a file read by `serial()`. */
+async function bootGuest(parts: GuestParts, dir: string, initrd: string, extraArgs: string[], append = ''): Promise<{ qemu: QemuHandle; serial: () => string }> {
   const serialPath = join(dir, 'serial.log');
   const qemu = await startQemu({
     transport: 'unix',
     extraArgs: [
-      '-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1', '-no-reboot',
+      '-m', '256', '-kernel', parts.kernel, '-initrd', initrd, '-append', `console=ttyS0 quiet loglevel=1 panic=-1${append}`, '-no-reboot',
       '-serial', `file:${serialPath}`,
-      '-device', 'virtio-serial-pci', '-chardev', 'spicevmc,id=vdagent,name=vdagent',
-      '-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0',
+      ...extraArgs,
     ],
   });
   return { qemu, serial: () => (existsSync(serialPath) ? readFileSync(serialPath, 'utf8') : '') };
+}
+
+/**
+ * Boots the test guest with the minimal SPICE agent (fixtures/fake-vdagent.c) on QEMU's vdagent
+ * port. Needs gcc, busybox-static and the Debian kernel.
+ */
+export async function startAgentGuest(parts: GuestParts, dir: string): Promise<{ qemu: QemuHandle; serial: () => string }> {
+  const initrd = buildInitramfs(parts, dir, { agent: buildFixture(dir, 'fake-vdagent') });
+  return bootGuest(parts, dir, initrd, [
+    '-device', 'virtio-serial-pci', '-chardev', 'spicevmc,id=vdagent,name=vdagent',
+    '-device', 'virtserialport,chardev=vdagent,name=com.redhat.spice.0',
+  ]);
+}
+
+/**
+ * Boots the test guest with QEMU's SPICE audio (intel-hda + hda-duplex on `-audiodev spice`)
+ * and fixtures/guest-audio.c playing `toneHz` and recording; QEMU also traces the guest's
+ * keyboard LED state (ps2_set_ledstate) into the trace log. Needs gcc, busybox-static and the
+ * Debian kernel with its sound modules.
+ */
+export async function startAudioGuest(parts: GuestParts, dir: string, toneHz: number): Promise<{ qemu: QemuHandle; serial: () => string }> {
+  const initrd = buildInitramfs(parts, dir, { audio: { bin: buildFixture(dir, 'guest-audio', ['-lm']), toneHz } });
+  return bootGuest(
+    parts,
+    dir,
+    initrd,
+    ['-audiodev', 'spice,id=snd0', '-device', 'intel-hda', '-device', 'hda-duplex,audiodev=snd0', '-trace', 'ps2_set_ledstate'],
+    // A loaded TCG host can fail the IO-APIC timer check and panic (as in test/e2e/guest.ts).
+    ' no_timer_check',
+  );
 }

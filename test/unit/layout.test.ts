@@ -1,9 +1,18 @@
 /**
- * Every offset, size and constant of ../shared/spec/lgmp-kvmfr.md (checked there against the B7
- * headers with a C compiler), transcribed here by hand and compared with the one layout table
- * the code uses. A change to the tables that breaks B7 compatibility fails here.
+ * The layout tables (src/lgmp/layout.ts, src/kvmfr/layout.ts) checked twice: against every offset,
+ * size and constant of docs/protocol.md, transcribed here by hand, and against a C compiler's layout
+ * of the same structs (test/fixtures/protocol-layout.c, declared with the field types of the
+ * Looking Glass B7 headers), field by field. A change to the tables that breaks B7 compatibility
+ * fails here, and so does a table entry the C program does not describe.
  */
-import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as lgmpLayout from '../../src/lgmp/layout.js';
+import * as kvmfrLayout from '../../src/kvmfr/layout.js';
 import { CLIENT_MSG, HEADER, LGMP, MESSAGE, QUEUE, firstFreeOffset, queueOffset } from '../../src/lgmp/layout.js';
 import {
   CURSOR,
@@ -25,7 +34,7 @@ import {
 } from '../../src/kvmfr/layout.js';
 import { regionSizeMiB } from '../../src/kvmfr/sizing.js';
 
-describe('LGMP v6 layout (spec §2)', () => {
+describe('LGMP v6 layout (docs/protocol.md: LGMP header, queue header, ring messages, client mailbox)', () => {
   it('header', () => {
     expect(LGMP.MAGIC).toBe(0x504d474c);
     expect(Buffer.from('LGMP', 'latin1').readUInt32LE(0)).toBe(LGMP.MAGIC);
@@ -77,7 +86,7 @@ describe('LGMP v6 layout (spec §2)', () => {
   });
 });
 
-describe('KVMFR v20 layout (spec §3-§5)', () => {
+describe('KVMFR v20 layout (docs/protocol.md: KVMFR header and records, frames, cursor)', () => {
   it('header and records', () => {
     expect(KVMFR.MAGIC).toBe('KVMFR---');
     expect(KVMFR.VERSION).toBe(20);
@@ -127,11 +136,100 @@ describe('KVMFR v20 layout (spec §3-§5)', () => {
     expect(SETCURSORPOS).toEqual({ type: 0, x: 4, y: 8, SIZE: 12 });
   });
 
-  it('sizing rule (spec §6)', () => {
+  it('sizing rule (docs/protocol.md#sizing)', () => {
     expect(regionSizeMiB(1920, 1080)).toBe(32);
     expect(regionSizeMiB(2560, 1440)).toBe(64);
     expect(regionSizeMiB(3840, 2160)).toBe(128);
     expect(regionSizeMiB(1920, 1080, true)).toBe(64);
     expect(regionSizeMiB(3840, 2160, true)).toBe(256);
+  });
+});
+
+// ---- The same tables against a C compiler's layout of the structs ----
+
+/** What test/fixtures/protocol-layout.c prints: per table, fields as {offset, size}, constants as values. */
+type CField = { offset: number; size: number };
+type CTable = Record<string, CField | number | string>;
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/protocol-layout.c', import.meta.url));
+const CC = process.env.CC || 'cc';
+
+/** Why the C comparison cannot run here, or null. Only a missing compiler skips it; a broken one fails. */
+function missingCompiler(): string | null {
+  const r = spawnSync(CC, ['--version'], { stdio: 'ignore' });
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' ? `no C compiler (${CC}) on this machine; install gcc or set CC to run it` : null;
+}
+const skipReason = missingCompiler();
+if (skipReason) console.warn(`layout.test.ts: the comparison with the C layout is skipped: ${skipReason}`);
+
+/** Every table and value the two layout modules export. */
+const TS_EXPORTS: Record<string, unknown> = { ...lgmpLayout, ...kvmfrLayout };
+const TS_TABLES = Object.entries(TS_EXPORTS).filter(([, v]) => typeof v === 'object' && v !== null) as [string, Record<string, unknown>][];
+/** Exported numbers, compared with the C program's `scalars` table. */
+const TS_SCALARS = Object.fromEntries(Object.entries(TS_EXPORTS).filter(([, v]) => typeof v === 'number'));
+/** Exported helpers, each compared with the C table of the same name: argument → result. */
+const TS_HELPERS = { queueOffset: lgmpLayout.queueOffset, align4: lgmpLayout.align4, firstFreeOffset: lgmpLayout.firstFreeOffset };
+
+/** One line per difference between a TS table and the C program's table of the same name. */
+function differences(name: string, ts: Record<string, unknown>, c: CTable | undefined): string[] {
+  if (!c) return [`${name}: the C program has no such table (describe it in test/fixtures/protocol-layout.c)`];
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(ts)) {
+    const cv = c[key];
+    if (cv === undefined) out.push(`${name}.${key} = ${value}: unknown to the C program (add it to test/fixtures/protocol-layout.c)`);
+    else if (typeof cv === 'object' ? value !== cv.offset : value !== cv) {
+      out.push(`${name}.${key}: ${value} in the TS table, ${typeof cv === 'object' ? `offset ${cv.offset} (a ${cv.size}-byte field)` : cv} in C`);
+    }
+  }
+  for (const key of Object.keys(c)) if (!(key in ts)) out.push(`${name}.${key}: in the C program, missing from the TS table`);
+  return out;
+}
+
+describe.skipIf(skipReason !== null)('layout tables against the C compiler (test/fixtures/protocol-layout.c)', () => {
+  let dir = '';
+  let c: Record<string, CTable> = {};
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'glasspane-layout-'));
+    const exe = join(dir, 'protocol-layout');
+    execFileSync(CC, ['-std=gnu11', '-Wall', '-Wextra', '-o', exe, FIXTURE], { stdio: ['ignore', 'inherit', 'inherit'] });
+    c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, CTable>;
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(TS_TABLES)('%s: every entry equals the compiler\'s', (name, table) => {
+    expect(differences(name, table, c[name])).toEqual([]);
+  });
+
+  it('exported numbers (MAX_CURSOR_BYTES …)', () => {
+    expect(differences('scalars', TS_SCALARS, c.scalars as CTable)).toEqual([]);
+  });
+
+  it('layout helpers: queue offsets, 4-byte rounding, the first free byte', () => {
+    const out: string[] = [];
+    for (const [name, fn] of Object.entries(TS_HELPERS)) {
+      const table = c[name];
+      if (!table || !Object.keys(table).length) out.push(`${name}: the C program has no cases for it`);
+      else for (const [arg, want] of Object.entries(table)) if (fn(Number(arg)) !== want) out.push(`${name}(${arg}) = ${fn(Number(arg))}, C says ${want}`);
+    }
+    expect(out).toEqual([]);
+  });
+
+  it('nothing is exported or printed that the other side does not know', () => {
+    const unchecked = Object.entries(TS_EXPORTS)
+      .filter(([name, v]) => !(typeof v === 'object' && v !== null) && typeof v !== 'number' && !(name in TS_HELPERS))
+      .map(([name]) => `${name}: exported by a layout module but not compared with C (add it to this test and the C program)`);
+    const known = new Set([...TS_TABLES.map(([n]) => n), 'scalars', ...Object.keys(TS_HELPERS)]);
+    const extra = Object.keys(c)
+      .filter((n) => !known.has(n))
+      .map((n) => `${n}: printed by the C program, exported by neither layout module`);
+    // The two modules are compared as one namespace: a name in both would hide one of them.
+    const clashes = Object.keys(lgmpLayout)
+      .filter((n) => n in kvmfrLayout)
+      .map((n) => `${n}: exported by both layout modules`);
+    expect([...unchecked, ...extra, ...clashes]).toEqual([]);
   });
 });

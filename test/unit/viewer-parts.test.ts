@@ -199,6 +199,8 @@ describe('viewer config', () => {
     expect(() => loadViewerConfig(file('s.toml', 'size = "big"\n'))).toThrow(/size: must look like 1920x1080/);
     expect(() => loadViewerConfig(file('m.toml', 'spiceMouse = "tablet"\n'))).toThrow(/m\.toml: spiceMouse: .*"server".*"client"/);
     expect(() => loadViewerConfig(file('c.toml', 'clipboard = "yes"\n'))).toThrow(/c\.toml: clipboard: .*boolean/);
+    expect(loadViewerConfig(file('a.toml', 'audio = false\naudioDevice = "USB DAC"\nmicrophone = true\nmicrophoneDevice = "Headset"\n'))).toEqual({ audio: false, audioDevice: 'USB DAC', microphone: true, microphoneDevice: 'Headset' });
+    expect(() => loadViewerConfig(file('mic.toml', 'microphone = "on"\n'))).toThrow(/mic\.toml: microphone: .*boolean/);
     expect(() => loadViewerConfig(file('u.toml', 'colour = "blue"\n'))).toThrow(/u\.toml: .*colour/);
     expect(() => loadViewerConfig(file('t.toml', 'vsync = \n'))).toThrow(/t\.toml: not valid TOML/);
     expect(() => loadViewerConfig(join(dir, 'missing.toml'))).toThrow(/does not exist/);

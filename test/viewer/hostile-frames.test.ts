@@ -43,6 +43,7 @@ const figures = (p: CliRun): Array<{ frames: number }> =>
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { frames: number });
+// (the lines also carry state, lastProblemCode and skipped: see FrameSourceFigures)
 
 describe('viewer window against hostile frames', () => {
   it('24-bit frames whose rows do not fit their pitch are refused with a message; the window stays and shows the next good frame', async () => {
@@ -70,6 +71,9 @@ describe('viewer window against hostile frames', () => {
     const img = screenshot(x.display);
     expect(img.rgb(win.x + win.width / 2, win.y + win.height / 2)).toEqual([0, 255, 0]);
     expect(view.child.exitCode).toBeNull();
+    // --stats carries the relay's state and the last problem's code.
+    await waitFor(() => (figures(view).at(-1) as { state?: string } | undefined)?.state === 'connected', 5000, 'a stats line after the frame');
+    expect(figures(view).at(-1)).toMatchObject({ state: 'connected', lastProblemCode: 'ERR_BAD_FRAME', skipped: 0 });
   });
 
   it('the region truncated under the window: the viewer and the stub both carry on', async () => {

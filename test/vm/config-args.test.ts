@@ -122,6 +122,18 @@ describe('qemu args', () => {
     expect(values(a2, '-spice')).toEqual(['port=5901,addr=127.0.0.1,password-secret=spicepw']);
   });
 
+  it('audio = true under [spice]: -audiodev spice with the chipset\'s HDA controller and a duplex codec; nothing without it', async () => {
+    const { config } = await loadVmConfig('examples/vm-amd-dual-gpu.toml');
+    const args = buildQemuArgs(config, paths);
+    expect(values(args, '-audiodev')).toEqual(['spice,id=glasspane-audio']);
+    expect(values(args, '-device')).toContain('ich9-intel-hda,id=sound0');
+    expect(values(args, '-device')).toContain('hda-duplex,bus=sound0.0,audiodev=glasspane-audio');
+    const pc = parseVmConfig(parse('name="a"\ncpu={cores=2}\nmemory={size="1G"}\nqemu={machine="pc"}\nspice={port=5901,audio=true}'), '/x/a.toml');
+    expect(values(buildQemuArgs(pc, paths), '-device')).toContain('intel-hda,id=sound0');
+    const silent = parseVmConfig(parse('name="a"\ncpu={cores=2}\nmemory={size="1G"}\nspice={port=5901}'), '/x/a.toml');
+    expect(buildQemuArgs(silent, paths).join(' ')).not.toMatch(/audiodev|hda/);
+  });
+
   it('prints one flag per line, escaping commas in paths', () => {
     const c = parseVmConfig(parse('name="a"\ncpu={cores=2}\nmemory={size="1G"}\nregion={path="/dev/shm/a,b",width=800,height=600}'), '/x/a.toml');
     const text = formatCommand('qemu-system-x86_64', buildQemuFlags(c, paths));

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectQmp } from '../../src/vm/qmp.js';
+import { MAX_KEPT_EVENTS, connectQmp } from '../../src/vm/qmp.js';
 import { makeTempDir } from './fake-sysfs.js';
 
 const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}\r\n';
@@ -53,6 +53,22 @@ describe('QMP client', () => {
     qmp.on('event', (e) => events.push(e.event));
     expect(await qmp.execute('query-status')).toEqual({ status: 'running', singlestep: false, running: true });
     expect(events).toEqual(['RESUME']);
+    qmp.close();
+  });
+
+  it('keeps only the newest events: a supervisor connected for days does not grow without bound', async () => {
+    const total = MAX_KEPT_EVENTS * 4;
+    const file = await server((cmd, sock) => {
+      if (cmd.execute === 'qmp_capabilities') return sock.write(`{"return": {}, "id": "${cmd.id}"}\r\n`);
+      let out = '';
+      for (let i = 0; i < total; i++) out += `{"event": "RTC_CHANGE", "data": {"offset": ${i}}, "timestamp": {"seconds": ${i}, "microseconds": 0}}\r\n`;
+      sock.write(`${out}{"return": {}, "id": "${cmd.id}"}\r\n`);
+    });
+    const qmp = await connectQmp(file, { timeoutMs: 2000 });
+    await qmp.execute('query-status');
+    expect(qmp.events).toHaveLength(MAX_KEPT_EVENTS);
+    expect(qmp.events.at(-1)!.data).toEqual({ offset: total - 1 });
+    expect(await qmp.waitForEvent('RTC_CHANGE', 10)).not.toBeNull(); // recent ones are still found
     qmp.close();
   });
 

@@ -11,6 +11,8 @@ import { loadVmConfig, type VmConfig } from '../../src/vm/config.js';
 import { HostRoot } from '../../src/vm/host-root.js';
 import { isVmProcess, readState, vmDown, vmStatus, vmUp, type LifecycleContext } from '../../src/vm/lifecycle.js';
 import { connectQmp } from '../../src/vm/qmp.js';
+import { MainChannel } from '../../src/spice/main-channel.js';
+import { parseSpiceAddress } from '../../src/spice/address.js';
 import { MiB } from '../../src/vm/region-size.js';
 import { ChildProcessWriter } from '../../src/vm/sysfs-writer.js';
 import { bindDevices } from '../../src/vm/vfio.js';
@@ -89,6 +91,10 @@ describe('vm lifecycle with real QEMU (TCG)', () => {
 
     expect(await vmStatus(ctx, 'smoke')).toEqual({ name: 'smoke', status: 'running', pid: up.state.pid, qmpSocket: path.join(ctx.stateDir, 'smoke.qmp') });
     expect(await spiceLinkMagic(up.state.spiceSocket!)).toBe('REDQ');
+    // audio = true in the example: the SPICE server offers playback (5) and record (6) channels.
+    const main = await MainChannel.open({ address: parseSpiceAddress(`unix:${up.state.spiceSocket}`) });
+    expect(main.channels.map((ch) => ch.type).sort()).toEqual(expect.arrayContaining([5, 6]));
+    await main.close();
 
     // paused is reported as such
     const qmp = await connectQmp(up.state.qmpSocket);

@@ -9,6 +9,7 @@ import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 import { SpiceInputSink } from '../../input/spice-sink.js';
 import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
+import { AudioBridge } from '../../viewer/audio-bridge.js';
 import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
@@ -69,6 +70,10 @@ type WindowFlags = Pick<ViewerOptions, 'size' | 'fullscreen' | 'vsync' | 'intege
   spicePasswordFile?: string;
   spiceMouse?: 'server' | 'client';
   clipboard?: boolean;
+  audio?: boolean;
+  audioDevice?: string;
+  microphone?: boolean;
+  microphoneDevice?: string;
   screenshot?: string;
   stats?: boolean;
 };
@@ -90,6 +95,10 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
     spicePasswordFile: pick('spicePasswordFile'),
     spiceMouse: pick('spiceMouse'),
     clipboard: pick('clipboard'),
+    audio: pick('audio'),
+    audioDevice: pick('audioDevice'),
+    microphone: pick('microphone'),
+    microphoneDevice: pick('microphoneDevice'),
     screenshotDir: pick('screenshotDir'),
     size: fromCli('size') || !cfg.size ? o.size : sizeOption('size')(cfg.size),
     copyTimeout: fromCli('copyTimeout') || cfg.copyTimeoutMs === undefined ? o.copyTimeout : cfg.copyTimeoutMs,
@@ -100,18 +109,20 @@ function openSink(
   o: WindowFlags,
   onStatus: (text: string, vmUuid?: string) => void,
   onProblem: (message: string) => void,
-): { sink: InputSink; name: string; clipboard?: ClipboardBridge } {
+): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
     const clipboard = o.clipboard === false ? undefined : new ClipboardBridge(onProblem);
+    const audio = o.audio === false ? undefined : new AudioBridge({ device: o.audioDevice, microphone: o.microphone, microphoneDevice: o.microphoneDevice, problem: onProblem });
     const sink = SpiceInputSink.open({
       spice: o.spice,
       passwordFile: o.spicePasswordFile,
       mouseMode: o.spiceMouse,
       clipboard: clipboard?.handlers,
+      audio: audio?.handlers,
       onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid),
     });
     clipboard?.attachGuest(sink.client);
-    return { sink, name: `spice ${o.spice}`, clipboard };
+    return { sink, name: `spice ${o.spice}`, clipboard, audio };
   }
   if (o.input && o.input !== 'none') {
     const url = o.input.replace(/^stub:/, '');
@@ -147,7 +158,7 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
 async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   let viewer: Viewer | null = null;
   const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
-  const { sink, name, clipboard } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
+  const { sink, name, clipboard, audio } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
   viewer = new Viewer({
     shm: o.shm,
     size: o.size,
@@ -164,6 +175,7 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f)}\n`) : undefined,
     onMessage,
     clipboard,
+    audio,
   });
   const stop = () => void viewer.close();
   process.once('SIGINT', stop);
@@ -205,6 +217,10 @@ export function registerView(program: Command): void {
         .default('server'),
     )
     .option('--no-clipboard', 'do not share clipboard text with the guest (needs spice-vdagent there)')
+    .option('--no-audio', 'do not play the guest\'s sound (SPICE playback; QEMU needs -audiodev spice)')
+    .option('--audio-device <name>', 'play the guest\'s sound on this SDL device (default: the system default)')
+    .option('--microphone', 'send the host microphone to the guest while it records (off by default; the OSD shows MIC LIVE)')
+    .option('--microphone-device <name>', 'record from this SDL capture device (default: the system default)')
     .option('--title <text>', 'window title (default: the producer and guest OS)')
     .option('--screenshot <file>', 'write the first guest frame as a PNG at the guest\'s size and exit (no window needed)')
     .option('--screenshot-dir <dir>', 'where escape+S saves screenshots (default: the current folder)')
@@ -219,6 +235,8 @@ Examples:
   glasspane view --shm /dev/shm/looking-glass --screenshot guest.png
   glasspane view --shm /dev/shm/looking-glass --headless --seconds 10 --json
   glasspane view --shm /dev/shm/test --headless --verify --frames 600 --json
+Audio: with --spice, the guest's sound plays here when QEMU has -audiodev spice,id=snd0
+-device intel-hda -device hda-duplex,audiodev=snd0 (\`vm up\` adds them with audio = true).
 Keys: ScrollLock tapped toggles capture (keyboard and mouse go to the guest); held, it shows the
 help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot.
 Headless exit status: 0 frames arrived (and verified), 1 verify failures, 3 no frame arrived.`,

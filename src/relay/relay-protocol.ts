@@ -1,0 +1,28 @@
+/**
+ * Messages between the relay thread (relay-worker.ts) and the thread that presents
+ * (threaded-relay.ts). Frames never travel as messages: their pixels and metadata go through the
+ * shared FrameMailbox; a 'ready' message only says a newer frame is there.
+ */
+import type { FrameInfo } from '../kvmfr/frame.js';
+import type { MailboxMemory } from './frame-mailbox.js';
+import type { CursorShape } from '../kvmfr/cursor.js';
+import type { ProblemEvent, RelayCounters, RelayOptions, RelayState, SessionEvent, StatusEvent } from './frame-relay.js';
+
+/** What the worker starts with (workerData). */
+export interface RelayWorkerData {
+  options: Omit<RelayOptions, 'buffers'>;
+  mailbox: MailboxMemory;
+}
+
+export type FromRelay =
+  | { t: 'ready' }
+  | { t: 'slot'; slot: number; buffer: SharedArrayBuffer; generation: number }
+  | { t: 'session'; ev: SessionEvent }
+  | { t: 'format'; info: FrameInfo }
+  | { t: 'cursor'; visible: boolean; position?: { x: number; y: number }; shape?: CursorShape & { pixels: Uint8Array } }
+  | { t: 'status'; ev: StatusEvent }
+  | { t: 'problem'; ev: ProblemEvent }
+  | { t: 'counters'; counters: RelayCounters; state: RelayState }
+  | { t: 'closed' };
+
+export type ToRelay = { t: 'cursor-position'; x: number; y: number } | { t: 'close' };

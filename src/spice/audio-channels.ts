@@ -1,0 +1,69 @@
+/**
+ * The audio side of one SPICE session: the playback and (when asked for) record channels, opened
+ * after main and inputs. Audio is never what makes a session fail: a server without audio
+ * channels (QEMU without `-audiodev spice`), or one refusing them, is reported through
+ * `problem()` and the session goes on without sound.
+ */
+import { debuglog } from 'node:util';
+import { SpiceError } from './errors.js';
+import { PlaybackChannel, type PlaybackHandlers, type SoundChannelOptions } from './playback-channel.js';
+import { ChannelType } from './protocol.js';
+import { RecordChannel, type RecordHandlers } from './record-channel.js';
+
+const debug = debuglog('glasspane:spice');
+
+export interface AudioHandlers {
+  /** Guest sound output; without it the playback channel is not opened. */
+  playback?: PlaybackHandlers;
+  /** Guest sound input (the host microphone); without it the record channel is not opened. */
+  record?: RecordHandlers;
+  /** Audio could not be set up for this session (the inputs still work). */
+  problem?(err: SpiceError): void;
+}
+
+/** What QEMU needs for SPICE audio, for messages and docs. */
+export const QEMU_AUDIO_HINT = 'start QEMU with -audiodev spice,id=snd0 -device intel-hda -device hda-duplex,audiodev=snd0 (or let `glasspane vm up` add them: audio = true)';
+
+export class AudioChannels {
+  playback?: PlaybackChannel;
+  record?: RecordChannel;
+
+  constructor(private readonly handlers: AudioHandlers) {}
+
+  /** Opens what was asked for and what the server offers; never rejects. */
+  async open(o: SoundChannelOptions & { offered: (type: number) => boolean }): Promise<void> {
+    const h = this.handlers;
+    const missing: string[] = [];
+    const link = async <T>(wanted: object | undefined, type: number, which: string, open: () => Promise<T>): Promise<T | undefined> => {
+      if (!wanted) return undefined;
+      if (!o.offered(type)) {
+        missing.push(which);
+        return undefined;
+      }
+      try {
+        return await open();
+      } catch (err) {
+        this.report(err, which);
+        return undefined;
+      }
+    };
+    this.playback = await link(h.playback, ChannelType.PLAYBACK, 'playback', () => PlaybackChannel.open({ ...o, handlers: h.playback! }));
+    this.record = await link(h.record, ChannelType.RECORD, 'record', () => RecordChannel.open({ ...o, handlers: h.record! }));
+    if (missing.length) {
+      h.problem?.(new SpiceError('ERR_SPICE_NO_AUDIO', `the SPICE server offers no ${missing.join(' or ')} channel: the VM has no SPICE audio`, QEMU_AUDIO_HINT));
+    }
+    debug('audio: playback %s, record %s', this.playback ? 'open' : 'off', this.record ? 'open' : 'off');
+  }
+
+  async close(): Promise<void> {
+    const p = this.playback;
+    const r = this.record;
+    this.playback = this.record = undefined;
+    await Promise.all([p?.close(), r?.close()]);
+  }
+
+  private report(err: unknown, which: string): void {
+    const e = err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_CONNECT', `SPICE ${which} channel: ${String(err)}`, 'check the SPICE server log (QEMU stderr)', { cause: err });
+    this.handlers.problem?.(e);
+  }
+}

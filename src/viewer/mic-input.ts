@@ -1,0 +1,107 @@
+/**
+ * Host microphone → the guest's sound input (SPICE record channel). Off unless the user asked
+ * for it (`--microphone`); even then the capture device is open only while the guest records
+ * (START..STOP), and `onLive` tells the OSD so the user always sees when the microphone is live.
+ *
+ * Every 10 ms whatever SDL captured is taken (whole frames, at most 100 ms at a time), scaled
+ * by the guest's record volume, and sent.
+ */
+import { debuglog } from 'node:util';
+import type { AudioFormat } from '../spice/playback-channel.js';
+import type { RecordChannel, RecordHandlers } from '../spice/record-channel.js';
+import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, SDL_CHANNELS, type AudioHost, type RecordingDevice } from './audio-device.js';
+
+const log = debuglog('glasspane:audio');
+
+const POLL_MS = 10;
+
+export interface MicFigures {
+  state: 'off' | 'idle' | 'live';
+  framesSent: number;
+}
+
+export class MicInput implements RecordHandlers {
+  private host?: AudioHost;
+  private device?: RecordingDevice;
+  private timer?: NodeJS.Timeout;
+  private buf = Buffer.alloc(0);
+  private levels: number[] = [];
+  private muted = false;
+  private framesSent = 0;
+  private warned = false;
+
+  constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void }) {}
+
+  attachHost(host: AudioHost): void {
+    findAudioDevice(host, 'recording', this.o.deviceName);
+    this.host = host;
+  }
+
+  start(format: AudioFormat, channel: RecordChannel): void {
+    this.stopCapture();
+    if (!this.host) return;
+    if (!SDL_CHANNELS.has(format.channels)) return this.warn(`the guest records ${format.channels} channels; SDL captures 1, 2, 4 or 6`);
+    let dev: RecordingDevice;
+    try {
+      const which = findAudioDevice(this.host, 'recording', this.o.deviceName);
+      dev = this.host.openDevice(which as { type: 'recording' }, { channels: format.channels as 1 | 2 | 4 | 6, frequency: format.frequency, format: 's16', buffered: DEVICE_BUFFER_FRAMES }) as RecordingDevice;
+    } catch (err) {
+      return this.warn(`cannot open the microphone${this.o.deviceName ? ` "${this.o.deviceName}"` : ''}: ${(err as Error).message}`);
+    }
+    this.device = dev;
+    const frameBytes = 2 * format.channels;
+    this.buf = Buffer.alloc(Math.ceil(format.frequency / 10) * frameBytes);
+    const gains = () => gainsFor(this.levels, this.muted, format.channels);
+    dev.play(true);
+    this.timer = setInterval(() => {
+      if (dev.closed || channel.isClosed) return this.stopCapture();
+      const want = Math.min(this.buf.length, Math.floor(dev.queued / frameBytes) * frameBytes);
+      if (want <= 0) return;
+      const got = Math.floor(dev.dequeue(this.buf, want) / frameBytes) * frameBytes;
+      if (got <= 0) return;
+      const pcm = this.buf.subarray(0, got);
+      applyGain(pcm, gains());
+      channel.write(pcm);
+      this.framesSent += got / frameBytes;
+    }, POLL_MS);
+    log('microphone live: %d ch %d Hz', format.channels, format.frequency);
+    this.o.onLive(true);
+  }
+
+  stop(): void {
+    this.stopCapture();
+  }
+
+  volume(levels: number[]): void {
+    this.levels = levels;
+  }
+
+  mute(muted: boolean): void {
+    this.muted = muted;
+  }
+
+  close(): void {
+    this.stopCapture();
+  }
+
+  figures(): MicFigures {
+    return { state: this.device ? 'live' : this.host ? 'idle' : 'off', framesSent: this.framesSent };
+  }
+
+  private stopCapture(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const dev = this.device;
+    this.device = undefined;
+    if (!dev) return;
+    if (!dev.closed) dev.close();
+    log('microphone off');
+    this.o.onLive(false);
+  }
+
+  private warn(message: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.o.problem(`microphone: ${message}`);
+  }
+}
