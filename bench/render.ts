@@ -7,7 +7,8 @@
  *   presenter, whole frame   the viewer's NativePresenter (persistent texture), every pixel uploaded
  *   presenter, 1 % damaged   the same with one damage rectangle of 1 % of the frame
  * each on OpenGL and on SDL's software renderer (the viewer's choice when OpenGL is a software
- * rasterizer). Frames alternate between two buffers; the window is the frame's size (1:1).
+ * rasterizer). Frames alternate between two buffers; the window is the frame's size (1:1); the
+ * three ways take turns frame by frame on one window, so they share the machine's load.
  *   node dist/bench/render.js [--modes 1920x1080,2560x1440] [--format bgra32] [--frames N]
  */
 import { emitResult, numArg, parseArgs, parseMode, percentile, round } from './lib.js';
@@ -41,15 +42,20 @@ const { loadSdl } = await import('../src/viewer/sdl.js');
 const { NativePresenter } = await import('../src/viewer/native-presenter.js');
 const sdl = await loadSdl();
 
-function time(n: number, f: (i: number) => void): { p50Ms: number; p90Ms: number } {
-  for (let i = 0; i < 3; i++) f(i); // first textures, caches
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    f(i);
-    t.push(performance.now() - t0);
+/**
+ * Times the ways interleaved (way 0, 1, 2, 0, 1, 2, …) so that every way sees the same load on a
+ * shared machine; `n` samples per way after a few unmeasured rounds.
+ */
+function interleaved(n: number, ways: Array<(i: number) => void>): Array<{ p50Ms: number; p90Ms: number }> {
+  const samples = ways.map(() => [] as number[]);
+  for (let i = 0; i < n + 3; i++) {
+    ways.forEach((f, k) => {
+      const t0 = performance.now();
+      f(i);
+      if (i >= 3) samples[k]!.push(performance.now() - t0);
+    });
   }
-  return { p50Ms: round(percentile(t, 50)!, 2), p90Ms: round(percentile(t, 90)!, 2) };
+  return samples.map((t) => ({ p50Ms: round(percentile(t, 50)!, 2), p90Ms: round(percentile(t, 90)!, 2) }));
 }
 
 const rows: RenderRow[] = [];
@@ -67,14 +73,16 @@ for (const m of modes) {
     const p = NativePresenter.attach(w);
     const info = p.info();
     const renderer = info.glRenderer ? `${info.renderer} (${info.glRenderer.split(' (')[0]})` : info.renderer;
-    const row = (way: string, r: { p50Ms: number; p90Ms: number }) => rows.push({ mode: m.mode, way, renderer, ...r });
-    row('window.render', time(frames, (i) => w.render(m.width, m.height, stride, format, bufs[i & 1]!, { scaling: 'linear', dstRect: dst })));
     const present = (rects?: typeof damage) => (i: number) => {
       p.setFrame(bufs[i & 1]!, geometry, rects);
       p.present(dst, 'linear');
     };
-    row('presenter, whole frame', time(frames, present()));
-    row('presenter, 1 % damaged', time(frames, present(damage)));
+    const [render, whole, part] = interleaved(frames, [
+      (i) => w.render(m.width, m.height, stride, format, bufs[i & 1]!, { scaling: 'linear', dstRect: dst }),
+      present(),
+      present(damage),
+    ]);
+    rows.push({ mode: m.mode, way: 'window.render', renderer, ...render! }, { mode: m.mode, way: 'presenter, whole frame', renderer, ...whole! }, { mode: m.mode, way: 'presenter, 1 % damaged', renderer, ...part! });
     p.close();
     w.destroy();
   }
