@@ -25,9 +25,10 @@ const stub = new StubProducer({
   fps: numArg(args, 'fps', 60),
   scene: 'bars',
   format: 'bgra',
-  // Idle: a frame loop of zero seconds ends at once, while the 10 ms heartbeat (LGMP timestamp,
-  // subscriber timeouts, the cursor for new subscribers) keeps running until stop().
-  seconds: idle ? 0 : undefined,
+  // Idle: zero frames to post, so the loop only keeps the session alive: the 10 ms heartbeat
+  // (LGMP timestamp, subscriber timeouts, the cursor for new subscribers) runs until stop().
+  // (A loop of zero seconds no longer does: the stub's heartbeat stops with its frame loop.)
+  frames: idle ? 0 : undefined,
 });
 
 // Probe (benchmark only): the time from the post timestamp the stub puts in the pixels to the
