@@ -12,7 +12,8 @@
         "native/sdl_grab.cc",
         "native/sdl_present.cc",
         "native/sdl_api.cc",
-        "native/sdl_input.cc"
+        "native/sdl_input.cc",
+        "native/kvm.cc"
       ],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

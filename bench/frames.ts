@@ -6,6 +6,8 @@
  *   notify   post → the consumer sees the message (FrameRelay: its queue's process() returns it)
  *   latency  post → the consumer holds the whole frame (copy out of the region finished); the
  *            producer starts writing right after the post, so this is the pipelined frame latency
+ *   handoff  the consumer holds the whole frame − the producer finished writing it (paired per
+ *            frame with the producer's own record): the latency the consumer adds
  *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
  *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
  *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
@@ -36,6 +38,8 @@ export interface FramesResult {
   /** FrameRelay only: post → the watcher's callback runs on the JS thread (the rest of notify is relay JS). */
   wakeUs: { p50: number; p99: number; max: number } | null;
   latencyUs: { p50: number; p99: number; max: number } | null;
+  /** Held by the consumer − written by the producer, per frame (µs). */
+  handoffUs: { p50: number; p99: number; max: number } | null;
   /** Thinned raw samples for the chart. */
   notifySamplesUs: number[];
   latencySamplesUs: number[];
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
   const notify: number[] = [];
   const wake: number[] = [];
   const latency: number[] = [];
+  /** post time → when this consumer held the whole frame (ns), for the hand-off pairing. */
+  const heldAt = new Map<bigint, bigint>();
   const problems: string[] = [];
   let frames = 0;
   let lost = 0;
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
       if (seenNs > 0n) notify.push(Number(seenNs - postedNs) / 1e3);
       if (wakeNs > postedNs && wakeNs <= seenNs) wake.push(Number(wakeNs - postedNs) / 1e3);
       latency.push(Number(copiedAtNs - postedNs) / 1e3);
+      if (heldAt.size < 100_000) heldAt.set(postedNs, copiedAtNs);
     }
     if (verify) {
       const v = verifier.verify(data, info.frameWidth, info.frameHeight, info.dataHeight, info.pitch, info.type, info.frameSerial);
@@ -173,6 +180,12 @@ async function main(): Promise<void> {
   await close();
   const producerStats = await producer.stop();
   rmSync(shm, { force: true });
+  const handoff: number[] = [];
+  for (const [posted, written] of producerStats?.writeDone ?? []) {
+    const held = heldAt.get(BigInt(posted));
+    if (held !== undefined) handoff.push(Number(held - BigInt(written)) / 1e3);
+  }
+  if (producerStats) delete producerStats.writeDone; // paired above; too long for the result
 
   const result: FramesResult = {
     consumer: consumerKind,
@@ -187,6 +200,7 @@ async function main(): Promise<void> {
     notifyUs: summarize(notify),
     wakeUs: summarize(wake),
     latencyUs: summarize(latency),
+    handoffUs: summarize(handoff),
     notifySamplesUs: thin(notify).map((v) => round(v, 1)),
     latencySamplesUs: thin(latency).map((v) => round(v, 1)),
     cpuPct: round(cpuPct, 2),

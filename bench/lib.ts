@@ -144,6 +144,11 @@ export interface ProducerStats {
   waitsForConsumer: number;
   /** Post → the producer's own pixel write finished (µs). */
   writeDoneUs: Summary | null;
+  /**
+   * Per frame: [post time, write finished] (CLOCK_MONOTONIC ns as decimal strings; the same clock
+   * in every process), so a consumer can pair them with when it held each frame.
+   */
+  writeDone?: Array<[string, string]>;
 }
 
 /** `spinUs=50,maxSleepUs=100` into WatcherOptions (undefined: the native defaults). */
@@ -214,7 +219,7 @@ export function startProducer(args: string[]): Promise<ProducerProcess> {
             const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
             if (!line) return null;
             const s = JSON.parse(line.slice(RESULT_PREFIX.length)) as ProducerStats;
-            return { framesPosted: s.framesPosted, waitsForConsumer: s.waitsForConsumer, writeDoneUs: s.writeDoneUs };
+            return { framesPosted: s.framesPosted, waitsForConsumer: s.waitsForConsumer, writeDoneUs: s.writeDoneUs, writeDone: s.writeDone };
           },
         });
       }

@@ -36,13 +36,17 @@ const stub = new StubProducer({
 // stub writes each frame synchronously right after posting it). The consumer cannot hold the whole frame before the
 // producer has written it.
 const writeDoneUs: number[] = [];
+const writeDone: Array<[string, string]> = [];
 const region = (stub as unknown as { region: Region }).region;
 const postedAt = (src: ArrayBufferView | ArrayBuffer): bigint => {
   const bytes = ArrayBuffer.isView(src) ? Buffer.from(src.buffer, src.byteOffset, src.byteLength) : Buffer.from(src);
   return bytes.length >= 16 ? bytes.readBigUInt64LE(8) : 0n;
 };
 const record = (postedNs: bigint): void => {
-  if (postedNs > 0n && writeDoneUs.length < 100_000) writeDoneUs.push(Number(process.hrtime.bigint() - postedNs) / 1e3);
+  if (postedNs <= 0n || writeDoneUs.length >= 100_000) return;
+  const now = process.hrtime.bigint();
+  writeDoneUs.push(Number(now - postedNs) / 1e3);
+  writeDone.push([postedNs.toString(), now.toString()]);
 };
 const writeIn = region.writeIn.bind(region);
 const timedWriteIn: Region['writeIn'] = (src, srcOffset, dstOffset, length, wpOffset, step) => {
@@ -57,7 +61,7 @@ const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
   await stub.stop();
-  emitResult({ ...stub.stats, writeDoneUs: summarize(writeDoneUs) });
+  emitResult({ ...stub.stats, writeDoneUs: summarize(writeDoneUs), writeDone });
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());

@@ -4,15 +4,17 @@
  * trial runs in a fresh process (node dist/bench/<trial>.js …); the memcpy baseline is measured
  * in the same run. Prints a table (stderr with --json), writes bench/results/<date>.json and a
  * PNG chart next to it, and with --json prints one JSON object on stdout at the end.
- *   npm run bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
+ *   npm run -s bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
  *                 [--watcher spinUs=…,maxSleepUs=…] [--out DIR] [--no-chart] [--no-present]
  * --no-present skips every trial that opens a window (present, window, render).
+ * (-s keeps npm's own banner off stdout, so with --json the JSON is alone there.)
  * Benchmarks are not tests: nothing here fails on timing; targets are reported as met or missed.
  */
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../src/native.js';
+import { npmBannerNote } from '../src/npm-banner.js';
 import { BENCH_DIR, MODES, parseArgs, parseMode, round, runTrial, type Mode, type Summary } from './lib.js';
 import type { CopyTrialResult } from './copy.js';
 import type { FramesResult } from './frames.js';
@@ -315,5 +317,9 @@ if (!args.has('no-chart')) {
 }
 print('');
 print(`wrote ${jsonPath}${args.has('no-chart') ? '' : ` and ${pngPath}`}`);
-if (jsonOut) process.stdout.write(`${JSON.stringify(result)}\n`);
+if (jsonOut) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const note = npmBannerNote();
+  if (note) say(note);
+}
 if (failures.length) process.exitCode = 1;

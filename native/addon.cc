@@ -9,6 +9,7 @@
 #include "addon_state.h"
 #include "fast_copy.h"
 #include "fault_guard.h"
+#include "kvm.h"
 #include "region.h"
 #include "sdl_grab.h"
 #include "sdl_present.h"
@@ -68,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
   exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
+  exports.Set("kvmApiVersion", Napi::Function::New<KvmApiVersion>(env));
   exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));
   // At this environment's teardown: stop its watcher threads first (they may be polling a
   // mapping), then unmap its regions still open. Async copies hold the mapping and unmap it when

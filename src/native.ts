@@ -162,6 +162,8 @@ interface Addon {
   sdlTakeMotion(): [dx: number, dy: number, events: number];
   /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
   sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
+  /** Opens `path` read-write and returns its KVM_GET_API_VERSION (12); throws an errno error (code, syscall, path) otherwise. */
+  kvmApiVersion(path: string): number;
 }
 
 function findAddon(): string {

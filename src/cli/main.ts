@@ -5,11 +5,13 @@
  * clear message and a non-zero exit status (never a stack trace for a user mistake).
  */
 import { Command, CommanderError } from 'commander';
-import { describeError, GlasspaneError } from '../errors.js';
+import { describeError } from '../errors.js';
+import { exitCodeFor, exitCodeForCommander, throwInsteadOfExit } from './exit-codes.js';
 import { registerStub } from './commands/stub.js';
 import { registerView } from './commands/view.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSend } from './commands/send.js';
+import { registerCompletion } from './commands/completion.js';
 // --- VM lifecycle commands (doctor, iommu, vfio, vm) ---
 import { registerDoctor } from './commands/doctor.js';
 import { registerIommu } from './commands/iommu.js';
@@ -34,20 +36,21 @@ export function buildProgram(): Command {
   registerVfio(program);
   registerVm(program);
   // --- end VM lifecycle registrations ---
+  registerCompletion(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  throwInsteadOfExit(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return exitCodeForCommander(err.exitCode);
     process.stderr.write(`glasspane: ${describeError(err)}\n`);
     if (process.env.GLASSPANE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return err instanceof GlasspaneError ? 2 : 1;
+    return exitCodeFor(err);
   }
 }
 

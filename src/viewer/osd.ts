@@ -4,7 +4,7 @@
  * frame. Also the help overlay and the full-window message screen shown before any frame.
  */
 import { createCanvas } from '@napi-rs/canvas';
-import { textPanel, type TextPanel } from '../text-panel.js';
+import { textPanel, wrapText, type TextPanel } from '../text-panel.js';
 import { BGRA } from '../kvmfr/pixels.js';
 
 /** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */
@@ -38,12 +38,13 @@ export class Osd {
       [`${f.resolution} ${f.format}`, '#c0c0c0'],
       [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}`, f.capture ? '#ffd060' : '#c0c0c0'],
       ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),
-      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 60 ? `${m.slice(0, 59)}…` : m, '#ff8080']),
+      // Whole messages, wrapped to the panel (a cut "…cannot c" hid the cause and the fix).
+      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 400 ? `${m.slice(0, 399)}…` : m, '#ff8080']),
     ];
     const key = lines.map((l) => l[0]).join('\n');
     if (key === this.key && this.panel) return this.panel;
     this.key = key;
-    this.panel = textPanel(lines, { width: 420, background: '#101018' }, BGRA);
+    this.panel = textPanel(lines, { width: 420, background: '#101018', wrap: true }, BGRA);
     return this.panel;
   }
 }
@@ -58,10 +59,14 @@ export function helpPanel(escapeName: string): Panel {
     [`${escapeName}+I       input to the guest on/off`, '#ffffff'],
     [`${escapeName}+S       screenshot (PNG)`, '#ffffff'],
   ];
-  return textPanel(rows, { width: 380, background: '#202040', pad: 10 }, BGRA);
+  // As wide as its longest row (a longer escape key name, "input to the guest on/off").
+  return textPanel(rows, { width: 380, background: '#202040', pad: 10, fit: true, maxWidth: 900 }, BGRA);
 }
 
-/** A full-window RGBA image with a centred message (before the first frame, or a refused format). */
+/**
+ * A full-window RGBA image with a centred message (before the first frame, or a refused format).
+ * Lines wrap to the window with a margin; the first message is white, the rest grey.
+ */
 export function messageScreen(lines: string[], width: number, height: number): Buffer {
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
@@ -70,9 +75,11 @@ export function messageScreen(lines: string[], width: number, height: number): B
   ctx.font = '18px "DejaVu Sans", sans-serif';
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
-  for (const [i, line] of lines.entries()) {
-    ctx.fillStyle = i === 0 ? '#ffffff' : '#b0b0b0';
-    ctx.fillText(line, width / 2, height / 2 + (i - (lines.length - 1) / 2) * 28);
+  const margin = Math.min(32, Math.floor(width / 10));
+  const rows = lines.flatMap((line, i) => wrapText(ctx, line, Math.max(1, width - 2 * margin)).map((text) => ({ text, first: i === 0 })));
+  for (const [i, row] of rows.entries()) {
+    ctx.fillStyle = row.first ? '#ffffff' : '#b0b0b0';
+    ctx.fillText(row.text, width / 2, height / 2 + (i - (rows.length - 1) / 2) * 28);
   }
   return Buffer.from(ctx.getImageData(0, 0, width, height).data.buffer);
 }

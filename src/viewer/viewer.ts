@@ -22,6 +22,8 @@ import { OverlayScene } from './overlay-scene.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { windowTitle } from './window-title.js';
+import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
 import { GlasspaneError } from '../errors.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
@@ -100,6 +102,7 @@ export class Viewer {
   private relMouse?: RelativeMouse; // [hook: relative mouse]
   private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
+  private fullscreen!: FullscreenSwitch;
 
   constructor(private readonly o: ViewerOptions) {
     this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
@@ -110,7 +113,7 @@ export class Viewer {
     if (escapeHid === undefined) {
       throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
     }
-    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
+    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled, { onHelp: (on) => this.setHelp(on) });
     this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock');
     // [hook: lock keys] ScrollLock is synced only when it is not the escape key (its taps toggle it).
     this.locks = new LockSync({ sink: o.sink, host: hostLockState, scroll: (o.escapeKey ?? 'ScrollLock') !== 'ScrollLock', warn: (m) => this.message(m) });
@@ -133,6 +136,7 @@ export class Viewer {
     this.presenter = NativePresenter.attach(this.window);
     this.chooseRenderer();
     this.relMouse = new RelativeMouse(this.sdl, this.window, (m) => this.message(m)); // [hook: relative mouse]
+    this.fullscreen = new FullscreenSwitch(this.window, () => displayUnder(this.window, this.sdl.video.displays));
     this.wireWindow();
     this.wireRelay();
     this.wireClipboard();
@@ -146,6 +150,7 @@ export class Viewer {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.fullscreen?.dispose();
     this.setCapture(false);
     this.locks.close(); // [hook: lock keys]
     this.o.audio?.close(); // [hook: audio]
@@ -191,7 +196,7 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
+    return windowTitle({ title: this.title, capture: this.capture, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
   }
 
   private message(text: string): void {
@@ -261,7 +266,8 @@ export class Viewer {
   private wireWindow(): void {
     const w = this.window;
     w.on('close', () => void this.close());
-    w.on('resize', () => this.touch());
+    w.on('resize', () => this.geometryChanged());
+    w.on('move', () => this.geometryChanged());
     w.on('expose', () => this.touch());
     w.on('blur', () => {
       // Focus loss: nothing may stay pressed in the guest, and the mouse is the user's again.
@@ -309,6 +315,12 @@ export class Viewer {
     });
   }
 
+  /** The window moved or changed size (fullscreen, resize): redraw; the relative-mouse fallback re-centres. */
+  private geometryChanged(): void {
+    this.touch();
+    if (this.capture) this.relMouse?.windowMoved();
+  }
+
   private setHelp(on: boolean): void {
     if (this.help !== on) {
       this.help = on;
@@ -346,7 +358,7 @@ export class Viewer {
         this.setCapture(!this.capture);
         break;
       case 'fullscreen':
-        this.window.setFullscreen(!this.window.fullscreen);
+        this.fullscreen.toggle();
         break;
       case 'quit':
         void this.close();

@@ -1,0 +1,35 @@
+/**
+ * README's headless example is what the command really prints: the same keys in the same order,
+ * and latency null without --verify (a producer's frames carry no post time), from a real run
+ * against guest-stub.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeShm, runCli, shmPath, startCli, waitFor } from '../support/helpers.js';
+
+afterAll(removeShm);
+
+describe('README example', () => {
+  it('view --headless --json prints what README shows', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /\$ glasspane view --shm \S+ --headless --seconds 10 --json\n(\{.*\})\n/.exec(readme);
+    expect(block, 'the headless example in README.md').not.toBeNull();
+    const shown = JSON.parse(block![1]!);
+
+    const shm = shmPath('readme');
+    const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '30', '--quiet']);
+    try {
+      await waitFor(() => existsSync(shm), 10_000, 'the stub to create its region');
+      const r = await runCli(['view', '--shm', shm, '--headless', '--seconds', '2', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const real = JSON.parse(r.stdout);
+      const shape = (o: Record<string, unknown>): unknown => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? shape(v as Record<string, unknown>) : typeof v]));
+      expect(shape(shown)).toEqual(shape(real));
+      expect(real.latencyMs).toEqual({ p50: null, p99: null });
+      expect(shown.latencyMs).toEqual(real.latencyMs);
+    } finally {
+      stub.child.kill('SIGTERM');
+      await stub.exited;
+    }
+  }, 60_000);
+});
