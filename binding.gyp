@@ -10,6 +10,8 @@
         "native/fault_guard.cc",
         "native/watcher.cc",
         "native/sdl_grab.cc",
+        "native/sdl_present.cc",
+        "native/sdl_api.cc",
         "native/sdl_input.cc",
         "native/kvm.cc"
       ],

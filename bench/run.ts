@@ -6,6 +6,7 @@
  * PNG chart next to it, and with --json prints one JSON object on stdout at the end.
  *   npm run -s bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
  *                 [--watcher spinUs=…,maxSleepUs=…] [--out DIR] [--no-chart] [--no-present]
+ * --no-present skips every trial that opens a window (present, window, render).
  * (-s keeps npm's own banner off stdout, so with --json the JSON is alone there.)
  * Benchmarks are not tests: nothing here fails on timing; targets are reported as met or missed.
  */
@@ -19,7 +20,10 @@ import type { CopyTrialResult } from './copy.js';
 import type { FramesResult } from './frames.js';
 import type { IdleResult } from './idle.js';
 import type { PresentResult } from './present.js';
+import type { RenderResult, RenderRow } from './render.js';
+import type { WindowRow, WindowTrialResult } from './window.js';
 import { drawChart } from './chart.js';
+import { printWindow } from './window-table.js';
 
 /** The frame rates of the sustained runs (issue 6). */
 const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 144, '3840x2160': 60 };
@@ -29,6 +33,11 @@ const NOTIFY_FPS = 144;
 /** Notification with frames too small to cost the producer any time: the mechanism alone. */
 const NOTIFY_SMALL_MODE = '256x144';
 const PIPELINE_FPS = 60;
+/** The window trials' streams (issue 12) and their target: the window consumes what the guest produces. */
+const WINDOW_FPS: Record<string, number> = { '1920x1080': 60, '2560x1440': 144, '3840x2160': 60 };
+const WINDOW_CONSUMED_RATIO = 0.98;
+/** Render-cost sizes: window.render() on llvmpipe at 2160p would take most of a minute. */
+const RENDER_MODES = ['1920x1080', '2560x1440'];
 
 type Consumer = 'relay' | 'poll1ms';
 const CONSUMERS: Consumer[] = ['relay', 'poll1ms'];
@@ -41,6 +50,8 @@ export interface BenchJson {
   idleCpuPct: number | null;
   /** The viewer under Xvfb (for information), or why it was not measured. */
   present: string | { mode: string; fps: number; presentMs: number | null; presentedLatencyMs: number | null; renderFps: number };
+  /** The real viewer window under Xvfb per stream, next to the same stream headless (issue 12). */
+  window: WindowRow[];
   compare: {
     poll1ms: {
       notifyUs: Summary | null;
@@ -70,7 +81,9 @@ const started = performance.now();
 const failures: string[] = [];
 let trialNo = 0;
 const withPresent = !args.has('no-present');
-const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 : 0);
+const renderModes = modes.filter((m) => RENDER_MODES.includes(m.mode)).map((m) => m.mode);
+const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 + modes.length + (renderModes.length ? 1 : 0) : 0);
+const windowSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
 
 async function trial<T>(name: string, file: string, trialArgs: string[], timeoutMs = 90_000): Promise<T | null> {
   trialNo++;
@@ -152,6 +165,19 @@ if (withPresent) {
   else present = { mode: r.mode, fps: r.fps, presentMs: r.presentMs, presentedLatencyMs: r.presentedLatencyMs, renderFps: r.renderFps };
 }
 
+// 7. The real viewer window per stream, with the same stream headless; then what one render costs.
+const windowTrials: WindowTrialResult[] = [];
+let render: RenderResult | null = null;
+if (withPresent) {
+  for (const m of modes) {
+    const fps = WINDOW_FPS[m.mode] ?? 60;
+    const r = await trial<WindowTrialResult>(`window (viewer under Xvfb) ${m.mode} @ ${fps} fps`, 'window', ['--mode', m.mode, '--fps', String(fps), '--seconds', String(windowSeconds), '--warmup', '1'], 180_000);
+    if (r) windowTrials.push(r);
+  }
+  if (renderModes.length) render = await trial<RenderResult>(`render cost ${renderModes.join(', ')}`, 'render', ['--modes', renderModes.join(','), '--frames', quick ? '20' : '60'], 180_000);
+}
+const windowRows: WindowRow[] = windowTrials.flatMap((r) => (r.available ? [{ mode: r.mode, producedFps: r.producedFps, consumedFps: r.consumedFps, presentedFps: r.presentedFps, cpuPct: r.cpuPct, renderMs: r.renderMs, presentLatencyMs: r.presentLatencyMs, headlessConsumedFps: r.headlessConsumedFps }] : []));
+
 const runSeconds = round((performance.now() - started) / 1000, 1);
 const ratio = (r: FramesResult): number | null => {
   const base = memcpyMs(r.mode);
@@ -167,6 +193,7 @@ const result: BenchJson = {
   sustained: sustained.relay.map(sustainedRow),
   idleCpuPct: idle.relay ? round(idle.relay.cpuPct, 2) : null,
   present,
+  window: windowRows,
   compare: {
     poll1ms: {
       notifyUs: notify.poll1ms?.notifyUs ?? null,
@@ -205,6 +232,7 @@ if (result.notifyUs) {
 }
 for (const p of result.pipeline) verdicts.push({ what: `pipeline ratio ${p.mode} ≤ ${TARGETS.pipelineRatio}`, met: p.ratio !== null && p.ratio <= TARGETS.pipelineRatio, value: String(p.ratio) });
 for (const s of result.sustained) verdicts.push({ what: `sustained ${s.mode}: 0 lost, 0 verify failures`, met: s.lost === 0 && s.verifyFailures === 0, value: `${s.lost} lost, ${s.verifyFailures} failures` });
+for (const w of result.window) verdicts.push({ what: `window ${w.mode}: consumed ≥ ${WINDOW_CONSUMED_RATIO} × produced`, met: w.consumedFps >= WINDOW_CONSUMED_RATIO * w.producedFps, value: `${w.consumedFps} of ${w.producedFps} fps` });
 if (result.idleCpuPct !== null) verdicts.push({ what: `idle CPU ≤ ${TARGETS.idleCpuPct} %`, met: result.idleCpuPct <= TARGETS.idleCpuPct, value: `${result.idleCpuPct} %` });
 
 // ---- table ----
@@ -266,6 +294,8 @@ print(
     : `Present cost of the viewer under Xvfb (software rendering, ${present.mode} @ ${present.fps} fps, for information): render() p50 ${present.presentMs} ms, copied → presented p50 ${present.presentedLatencyMs} ms, ${present.renderFps} renders/s`,
 );
 print('');
+printWindow(print, windowTrials, render, WINDOW_CONSUMED_RATIO);
+print('');
 print('Targets');
 for (const v of verdicts) print(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.what.padEnd(48)} ${v.value}`);
 if (failures.length) print(`\n${failures.length} trial(s) failed: ${failures.map((f) => f.split(':')[0]).join(', ')}`);
@@ -275,7 +305,7 @@ mkdirSync(outDir, { recursive: true });
 const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const jsonPath = join(outDir, `${stamp}.json`);
 const pngPath = join(outDir, `${stamp}.png`);
-const details = { targets: TARGETS, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, trials: trialNo };
+const details = { targets: { ...TARGETS, windowConsumedRatio: WINDOW_CONSUMED_RATIO }, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, window: windowTrials, render, trials: trialNo };
 writeFileSync(jsonPath, `${JSON.stringify({ ...result, details }, null, 2)}\n`);
 if (!args.has('no-chart')) {
   try {

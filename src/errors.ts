@@ -28,6 +28,10 @@ export const ErrorCodes = {
   ERR_RELAY_THREAD: 'ERR_RELAY_THREAD',
   ERR_USAGE: 'ERR_USAGE',
   ERR_CONFIG: 'ERR_CONFIG',
+  /** The viewer's presenter was given a frame, overlay or rectangle that does not fit (a bug in the caller). */
+  ERR_PRESENT_GEOMETRY: 'ERR_PRESENT_GEOMETRY',
+  /** The viewer's presenter cannot work with this window (SDL not reachable, window gone, renderer refuses). */
+  ERR_PRESENTER: 'ERR_PRESENTER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});

@@ -117,6 +117,23 @@ export interface NativeWatcher {
   readonly busy: boolean;
 }
 
+/**
+ * Presents frames in an SDL window through the window's own renderer, with persistent textures
+ * (native/sdl_present.h). Typed loosely on purpose: src/viewer/native-presenter.ts is its only
+ * user and validates every argument before the call. JS main thread only.
+ */
+export interface NativePresenterHandle {
+  /** Re-checks the window's renderer; returns a generation number that changes when the textures were lost. Throws when the window is gone. */
+  check(): number;
+  /** Uploads `rects` (x, y, w, h groups; null = all) of the frame; returns the bytes uploaded. */
+  setFrame(pixels: Uint8Array, width: number, height: number, stride: number, srcFormat: number, rects: Int32Array | null): number;
+  setOverlay(slot: number, pixels: Uint8Array | null, width: number, height: number, stride: number, rgba: boolean): void;
+  /** Draws the frame into dst and the overlays ([slot, x, y] groups, frame pixels) over it, then presents; false = no frame texture. */
+  present(dx: number, dy: number, dw: number, dh: number, linear: boolean, overlays: Float64Array): boolean;
+  info(): { renderer: string; software: boolean; textureFormat: string; glRenderer: string | null; maxTextureWidth: number; maxTextureHeight: number; generation: number };
+  close(): void;
+}
+
 interface Addon {
   Region: new (path: string, options?: RegionOpenOptions) => NativeRegion;
   Watcher: new (region: NativeRegion, options?: WatcherOptions) => NativeWatcher;
@@ -134,6 +151,8 @@ interface Addon {
    * window has input focus. JS main thread only.
    */
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
+  /** Throws when SDL2 is not loaded in this process or no window has that id. */
+  Presenter: new (windowId: number) => NativePresenterHandle;
   /**
    * SDL's relative mouse mode on/off through the loaded SDL2 (see native/sdl_input.h); on also
    * zeroes and starts the xrel/yrel sums. Null when SDL2 is not loaded. JS main thread only.

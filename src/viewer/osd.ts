@@ -1,13 +1,14 @@
 /**
- * The on-screen display: figures and messages drawn with @napi-rs/canvas into a small panel, once
- * per change (not per frame), converted to the frame's pixel format so drawing it on a frame is a
- * row copy. Also the help overlay and the full-window message screen shown before any frame.
+ * The on-screen display: figures and messages drawn with @napi-rs/canvas into a small opaque
+ * BGRA panel, once per change (not per frame), which the presenter shows as an overlay over the
+ * frame. Also the help overlay and the full-window message screen shown before any frame.
  */
 import { createCanvas } from '@napi-rs/canvas';
-import { textPanel, wrapText } from '../text-panel.js';
-import type { Panel } from './compositor.js';
-import type { SdlFormat } from './pixel-format.js';
-import { channelOrder } from './pixel-format.js';
+import { textPanel, wrapText, type TextPanel } from '../text-panel.js';
+import { BGRA } from '../kvmfr/pixels.js';
+
+/** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */
+export type Panel = TextPanel;
 
 export interface OsdFigures {
   /** Renders per second (frames presented, including cursor-only redraws). */
@@ -25,17 +26,12 @@ export interface OsdFigures {
   messages: string[];
 }
 
-/** The frame's pixel layout for a panel. */
-function layoutOf(format: SdlFormat) {
-  return { bytesPerPixel: format === 'bgr24' || format === 'rgb24' ? (3 as const) : (4 as const), ...channelOrder(format) };
-}
-
 export class Osd {
   private key = '';
   private panel: Panel | null = null;
 
   /** The OSD panel for these figures; the same object while nothing visible changed. */
-  render(f: OsdFigures, format: SdlFormat): Panel {
+  render(f: OsdFigures): Panel {
     const lines: Array<[string, string]> = [
       [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
       [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms`, '#ffffff'],
@@ -45,16 +41,16 @@ export class Osd {
       // Whole messages, wrapped to the panel (a cut "…cannot c" hid the cause and the fix).
       ...f.messages.slice(-3).map((m): [string, string] => [m.length > 400 ? `${m.slice(0, 399)}…` : m, '#ff8080']),
     ];
-    const key = `${format}|${lines.map((l) => l[0]).join('\n')}`;
+    const key = lines.map((l) => l[0]).join('\n');
     if (key === this.key && this.panel) return this.panel;
     this.key = key;
-    this.panel = textPanel(lines, { width: 420, background: '#101018', wrap: true }, layoutOf(format));
+    this.panel = textPanel(lines, { width: 420, background: '#101018', wrap: true }, BGRA);
     return this.panel;
   }
 }
 
 /** The help overlay shown while the escape key is held. */
-export function helpPanel(escapeName: string, format: SdlFormat): Panel {
+export function helpPanel(escapeName: string): Panel {
   const rows: Array<[string, string]> = [
     [`${escapeName} (tap)   capture on/off`, '#ffd060'],
     [`${escapeName}+F       fullscreen`, '#ffffff'],
@@ -64,7 +60,7 @@ export function helpPanel(escapeName: string, format: SdlFormat): Panel {
     [`${escapeName}+S       screenshot (PNG)`, '#ffffff'],
   ];
   // As wide as its longest row (a longer escape key name, "input to the guest on/off").
-  return textPanel(rows, { width: 380, background: '#202040', pad: 10, fit: true, maxWidth: 900 }, layoutOf(format));
+  return textPanel(rows, { width: 380, background: '#202040', pad: 10, fit: true, maxWidth: 900 }, BGRA);
 }
 
 /**

@@ -1,21 +1,24 @@
 /**
  * The viewer window: a FrameRelay's frames presented with SDL (aspect kept, resizable,
- * fullscreen), the guest cursor and the OSD drawn into the lent frame (save-under, so they move
- * without a new frame), and keyboard/mouse forwarded to an InputSink in capture mode.
+ * fullscreen), the guest cursor and the OSD as overlays over the frame (so they move without a
+ * new frame and never touch it), and keyboard/mouse forwarded to an InputSink in capture mode.
  *
- * Frame path: relay copy → (cursor + OSD pixels drawn in place) → window.render() → release.
- * No JS copy of the frame and no per-frame allocation on our side. The newest frame wins: a frame
- * arriving before the previous one was presented replaces it.
+ * Frame path: relay copy → presenter uploads the damaged rectangles into its frame texture →
+ * present (frame + overlays) → release the previous frame. No JS copy of the frame. The newest
+ * frame wins: a frame arriving before the previous one was presented replaces it (its damage is
+ * carried over, see damage.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import { FrameRelay, type LentFrame, type RelayState } from '../relay/frame-relay.js';
 import type { InputSink, MouseButton } from '../input/sink.js';
-import { FrameCompositor, type CursorImage, type Panel } from './compositor.js';
+import { DamageTracker } from './damage.js';
 import { fitRect, windowToFrame } from './geometry.js';
 import { KeyRouter, hidForCode, type EscapeAction } from './key-router.js';
-import { Osd, helpPanel, messageScreen } from './osd.js';
+import { NativePresenter, isSoftwareGl } from './native-presenter.js';
+import { messageScreen } from './osd.js';
+import { OverlayScene } from './overlay-scene.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
@@ -70,8 +73,9 @@ export class Viewer {
   private relay: FrameRelay;
   private window!: SdlWindow;
   private sdl!: Sdl;
-  private readonly compositor = new FrameCompositor();
-  private readonly osd = new Osd();
+  private presenter: NativePresenter | null = null;
+  private readonly damage = new DamageTracker();
+  private readonly overlays: OverlayScene;
   private readonly stats = new ViewerStats();
   private readonly router: KeyRouter;
   private current: LentFrame | null = null;
@@ -84,8 +88,6 @@ export class Viewer {
   private inputEnabled = true;
   private osdOn: boolean;
   private help = false;
-  private helpCache: { format: string; panel: Panel } | null = null;
-  private cursor: { visible: boolean; x: number; y: number; image: CursorImage | null } = { visible: false, x: 0, y: 0, image: null };
   private messages: Array<{ text: string; until: number }> = [];
   private status = 'waiting for the guest…';
   private title: string;
@@ -112,6 +114,7 @@ export class Viewer {
       throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
     }
     this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled, { onHelp: (on) => this.setHelp(on) });
+    this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock');
     // [hook: lock keys] ScrollLock is synced only when it is not the escape key (its taps toggle it).
     this.locks = new LockSync({ sink: o.sink, host: hostLockState, scroll: (o.escapeKey ?? 'ScrollLock') !== 'ScrollLock', warn: (m) => this.message(m) });
     this.finished = new Promise((resolve) => (this.done = resolve));
@@ -130,6 +133,8 @@ export class Viewer {
       fullscreen: this.o.fullscreen ?? false,
       vsync: this.o.vsync ?? true,
     });
+    this.presenter = NativePresenter.attach(this.window);
+    this.chooseRenderer();
     this.relMouse = new RelativeMouse(this.sdl, this.window, (m) => this.message(m)); // [hook: relative mouse]
     this.fullscreen = new FullscreenSwitch(this.window, () => displayUnder(this.window, this.sdl.video.displays));
     this.wireWindow();
@@ -154,8 +159,22 @@ export class Viewer {
     this.current?.release();
     this.pending = this.current = null;
     this.unwireClipboard();
+    this.presenter?.close();
     if (this.window && !this.window.destroyed) this.window.destroy();
     this.done();
+  }
+
+  /**
+   * Without GPU acceleration (a VM, Xvfb, a missing driver) SDL's OpenGL renderer runs on a
+   * software rasterizer such as llvmpipe, which costs several times more per frame than SDL's
+   * own software renderer: switch to that one. SDL_RENDER_DRIVER, when the user sets it, wins.
+   */
+  private chooseRenderer(): void {
+    const info = this.presenter!.info();
+    log('renderer %s (%s), texture %s', info.renderer, info.glRenderer ?? 'no GL', info.textureFormat);
+    if (process.env.SDL_RENDER_DRIVER || !isSoftwareGl(info.glRenderer)) return;
+    this.window.setAccelerated(false);
+    log('OpenGL is %s (software): using SDL\'s software renderer (%s)', info.glRenderer, this.presenter!.info().renderer);
   }
 
   /** The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is the VM we show. */
@@ -190,22 +209,27 @@ export class Viewer {
   private wireRelay(): void {
     const r = this.relay;
     r.on('frame', (f) => {
-      this.pending?.release();
+      if (this.pending) {
+        this.damage.skipped(this.pending.info);
+        this.pending.release();
+      }
       this.pending = f;
       this.schedule();
     });
     r.on('format', (info) => log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name));
     r.on('cursor', (c) => {
-      if (c.shape) this.cursor.image = { ...c.shape, pixels: c.shape.pixels };
+      const cursor = this.overlays.cursor;
+      if (c.shape) this.overlays.setCursorShape(c.shape);
       if (c.position) {
-        this.cursor.x = c.position.x;
-        this.cursor.y = c.position.y;
+        cursor.x = c.position.x;
+        cursor.y = c.position.y;
       }
-      this.cursor.visible = c.visible;
+      cursor.visible = c.visible;
       this.touch();
     });
     r.on('session', (s) => {
       this.formatVer = -1;
+      this.damage.reset(); // a new producer's damage says nothing about the last one's frames
       this.warnedUuid = false;
       this.checkSameVm();
       if (!this.o.title) {
@@ -361,12 +385,11 @@ export class Viewer {
   async screenshot(): Promise<string> {
     const f = this.current;
     if (!f) throw new Error('no guest frame yet');
-    this.compositor.restore();
-    this.dirty = true;
+    // The frame itself: the cursor and the OSD are overlays, never in it. framePng reads the
+    // pixels before its first await, while the frame is still lent to us.
     const png = await framePng(f.info, f.data);
     const file = join(this.o.screenshotDir ?? process.cwd(), `glasspane-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
     await writeFile(file, png);
-    this.schedule();
     return file;
   }
 
@@ -423,11 +446,11 @@ export class Viewer {
     try {
       this.presentNow();
     } catch (err) {
-      this.compositor.detach();
       this.current?.release();
       this.current = null;
       this.format = null;
       this.formatVer = -1;
+      this.damage.reset();
       const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
       if (this.messages.at(-1)?.text !== text) this.message(text);
       try {
@@ -439,11 +462,10 @@ export class Viewer {
   }
 
   private presentNow(): void {
-    if (this.closed || !this.window || this.window.destroyed) return;
+    if (this.closed || !this.window || this.window.destroyed || !this.presenter) return;
     const fresh = this.pending;
     if (fresh) {
       this.pending = null;
-      this.compositor.detach();
       this.current?.release();
       this.current = fresh;
       // formatVer numbers a producer session's formats: a new session (or a buffer that does not
@@ -454,38 +476,34 @@ export class Viewer {
         fmt = this.format = presentableFormat(fresh.info);
         if (!fmt.ok) this.message(fmt.message);
       }
-      if (fmt.ok) this.compositor.attach(fresh.data, fmt.width, fmt.height, fmt.stride, fmt.sdlFormat);
     } else if (!this.dirty) {
       return;
-    } else {
-      this.compositor.restore();
     }
     this.dirty = false;
 
     const cur = this.current;
     const fmt = this.format;
+    const t0 = performance.now();
+    if (fresh && fmt?.ok) {
+      const geometry = { width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat };
+      this.presenter.setFrame(fresh.data, geometry, this.damage.take(fresh.info, fmt.width, fmt.height));
+    }
+    if (fresh && !fmt?.ok) this.damage.reset();
     if (!cur || !fmt || !fmt.ok) {
       this.renderMessage(fmt && !fmt.ok ? [fmt.message] : [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)]);
       return;
     }
-    this.drawOverlays(fmt);
-    const t0 = performance.now();
-    this.window.render(fmt.width, fmt.height, fmt.stride, fmt.sdlFormat, cur.data, {
-      scaling: this.o.integerScale ? 'nearest' : 'linear',
-      dstRect: this.dstRect(fmt.width, fmt.height),
-    });
+    this.placeOverlays(fmt, cur.data);
+    this.presenter.present(this.dstRect(fmt.width, fmt.height), this.o.integerScale ? 'nearest' : 'linear');
     const t1 = performance.now();
     this.stats.render(t1 - t0);
     if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
   }
 
-  private drawOverlays(fmt: Extract<Presentable, { ok: true }>): void {
-    const c = this.cursor;
-    if (c.visible && c.image) this.compositor.drawCursor(c.image, c.x, c.y);
-    if (this.osdOn) {
-      const f = this.stats.figures;
-      const panel = this.osd.render(
-        {
+  private placeOverlays(fmt: Extract<Presentable, { ok: true }>, frame: Buffer): void {
+    const f = this.stats.figures;
+    const osd = this.osdOn
+      ? {
           fps: f.fps,
           ups: f.ups,
           latencyMs: f.latencyMs,
@@ -495,16 +513,9 @@ export class Viewer {
           input: this.inputEnabled ? this.inputName : 'off',
           audio: this.o.audio?.osdLine(), // [hook: audio]
           messages: this.messages.map((m) => m.text),
-        },
-        fmt.sdlFormat,
-      );
-      this.compositor.drawPanel(panel, 8, 8);
-    }
-    if (this.help) {
-      if (this.helpCache?.format !== fmt.sdlFormat) this.helpCache = { format: fmt.sdlFormat, panel: helpPanel(this.o.escapeKey ?? 'ScrollLock', fmt.sdlFormat) };
-      const h = this.helpCache.panel;
-      this.compositor.drawPanel(h, Math.max(0, Math.floor((fmt.width - h.width) / 2)), Math.max(0, Math.floor((fmt.height - h.height) / 2)));
-    }
+        }
+      : null;
+    this.overlays.place(this.presenter!, { data: frame, width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat }, osd, this.help);
   }
 
   private renderMessage(lines: string[]): void {

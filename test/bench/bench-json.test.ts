@@ -33,7 +33,7 @@ describe('npm run bench --json', () => {
     // npm's banner cannot be taken back from inside the script: the runner says how to avoid it.
     expect(r.stderr).toContain('`npm run -s bench -- --json …` leaves it out');
     const j = JSON.parse(lines[0]!);
-    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained']);
+    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained', 'window']);
 
     expect(j.copy).toHaveLength(1);
     expect(Object.keys(j.copy[0]).sort()).toEqual(['copyMs', 'efficiency', 'memcpyMs', 'mode']);
@@ -47,6 +47,7 @@ describe('npm run bench --json', () => {
     expect(j.sustained[0].verifyFailures).toBe(0); // the stub's scene arrives intact
     expect(isNum(j.idleCpuPct)).toBe(true);
     expect(j.present).toMatch(/^n\/a/);
+    expect(j.window).toEqual([]); // --no-present: no window trials
 
     const poll = j.compare.poll1ms;
     summary(poll.notifyUs);
@@ -65,5 +66,27 @@ describe('npm run bench --json', () => {
     expect(shape).toEqual(j);
     expect(details.verdicts.length).toBeGreaterThan(0);
     expect(readFileSync(join(out, png)).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  }, 120_000);
+
+  it('the window trial reports the issue-12 row: the real viewer window and the same stream headless', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'window.js'), '--mode', '320x240', '--fps', '30', '--seconds', '1', '--warmup', '0.5'], { encoding: 'utf8', timeout: 100_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout.trim().split('\n').find((l) => l.startsWith('BENCH_RESULT '))!.slice(13));
+    expect(j).toMatchObject({ available: true, mode: '320x240', producedFps: 30 });
+    for (const k of ['consumedFps', 'presentedFps', 'cpuPct', 'renderMs', 'headlessConsumedFps']) expect(isNum(j[k]), k).toBe(true);
+    expect(Object.keys(j.presentLatencyMs).sort()).toEqual(['p50', 'p99']);
+    for (const v of Object.values(j.presentLatencyMs)) expect(isNum(v)).toBe(true);
+    expect(j.consumedFps).toBeGreaterThan(0); // frames flowed through the window (rates are not asserted)
+    expect(j.headlessConsumedFps).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the render-cost trial compares window.render() and the presenter on both renderers', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'render.js'), '--modes', '320x240', '--frames', '3'], { encoding: 'utf8', timeout: 100_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout.trim().split('\n').find((l) => l.startsWith('BENCH_RESULT '))!.slice(13));
+    expect(j.available).toBe(true);
+    expect(j.rows.map((x: { way: string }) => x.way)).toEqual(['window.render', 'presenter, whole frame', 'presenter, 1 % damaged', 'window.render', 'presenter, whole frame', 'presenter, 1 % damaged']);
+    expect(j.rows.at(-1).renderer).toBe('software');
+    for (const row of j.rows) expect(isNum(row.p50Ms) && isNum(row.p90Ms)).toBe(true);
   }, 120_000);
 });

@@ -25,8 +25,8 @@ const SPICE_PROBLEM = 'SPICE: retrying in 2 s: cannot connect to the SPICE serve
 
 describe('OSD text', () => {
   it('wraps a long message over several rows instead of cutting it, all inside the panel', () => {
-    const short = new Osd().render(figures(['input to the guest off']), 'bgra32');
-    const long = new Osd().render(figures([SPICE_PROBLEM]), 'bgra32');
+    const short = new Osd().render(figures(['input to the guest off']));
+    const long = new Osd().render(figures([SPICE_PROBLEM]));
     expect(long.width).toBe(short.width);
     expect(long.height).toBeGreaterThanOrEqual(short.height + 2 * 18); // at least two more rows
     expect(onlyBackground(long, long.width - 6, long.width, [0x18, 0x10, 0x10])).toBe(true);
@@ -34,7 +34,7 @@ describe('OSD text', () => {
 
   it('the help panel is as wide as its longest row', () => {
     for (const key of ['ScrollLock', 'ControlRight', 'MediaPlayPause']) {
-      const p = helpPanel(key, 'bgra32');
+      const p = helpPanel(key);
       const ctx = createCanvas(1, 1).getContext('2d');
       ctx.font = '14px "DejaVu Sans Mono", monospace';
       const longest = Math.ceil(ctx.measureText(`${key}+I       input to the guest on/off`).width);
