@@ -17,6 +17,8 @@ export interface OsdFigures {
   ups: number;
   /** Frame copied out of the region → presented, ms (median of the last second). */
   latencyMs: number | null;
+  /** Guest frames consumed but not presented (a newer one came first), since the start. */
+  skipped?: number;
   resolution: string;
   format: string;
   capture: boolean;
@@ -34,7 +36,7 @@ export class Osd {
   render(f: OsdFigures): Panel {
     const lines: Array<[string, string]> = [
       [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
-      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms`, '#ffffff'],
+      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms${f.skipped ? ` · skipped ${f.skipped}` : ''}`, '#ffffff'],
       [`${f.resolution} ${f.format}`, '#c0c0c0'],
       [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}`, f.capture ? '#ffd060' : '#c0c0c0'],
       ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),

@@ -5,7 +5,12 @@
  * cursor move or a present without a new frame costs no pixel work.
  */
 import { CursorOverlay, type CursorImage, type FramePixels } from './cursor-overlay.js';
-import type { NativePresenter, OverlayImage } from './native-presenter.js';
+import type { OverlayImage, OverlayPlacement } from './native-presenter.js';
+
+/** Where overlays go (the presenter, or a window backend's surface). */
+export interface OverlayTarget {
+  setOverlay(slot: number, placement: OverlayPlacement): void;
+}
 import { Osd, helpPanel, type OsdFigures, type Panel } from './osd.js';
 
 /** Overlay slots, bottom to top. */
@@ -29,7 +34,7 @@ export class OverlayScene {
   }
 
   /** Places every overlay for a present of `frame`; `osd` null hides the OSD. */
-  place(p: NativePresenter, frame: FramePixels, osd: OsdFigures | null, help: boolean): void {
+  place(p: OverlayTarget, frame: FramePixels, osd: OsdFigures | null, help: boolean): void {
     const show = (slot: number, image: OverlayImage | Panel | null, x: number, y: number, visible: boolean) => {
       const changed = image !== null && image !== this.uploaded[slot];
       if (changed) this.uploaded[slot] = image;
