@@ -53,7 +53,8 @@ class MailboxBuffers implements FrameBuffers {
 }
 
 const buffers = new MailboxBuffers();
-const relay = new FrameRelay({ ...data.options, buffers });
+// This thread exists to consume: copies run on it, not on the shared libuv pool.
+const relay = new FrameRelay({ ...data.options, buffers, copyOnThisThread: true });
 let lastSkipped = 0;
 let lastSession = -1;
 const counters = () => send({ t: 'counters', counters: { ...relay.counters }, state: relay.state });
