@@ -27,7 +27,7 @@ import { printWindow } from './window-table.js';
 
 /** The frame rates of the sustained runs (issue 6). */
 const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 144, '3840x2160': 60 };
-const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, idleCpuPct: 2 };
+const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, handoffRatio: 0.3, idleCpuPct: 2 };
 const NOTIFY_MODE = '1920x1080';
 const NOTIFY_FPS = 144;
 /** Notification with frames too small to cost the producer any time: the mechanism alone. */
@@ -46,6 +46,11 @@ export interface BenchJson {
   copy: Array<{ mode: string; memcpyMs: number; copyMs: number; efficiency: number }>;
   notifyUs: Summary | null;
   pipeline: Array<{ mode: string; ratio: number | null }>;
+  /**
+   * Added latency: the consumer holds the whole frame − the producer finished writing it, per
+   * frame, p50 in µs and ÷ one memcpy of the frame (issue 12 target ≤ 0.3).
+   */
+  handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
   sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
   idleCpuPct: number | null;
   /** The viewer under Xvfb (for information), or why it was not measured. */
@@ -56,6 +61,7 @@ export interface BenchJson {
     poll1ms: {
       notifyUs: Summary | null;
       pipeline: Array<{ mode: string; ratio: number | null }>;
+      handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
       sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
       idleCpuPct: number | null;
     };
@@ -183,6 +189,11 @@ const ratio = (r: FramesResult): number | null => {
   const base = memcpyMs(r.mode);
   return base && r.latencyUs ? round(r.latencyUs.p50 / 1000 / base, 2) : null;
 };
+const handoffRow = (r: FramesResult) => {
+  const base = memcpyMs(r.mode);
+  const p50 = r.handoffUs?.p50 ?? null;
+  return { mode: r.mode, p50Us: p50 === null ? null : round(p50, 1), ratio: p50 !== null && base ? round(p50 / 1000 / base, 2) : null };
+};
 const sustainedRow = (r: FramesResult) => ({ mode: r.mode, fps: r.fps, seconds: r.seconds, lost: r.lost, verifyFailures: r.verifyFailures });
 const date = new Date();
 
@@ -190,6 +201,7 @@ const result: BenchJson = {
   copy: copy.map((c) => ({ mode: c.mode, memcpyMs: c.memcpyMs, copyMs: c.copyMs, efficiency: c.efficiency })),
   notifyUs: notify.relay?.notifyUs ?? null,
   pipeline: pipeline.relay.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+  handoff: pipeline.relay.map(handoffRow),
   sustained: sustained.relay.map(sustainedRow),
   idleCpuPct: idle.relay ? round(idle.relay.cpuPct, 2) : null,
   present,
@@ -198,6 +210,7 @@ const result: BenchJson = {
     poll1ms: {
       notifyUs: notify.poll1ms?.notifyUs ?? null,
       pipeline: pipeline.poll1ms.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+      handoff: pipeline.poll1ms.map(handoffRow),
       sustained: sustained.poll1ms.map(sustainedRow),
       idleCpuPct: idle.poll1ms ? round(idle.poll1ms.cpuPct, 2) : null,
     },
@@ -231,6 +244,7 @@ if (result.notifyUs) {
   verdicts.push({ what: `notify p99 ≤ ${TARGETS.notifyP99Us} µs`, met: result.notifyUs.p99 <= TARGETS.notifyP99Us, value: `${result.notifyUs.p99} µs` });
 }
 for (const p of result.pipeline) verdicts.push({ what: `pipeline ratio ${p.mode} ≤ ${TARGETS.pipelineRatio}`, met: p.ratio !== null && p.ratio <= TARGETS.pipelineRatio, value: String(p.ratio) });
+for (const h of result.handoff) verdicts.push({ what: `hand-off ${h.mode}: added latency p50 ≤ ${TARGETS.handoffRatio} × memcpy`, met: h.ratio !== null && h.ratio <= TARGETS.handoffRatio, value: `${h.p50Us} µs = ${h.ratio} × memcpy` });
 for (const s of result.sustained) verdicts.push({ what: `sustained ${s.mode}: 0 lost, 0 verify failures`, met: s.lost === 0 && s.verifyFailures === 0, value: `${s.lost} lost, ${s.verifyFailures} failures` });
 for (const w of result.window) verdicts.push({ what: `window ${w.mode}: consumed ≥ ${WINDOW_CONSUMED_RATIO} × produced`, met: w.consumedFps >= WINDOW_CONSUMED_RATIO * w.producedFps, value: `${w.consumedFps} of ${w.producedFps} fps` });
 if (result.idleCpuPct !== null) verdicts.push({ what: `idle CPU ≤ ${TARGETS.idleCpuPct} %`, met: result.idleCpuPct <= TARGETS.idleCpuPct, value: `${result.idleCpuPct} %` });
@@ -275,6 +289,18 @@ for (const m of modes) {
 }
 print('  producer wrote: post → the producer finished writing the frame (its own process); floor: a writer thread and a');
 print('  follower thread in one process, no notification (writer start → follower holds the frame). Both ÷ memcpy.');
+print('');
+print(`Hand-off, the latency the consumer adds: holds the whole frame − the producer finished writing it, per frame (target p50 ≤ ${TARGETS.handoffRatio} × memcpy)`);
+print('mode         memcpy ms   glasspane p50 µs  ratio   p99 µs     1 ms poll p50 µs  ratio   p99 µs');
+for (const m of modes) {
+  const rr = pipeline.relay.find((x) => x.mode === m.mode);
+  const pr = pipeline.poll1ms.find((x) => x.mode === m.mode);
+  const rh = rr ? handoffRow(rr) : null;
+  const ph = pr ? handoffRow(pr) : null;
+  print(
+    `${m.mode.padEnd(11)} ${col(memcpyMs(m.mode), 10)} ${col(rh?.p50Us, 17)} ${col(rh?.ratio, 6)} ${col(rr?.handoffUs ? round(rr.handoffUs.p99, 1) : null, 9)} ${col(ph?.p50Us, 18)} ${col(ph?.ratio, 6)} ${col(pr?.handoffUs ? round(pr.handoffUs.p99, 1) : null, 9)}`,
+  );
+}
 print('');
 print(`Sustained rate with per-pixel verification, ${frameSeconds} s each (target 0 lost, 0 failures)`);
 print('mode         target fps   glasspane fps  lost  failures  CPU %    1 ms poll fps  lost  failures  CPU %');

@@ -33,7 +33,7 @@ describe('npm run bench --json', () => {
     // npm's banner cannot be taken back from inside the script: the runner says how to avoid it.
     expect(r.stderr).toContain('`npm run -s bench -- --json …` leaves it out');
     const j = JSON.parse(lines[0]!);
-    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained', 'window']);
+    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'handoff', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained', 'window']);
 
     expect(j.copy).toHaveLength(1);
     expect(Object.keys(j.copy[0]).sort()).toEqual(['copyMs', 'efficiency', 'memcpyMs', 'mode']);
@@ -42,6 +42,8 @@ describe('npm run bench --json', () => {
 
     summary(j.notifyUs);
     expect(j.pipeline).toEqual([{ mode: '1920x1080', ratio: expect.any(Number) }]);
+    // Per-frame pairs of the producer's write and the consumer's hold exist: the hand-off is measured.
+    expect(j.handoff).toEqual([{ mode: '1920x1080', p50Us: expect.any(Number), ratio: expect.any(Number) }]);
     expect(j.sustained).toHaveLength(1);
     expect(Object.keys(j.sustained[0]).sort()).toEqual(['fps', 'lost', 'mode', 'seconds', 'verifyFailures']);
     expect(j.sustained[0].verifyFailures).toBe(0); // the stub's scene arrives intact
@@ -52,6 +54,7 @@ describe('npm run bench --json', () => {
     const poll = j.compare.poll1ms;
     summary(poll.notifyUs);
     expect(poll.pipeline).toEqual([{ mode: '1920x1080', ratio: expect.any(Number) }]);
+    expect(poll.handoff).toEqual([{ mode: '1920x1080', p50Us: expect.any(Number), ratio: expect.any(Number) }]);
     expect(poll.sustained).toHaveLength(1);
     expect(isNum(poll.idleCpuPct)).toBe(true);
     expect(j.machine).toMatchObject({ cores: expect.any(Number), node: process.version, quick: false });
