@@ -111,6 +111,12 @@ export interface NativeWatcher {
    * the process alive. close() during a wait settles it with WATCH_CLOSED before returning.
    */
   wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void;
+  /**
+   * The same wait on the calling thread, which it blocks: [index, value] as wait() reports them.
+   * For a thread that only consumes (the relay worker): the change reaches the caller without a
+   * thread hand-off or an event-loop wake. Not while a wait() is outstanding.
+   */
+  waitSync(words: number[], timeoutMs: number): [number, number];
   cancel(): void;
   /** Stops and joins the thread. Safe to call twice. */
   close(): void;

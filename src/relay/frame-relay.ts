@@ -21,9 +21,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { openRegion, regionFileChanged, type Region } from '../region.js';
-import { native, WATCH_CLOSED, type NativeWatcher, type WatcherOptions } from '../native.js';
+import { native, WATCH_CANCELLED, WATCH_CLOSED, WATCH_TIMEOUT, type NativeWatcher, type WatcherOptions } from '../native.js';
 import { LgmpConsumer, type ConsumerQueue } from '../lgmp/consumer.js';
 import { LockTimeoutError } from '../lgmp/spinlock.js';
 import { parseKvmfrUdata, type KvmfrInfo } from '../kvmfr/header.js';
@@ -108,6 +108,12 @@ export interface RelayOptions {
    * event loop during a copy holds up nothing else. Default false (the main thread stays free).
    */
   copyOnThisThread?: boolean;
+  /**
+   * Wait for the producer on this thread (Watcher.waitSync, in slices of a few milliseconds with
+   * the event loop run between them) instead of being woken through the event loop. For a thread
+   * of the relay's own: the change reaches the relay without a thread hand-off. Default false.
+   */
+  waitOnThisThread?: boolean;
 }
 
 interface RelayEvents {
@@ -126,6 +132,8 @@ class RegionLost extends Error {}
 
 /** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
 const STALLED_AFTER_MS = 300;
+/** waitOnThisThread: the longest the thread blocks before its event loop runs (messages, timers). */
+const BLOCKING_SLICE_MS = 5;
 
 export class FrameRelay extends EventEmitter<RelayEvents> {
   private region: Region | null = null;
@@ -294,7 +302,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       // timestamp word to change, or retry after a while (also to re-check a bad header).
       if (region.byteLength >= HEADER.SIZE) {
         const ts = region.load32(HEADER.timestamp);
-        await new Promise<number>((resolve) => this.watcher!.wait([HEADER.timestamp, ts], this.options.retryMs ?? 250, resolve));
+        await this.waitForChange([HEADER.timestamp, ts], this.options.retryMs ?? 250);
       } else {
         await sleep(this.options.retryMs ?? 250);
       }
@@ -383,8 +391,22 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       if (gotFrame || gotCursor) continue;
       const f = this.frameQ!;
       const p = this.pointerQ!;
-      const idx = await new Promise<number>((resolve) => this.watcher!.wait([f.positionOffset, f.position, p.positionOffset, p.position], 100, resolve));
+      const idx = await this.waitForChange([f.positionOffset, f.position, p.positionOffset, p.position], 100);
       if (idx === WATCH_CLOSED) throw new SessionEnded('region closed');
+    }
+  }
+
+  /** Waits until one of the watched (offset, value) words differs; the watcher's result index. */
+  private async waitForChange(words: number[], timeoutMs: number): Promise<number> {
+    const watcher = this.watcher!;
+    if (!this.options.waitOnThisThread) return new Promise<number>((resolve) => watcher.wait(words, timeoutMs, resolve));
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const [index] = watcher.waitSync(words, Math.max(0, Math.min(BLOCKING_SLICE_MS, deadline - performance.now())));
+      if (index !== WATCH_TIMEOUT) return index;
+      if (performance.now() >= deadline) return WATCH_TIMEOUT;
+      await nextTurn(); // messages (close, cursor position) and timers
+      if (this.closed) return WATCH_CANCELLED;
     }
   }
 
