@@ -1,7 +1,8 @@
 /**
  * The results chart (PNG, drawn with @napi-rs/canvas): latency histograms of both consumers
  * (notification at 144 fps; pipelined frame latency per size as a multiple of one memcpy), copy
- * efficiency per size and strategy, sustained rates and the idle cost. Targets are dashed lines.
+ * efficiency per size and strategy, sustained rates, the idle cost, and the viewer window against
+ * the same stream headless (rates and CPU). Targets are dashed lines.
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { percentile } from './lib.js';
@@ -166,7 +167,7 @@ function bars(g: SKRSContext2D, b: Box, title: string, groups: string[], series:
 
 export async function drawChart(o: ChartInput): Promise<Buffer> {
   const W = 1500;
-  const H = 1080;
+  const H = 1400;
   const canvas = createCanvas(W, H);
   const g = canvas.getContext('2d');
   g.fillStyle = '#fff';
@@ -232,5 +233,32 @@ export async function drawChart(o: ChartInput): Promise<Buffer> {
     Math.max(3, (r.idleCpuPct ?? 0) * 1.3, (r.compare.poll1ms.idleCpuPct ?? 0) * 1.3),
     { at: 2, label: 'target 2 %' },
   );
+
+  // Row 4: the viewer window per stream — rates ÷ the produced rate | the viewer's CPU.
+  const win = r.window;
+  if (win.length) {
+    const streams = win.map((w) => `${w.mode} @ ${w.producedFps}`);
+    bars(
+      g,
+      { x: 20, y: 1080, w: 900, h: 300 },
+      'Viewer window under Xvfb: fps ÷ the produced rate (consumed = what the guest could post)',
+      streams,
+      [
+        { name: 'window: consumed', colour: COLOURS.relay, values: win.map((w) => w.consumedFps / w.producedFps) },
+        { name: 'window: presented', colour: '#17becf', values: win.map((w) => w.presentedFps / w.producedFps) },
+        { name: 'headless: consumed', colour: '#7f7f7f', values: win.map((w) => w.headlessConsumedFps / w.producedFps) },
+      ],
+      1.2,
+      { at: 0.98, label: 'target 0.98' },
+    );
+    bars(
+      g,
+      { x: 940, y: 1080, w: 540, h: 300 },
+      'Viewer window: CPU (% of one core) and render ms',
+      win.map((w) => `${w.mode.split('x')[1]}p · ${w.renderMs ?? '-'} ms`),
+      [{ name: 'viewer process CPU %', colour: COLOURS.relay, values: win.map((w) => w.cpuPct) }],
+      Math.max(100, ...win.map((w) => w.cpuPct * 1.2)),
+    );
+  }
   return canvas.encode('png');
 }

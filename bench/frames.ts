@@ -9,9 +9,12 @@
  *   handoff  the consumer holds the whole frame − the producer finished writing it (paired per
  *            frame with the producer's own record): the latency the consumer adds
  *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
- *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
+ *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S [--wait thread|loop]
  *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
  *        [--copy-timeout MS]   (both consumers; default: FrameRelay's own, 100 ms)
+ * --wait thread (default): FrameRelay waits and copies on its own thread, as the viewer's relay
+ * thread does (waitOnThisThread, copyOnThisThread); --wait loop: woken through the event loop and
+ * copying on the libuv pool, as `view --headless` does.
  */
 import { rmSync } from 'node:fs';
 import { FrameRelay } from '../src/relay/frame-relay.js';
@@ -62,6 +65,11 @@ function probeRelayQueue(): void {
         if (index >= 0) relayWakeNs = process.hrtime.bigint();
         callback(index, value);
       });
+    }
+    override waitSync(words: number[], timeoutMs: number): [number, number] {
+      const r = super.waitSync(words, timeoutMs);
+      if (r[0] >= 0) relayWakeNs = process.hrtime.bigint();
+      return r;
     }
   }
   (native as { Watcher: typeof Watcher }).Watcher = TimedWatcher;
@@ -149,7 +157,8 @@ async function main(): Promise<void> {
   let running: Promise<void>;
   if (consumerKind === 'relay') {
     probeRelayQueue();
-    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')), copyTimeoutMs: copyTimeoutMs ?? undefined });
+    const onThread = (args.get('wait') ?? 'thread') === 'thread';
+    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')), copyTimeoutMs: copyTimeoutMs ?? undefined, waitOnThisThread: onThread, copyOnThisThread: onThread });
     relay.on('frame', (f) => {
       try {
         onFrame(f.info, f.data, relaySeenNs, f.copiedAtNs, relayWakeNs);

@@ -163,8 +163,22 @@ export function parseWatcher(s: string | undefined): WatcherOptions | undefined 
   return o as WatcherOptions;
 }
 
+/** The producer's counters at one moment (`atNs`: its CLOCK_MONOTONIC, the same clock as ours). */
+export interface ProducerSnapshot {
+  framesPosted: number;
+  waitsForConsumer: number;
+  atNs: bigint;
+}
+
+export interface ProducerProcess {
+  /** Stops it; its whole-run statistics. */
+  stop: () => Promise<ProducerStats | null>;
+  /** Its counters now (asked for with SIGUSR1). */
+  snapshot: () => Promise<ProducerSnapshot>;
+}
+
 /** Starts the producer process and resolves once its region and session exist. */
-export function startProducer(args: string[]): Promise<{ stop: () => Promise<ProducerStats | null> }> {
+export function startProducer(args: string[]): Promise<ProducerProcess> {
   // stdin is a pipe the producer watches: it stops when this process goes, however it goes.
   const child = spawn(process.execPath, [join(BENCH_DIR, 'producer.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -180,6 +194,23 @@ export function startProducer(args: string[]): Promise<{ stop: () => Promise<Pro
       if (!before.includes('READY') && out.includes('READY')) {
         clearTimeout(timer);
         resolve({
+          snapshot: () =>
+            new Promise<ProducerSnapshot>((resolveSnap, rejectSnap) => {
+              // Complete lines only (the last element is what follows the last newline).
+              const statsLines = () => out.split('\n').slice(0, -1).filter((l) => l.startsWith('STATS '));
+              const seen = statsLines().length;
+              const t = setTimeout(() => rejectSnap(new Error('the producer did not answer SIGUSR1 in 5 s')), 5000);
+              const onData = () => {
+                const complete = statsLines();
+                if (complete.length <= seen) return;
+                clearTimeout(t);
+                child.stdout.off('data', onData);
+                const j = JSON.parse(complete[seen]!.slice(6)) as { framesPosted: number; waitsForConsumer: number; atNs: string };
+                resolveSnap({ framesPosted: j.framesPosted, waitsForConsumer: j.waitsForConsumer, atNs: BigInt(j.atNs) });
+              };
+              child.stdout.on('data', onData);
+              child.kill('SIGUSR1');
+            }),
           stop: async () => {
             child.kill('SIGTERM');
             const t = setTimeout(() => child.kill('SIGKILL'), 5000);

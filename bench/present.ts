@@ -2,43 +2,21 @@
  * Present-cost trial, for information: glasspane's viewer window (src/viewer) on a private Xvfb
  * display — software rendering, so this is the cost of SDL's software path, not of a GPU —
  * showing a producer's frames. Reported from the viewer's own figures (its OSD numbers): the
- * median time of the window.render() call and the copied → presented latency, per second.
+ * median time of a present (frame upload + draw + present) and the copied → presented latency,
+ * per second.
  *   node dist/bench/present.js [--mode WxH] [--fps N] [--seconds S] [--warmup S]
  * Exits 0 with `{"available": false, "reason": …}` when Xvfb or SDL is missing.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Viewer } from '../src/viewer/viewer.js';
 import { NullInputSink } from '../src/input/sink.js';
 import { benchShmPath, emitResult, numArg, parseArgs, parseMode, round, startProducer } from './lib.js';
+import { startXvfb } from './xvfb.js';
 
 export type PresentResult =
   | { available: false; reason: string }
   | { available: true; mode: string; fps: number; seconds: number; presentMs: number | null; presentedLatencyMs: number | null; renderFps: number; frameUps: number };
-
-async function startXvfb(): Promise<{ display: string; stop: () => Promise<void> } | string> {
-  if (spawnSync('Xvfb', ['-help'], { stdio: 'ignore' }).error) return 'Xvfb is not installed';
-  let n = 200 + (process.pid % 500);
-  while (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) n++;
-  const display = `:${n}`;
-  // -terminate: the server exits by itself when its last client (the viewer) goes, so this
-  // process can exit without first pulling the display out from under SDL (which would exit(1)).
-  const proc: ChildProcess = spawn('Xvfb', [display, '-screen', '0', '1920x1080x24', '-nolisten', 'tcp', '-terminate'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(`/tmp/.X11-unix/X${n}`)) {
-    if (Date.now() > deadline || proc.exitCode !== null) return 'Xvfb did not start';
-    await sleep(50);
-  }
-  return {
-    display,
-    stop: async () => {
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 const args = parseArgs(process.argv.slice(2));
 const mode = parseMode(args.get('mode') ?? '1920x1080');

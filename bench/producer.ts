@@ -3,8 +3,8 @@
  * StubProducer writing the verifiable "bars" scene, post first and then pixels with the write
  * pointer advancing every 1 MiB, as B7 does.
  *   node dist/bench/producer.js --shm PATH --mode WxH --fps N [--idle]
- * Prints `READY` once the region exists and the session is up, and its statistics as a
- * BENCH_RESULT line when it gets SIGTERM. `--idle`: heartbeat only, no frames (idle-cost trial).
+ * Prints `READY` once the region exists and the session is up, its statistics as a
+ * BENCH_RESULT line when it gets SIGTERM, and a `STATS` snapshot line on each SIGUSR1. `--idle`: heartbeat only, no frames (idle-cost trial).
  */
 import { StubProducer } from '../guest-stub/producer.js';
 import { regionSizeMiB } from '../src/kvmfr/sizing.js';
@@ -25,9 +25,9 @@ const stub = new StubProducer({
   fps: numArg(args, 'fps', 60),
   scene: 'bars',
   format: 'bgra',
-  // Idle: zero frames to post, so the loop only keeps the session alive (the 10 ms heartbeat:
-  // LGMP timestamp, subscriber timeouts, the cursor for new subscribers) until stop(). (A frame
-  // loop of zero seconds no longer does: the heartbeat now stops with the loop.)
+  // Idle: zero frames to post, so the loop only keeps the session alive: the 10 ms heartbeat
+  // (LGMP timestamp, subscriber timeouts, the cursor for new subscribers) runs until stop().
+  // (A loop of zero seconds no longer does: the stub's heartbeat stops with its frame loop.)
   frames: idle ? 0 : undefined,
 });
 
@@ -65,6 +65,8 @@ const stop = async (): Promise<void> => {
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
+// A snapshot on request (the window trial's measuring window): `STATS {framesPosted, …, atNs}`.
+process.on('SIGUSR1', () => process.stdout.write(`STATS ${JSON.stringify({ framesPosted: stub.stats.framesPosted, waitsForConsumer: stub.stats.waitsForConsumer, atNs: String(process.hrtime.bigint()) })}\n`));
 process.on('SIGINT', () => void stop());
 // The trial holds our stdin: when it ends (the trial exited or crashed), stop too.
 process.stdin.on('end', () => void stop());

@@ -4,29 +4,40 @@
  * trial runs in a fresh process (node dist/bench/<trial>.js …); the memcpy baseline is measured
  * in the same run. Prints a table (stderr with --json), writes bench/results/<date>.json and a
  * PNG chart next to it, and with --json prints one JSON object on stdout at the end.
- *   npm run bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
+ *   npm run -s bench [-- --quick] [-- --json] [--modes 1920x1080,…] [--seconds S] [--rounds N]
  *                 [--watcher spinUs=…,maxSleepUs=…] [--out DIR] [--no-chart] [--no-present]
+ * --no-present skips every trial that opens a window (present, window, render).
+ * (-s keeps npm's own banner off stdout, so with --json the JSON is alone there.)
  * Benchmarks are not tests: nothing here fails on timing; targets are reported as met or missed.
  */
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../src/native.js';
+import { npmBannerNote } from '../src/npm-banner.js';
 import { BENCH_DIR, MODES, parseArgs, parseMode, round, runTrial, type Mode, type Summary } from './lib.js';
 import type { CopyTrialResult } from './copy.js';
 import type { FramesResult } from './frames.js';
 import type { IdleResult } from './idle.js';
 import type { PresentResult } from './present.js';
+import type { RenderResult, RenderRow } from './render.js';
+import type { WindowRow, WindowTrialResult } from './window.js';
 import { drawChart } from './chart.js';
+import { printWindow } from './window-table.js';
 
 /** The frame rates of the sustained runs (issue 6). */
 const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 144, '3840x2160': 60 };
-const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, idleCpuPct: 2 };
+const TARGETS = { efficiency: 0.9, notifyP50Us: 50, notifyP99Us: 250, pipelineRatio: 1.3, handoffRatio: 0.3, idleCpuPct: 2 };
 const NOTIFY_MODE = '1920x1080';
 const NOTIFY_FPS = 144;
 /** Notification with frames too small to cost the producer any time: the mechanism alone. */
 const NOTIFY_SMALL_MODE = '256x144';
 const PIPELINE_FPS = 60;
+/** The window trials' streams (issue 12) and their target: the window consumes what the guest produces. */
+const WINDOW_FPS: Record<string, number> = { '1920x1080': 60, '2560x1440': 144, '3840x2160': 60 };
+const WINDOW_CONSUMED_RATIO = 0.98;
+/** Render-cost sizes: window.render() on llvmpipe at 2160p would take most of a minute. */
+const RENDER_MODES = ['1920x1080', '2560x1440'];
 
 type Consumer = 'relay' | 'poll1ms';
 const CONSUMERS: Consumer[] = ['relay', 'poll1ms'];
@@ -35,14 +46,22 @@ export interface BenchJson {
   copy: Array<{ mode: string; memcpyMs: number; copyMs: number; efficiency: number }>;
   notifyUs: Summary | null;
   pipeline: Array<{ mode: string; ratio: number | null }>;
+  /**
+   * Added latency: the consumer holds the whole frame − the producer finished writing it, per
+   * frame, p50 in µs and ÷ one memcpy of the frame (issue 12 target ≤ 0.3).
+   */
+  handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
   sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
   idleCpuPct: number | null;
   /** The viewer under Xvfb (for information), or why it was not measured. */
   present: string | { mode: string; fps: number; presentMs: number | null; presentedLatencyMs: number | null; renderFps: number };
+  /** The real viewer window under Xvfb per stream, next to the same stream headless (issue 12). */
+  window: WindowRow[];
   compare: {
     poll1ms: {
       notifyUs: Summary | null;
       pipeline: Array<{ mode: string; ratio: number | null }>;
+      handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
       sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
       idleCpuPct: number | null;
     };
@@ -68,7 +87,9 @@ const started = performance.now();
 const failures: string[] = [];
 let trialNo = 0;
 const withPresent = !args.has('no-present');
-const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 : 0);
+const renderModes = modes.filter((m) => RENDER_MODES.includes(m.mode)).map((m) => m.mode);
+const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 + modes.length + (renderModes.length ? 1 : 0) : 0);
+const windowSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
 
 async function trial<T>(name: string, file: string, trialArgs: string[], timeoutMs = 90_000): Promise<T | null> {
   trialNo++;
@@ -150,10 +171,28 @@ if (withPresent) {
   else present = { mode: r.mode, fps: r.fps, presentMs: r.presentMs, presentedLatencyMs: r.presentedLatencyMs, renderFps: r.renderFps };
 }
 
+// 7. The real viewer window per stream, with the same stream headless; then what one render costs.
+const windowTrials: WindowTrialResult[] = [];
+let render: RenderResult | null = null;
+if (withPresent) {
+  for (const m of modes) {
+    const fps = WINDOW_FPS[m.mode] ?? 60;
+    const r = await trial<WindowTrialResult>(`window (viewer under Xvfb) ${m.mode} @ ${fps} fps`, 'window', ['--mode', m.mode, '--fps', String(fps), '--seconds', String(windowSeconds), '--warmup', '1'], 180_000);
+    if (r) windowTrials.push(r);
+  }
+  if (renderModes.length) render = await trial<RenderResult>(`render cost ${renderModes.join(', ')}`, 'render', ['--modes', renderModes.join(','), '--frames', quick ? '20' : '60'], 180_000);
+}
+const windowRows: WindowRow[] = windowTrials.flatMap((r) => (r.available ? [{ mode: r.mode, producedFps: r.producedFps, consumedFps: r.consumedFps, presentedFps: r.presentedFps, cpuPct: r.cpuPct, renderMs: r.renderMs, presentLatencyMs: r.presentLatencyMs, headlessConsumedFps: r.headlessConsumedFps }] : []));
+
 const runSeconds = round((performance.now() - started) / 1000, 1);
 const ratio = (r: FramesResult): number | null => {
   const base = memcpyMs(r.mode);
   return base && r.latencyUs ? round(r.latencyUs.p50 / 1000 / base, 2) : null;
+};
+const handoffRow = (r: FramesResult) => {
+  const base = memcpyMs(r.mode);
+  const p50 = r.handoffUs?.p50 ?? null;
+  return { mode: r.mode, p50Us: p50 === null ? null : round(p50, 1), ratio: p50 !== null && base ? round(p50 / 1000 / base, 2) : null };
 };
 const sustainedRow = (r: FramesResult) => ({ mode: r.mode, fps: r.fps, seconds: r.seconds, lost: r.lost, verifyFailures: r.verifyFailures });
 const date = new Date();
@@ -162,13 +201,16 @@ const result: BenchJson = {
   copy: copy.map((c) => ({ mode: c.mode, memcpyMs: c.memcpyMs, copyMs: c.copyMs, efficiency: c.efficiency })),
   notifyUs: notify.relay?.notifyUs ?? null,
   pipeline: pipeline.relay.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+  handoff: pipeline.relay.map(handoffRow),
   sustained: sustained.relay.map(sustainedRow),
   idleCpuPct: idle.relay ? round(idle.relay.cpuPct, 2) : null,
   present,
+  window: windowRows,
   compare: {
     poll1ms: {
       notifyUs: notify.poll1ms?.notifyUs ?? null,
       pipeline: pipeline.poll1ms.map((r) => ({ mode: r.mode, ratio: ratio(r) })),
+      handoff: pipeline.poll1ms.map(handoffRow),
       sustained: sustained.poll1ms.map(sustainedRow),
       idleCpuPct: idle.poll1ms ? round(idle.poll1ms.cpuPct, 2) : null,
     },
@@ -202,7 +244,9 @@ if (result.notifyUs) {
   verdicts.push({ what: `notify p99 ≤ ${TARGETS.notifyP99Us} µs`, met: result.notifyUs.p99 <= TARGETS.notifyP99Us, value: `${result.notifyUs.p99} µs` });
 }
 for (const p of result.pipeline) verdicts.push({ what: `pipeline ratio ${p.mode} ≤ ${TARGETS.pipelineRatio}`, met: p.ratio !== null && p.ratio <= TARGETS.pipelineRatio, value: String(p.ratio) });
+for (const h of result.handoff) verdicts.push({ what: `hand-off ${h.mode}: added latency p50 ≤ ${TARGETS.handoffRatio} × memcpy`, met: h.ratio !== null && h.ratio <= TARGETS.handoffRatio, value: `${h.p50Us} µs = ${h.ratio} × memcpy` });
 for (const s of result.sustained) verdicts.push({ what: `sustained ${s.mode}: 0 lost, 0 verify failures`, met: s.lost === 0 && s.verifyFailures === 0, value: `${s.lost} lost, ${s.verifyFailures} failures` });
+for (const w of result.window) verdicts.push({ what: `window ${w.mode}: consumed ≥ ${WINDOW_CONSUMED_RATIO} × produced`, met: w.consumedFps >= WINDOW_CONSUMED_RATIO * w.producedFps, value: `${w.consumedFps} of ${w.producedFps} fps` });
 if (result.idleCpuPct !== null) verdicts.push({ what: `idle CPU ≤ ${TARGETS.idleCpuPct} %`, met: result.idleCpuPct <= TARGETS.idleCpuPct, value: `${result.idleCpuPct} %` });
 
 // ---- table ----
@@ -246,6 +290,18 @@ for (const m of modes) {
 print('  producer wrote: post → the producer finished writing the frame (its own process); floor: a writer thread and a');
 print('  follower thread in one process, no notification (writer start → follower holds the frame). Both ÷ memcpy.');
 print('');
+print(`Hand-off, the latency the consumer adds: holds the whole frame − the producer finished writing it, per frame (target p50 ≤ ${TARGETS.handoffRatio} × memcpy)`);
+print('mode         memcpy ms   glasspane p50 µs  ratio   p99 µs     1 ms poll p50 µs  ratio   p99 µs');
+for (const m of modes) {
+  const rr = pipeline.relay.find((x) => x.mode === m.mode);
+  const pr = pipeline.poll1ms.find((x) => x.mode === m.mode);
+  const rh = rr ? handoffRow(rr) : null;
+  const ph = pr ? handoffRow(pr) : null;
+  print(
+    `${m.mode.padEnd(11)} ${col(memcpyMs(m.mode), 10)} ${col(rh?.p50Us, 17)} ${col(rh?.ratio, 6)} ${col(rr?.handoffUs ? round(rr.handoffUs.p99, 1) : null, 9)} ${col(ph?.p50Us, 18)} ${col(ph?.ratio, 6)} ${col(pr?.handoffUs ? round(pr.handoffUs.p99, 1) : null, 9)}`,
+  );
+}
+print('');
 print(`Sustained rate with per-pixel verification, ${frameSeconds} s each (target 0 lost, 0 failures)`);
 print('mode         target fps   glasspane fps  lost  failures  CPU %    1 ms poll fps  lost  failures  CPU %');
 for (const m of modes) {
@@ -264,6 +320,8 @@ print(
     : `Present cost of the viewer under Xvfb (software rendering, ${present.mode} @ ${present.fps} fps, for information): render() p50 ${present.presentMs} ms, copied → presented p50 ${present.presentedLatencyMs} ms, ${present.renderFps} renders/s`,
 );
 print('');
+printWindow(print, windowTrials, render, WINDOW_CONSUMED_RATIO);
+print('');
 print('Targets');
 for (const v of verdicts) print(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.what.padEnd(48)} ${v.value}`);
 if (failures.length) print(`\n${failures.length} trial(s) failed: ${failures.map((f) => f.split(':')[0]).join(', ')}`);
@@ -273,7 +331,7 @@ mkdirSync(outDir, { recursive: true });
 const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const jsonPath = join(outDir, `${stamp}.json`);
 const pngPath = join(outDir, `${stamp}.png`);
-const details = { targets: TARGETS, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, trials: trialNo };
+const details = { targets: { ...TARGETS, windowConsumedRatio: WINDOW_CONSUMED_RATIO }, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, window: windowTrials, render, trials: trialNo };
 writeFileSync(jsonPath, `${JSON.stringify({ ...result, details }, null, 2)}\n`);
 if (!args.has('no-chart')) {
   try {
@@ -285,5 +343,9 @@ if (!args.has('no-chart')) {
 }
 print('');
 print(`wrote ${jsonPath}${args.has('no-chart') ? '' : ` and ${pngPath}`}`);
-if (jsonOut) process.stdout.write(`${JSON.stringify(result)}\n`);
+if (jsonOut) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const note = npmBannerNote();
+  if (note) say(note);
+}
 if (failures.length) process.exitCode = 1;

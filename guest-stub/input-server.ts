@@ -103,6 +103,26 @@ export class StubInputServer {
     return this.overlay;
   }
 
+  /**
+   * The "input" scene's overlay: the panel at (16, 120) — below the viewer's OSD — and a white
+   * crosshair at the pointer, drawn into 32-bit `pixels` of `width` x `rows` with `pitch` bytes a row.
+   */
+  drawOnto(pixels: Buffer, width: number, rows: number, pitch: number, layout: PixelLayout): void {
+    const p = this.panel(layout);
+    const x0 = 16;
+    const y0 = 120;
+    for (let y = 0; y < p.height && y0 + y < rows; y++) {
+      const w = Math.min(p.width, width - x0) * 4;
+      if (w > 0) p.pixels.copy(pixels, (y0 + y) * pitch + x0 * 4, y * p.width * 4, y * p.width * 4 + w);
+    }
+    const { x, y } = this.pointer;
+    for (let d = -8; d <= 8; d++) {
+      for (const [px, py] of [[x + d, y], [x, y + d]] as const) {
+        if (px > 0 && py > 0 && px < width && py < rows) pixels.writeUInt32LE(0xffffffff, py * pitch + px * 4);
+      }
+    }
+  }
+
   close(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     return new Promise((resolve) => this.wss.close(() => resolve()));

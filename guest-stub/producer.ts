@@ -6,20 +6,19 @@
  * pixels with the write pointer advancing every 1 MiB — so the official B7 client can show it.
  * The format and these rules: docs/protocol.md (#region-map, #publishing-a-frame).
  */
-import { cpus, release, type as osType } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
 import { openRegion, regionFileChanged, type Region } from '../src/region.js';
 import { LockTimeoutError } from '../src/lgmp/spinlock.js';
+import { startB7Session, wpOffsetOf, writeArrowCursor } from './b7-session.js';
 import type { StubLayout, Tamper, TamperPhase } from './tamper.js';
 import { HEADER } from '../src/lgmp/layout.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
-import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
-import { buildKvmfrUdata } from '../src/kvmfr/header.js';
+import type { Allocation, LgmpProducer, ProducerQueue } from '../src/lgmp/producer.js';
 import { writeFrame } from '../src/kvmfr/frame.js';
 import { writeCursor } from '../src/kvmfr/cursor.js';
-import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, MAX_CURSOR_BYTES, OsType, SETCURSORPOS } from '../src/kvmfr/layout.js';
+import { CursorFlags, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, SETCURSORPOS } from '../src/kvmfr/layout.js';
 import { formatByName } from '../src/kvmfr/formats.js';
 import { layout24, pack24, type Layout24 } from './pack24.js';
 import { GlasspaneError } from '../src/errors.js';
@@ -32,9 +31,7 @@ import { EvdevEchoScene, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js
 const log = debuglog('glasspane:stub');
 
 export const STUB_VERSION = 'glasspane-stub 0.1.0';
-const PAGE = 4096;
 const MiB = 1024 * 1024;
-const CURSOR_SIZE = 32;
 
 export interface StubOptions {
   shmPath: string;
@@ -202,62 +199,21 @@ export class StubProducer {
     return t ? t({ phase, region: this.region, layout: this.regionLayout(), slot }) : undefined;
   }
 
-  /** (Re)creates the LGMP session and the B7 memory layout. Called again if the header gets overwritten. */
+  /** (Re)creates the LGMP session and the B7 memory layout (b7-session.ts). Called again if the header gets overwritten. */
   private startSession(): void {
     this.sessionPosted = 0;
-    const cpuList = cpus();
-    const udata = buildKvmfrUdata({
-      producerVersion: STUB_VERSION,
-      features: KVMFR.FEATURE_SETCURSORPOS,
-      vmInfo: { uuid: this.uuid, capture: 'glasspane-stub', cpus: Math.min(255, cpuList.length), cores: Math.min(255, cpuList.length), sockets: 1, model: cpuList[0]?.model ?? 'unknown' },
-      osInfo: { os: OsType.LINUX, name: `${osType()} ${release()}` },
-    });
-    this.lgmp = new LgmpProducer(this.region, udata);
+    const session = startB7Session(this.region, { producerVersion: STUB_VERSION, uuid: this.uuid, width: this.options.width, height: this.options.height, pitch: this.pitch });
+    ({ lgmp: this.lgmp, frameQ: this.frameQ, pointerQ: this.pointerQ, frames: this.frames, cursorSlots: this.cursorSlots, shapeSlots: this.shapeSlots, rows: this.rows } = session);
     this.stats.sessionID = this.lgmp.sessionID;
-    const queue = (queueID: number, numMessages: number) => this.lgmp.addQueue({ queueID, numMessages, subTimeoutMs: KVMFR.SUB_TIMEOUT_MS });
-    this.frameQ = queue(KVMFR.QUEUE_FRAME, KVMFR.FRAME_QUEUE_LEN);
-    this.pointerQ = queue(KVMFR.QUEUE_POINTER, KVMFR.POINTER_QUEUE_LEN);
-    const need = (a: Allocation | null, what: string): Allocation => {
-      if (!a) throw new GlasspaneError('ERR_REGION_TOO_SMALL', `the ${this.region.byteLength >> 20} MiB region has no room for ${what}`, 'use --size 32 (MiB) or more');
-      return a;
-    };
-    this.cursorSlots = Array.from({ length: KVMFR.POINTER_QUEUE_LEN }, () => need(this.lgmp.alloc(CURSOR.SIZE), 'the cursor messages'));
-    this.shapeSlots = Array.from({ length: KVMFR.POINTER_SHAPE_BUFFERS }, () => need(this.lgmp.alloc(MAX_CURSOR_BYTES), 'the cursor shapes'));
-    // B7: maxFrameSize = (available rounded down to pages) / 2, each buffer page-aligned.
-    const maxFrameSize = Math.floor((this.lgmp.memAvailable - (PAGE - 1)) / PAGE / 2) * PAGE;
-    if (maxFrameSize < 2 * PAGE) need(null, 'two frame buffers');
-    this.frames = [need(this.lgmp.alloc(maxFrameSize, PAGE), 'frame buffer 0'), need(this.lgmp.alloc(maxFrameSize, PAGE), 'frame buffer 1')];
-    for (const f of this.frames) this.dv.setUint32(f.offset + FRAME.offset, PAGE - FRAMEBUFFER.data, true); // pixels start page-aligned
-    const maxPixels = maxFrameSize - PAGE;
-    this.stats.maxFrameBytes = maxPixels;
-    const full = this.pitch * this.options.height;
-    this.rows = full <= maxPixels ? this.options.height : Math.floor(maxPixels / this.pitch);
+    this.stats.maxFrameBytes = session.maxFrameBytes;
     this.stats.truncated = this.rows < this.options.height;
     this.stats.dataHeight = this.rows;
-    if (this.rows < 1) need(null, `a single ${this.options.width}-pixel row`);
     if (this.pixels.length !== this.pitch * this.rows) this.pixels = Buffer.alloc(this.pitch * this.rows);
     if (this.packed) this.unpacked = Buffer.alloc(this.options.width * 4 * this.rows);
-    this.shapeMem = this.writeCursorShape();
-    log('session %d: frames %d bytes each, %d rows%s', this.lgmp.sessionID, maxFrameSize, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
-  }
-
-  /** A 32x32 colour arrow with a dark outline, hotspot at its tip. */
-  private writeCursorShape(): Allocation {
-    const mem = this.shapeSlots[this.shapeIndex]!;
+    this.shapeMem = this.shapeSlots[this.shapeIndex]!;
     this.shapeIndex = (this.shapeIndex + 1) % this.shapeSlots.length;
-    const pitch = CURSOR_SIZE * 4;
-    writeCursor(this.dv, mem.offset, { x: 0, y: 0 }, { type: CursorType.COLOR, width: CURSOR_SIZE, height: CURSOR_SIZE, pitch, hotX: 0, hotY: 0 });
-    const px = new Uint8Array(this.region.buffer, mem.offset + CURSOR.SIZE, pitch * CURSOR_SIZE);
-    px.fill(0);
-    for (let y = 0; y < CURSOR_SIZE; y++) {
-      for (let x = 0; x <= y / 2 + 2 && x < CURSOR_SIZE; x++) {
-        const edge = x === 0 || x >= Math.floor(y / 2 + 2) || y === CURSOR_SIZE - 1;
-        const o = y * pitch + x * 4;
-        // BGRA: outline black, body orange.
-        px.set(edge ? [0, 0, 0, 255] : [0, 140, 255, 255], o);
-      }
-    }
-    return mem;
+    writeArrowCursor(this.region, this.shapeMem);
+    log('session %d: frame buffers of %d bytes, %d rows%s', this.lgmp.sessionID, session.maxFrameBytes, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
   }
 
   private cursorPos(): { x: number; y: number } {
@@ -280,20 +236,7 @@ export class StubProducer {
 
   /** The "input" scene: the bars with the received input drawn over them, and a crosshair at the pointer. */
   private drawInput(): void {
-    if (!this.input || this.options.scene !== 'input') return;
-    const p = this.input.panel(this.frameType === FrameType.RGBA ? RGBA : BGRA);
-    const x0 = 16;
-    const y0 = 120; // below the viewer's OSD
-    for (let y = 0; y < p.height && y0 + y < this.rows; y++) {
-      const w = Math.min(p.width, this.options.width - x0) * 4;
-      if (w > 0) p.pixels.copy(this.pixels, (y0 + y) * this.pitch + x0 * 4, y * p.width * 4, y * p.width * 4 + w);
-    }
-    const { x, y } = this.input.pointer;
-    for (let d = -8; d <= 8; d++) {
-      for (const [px, py] of [[x + d, y], [x, y + d]] as const) {
-        if (px > 0 && py > 0 && px < this.options.width && py < this.rows) this.pixels.writeUInt32LE(0xffffffff, py * this.pitch + px * 4);
-      }
-    }
+    if (this.input && this.options.scene === 'input') this.input.drawOnto(this.pixels, this.options.width, this.rows, this.pitch, this.frameType === FrameType.RGBA ? RGBA : BGRA);
   }
 
   /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
@@ -487,7 +430,7 @@ export class StubProducer {
       flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
       damageRects: [],
     });
-    const wpOffset = mem.offset + PAGE - FRAMEBUFFER.data;
+    const wpOffset = wpOffsetOf(mem);
     this.region.store32(wpOffset, 0);
     stampTimestamp(this.pixels, process.hrtime.bigint());
     this.tamper('frame', mem);

@@ -1,6 +1,7 @@
 // glasspane native addon: map shared memory, atomics, wp-following copies, a watcher thread.
 // Nothing in here knows about frames, SPICE or QEMU (see src/native.ts for the typed surface);
-// sdl_grab.cc only borrows the viewer's already-loaded SDL for capture-mode grabs.
+// sdl_grab.cc and sdl_present.cc only borrow the viewer's already-loaded SDL (capture-mode
+// grabs; presenting frames with persistent textures).
 #include <napi.h>
 
 #include <cstring>
@@ -8,8 +9,10 @@
 #include "addon_state.h"
 #include "fast_copy.h"
 #include "fault_guard.h"
+#include "kvm.h"
 #include "region.h"
 #include "sdl_grab.h"
+#include "sdl_present.h"
 #include "sdl_input.h"
 #include "watcher.h"
 
@@ -61,10 +64,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getCopyStrategy", Napi::Function::New<GetStrategy>(env));
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
+  exports.Set("Presenter", Presenter::Init(env));
   exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
   exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
   exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
+  exports.Set("kvmApiVersion", Napi::Function::New<KvmApiVersion>(env));
   exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));
   // At this environment's teardown: stop its watcher threads first (they may be polling a
   // mapping), then unmap its regions still open. Async copies hold the mapping and unmap it when

@@ -35,6 +35,7 @@ Napi::Function Watcher::Init(Napi::Env env) {
   return DefineClass(env, "Watcher",
                      {
                          InstanceMethod<&Watcher::Wait>("wait"),
+                         InstanceMethod<&Watcher::WaitSync>("waitSync"),
                          InstanceMethod<&Watcher::Cancel>("cancel"),
                          InstanceMethod<&Watcher::Close>("close"),
                          InstanceAccessor<&Watcher::GetBusy>("busy"),
@@ -82,15 +83,10 @@ void Watcher::Stop() {
   state_->watchers.erase(this);
 }
 
-// wait([offset, expected, ...up to 4 pairs], timeoutMs, callback(index, value))
-// index: which word changed (value = its new value); -1 timeout, -2 cancelled, -3 region closed.
-Napi::Value Watcher::Wait(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (stopped_) throw Napi::Error::New(env, "watcher is closed");
-  if (busy_) throw Napi::Error::New(env, "watcher already has a wait outstanding");
-  if (!info[0].IsArray() || !info[1].IsNumber() || !info[2].IsFunction())
-    throw Napi::TypeError::New(env, "wait(words: number[], timeoutMs: number, callback)");
-  auto words = info[0].As<Napi::Array>();
+// (words, timeoutMs) of wait()/waitSync(): up to 4 (offset, expected) pairs inside the region.
+Watcher::Arm Watcher::ParseArm(Napi::Env env, const Napi::Value& wordsV, const Napi::Value& timeoutV) {
+  if (!wordsV.IsArray() || !timeoutV.IsNumber()) throw Napi::TypeError::New(env, "words must be an array and timeoutMs a number");
+  auto words = wordsV.As<Napi::Array>();
   uint32_t n = words.Length();
   if (n == 0 || n % 2 != 0 || n / 2 > kMaxWords)
     throw Napi::RangeError::New(env, "words must hold 1 to 4 (offset, expected) pairs");
@@ -103,8 +99,40 @@ Napi::Value Watcher::Wait(const Napi::CallbackInfo& info) {
     a.offset[i] = static_cast<size_t>(off);
     a.expected[i] = static_cast<uint32_t>(words.Get(2 * i + 1).As<Napi::Number>().Int64Value());
   }
-  double t = info[1].As<Napi::Number>().DoubleValue();
+  double t = timeoutV.As<Napi::Number>().DoubleValue();
   a.timeoutMs = t < 0 ? 0 : (t > 3600000 ? 3600000 : static_cast<uint32_t>(t));
+  return a;
+}
+
+// waitSync([offset, expected, ...], timeoutMs) -> [index, value]: the same wait, on the calling
+// thread, which it blocks. For a thread that exists only to consume (the relay worker): no
+// thread hand-off and no event-loop wake between the change and the caller.
+Napi::Value Watcher::WaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (stopped_) throw Napi::Error::New(env, "watcher is closed");
+  if (busy_) throw Napi::Error::New(env, "watcher already has a wait outstanding");
+  Arm a = ParseArm(env, info[0], info[1]);
+  cancel_ = false;
+  Result r{-3, 0};
+  if (mapping_->Acquire()) {
+    r = Poll(a);
+    mapping_->Release();
+  }
+  Learn(r);
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, r.index));
+  out.Set(1u, Napi::Number::New(env, r.value));
+  return out;
+}
+
+// wait([offset, expected, ...up to 4 pairs], timeoutMs, callback(index, value))
+// index: which word changed (value = its new value); -1 timeout, -2 cancelled, -3 region closed.
+Napi::Value Watcher::Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (stopped_) throw Napi::Error::New(env, "watcher is closed");
+  if (busy_) throw Napi::Error::New(env, "watcher already has a wait outstanding");
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "wait(words: number[], timeoutMs: number, callback)");
+  Arm a = ParseArm(env, info[0], info[1]);
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());
   busy_ = true;
   tsfn_.Ref(env);
@@ -217,22 +245,25 @@ void Watcher::Run() {
       *r = Poll(a);
       mapping_->Release();
     }
-    if (r->index >= 0) {
-      const int64_t now = NowNs();
-      lastChangeNs_ = now;
-      if (r->index == 0) {
-        // Learn the producer's period from word 0 (exponential average; gaps over 1 s reset it).
-        const int64_t last = lastWord0Ns_.exchange(now);
-        const int64_t interval = now - last;
-        if (last != 0 && interval > 0 && interval < 1000000000) {
-          const int64_t p = periodNs_.load();
-          periodNs_ = p == 0 ? interval : (p * 7 + interval) / 8;
-        } else {
-          periodNs_ = 0;
-        }
-      }
-    }
+    Learn(*r);
     if (tsfn_.NonBlockingCall(r) != napi_ok) delete r;
+  }
+}
+
+// After a wait: remember when something last changed, and learn the producer's period from word 0
+// (exponential average; gaps over 1 s reset it).
+void Watcher::Learn(const Result& r) {
+  if (r.index < 0) return;
+  const int64_t now = NowNs();
+  lastChangeNs_ = now;
+  if (r.index != 0) return;
+  const int64_t last = lastWord0Ns_.exchange(now);
+  const int64_t interval = now - last;
+  if (last != 0 && interval > 0 && interval < 1000000000) {
+    const int64_t p = periodNs_.load();
+    periodNs_ = p == 0 ? interval : (p * 7 + interval) / 8;
+  } else {
+    periodNs_ = 0;
   }
 }
 

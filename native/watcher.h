@@ -42,6 +42,9 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   };
 
   Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Arm ParseArm(Napi::Env env, const Napi::Value& words, const Napi::Value& timeout);
+  void Learn(const Result& r);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetBusy(const Napi::CallbackInfo& info);

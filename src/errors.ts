@@ -29,6 +29,10 @@ export const ErrorCodes = {
   ERR_USAGE: 'ERR_USAGE',
   ERR_CONFIG: 'ERR_CONFIG',
   ERR_NATIVE_MISSING: 'ERR_NATIVE_MISSING',
+  /** The viewer's presenter was given a frame, overlay or rectangle that does not fit (a bug in the caller). */
+  ERR_PRESENT_GEOMETRY: 'ERR_PRESENT_GEOMETRY',
+  /** The viewer's presenter cannot work with this window (SDL not reachable, window gone, renderer refuses). */
+  ERR_PRESENTER: 'ERR_PRESENTER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});

@@ -112,10 +112,33 @@ export interface NativeWatcher {
    * the process alive. close() during a wait settles it with WATCH_CLOSED before returning.
    */
   wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void;
+  /**
+   * The same wait on the calling thread, which it blocks: [index, value] as wait() reports them.
+   * For a thread that only consumes (the relay worker): the change reaches the caller without a
+   * thread hand-off or an event-loop wake. Not while a wait() is outstanding.
+   */
+  waitSync(words: number[], timeoutMs: number): [number, number];
   cancel(): void;
   /** Stops and joins the thread. Safe to call twice. */
   close(): void;
   readonly busy: boolean;
+}
+
+/**
+ * Presents frames in an SDL window through the window's own renderer, with persistent textures
+ * (native/sdl_present.h). Typed loosely on purpose: src/viewer/native-presenter.ts is its only
+ * user and validates every argument before the call. JS main thread only.
+ */
+export interface NativePresenterHandle {
+  /** Re-checks the window's renderer; returns a generation number that changes when the textures were lost. Throws when the window is gone. */
+  check(): number;
+  /** Uploads `rects` (x, y, w, h groups; null = all) of the frame; returns the bytes uploaded. */
+  setFrame(pixels: Uint8Array, width: number, height: number, stride: number, srcFormat: number, rects: Int32Array | null): number;
+  setOverlay(slot: number, pixels: Uint8Array | null, width: number, height: number, stride: number, rgba: boolean): void;
+  /** Draws the frame into dst and the overlays ([slot, x, y] groups, frame pixels) over it, then presents; false = no frame texture. */
+  present(dx: number, dy: number, dw: number, dh: number, linear: boolean, overlays: Float64Array): boolean;
+  info(): { renderer: string; software: boolean; textureFormat: string; glRenderer: string | null; maxTextureWidth: number; maxTextureHeight: number; generation: number };
+  close(): void;
 }
 
 interface Addon {
@@ -135,6 +158,8 @@ interface Addon {
    * window has input focus. JS main thread only.
    */
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
+  /** Throws when SDL2 is not loaded in this process or no window has that id. */
+  Presenter: new (windowId: number) => NativePresenterHandle;
   /**
    * SDL's relative mouse mode on/off through the loaded SDL2 (see native/sdl_input.h); on also
    * zeroes and starts the xrel/yrel sums. Null when SDL2 is not loaded. JS main thread only.
@@ -144,6 +169,8 @@ interface Addon {
   sdlTakeMotion(): [dx: number, dy: number, events: number];
   /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
   sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
+  /** Opens `path` read-write and returns its KVM_GET_API_VERSION (12); throws an errno error (code, syscall, path) otherwise. */
+  kvmApiVersion(path: string): number;
 }
 
 /** The package folder: the nearest one up from this module that holds binding.gyp (src/ or dist/src/ below it). */

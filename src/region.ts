@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { native, type NativeRegion } from './native.js';
 import { GlasspaneError } from './errors.js';
+import { permissionFix } from './permission-fix.js';
 
 export type Region = NativeRegion;
 
@@ -48,7 +49,7 @@ export function openRegion(path: string, options: OpenRegionOptions = {}): Regio
         throw new GlasspaneError(
           'ERR_REGION_OPEN',
           `${path} is not readable and writable by ${userInfo().username} (${describeOwner(path)})`,
-          'give the file to your user or to a group you and QEMU share, mode 0660 (e.g. chown $USER:kvm and chmod 0660); for /dev/kvmfr0 use a udev rule',
+          permissionFix(path),
           { cause: err },
         );
       case 'EINVAL':

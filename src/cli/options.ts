@@ -1,5 +1,6 @@
 /** Argument parsers for commander options: each names the option and the accepted range. */
 import { InvalidArgumentError } from 'commander';
+import { hidForCode } from '../viewer/key-router.js';
 
 export function intOption(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
@@ -19,12 +20,14 @@ export function numberOption(name: string, min: number, max: number): (v: string
   };
 }
 
-export function choiceOption<T extends string>(name: string, choices: readonly T[]): (v: string) => T {
-  return (v: string) => {
+/** Case-insensitive choice; the parser carries `choices` so shell completion can offer them. */
+export function choiceOption<T extends string>(name: string, choices: readonly T[]): ((v: string) => T) & { choices: readonly T[] } {
+  const parse = (v: string) => {
     const c = choices.find((x) => x === v.toLowerCase());
     if (!c) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
     return c;
   };
+  return Object.assign(parse, { choices });
 }
 
 /** "WxH" → {width, height}. */
@@ -33,5 +36,13 @@ export function sizeOption(name: string): (v: string) => { width: number; height
     const m = /^(\d+)x(\d+)$/i.exec(v.trim());
     if (!m) throw new InvalidArgumentError(`${name} must look like 1920x1080, got "${v}"`);
     return { width: Number(m[1]), height: Number(m[2]) };
+  };
+}
+
+/** A KeyboardEvent.code name the viewer can use as its escape key (ScrollLock, Pause, ControlRight…). */
+export function keyCodeOption(name: string): (v: string) => string {
+  return (v: string) => {
+    if (hidForCode(v) === undefined) throw new InvalidArgumentError(`${name} must be a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight, got "${v}"`);
+    return v;
   };
 }

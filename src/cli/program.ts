@@ -7,8 +7,9 @@
  * a non-zero exit status (never a stack trace for a user mistake).
  */
 import { Command, CommanderError } from 'commander';
-import { describeError, GlasspaneError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { loadAddon } from '../native.js';
+import { exitCodeFor, exitCodeForCommander, throwInsteadOfExit } from './exit-codes.js';
 
 type Register = (program: Command) => void;
 
@@ -23,6 +24,8 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   { name: 'iommu', summary: 'list IOMMU groups with their devices (address, class, ids, driver, boot VGA, reset methods)', load: async () => (await import('./commands/iommu.js')).registerIommu },
   { name: 'vfio', summary: 'lend PCI devices to vfio-pci and give them back (journal, rollback, timeouts)', load: async () => (await import('./commands/vfio.js')).registerVfio },
   { name: 'vm', summary: 'run a passthrough VM from a TOML file: up, status, down', load: async () => (await import('./commands/vm.js')).registerVm },
+  // Completion describes every command, so it loads them all (see buildProgram).
+  { name: 'completion', summary: 'print a shell completion script (commands, options and their choices) for bash, zsh or fish', load: async () => (await import('./commands/completion.js')).registerCompletion },
 ];
 
 /** The command an argv (user arguments only) runs: its first word, or the one after `help`. */
@@ -51,8 +54,9 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
       if (COMMANDS.find((c) => c.name === top.name())?.needsAddon) loadAddon();
     });
   const wanted = args === undefined ? undefined : commandNamed(args);
+  const loadAll = args === undefined || wanted === 'completion';
   for (const c of COMMANDS) {
-    if (wanted === undefined ? args === undefined : wanted === c.name) (await c.load())(program);
+    if (loadAll || wanted === c.name) (await c.load())(program);
     else program.command(c.name);
     program.commands.find((registered) => registered.name() === c.name)?.summary(c.summary);
   }
@@ -63,13 +67,13 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
 export async function main(argv: string[]): Promise<number> {
   try {
     const program = await buildProgram(argv.slice(2));
-    program.exitOverride();
+    throwInsteadOfExit(program);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return exitCodeForCommander(err.exitCode);
     process.stderr.write(`glasspane: ${describeError(err)}\n`);
     if (process.env.GLASSPANE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return err instanceof GlasspaneError ? 2 : 1;
+    return exitCodeFor(err);
   }
 }

@@ -4,7 +4,7 @@
  * payload before touching pixels. Layout: docs/protocol.md#cursor.
  */
 import { GlasspaneError } from '../errors.js';
-import { CURSOR, CursorFlags, CursorType, KVMFR } from './layout.js';
+import { CURSOR, CursorFlags, CursorType, KVMFR, SETCURSORPOS } from './layout.js';
 
 export interface CursorShape {
   type: 'color' | 'monochrome' | 'masked-color';
@@ -85,3 +85,12 @@ export function writeCursor(
 }
 
 export { CursorType, CursorFlags };
+
+/** A KVMFRSetCursorPos message for the pointer queue's mailbox (the consumer asks the producer to move the guest cursor). */
+export function encodeSetCursorPos(x: number, y: number): Buffer {
+  const msg = Buffer.alloc(SETCURSORPOS.SIZE);
+  msg.writeUInt32LE(KVMFR.MESSAGE_SETCURSORPOS, SETCURSORPOS.type);
+  msg.writeInt32LE(x, SETCURSORPOS.x);
+  msg.writeInt32LE(y, SETCURSORPOS.y);
+  return msg;
+}

@@ -16,100 +16,29 @@
  * A producer restart (new session id), a dead producer (heartbeat stalled over 1 s), a region
  * that shrank under us (SIGBUS survived by the addon's fault guard) or was re-created at the same
  * path all lead back to waiting and re-opening by themselves. Waiting uses a native watcher
- * thread, so the event loop is never blocked and never polled. The protocol rules it follows and
- * its recovery: docs/protocol.md#publishing-a-frame, #how-the-consumer-recovers.
+ * (relay-region.ts): the event loop is never polled. The protocol rules it follows and its
+ * recovery: docs/protocol.md#publishing-a-frame, #how-the-consumer-recovers. Its types:
+ * relay-types.ts; its events, state and problem reporting: relay-reporter.ts.
  */
-import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openRegion, regionFileChanged, type Region } from '../region.js';
-import { native, WATCH_CLOSED, type NativeWatcher, type WatcherOptions } from '../native.js';
+import { WATCH_CLOSED } from '../native.js';
+import { RelayRegion } from './relay-region.js';
+import { RelayReporter } from './relay-reporter.js';
 import { LgmpConsumer, type ConsumerQueue } from '../lgmp/consumer.js';
 import { LockTimeoutError } from '../lgmp/spinlock.js';
 import { parseKvmfrUdata, type KvmfrInfo } from '../kvmfr/header.js';
 import { readFrame, type FrameInfo } from '../kvmfr/frame.js';
-import { readCursor, type CursorShape } from '../kvmfr/cursor.js';
-import { KVMFR, SETCURSORPOS } from '../kvmfr/layout.js';
+import { encodeSetCursorPos, readCursor } from '../kvmfr/cursor.js';
+import { KVMFR } from '../kvmfr/layout.js';
 import { HEADER } from '../lgmp/layout.js';
 import { GlasspaneError, describeError } from '../errors.js';
 import { FramePool, type FrameBuffers } from './frame-pool.js';
+import type { CursorEvent, LentFrame, RelayOptions } from './relay-types.js';
+
+export type { CursorEvent, LentFrame, ProblemEvent, RelayCounters, RelayEvents, RelayOptions, RelayState, SessionEvent, StatusEvent } from './relay-types.js';
 
 const log = debuglog('glasspane:relay');
-
-export interface LentFrame {
-  info: FrameInfo;
-  /** The pixels: info.dataHeight rows of info.pitch bytes. Valid until release(). */
-  data: Buffer;
-  /** When the copy out of the region finished (process.hrtime.bigint()). */
-  copiedAtNs: bigint;
-  /** Hands the buffer back; the relay reuses it. Safe to call more than once. */
-  release(): void;
-}
-
-export interface CursorEvent {
-  visible: boolean;
-  position?: { x: number; y: number };
-  /** Shape header and a private copy of its pixels (valid until the next shape). */
-  shape?: CursorShape & { pixels: Buffer };
-}
-
-export interface SessionEvent {
-  sessionID: number;
-  info: KvmfrInfo;
-}
-
-/**
- * What the user is told: `waiting` (no region yet, or no producer has run since we started),
- * `connected`, `stalled` (connected, but the heartbeat is late), `producer-gone` (the producer
- * stopped or the region went away; waiting for it to come back), `closed`.
- */
-export type RelayState = 'waiting' | 'connected' | 'stalled' | 'producer-gone' | 'closed';
-
-export interface StatusEvent {
-  state: RelayState;
-  message: string;
-}
-
-export interface ProblemEvent {
-  code: string;
-  message: string;
-  fix?: string;
-}
-
-/** Counters for --stats and tests. */
-export interface RelayCounters {
-  /** Frames acknowledged without being handed out (their buffers were all held, or the copy failed). */
-  framesSkipped: number;
-  /** Producer sessions seen. */
-  sessions: number;
-  /** Times the region was re-opened after it shrank or was re-created. */
-  reopens: number;
-  /** The code of the last problem reported, or null. */
-  lastProblemCode: string | null;
-}
-
-export interface RelayOptions {
-  /** /dev/shm/NAME, /dev/kvmfrN or a PCI BAR resource file. */
-  path: string;
-  /** Give up on a frame whose write pointer stops moving for this long (ms). Default 100 (B7 gives up after about 10 ms; a loaded host can deschedule a producer for longer, and a late frame beats a lost one). */
-  copyTimeoutMs?: number;
-  /** How often to retry opening the region or starting a session (ms). Default 250. */
-  retryMs?: number;
-  /** How long a frame may wait for a buffer the listener has not released (ms) before it is skipped. Default 500. */
-  bufferWaitMs?: number;
-  watcher?: WatcherOptions;
-  /** Where frames are copied to (default: a pool of two buffers lent to the 'frame' listener). */
-  buffers?: FrameBuffers;
-}
-
-interface RelayEvents {
-  session: [SessionEvent];
-  format: [FrameInfo];
-  frame: [LentFrame];
-  cursor: [CursorEvent];
-  status: [StatusEvent];
-  problem: [ProblemEvent];
-}
 
 /** The session ended (restart, stall or corruption): go back to waiting for a producer. */
 class SessionEnded extends Error {}
@@ -119,23 +48,16 @@ class RegionLost extends Error {}
 /** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
 const STALLED_AFTER_MS = 300;
 
-export class FrameRelay extends EventEmitter<RelayEvents> {
-  private region: Region | null = null;
-  private dv: DataView | null = null;
-  private watcher: NativeWatcher | null = null;
+export class FrameRelay extends RelayReporter {
+  private held: RelayRegion | null = null;
   private closed = false;
   private loop: Promise<void> | null = null;
   private readonly pool: FrameBuffers;
   private lastFormatVer = -1;
-  private lastProblem = '';
   private frameQ: ConsumerQueue | null = null;
   private pointerQ: ConsumerQueue | null = null;
   private consumer: LgmpConsumer | null = null;
   private kvmfr: KvmfrInfo | null = null;
-  state: RelayState = 'waiting';
-  /** The first status is announced even though `state` starts as 'waiting'. */
-  private announced = false;
-  readonly counters: RelayCounters = { framesSkipped: 0, sessions: 0, reopens: 0, lastProblemCode: null };
 
   constructor(readonly options: RelayOptions) {
     super();
@@ -156,7 +78,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   async close(): Promise<void> {
     if (this.closed) return this.loop ?? undefined;
     this.closed = true;
-    this.watcher?.cancel();
+    this.held?.cancel();
     this.pool.abort();
     await this.loop;
   }
@@ -164,57 +86,18 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   /** Asks the producer to move the guest cursor (only when the producer supports it). */
   setCursorPosition(x: number, y: number): boolean {
     if (!this.pointerQ || !this.kvmfr || !(this.kvmfr.features & KVMFR.FEATURE_SETCURSORPOS)) return false;
-    const msg = Buffer.alloc(SETCURSORPOS.SIZE);
-    msg.writeUInt32LE(KVMFR.MESSAGE_SETCURSORPOS, SETCURSORPOS.type);
-    msg.writeInt32LE(x, SETCURSORPOS.x);
-    msg.writeInt32LE(y, SETCURSORPOS.y);
     try {
-      return typeof this.pointerQ.sendData(msg) === 'number';
+      return typeof this.pointerQ.sendData(encodeSetCursorPos(x, y)) === 'number';
     } catch (err) {
       this.problem(err);
       return false;
     }
   }
 
-  /** Emits to listeners; a listener that throws is reported, never allowed into the relay's loop. */
-  private dispatch<K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]): boolean {
-    try {
-      return (this.emit as (e: K, ...a: RelayEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      const message = `a '${event}' listener threw: ${describeError(err)}`;
-      if (event === 'problem') log('%s', message);
-      else this.problem(new GlasspaneError('ERR_FRAME_LISTENER', message, 'report this with the stack trace from NODE_DEBUG=glasspane:relay'));
-      return true;
-    }
-  }
-
-  private setStatus(state: RelayState, message: string): void {
-    if (this.state === state && this.announced) return;
-    this.announced = true;
-    this.state = state;
-    log('state %s: %s', state, message);
-    this.dispatch('status', { state, message });
-  }
-
-  /** Reports a problem once until a different one (or success) comes along. */
-  private problem(err: unknown): void {
-    const message = describeError(err);
-    if (message === this.lastProblem) return;
-    this.lastProblem = message;
-    const code = (err as { code?: unknown }).code;
-    this.counters.lastProblemCode = typeof code === 'string' ? code : 'ERR_INTERNAL';
-    log('problem: %s', message);
-    this.dispatch('problem', {
-      code: this.counters.lastProblemCode,
-      message: err instanceof Error ? err.message : String(err),
-      fix: err instanceof GlasspaneError ? err.fix : undefined,
-    });
-  }
-
   private async run(): Promise<void> {
     while (!this.closed) {
       try {
-        if (!this.region) await this.openRegion();
+        if (!this.held) await this.openRegion();
         else {
           await this.startSession();
           if (!this.closed) await this.consume();
@@ -238,9 +121,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
 
   private async openRegion(): Promise<void> {
     try {
-      this.region = openRegion(this.options.path);
-      this.dv = new DataView(this.region.buffer);
-      this.watcher = new native.Watcher(this.region, this.options.watcher);
+      this.held = RelayRegion.open(this.options.path, this.options.watcher);
     } catch (err) {
       this.dropRegion();
       if (this.state !== 'producer-gone') this.setStatus('waiting', `waiting for ${this.options.path} to appear`);
@@ -252,22 +133,18 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   }
 
   private dropRegion(): void {
-    this.watcher?.close();
-    this.region?.close();
-    this.watcher = null;
-    this.region = null;
-    this.dv = null;
+    this.held?.close();
+    this.held = null;
     this.consumer = null;
     this.kvmfr = null;
   }
 
   /** Throws RegionLost when the mapping must be re-opened (it shrank under us, or the path names a new file). */
   private checkRegion(): void {
-    const region = this.region!;
-    const why = region.broken ? `${region.path} shrank under glasspane (truncated or re-created)` : regionFileChanged(region);
-    if (!why) return;
+    const lost = this.held!.lost();
+    if (!lost) return;
+    const { code, why } = lost;
     this.counters.reopens++;
-    const code = region.broken ? 'ERR_REGION_TRUNCATED' : 'ERR_REGION_REPLACED';
     this.problem(new GlasspaneError(code, `${why}; opening it again`, 'nothing to do if the VM or the guest application is restarting; otherwise do not resize or delete the region while it is in use'));
     this.setStatus('producer-gone', `${why}; waiting for the guest`);
     throw new RegionLost(why);
@@ -275,7 +152,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
 
   /** Waits for a live producer with a valid header, then subscribes to both queues. */
   private async startSession(): Promise<void> {
-    const region = this.region!;
+    const region = this.held!.region;
     if (this.state !== 'producer-gone') this.setStatus('waiting', 'waiting for the guest…');
     const consumer = new LgmpConsumer(region);
     let startingSince: number | undefined;
@@ -286,7 +163,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       // timestamp word to change, or retry after a while (also to re-check a bad header).
       if (region.byteLength >= HEADER.SIZE) {
         const ts = region.load32(HEADER.timestamp);
-        await new Promise<number>((resolve) => this.watcher!.wait([HEADER.timestamp, ts], this.options.retryMs ?? 250, resolve));
+        await this.waitForChange([HEADER.timestamp, ts], this.options.retryMs ?? 250);
       } else {
         await sleep(this.options.retryMs ?? 250);
       }
@@ -368,16 +245,21 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   private async consume(): Promise<void> {
     while (!this.closed) {
       this.checkSession();
-      if (this.region!.broken) this.checkRegion();
+      if (this.held!.region.broken) this.checkRegion();
       const gotFrame = await this.pumpFrame();
       if (this.closed) return;
       const gotCursor = this.pumpCursor();
       if (gotFrame || gotCursor) continue;
       const f = this.frameQ!;
       const p = this.pointerQ!;
-      const idx = await new Promise<number>((resolve) => this.watcher!.wait([f.positionOffset, f.position, p.positionOffset, p.position], 100, resolve));
+      const idx = await this.waitForChange([f.positionOffset, f.position, p.positionOffset, p.position], 100);
       if (idx === WATCH_CLOSED) throw new SessionEnded('region closed');
     }
+  }
+
+  /** Waits until one of the watched (offset, value) words differs; the watcher's result index. */
+  private waitForChange(words: number[], timeoutMs: number): Promise<number> {
+    return this.held!.waitForChange(words, timeoutMs, this.options.waitOnThisThread ?? false, () => this.closed);
   }
 
   /** Acknowledges the frame message; a bad status is handled (may throw SessionEnded). */
@@ -396,9 +278,10 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       this.handleStatus('frame', msg, q);
       return false;
     }
+    const seenAtNs = process.hrtime.bigint();
     let info: FrameInfo;
     try {
-      info = readFrame(this.dv!, this.region!.byteLength, msg.offset, msg.size);
+      info = readFrame(this.held!.dv, this.held!.region.byteLength, msg.offset, msg.size);
     } catch (err) {
       this.problem(err);
       this.acknowledge(q);
@@ -427,7 +310,8 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       try {
         // A new session id ends the wait at once: the producer restarted under this frame.
         const session = this.consumer!.sessionInfo!.sessionID;
-        copied = await this.region!.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100, HEADER.sessionID, session);
+        const args = [info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100, HEADER.sessionID, session] as const;
+        copied = this.options.copyOnThisThread ? this.held!.region.copyOut(...args) : await this.held!.region.copyOutAsync(...args);
       } catch (err) {
         copyError = err;
       }
@@ -436,7 +320,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       // bad status (the producer restarted during the copy, we timed out) drops the frame.
       const acked = this.acknowledge(q);
       if (copyError) throw copyError;
-      if (this.region!.broken) this.checkRegion();
+      if (this.held!.region.broken) this.checkRegion();
       if (!acked) {
         this.counters.framesSkipped++;
         return true;
@@ -448,7 +332,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       }
       handedOver = true;
       this.lastProblem = '';
-      this.handOver(info, buf);
+      this.handOver(info, buf, seenAtNs);
       return true;
     } finally {
       if (!handedOver) this.pool.release(buf);
@@ -456,14 +340,14 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
   }
 
   /** Lends the copied frame to the 'frame' listener; it comes back on release() or when nobody took it. */
-  private handOver(info: FrameInfo, buf: Buffer): void {
+  private handOver(info: FrameInfo, buf: Buffer, seenAtNs: bigint): void {
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       this.pool.release(buf);
     };
-    const frame: LentFrame = { info, data: buf.subarray(0, info.dataBytes), copiedAtNs: process.hrtime.bigint(), release };
+    const frame: LentFrame = { info, data: buf.subarray(0, info.dataBytes), seenAtNs, copiedAtNs: process.hrtime.bigint(), release };
     try {
       if (!this.emit('frame', frame)) release();
     } catch (err) {
@@ -484,11 +368,11 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       }
       any = true;
       try {
-        const u = readCursor(this.dv!, this.region!.byteLength, msg.udata, msg.offset, msg.size);
+        const u = readCursor(this.held!.dv, this.held!.region.byteLength, msg.udata, msg.offset, msg.size);
         const ev: CursorEvent = { visible: u.visible, position: u.position };
         if (u.shape) {
           const pixels = Buffer.alloc(u.shape.dataBytes);
-          this.region!.copyOut(u.shape.dataOffset, u.shape.dataBytes, pixels, 0, -1, 0);
+          this.held!.region.copyOut(u.shape.dataOffset, u.shape.dataBytes, pixels, 0, -1, 0);
           ev.shape = { ...u.shape, pixels };
         }
         this.dispatch('cursor', ev);

@@ -24,7 +24,13 @@ export interface HeadlessReport {
   uniqueFrames: number;
   ups: number;
   verifyFailures: number;
+  /**
+   * Frame latency: from the producer's post (when the frames carry their post time, as guest-stub's
+   * verifiable scene does with --verify) or else from the moment the relay found the frame's
+   * message, to the whole frame held — the part glasspane adds. `latencyFrom` says which.
+   */
   latencyMs: { p50: number | null; p99: number | null };
+  latencyFrom: 'post' | 'seen' | null;
   session: { lgmpVersion: number | null; kvmfrVersion: number | null; producerVersion: string | null };
   sessions: number;
   errors: string[];
@@ -43,6 +49,8 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   /** Errors that a later session resolves (the region appeared, the producer started). */
   const transient = new Set<string>();
   let verifyFailures = 0;
+  /** Latency samples are post → held while every frame so far carried its post time. */
+  let fromPost = true;
   let sessions = 0;
   let session: HeadlessReport['session'] = { lgmpVersion: null, kvmfrVersion: null, producerVersion: null };
   const addError = (m: string) => {
@@ -55,6 +63,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     ups: Math.round(counter.ups() * 10) / 10,
     verifyFailures,
     latencyMs: { p50: round3(latency.percentile(50)), p99: round3(latency.percentile(99)) },
+    latencyFrom: latency.count === 0 ? null : fromPost ? 'post' : 'seen',
     session,
     sessions,
     errors,
@@ -87,14 +96,21 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   relay.on('frame', (f) => {
     try {
       counter.record(f.info.frameSerial, performance.now());
+      let postedNs: bigint | undefined;
       if (o.verifier) {
         const v = o.verifier(f);
         if (v.error) {
           verifyFailures++;
           addError(`verify: ${v.error}`);
         }
-        if (v.postedNs !== undefined && v.postedNs > 0n) latency.add(Number(f.copiedAtNs - v.postedNs) / 1e6);
+        if (v.postedNs !== undefined && v.postedNs > 0n) postedNs = v.postedNs;
       }
+      if (postedNs === undefined && fromPost) {
+        // A real producer's frames carry no post time: measure our part, message found → frame held.
+        fromPost = false;
+        latency.clear();
+      }
+      latency.add(Number(f.copiedAtNs - (fromPost ? postedNs! : f.seenAtNs)) / 1e6);
     } finally {
       f.release();
     }

@@ -53,7 +53,9 @@ class MailboxBuffers implements FrameBuffers {
 }
 
 const buffers = new MailboxBuffers();
-const relay = new FrameRelay({ ...data.options, buffers });
+// This thread exists to consume: it waits for the producer and copies on itself, not through the
+// event loop and the shared libuv pool.
+const relay = new FrameRelay({ ...data.options, buffers, copyOnThisThread: true, waitOnThisThread: true });
 let lastSkipped = 0;
 let lastSession = -1;
 const counters = () => send({ t: 'counters', counters: { ...relay.counters }, state: relay.state });

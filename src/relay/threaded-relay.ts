@@ -19,6 +19,7 @@ import type { FrameInfo } from '../kvmfr/frame.js';
 import { FrameMailbox, type TakenFrame } from './frame-mailbox.js';
 import type { CursorEvent, ProblemEvent, RelayCounters, RelayOptions, RelayState, SessionEvent, StatusEvent } from './frame-relay.js';
 import type { FromRelay, RelayWorkerData, ToRelay } from './relay-protocol.js';
+import type { FrameSource } from './frame-source.js';
 import { KVMFR } from '../kvmfr/layout.js';
 
 interface ThreadedRelayEvents {
@@ -44,7 +45,7 @@ function workerPath(): string {
   throw new Error(`the relay worker ${beside} is missing: run \`npm run build\``);
 }
 
-export class ThreadedRelay extends EventEmitter<ThreadedRelayEvents> {
+export class ThreadedRelay extends EventEmitter<ThreadedRelayEvents> implements FrameSource {
   private worker: Worker | null = null;
   private mailbox: FrameMailbox | null = null;
   private closing = false;

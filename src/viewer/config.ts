@@ -1,7 +1,7 @@
 /**
  * Viewer configuration: $XDG_CONFIG_HOME/glasspane/config.toml (or ~/.config/…, or --config FILE),
  * parsed with smol-toml and validated with zod, then overridden by command-line flags. Errors
- * name the file, the key and what is accepted.
+ * name FILE:LINE:COLUMN, the key and what is accepted.
  *
  *   # ~/.config/glasspane/config.toml
  *   escapeKey = "ScrollLock"     # KeyboardEvent.code name
@@ -19,13 +19,15 @@
  *   audioDevice = "…"            # an SDL playback device name (default: the system default)
  *   microphone = false           # send the host microphone to the guest while it records
  *   microphoneDevice = "…"       # an SDL capture device name
+ *   copyTimeoutMs = 100          # drop a frame whose write pointer stops moving this long
+ *   input = "none"               # or "stub:ws://127.0.0.1:PORT" (guest-stub's input endpoint)
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GlasspaneError } from '../errors.js';
+import { describeValue, parseTomlText, readConfigText, whereIs } from '../config-file.js';
 import { hidForCode } from './key-router.js';
 
 const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -60,29 +62,37 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
   return join(base, 'glasspane', 'config.toml');
 }
 
-/** Reads and validates a config file. A missing default file is an empty config; a missing --config file is an error. */
+/** What a zod type name means in TOML, with a sample value. */
+const EXPECTED: Record<string, string> = {
+  boolean: 'a boolean (true or false)',
+  string: 'a string in quotes (e.g. "ScrollLock")',
+  number: 'a number (e.g. 100)',
+};
+
+/**
+ * Reads and validates a config file. A missing default file is an empty config; a missing
+ * --config file is an error. Errors name FILE:LINE:COLUMN, the key and what it takes.
+ */
 export function loadViewerConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): ViewerConfig {
   const file = path ?? defaultConfigPath(env);
-  if (!existsSync(file)) {
-    if (path) throw new GlasspaneError('ERR_CONFIG', `config file ${file} does not exist`, 'check the --config path');
-    return {};
-  }
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const e = err as TomlError;
-    throw new GlasspaneError('ERR_CONFIG', `${file}: not valid TOML: ${e.message.split('\n')[0]}`, 'fix the syntax at the line shown');
-  }
+  if (!path && !existsSync(file)) return {};
+  const text = readConfigText(file, 'the config file', path ? 'check the --config path' : `remove it, or make it a file (${defaultConfigPath(env)})`);
+  const raw = parseTomlText(file, text);
   const r = ViewerConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const key = issue.path.join('.') || (issue as { keys?: string[] }).keys?.join(', ') || '(top level)';
-    throw new GlasspaneError(
-      'ERR_CONFIG',
-      `${file}: ${key}: ${issue.message}`,
-      `valid keys: ${Object.keys(ViewerConfigSchema.shape).join(', ')}`,
-    );
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const keys = Object.keys(ViewerConfigSchema.shape);
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    throw new GlasspaneError('ERR_CONFIG', `${whereIs(file, text, [key])}: unknown key "${key}"`, `valid keys: ${keys.join(', ')} (docs/viewer.md)`);
   }
-  return r.data;
+  const key = issue.path.map(String).join('.');
+  const value = issue.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), raw);
+  const what =
+    issue.code === 'invalid_type'
+      ? `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(value)}`
+      : issue.code === 'invalid_value'
+        ? `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`
+        : issue.message;
+  throw new GlasspaneError('ERR_CONFIG', `${whereIs(file, text, issue.path)}: ${key}: ${what}`, `correct ${key} in ${file} (docs/viewer.md lists every key)`);
 }

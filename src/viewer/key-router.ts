@@ -3,7 +3,12 @@
  * tapped alone toggles capture; held, it shows the help overlay and combines with F (fullscreen),
  * Q (quit), D (OSD), I (input on/off) and S (screenshot). In capture every other key goes to the
  * guest; a key's release is forwarded only if its press was, so the guest never sees stray ups.
- * Pure state: the viewer feeds it SDL scancodes (= USB HID usages) and acts on the result.
+ *
+ * Tap or hold: a release within `holdMs` (300 ms) of the press, with no combination key between,
+ * is a tap. A longer press is a hold: it shows the help once `holdMs` has passed (so a tap never
+ * flashes the overlay) and its release does nothing, so reading the help never toggles capture.
+ * Pure state plus one timer: the viewer feeds it SDL scancodes (= USB HID usages) and acts on the
+ * result; the help overlay is switched through `onHelp`.
  */
 import { SET1_BY_CODE, SET1_BY_HID } from '../input/scancodes.js';
 
@@ -31,29 +36,62 @@ export interface KeyResult {
   action?: EscapeAction;
   /** Forward this key event to the guest. */
   forward: boolean;
-  /** The help overlay should be shown (escape held) or hidden. */
+  /** The help overlay should be hidden now (the escape key went up after a hold). */
   help?: boolean;
 }
+
+export interface KeyRouterOptions {
+  /** A press longer than this is a hold, not a tap (ms; default 300). */
+  holdMs?: number;
+  /** Clock in ms (default performance.now). */
+  now?: () => number;
+  /** Runs `fn` after `ms`; returns a cancel function (default setTimeout). */
+  schedule?: (fn: () => void, ms: number) => () => void;
+  /** The help overlay should be shown (escape held past holdMs) or hidden. */
+  onHelp?: (on: boolean) => void;
+}
+
+const defaultSchedule = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
 
 export class KeyRouter {
   private escapeHeld = false;
   private comboUsed = false;
+  private escapeDownAt = 0;
+  private helpShown = false;
+  private cancelHelp: (() => void) | null = null;
   private readonly forwarded = new Set<number>();
+  private readonly holdMs: number;
+  private readonly now: () => number;
+  private readonly schedule: (fn: () => void, ms: number) => () => void;
 
   constructor(
     readonly escapeHid: number,
     private readonly shouldForward: () => boolean,
-  ) {}
+    private readonly options: KeyRouterOptions = {},
+  ) {
+    this.holdMs = options.holdMs ?? 300;
+    this.now = options.now ?? (() => performance.now());
+    this.schedule = options.schedule ?? defaultSchedule;
+  }
 
   keyDown(hid: number, repeat: boolean): KeyResult {
     if (hid === this.escapeHid) {
-      if (repeat) return { forward: false };
+      if (repeat || this.escapeHeld) return { forward: false };
       this.escapeHeld = true;
       this.comboUsed = false;
-      return { forward: false, help: true };
+      this.escapeDownAt = this.now();
+      this.cancelHelp = this.schedule(() => {
+        this.cancelHelp = null;
+        if (this.escapeHeld) this.showHelp(true);
+      }, this.holdMs);
+      return { forward: false };
     }
     if (this.escapeHeld) {
       this.comboUsed = true;
+      this.stopHelpTimer(); // a combination typed at once needs no help: no overlay flash
       if (repeat) return { forward: false };
       return { action: COMBOS.get(hid), forward: false };
     }
@@ -64,9 +102,12 @@ export class KeyRouter {
 
   keyUp(hid: number): KeyResult {
     if (hid === this.escapeHid) {
-      const tapped = this.escapeHeld && !this.comboUsed;
+      const tapped = this.escapeHeld && !this.comboUsed && this.now() - this.escapeDownAt < this.holdMs;
       this.escapeHeld = false;
-      return { action: tapped ? 'toggle-capture' : undefined, forward: false, help: false };
+      this.stopHelpTimer();
+      const wasShown = this.helpShown;
+      this.helpShown = false;
+      return { action: tapped ? 'toggle-capture' : undefined, forward: false, help: wasShown ? false : undefined };
     }
     return { forward: this.forwarded.delete(hid) };
   }
@@ -76,9 +117,21 @@ export class KeyRouter {
     this.forwarded.clear();
     this.escapeHeld = false;
     this.comboUsed = false;
+    this.stopHelpTimer();
+    if (this.helpShown) this.showHelp(false);
   }
 
   get escapeIsHeld(): boolean {
     return this.escapeHeld;
+  }
+
+  private showHelp(on: boolean): void {
+    this.helpShown = on;
+    this.options.onHelp?.(on);
+  }
+
+  private stopHelpTimer(): void {
+    this.cancelHelp?.();
+    this.cancelHelp = null;
   }
 }

@@ -1,13 +1,14 @@
 /**
- * The on-screen display: figures and messages drawn with @napi-rs/canvas into a small panel, once
- * per change (not per frame), converted to the frame's pixel format so drawing it on a frame is a
- * row copy. Also the help overlay and the full-window message screen shown before any frame.
+ * The on-screen display: figures and messages drawn with @napi-rs/canvas into a small opaque
+ * BGRA panel, once per change (not per frame), which the presenter shows as an overlay over the
+ * frame. Also the help overlay and the full-window message screen shown before any frame.
  */
 import { createCanvas } from '@napi-rs/canvas';
-import { textPanel } from '../text-panel.js';
-import type { Panel } from './compositor.js';
-import type { SdlFormat } from './pixel-format.js';
-import { channelOrder } from './pixel-format.js';
+import { textPanel, wrapText, type TextPanel } from '../text-panel.js';
+import { BGRA } from '../kvmfr/pixels.js';
+
+/** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */
+export type Panel = TextPanel;
 
 export interface OsdFigures {
   /** Renders per second (frames presented, including cursor-only redraws). */
@@ -16,6 +17,8 @@ export interface OsdFigures {
   ups: number;
   /** Frame copied out of the region → presented, ms (median of the last second). */
   latencyMs: number | null;
+  /** Guest frames consumed but not presented (a newer one came first), since the start. */
+  skipped?: number;
   resolution: string;
   format: string;
   capture: boolean;
@@ -25,35 +28,31 @@ export interface OsdFigures {
   messages: string[];
 }
 
-/** The frame's pixel layout for a panel. */
-function layoutOf(format: SdlFormat) {
-  return { bytesPerPixel: format === 'bgr24' || format === 'rgb24' ? (3 as const) : (4 as const), ...channelOrder(format) };
-}
-
 export class Osd {
   private key = '';
   private panel: Panel | null = null;
 
   /** The OSD panel for these figures; the same object while nothing visible changed. */
-  render(f: OsdFigures, format: SdlFormat): Panel {
+  render(f: OsdFigures): Panel {
     const lines: Array<[string, string]> = [
       [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
-      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms`, '#ffffff'],
+      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms${f.skipped ? ` · skipped ${f.skipped}` : ''}`, '#ffffff'],
       [`${f.resolution} ${f.format}`, '#c0c0c0'],
       [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}`, f.capture ? '#ffd060' : '#c0c0c0'],
       ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),
-      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 60 ? `${m.slice(0, 59)}…` : m, '#ff8080']),
+      // Whole messages, wrapped to the panel (a cut "…cannot c" hid the cause and the fix).
+      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 400 ? `${m.slice(0, 399)}…` : m, '#ff8080']),
     ];
-    const key = `${format}|${lines.map((l) => l[0]).join('\n')}`;
+    const key = lines.map((l) => l[0]).join('\n');
     if (key === this.key && this.panel) return this.panel;
     this.key = key;
-    this.panel = textPanel(lines, { width: 420, background: '#101018' }, layoutOf(format));
+    this.panel = textPanel(lines, { width: 420, background: '#101018', wrap: true }, BGRA);
     return this.panel;
   }
 }
 
 /** The help overlay shown while the escape key is held. */
-export function helpPanel(escapeName: string, format: SdlFormat): Panel {
+export function helpPanel(escapeName: string): Panel {
   const rows: Array<[string, string]> = [
     [`${escapeName} (tap)   capture on/off`, '#ffd060'],
     [`${escapeName}+F       fullscreen`, '#ffffff'],
@@ -62,10 +61,14 @@ export function helpPanel(escapeName: string, format: SdlFormat): Panel {
     [`${escapeName}+I       input to the guest on/off`, '#ffffff'],
     [`${escapeName}+S       screenshot (PNG)`, '#ffffff'],
   ];
-  return textPanel(rows, { width: 380, background: '#202040', pad: 10 }, layoutOf(format));
+  // As wide as its longest row (a longer escape key name, "input to the guest on/off").
+  return textPanel(rows, { width: 380, background: '#202040', pad: 10, fit: true, maxWidth: 900 }, BGRA);
 }
 
-/** A full-window RGBA image with a centred message (before the first frame, or a refused format). */
+/**
+ * A full-window RGBA image with a centred message (before the first frame, or a refused format).
+ * Lines wrap to the window with a margin; the first message is white, the rest grey.
+ */
 export function messageScreen(lines: string[], width: number, height: number): Buffer {
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
@@ -74,9 +77,11 @@ export function messageScreen(lines: string[], width: number, height: number): B
   ctx.font = '18px "DejaVu Sans", sans-serif';
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
-  for (const [i, line] of lines.entries()) {
-    ctx.fillStyle = i === 0 ? '#ffffff' : '#b0b0b0';
-    ctx.fillText(line, width / 2, height / 2 + (i - (lines.length - 1) / 2) * 28);
+  const margin = Math.min(32, Math.floor(width / 10));
+  const rows = lines.flatMap((line, i) => wrapText(ctx, line, Math.max(1, width - 2 * margin)).map((text) => ({ text, first: i === 0 })));
+  for (const [i, row] of rows.entries()) {
+    ctx.fillStyle = row.first ? '#ffffff' : '#b0b0b0';
+    ctx.fillText(row.text, width / 2, height / 2 + (i - (rows.length - 1) / 2) * 28);
   }
   return Buffer.from(ctx.getImageData(0, 0, width, height).data.buffer);
 }

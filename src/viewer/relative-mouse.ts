@@ -6,9 +6,11 @@
  * motion event the binding delivers takes the sums, so the total sent equals the total moved.
  *
  * Fallback, only when SDL refuses relative mode: the old emulation (measure the distance from the
- * window centre, warp back), said once on the OSD because it loses motion at the edge.
+ * window centre, warp back), said once on the OSD because it loses motion at the edge; a window
+ * that moves or changes size (fullscreen) is settled by RelativePointer, so its jump is not sent.
  */
 import { native } from '../native.js';
+import { RelativePointer } from './relative-pointer.js';
 import type { Sdl, SdlWindow } from './sdl.js';
 
 export type RelativeMode = 'off' | 'sdl' | 'warp';
@@ -16,6 +18,7 @@ export type RelativeMode = 'off' | 'sdl' | 'warp';
 export class RelativeMouse {
   private mode: RelativeMode = 'off';
   private warned = false;
+  private readonly pointer = new RelativePointer();
 
   constructor(
     private readonly sdl: Sdl,
@@ -40,6 +43,7 @@ export class RelativeMouse {
       return;
     }
     this.mode = 'warp';
+    this.pointer.recentred();
     this.centre();
     if (!this.warned) {
       this.warned = true;
@@ -57,13 +61,16 @@ export class RelativeMouse {
       return dx || dy ? { dx, dy } : null;
     }
     if (this.mode !== 'warp') return null;
-    const cx = Math.floor(this.window.width / 2);
-    const cy = Math.floor(this.window.height / 2);
-    const dx = e.x - cx;
-    const dy = e.y - cy;
-    if (dx === 0 && dy === 0) return null;
+    const step = this.pointer.step(e.x, e.y, Math.floor(this.window.width / 2), Math.floor(this.window.height / 2));
+    if (step.warp) this.centre();
+    return step.dx || step.dy ? { dx: step.dx, dy: step.dy } : null;
+  }
+
+  /** The window moved or changed size (fullscreen, a resize): the fallback re-centres without sending the jump. */
+  windowMoved(): void {
+    if (this.mode !== 'warp') return;
+    this.pointer.recentred();
     this.centre();
-    return { dx, dy };
   }
 
   private centre(): void {

@@ -12,6 +12,8 @@ export interface ViewerFigures {
   ups: number;
   /** Median copied→presented latency over the last tick, ms. */
   latencyMs: number | null;
+  /** The same, 99th percentile. */
+  latencyP99Ms: number | null;
   /** Median time spent in the render call, ms. */
   presentMs: number | null;
   frames: number;
@@ -26,7 +28,7 @@ export class ViewerStats {
   private lastTick = performance.now();
   private readonly latency = new LatencySamples(4096);
   private readonly present = new LatencySamples(4096);
-  figures: ViewerFigures = { fps: 0, ups: 0, latencyMs: null, presentMs: null, frames: 0, renders: 0 };
+  figures: ViewerFigures = { fps: 0, ups: 0, latencyMs: null, latencyP99Ms: null, presentMs: null, frames: 0, renders: 0 };
 
   frame(latencyMs: number): void {
     this.frames++;
@@ -44,6 +46,7 @@ export class ViewerStats {
       fps: (this.renders - this.lastRenders) / secs,
       ups: (this.frames - this.lastFrames) / secs,
       latencyMs: this.latency.percentile(50),
+      latencyP99Ms: this.latency.percentile(99),
       presentMs: this.present.percentile(50),
       frames: this.frames,
       renders: this.renders,

@@ -1,31 +1,28 @@
 /**
- * The viewer window: a FrameRelay's frames presented with SDL (aspect kept, resizable,
- * fullscreen), the guest cursor and the OSD drawn into the lent frame (save-under, so they move
- * without a new frame), and keyboard/mouse forwarded to an InputSink in capture mode.
- *
- * Frame path: relay copy → (cursor + OSD pixels drawn in place) → window.render() → release.
- * No JS copy of the frame and no per-frame allocation on our side. The newest frame wins: a frame
- * arriving before the previous one was presented replaces it.
+ * The viewer: a window that shows the guest and takes the user's keyboard and mouse to it.
+ * Composition only — the parts are:
+ *   - a FrameSource: the relay on its own thread (ThreadedRelay), so consuming frames never waits
+ *     for presenting them; the newest frame wins, the rest are counted as skipped;
+ *   - a WindowBackend: the SDL window (SdlWindowBackend) or a fake in tests;
+ *   - FramePresenter: frame + cursor/OSD/help overlays onto the window, the fault barrier;
+ *   - InputController: capture mode, the escape key, keys and mouse to the InputSink;
+ *   - the clipboard and audio bridges, lent the window's clipboard and audio devices.
+ * Presents are coalesced: any number of changes in one turn of the event loop make one present.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { debuglog } from 'node:util';
-import { FrameRelay, type LentFrame, type RelayState } from '../relay/frame-relay.js';
-import type { InputSink, MouseButton } from '../input/sink.js';
-import { FrameCompositor, type CursorImage, type Panel } from './compositor.js';
-import { fitRect, windowToFrame } from './geometry.js';
-import { KeyRouter, hidForCode, type EscapeAction } from './key-router.js';
-import { Osd, helpPanel, messageScreen } from './osd.js';
-import { presentableFormat, type Presentable } from './pixel-format.js';
-import { framePng } from './screenshot.js';
-import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
-import { ViewerStats, type ViewerFigures } from './viewer-stats.js';
-import { GlasspaneError } from '../errors.js';
+import type { InputSink } from '../input/sink.js';
+import type { RelayState } from '../relay/frame-relay.js';
+import type { FrameSource } from '../relay/frame-source.js';
+import { ThreadedRelay } from '../relay/threaded-relay.js';
+import { FramePresenter } from './frame-presenter.js';
+import { InputController } from './input-controller.js';
+import { SdlWindowBackend } from './sdl-backend.js';
+import type { WindowBackend } from './window-backend.js';
+import { windowTitle } from './window-title.js';
+import type { ViewerFigures } from './viewer-stats.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
+import type { AudioBridge, AudioFigures } from './audio-bridge.js';
 import { uuidMismatchWarning } from '../spice/main-channel.js';
-import type { AudioBridge, AudioFigures } from './audio-bridge.js'; // [hook: audio]
-import { RelativeMouse } from './relative-mouse.js'; // [hook: relative mouse]
-import { LockSync } from './lock-sync.js'; // [hook: lock keys]
 
 const log = debuglog('glasspane:viewer');
 
@@ -48,42 +45,32 @@ export interface ViewerOptions {
   /** Called once a second with the OSD's figures. */
   onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string; audio?: AudioFigures }) => void;
   onMessage?: (m: string) => void;
-  /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it SDL's clipboard. */
+  /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it the window's clipboard. */
   clipboard?: ClipboardBridge;
-  /** Guest audio both ways (SPICE playback/record through SDL audio); the viewer lends it SDL. */
+  /** Guest audio both ways (SPICE playback/record); the viewer lends it the window's audio devices. */
   audio?: AudioBridge;
+  /** Opens the window (default: an SDL window); tests pass a fake. */
+  openWindow?: (o: { title: string; width: number; height: number; fullscreen: boolean; vsync: boolean; warn: (m: string) => void }) => Promise<WindowBackend>;
+  /** Where frames come from (default: the relay on its own thread, reading `shm`). */
+  source?: FrameSource;
 }
 
 /** The frame source's side of --stats: what the relay is doing and the last problem it met. */
 export interface FrameSourceFigures {
   state: RelayState;
   lastProblemCode: string | null;
-  /** Guest frames the relay acknowledged without showing them (buffers held, copy failed). */
+  /** Guest frames consumed but not shown: superseded by a newer one, or skipped by the relay. */
   skipped: number;
 }
 
-const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
-
 export class Viewer {
-  private relay: FrameRelay;
-  private window!: SdlWindow;
-  private sdl!: Sdl;
-  private readonly compositor = new FrameCompositor();
-  private readonly osd = new Osd();
-  private readonly stats = new ViewerStats();
-  private readonly router: KeyRouter;
-  private current: LentFrame | null = null;
-  private pending: LentFrame | null = null;
-  private format: Presentable | null = null;
-  private formatVer = -1;
+  private readonly source: FrameSource;
+  private backend: WindowBackend | null = null;
+  private presenter: FramePresenter | null = null;
+  private input: InputController | null = null;
   private scheduled = false;
-  private dirty = true;
-  private capture = false;
-  private inputEnabled = true;
   private osdOn: boolean;
   private help = false;
-  private helpCache: { format: string; panel: Panel } | null = null;
-  private cursor: { visible: boolean; x: number; y: number; image: CursorImage | null } = { visible: false, x: 0, y: 0, image: null };
   private messages: Array<{ text: string; until: number }> = [];
   private status = 'waiting for the guest…';
   private title: string;
@@ -94,45 +81,47 @@ export class Viewer {
   private inputName: string;
   private inputVmUuid = '';
   private warnedUuid = false;
-  private readonly locks: LockSync; // [hook: lock keys]
-  private relMouse?: RelativeMouse; // [hook: relative mouse]
-  private warnedGrab = false;
   private unwireClipboard: () => void = () => {};
 
   constructor(private readonly o: ViewerOptions) {
-    this.relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
+    this.source = o.source ?? new ThreadedRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
     this.osdOn = o.osd ?? true;
     this.inputName = o.inputName;
     this.title = o.title ?? '';
-    const escapeHid = hidForCode(o.escapeKey ?? 'ScrollLock');
-    if (escapeHid === undefined) {
-      throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${o.escapeKey}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
-    }
-    this.router = new KeyRouter(escapeHid, () => this.capture && this.inputEnabled);
-    // [hook: lock keys] ScrollLock is synced only when it is not the escape key (its taps toggle it).
-    this.locks = new LockSync({ sink: o.sink, host: hostLockState, scroll: (o.escapeKey ?? 'ScrollLock') !== 'ScrollLock', warn: (m) => this.message(m) });
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
 
   /** Opens the window and starts showing frames; resolves when the user quits or close() is called. */
   async run(): Promise<void> {
-    this.sdl = await loadSdl();
-    this.o.audio?.attachHost(this.sdl.audio, () => this.touch()); // [hook: audio] throws for an unknown device name
     const size = this.o.size ?? { width: 1280, height: 720 };
-    this.window = this.sdl.video.createWindow({
-      title: this.windowTitle(),
-      width: size.width,
-      height: size.height,
-      resizable: true,
-      fullscreen: this.o.fullscreen ?? false,
-      vsync: this.o.vsync ?? true,
+    const open = this.o.openWindow ?? ((w) => SdlWindowBackend.open(w));
+    const backend = (this.backend = await open({ title: this.windowTitle(), width: size.width, height: size.height, fullscreen: this.o.fullscreen ?? false, vsync: this.o.vsync ?? true, warn: (m) => this.message(m) }));
+    if (this.closed) {
+      backend.destroy(); // closed while the window was opening
+      return;
+    }
+    if (this.o.audio && backend.audio) this.o.audio.attachHost(backend.audio, () => this.touch()); // throws for an unknown device name
+    this.presenter = new FramePresenter({ surface: backend, source: this.source, integerScale: this.o.integerScale, escapeKey: this.o.escapeKey, message: (m) => this.message(m) });
+    this.input = new InputController({
+      backend,
+      sink: this.o.sink,
+      escapeKey: this.o.escapeKey,
+      onAction: (a) => this.act(a),
+      onHelp: (on) => this.setHelp(on),
+      onChange: () => {
+        backend.setTitle(this.windowTitle());
+        this.touch();
+      },
+      message: (m) => this.message(m),
+      toGuest: (x, y) => this.presenter!.toGuest(x, y),
     });
-    this.relMouse = new RelativeMouse(this.sdl, this.window, (m) => this.message(m)); // [hook: relative mouse]
-    this.wireWindow();
-    this.wireRelay();
-    this.wireClipboard();
+    backend.on('close', () => void this.close());
+    backend.on('geometry', () => this.touch());
+    backend.on('expose', () => this.touch());
+    this.wireSource();
+    this.wireClipboard(backend);
     this.ticker = setInterval(() => this.tick(), 1000);
-    void this.relay.start();
+    void this.source.start();
     this.schedule();
     await this.finished;
   }
@@ -141,15 +130,11 @@ export class Viewer {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
-    this.setCapture(false);
-    this.locks.close(); // [hook: lock keys]
-    this.o.audio?.close(); // [hook: audio]
-    await this.relay.close();
-    this.pending?.release();
-    this.current?.release();
-    this.pending = this.current = null;
+    this.input?.close();
+    this.o.audio?.close();
+    await this.source.close();
     this.unwireClipboard();
-    if (this.window && !this.window.destroyed) this.window.destroy();
+    if (this.backend && !this.backend.destroyed) this.backend.destroy();
     this.done();
   }
 
@@ -161,9 +146,15 @@ export class Viewer {
     this.touch();
   }
 
+  /** Writes the shown guest frame (without cursor or OSD) as a PNG; returns the file name. */
+  screenshot(): Promise<string> {
+    if (!this.presenter) return Promise.reject(new Error('no guest frame yet'));
+    return this.presenter.screenshot(this.o.screenshotDir ?? process.cwd());
+  }
+
   /** Warns once per session when SPICE and the frames come from different VMs (SPICE uuid vs KVMFR VMINFO uuid). */
   private checkSameVm(): void {
-    const frames = this.relay.session?.vmInfo?.uuid;
+    const frames = this.source.session?.vmInfo?.uuid;
     if (!frames || this.warnedUuid) return;
     const warning = uuidMismatchWarning(this.inputVmUuid || undefined, Buffer.from(frames, 'hex'));
     if (!warning) return;
@@ -172,157 +163,71 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return `glasspane${this.title ? ` — ${this.title}` : ''}${this.capture ? ' (capture: ScrollLock releases)' : ''}`;
+    return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
   }
 
   private message(text: string): void {
+    if (this.messages.at(-1)?.text === text) return; // the same problem again: once is enough
     this.messages.push({ text, until: performance.now() + 10_000 });
     if (this.messages.length > 5) this.messages.shift();
     this.o.onMessage?.(text);
     this.touch();
   }
 
-  private wireRelay(): void {
-    const r = this.relay;
-    r.on('frame', (f) => {
-      this.pending?.release();
-      this.pending = f;
-      this.schedule();
-    });
-    r.on('format', (info) => log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name));
-    r.on('cursor', (c) => {
-      if (c.shape) this.cursor.image = { ...c.shape, pixels: c.shape.pixels };
-      if (c.position) {
-        this.cursor.x = c.position.x;
-        this.cursor.y = c.position.y;
-      }
-      this.cursor.visible = c.visible;
+  private wireSource(): void {
+    const s = this.source;
+    s.on('ready', () => this.schedule());
+    s.on('format', (info) => log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name));
+    s.on('cursor', (c) => {
+      this.presenter?.cursor(c);
       this.touch();
     });
-    r.on('session', (s) => {
-      this.formatVer = -1;
+    s.on('session', (ev) => {
+      this.presenter?.newSession();
       this.warnedUuid = false;
       this.checkSameVm();
       if (!this.o.title) {
-        this.title = `${s.info.producerVersion || 'guest'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`;
-        this.window.setTitle(this.windowTitle());
+        this.title = `${ev.info.producerVersion || 'guest'}${ev.info.osInfo ? ` on ${ev.info.osInfo.name}` : ''}`;
+        this.backend?.setTitle(this.windowTitle());
       }
       this.status = '';
     });
-    r.on('status', (s) => {
-      if (s.state !== 'connected') this.status = s.message;
+    s.on('status', (ev) => {
+      if (ev.state !== 'connected') this.status = ev.message;
       this.touch();
     });
-    r.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
+    s.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
   }
 
-  private wireClipboard(): void {
+  private wireClipboard(backend: WindowBackend): void {
     const bridge = this.o.clipboard;
-    if (!bridge) return;
-    const host = this.sdl.clipboard;
+    const host = backend.clipboard;
+    if (!bridge || !host) return;
     bridge.attachHost(host);
     const onUpdate = () => bridge.hostMaybeChanged();
     host.on('update', onUpdate);
-    // A listener keeps SDL's event polling (and so the process) alive: it goes when the window does.
-    this.unwireClipboard = () => {
-      // The module is an EventEmitter at run time; its typings only declare on().
-      (host as unknown as NodeJS.EventEmitter).off('update', onUpdate);
-      bridge.detachHost();
-    };
     // On X11, SDL hears of another application's copy only if it owned the clipboard before:
     // coming back to the window is when the user is about to paste, so look again then.
-    this.window.on('focus', () => bridge.hostMaybeChanged());
-  }
-
-  private wireWindow(): void {
-    const w = this.window;
-    w.on('close', () => void this.close());
-    w.on('resize', () => this.touch());
-    w.on('expose', () => this.touch());
-    w.on('blur', () => {
-      // Focus loss: nothing may stay pressed in the guest, and the mouse is the user's again.
-      this.setCapture(false);
-      this.o.sink.releaseAll();
-      this.router.reset();
-    });
-    w.on('keyDown', (e) => {
-      this.locks.keyEvent(e); // [hook: lock keys] fallback when SDL's lock state was unknown at capture start
-      const r = this.router.keyDown(e.scancode, e.repeat > 0);
-      if (r.help !== undefined) this.setHelp(r.help);
-      if (r.action) this.act(r.action);
-      if (r.forward) this.o.sink.keyDown(e.scancode);
-    });
-    w.on('keyUp', (e) => {
-      const r = this.router.keyUp(e.scancode);
-      if (r.help !== undefined) this.setHelp(r.help);
-      if (r.action) this.act(r.action);
-      if (r.forward) this.o.sink.keyUp(e.scancode);
-    });
-    w.on('mouseMove', (e) => {
-      // [hook: relative mouse] true deltas in capture; always drained so nothing stale is sent later.
-      this.relMouse?.set(this.capture && !this.o.sink.absolute);
-      const rel = this.relMouse?.take(e);
-      if (!this.capture || !this.inputEnabled) return;
-      if (this.o.sink.absolute) {
-        const f = this.frameSize();
-        if (!f) return;
-        const p = windowToFrame(e.x, e.y, this.dstRect(f.width, f.height), f.width, f.height);
-        this.o.sink.mousePosition(p.x, p.y, f.width, f.height);
-        return;
-      }
-      if (rel) this.o.sink.mouseMotion(rel.dx, rel.dy);
-    });
-    const button = (down: boolean) => (e: { button: number }) => {
-      if (!this.capture || !this.inputEnabled) return;
-      const b = BUTTONS[e.button];
-      if (b) this.o.sink.mouseButton(b, down);
+    const onFocus = () => bridge.hostMaybeChanged();
+    backend.on('focus', onFocus);
+    // A listener keeps SDL's event polling (and so the process) alive: it goes when the window does.
+    this.unwireClipboard = () => {
+      host.off?.('update', onUpdate);
+      backend.off('focus', onFocus);
+      bridge.detachHost();
     };
-    w.on('mouseButtonDown', button(true));
-    w.on('mouseButtonUp', button(false));
-    w.on('mouseWheel', (e) => {
-      if (!this.capture || !this.inputEnabled || e.dy === 0) return;
-      this.o.sink.mouseWheel(e.flipped ? e.dy : -e.dy);
-    });
   }
 
   private setHelp(on: boolean): void {
-    if (this.help !== on) {
-      this.help = on;
-      this.touch();
-    }
-  }
-
-  private setCapture(on: boolean): void {
-    if (this.capture === on || !this.window || this.window.destroyed) return;
-    this.capture = on;
-    if (on) {
-      this.sdl.mouse.hideCursor();
-      this.sdl.mouse.capture();
-      if (!grabWindow(this.window, true) && !this.warnedGrab) {
-        this.warnedGrab = true;
-        this.message('keyboard not grabbed: desktop shortcuts (Alt+Tab, Super) still go to the desktop');
-      }
-      this.relMouse?.set(!this.o.sink.absolute); // [hook: relative mouse]
-    } else {
-      this.relMouse?.set(false); // [hook: relative mouse]
-      grabWindow(this.window, false);
-      this.sdl.mouse.uncapture();
-      this.sdl.mouse.showCursor();
-      this.o.sink.releaseAll();
-      this.router.reset();
-    }
-    this.locks.setCapture(on); // [hook: lock keys]
-    this.window.setTitle(this.windowTitle());
+    if (this.help === on) return;
+    this.help = on;
     this.touch();
   }
 
-  private act(a: EscapeAction): void {
+  private act(a: 'fullscreen' | 'quit' | 'osd' | 'screenshot'): void {
     switch (a) {
-      case 'toggle-capture':
-        this.setCapture(!this.capture);
-        break;
       case 'fullscreen':
-        this.window.setFullscreen(!this.window.fullscreen);
+        this.backend?.toggleFullscreen();
         break;
       case 'quit':
         void this.close();
@@ -331,13 +236,8 @@ export class Viewer {
         this.osdOn = !this.osdOn;
         this.touch();
         break;
-      case 'input':
-        this.inputEnabled = !this.inputEnabled;
-        if (!this.inputEnabled) this.o.sink.releaseAll();
-        this.message(`input to the guest ${this.inputEnabled ? 'on' : 'off'}`);
-        break;
       case 'screenshot':
-        void this.screenshot().then(
+        this.screenshot().then(
           (file) => this.message(`screenshot saved: ${file}`),
           (err: Error) => this.message(`screenshot failed: ${err.message}`),
         );
@@ -345,160 +245,59 @@ export class Viewer {
     }
   }
 
-  /** Writes the current guest frame (without cursor or OSD) as a PNG; returns the file name. */
-  async screenshot(): Promise<string> {
-    const f = this.current;
-    if (!f) throw new Error('no guest frame yet');
-    this.compositor.restore();
-    this.dirty = true;
-    const png = await framePng(f.info, f.data);
-    const file = join(this.o.screenshotDir ?? process.cwd(), `glasspane-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
-    await writeFile(file, png);
-    this.schedule();
-    return file;
+  /** Skipped frames: superseded in the mailbox, or skipped by the relay itself. */
+  private get skipped(): number {
+    return this.source.skipped + this.source.counters.framesSkipped;
   }
 
   private tick(): void {
     const now = performance.now();
     const before = this.messages.length;
     this.messages = this.messages.filter((m) => m.until > now);
-    const f = this.stats.tick(now);
-    const size = this.frameSize();
+    const p = this.presenter;
+    if (!p) return;
+    const f = p.stats.tick(now);
+    const size = p.frameSize;
     this.o.onFigures?.({
       ...f,
-      state: this.relay.state,
-      lastProblemCode: this.relay.counters.lastProblemCode,
-      skipped: this.relay.counters.framesSkipped,
-      capture: this.capture,
+      state: this.source.state,
+      lastProblemCode: this.source.counters.lastProblemCode,
+      skipped: this.skipped,
+      capture: this.input?.capture ?? false,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
-      format: this.current?.info.format.name ?? '',
-      audio: this.o.audio?.figures(), // [hook: audio]
+      format: p.formatName,
+      audio: this.o.audio?.figures(),
     });
     if (this.osdOn || this.messages.length !== before) this.touch();
   }
 
   private touch(): void {
-    this.dirty = true;
     this.schedule();
   }
 
-  /** Queues one present on the next turn. Before run() has made the window there is nothing to draw on:
-   *  state changes (e.g. SPICE connecting while SDL loads) only mark the view dirty; run() presents once ready. */
+  /** Queues one present on the next turn. Before run() has made the window there is nothing to
+   *  draw on: state changes (e.g. SPICE connecting while SDL loads) wait for run()'s first present. */
   private schedule(): void {
-    if (this.scheduled || this.closed || !this.window) return;
+    if (this.scheduled || this.closed || !this.presenter) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.present();
+      if (this.closed || !this.backend || this.backend.destroyed) return;
+      const input = this.input!;
+      this.presenter!.present({
+        osd: this.osdOn
+          ? {
+              capture: input.capture,
+              input: input.inputEnabled ? this.inputName : 'off',
+              audio: this.o.audio?.osdLine(),
+              skipped: this.skipped,
+              messages: this.messages.map((m) => m.text),
+            }
+          : null,
+        help: this.help,
+        waiting: [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)],
+      });
     });
-  }
-
-  private frameSize(): { width: number; height: number } | null {
-    return this.format?.ok ? { width: this.format.width, height: this.format.height } : null;
-  }
-
-  private dstRect(fw: number, fh: number) {
-    return fitRect(fw, fh, this.window.pixelWidth, this.window.pixelHeight, this.o.integerScale);
-  }
-
-  /**
-   * The fault barrier of the frame path: whatever goes wrong while presenting (a frame whose
-   * geometry the renderer refuses, an SDL error) becomes a message on the OSD and stderr, the
-   * frame is dropped, and the window stays.
-   */
-  private present(): void {
-    try {
-      this.presentNow();
-    } catch (err) {
-      this.compositor.detach();
-      this.current?.release();
-      this.current = null;
-      this.format = null;
-      this.formatVer = -1;
-      const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
-      if (this.messages.at(-1)?.text !== text) this.message(text);
-      try {
-        this.renderMessage([text]);
-      } catch {
-        // the window itself is gone or broken: the next event (or close) decides
-      }
-    }
-  }
-
-  private presentNow(): void {
-    if (this.closed || !this.window || this.window.destroyed) return;
-    const fresh = this.pending;
-    if (fresh) {
-      this.pending = null;
-      this.compositor.detach();
-      this.current?.release();
-      this.current = fresh;
-      // formatVer numbers a producer session's formats: a new session (or a buffer that does not
-      // match the cached format) means look again.
-      let fmt = this.format;
-      if (fresh.info.formatVer !== this.formatVer || !fmt || !fmt.ok || fresh.data.length < fmt.stride * fmt.height) {
-        this.formatVer = fresh.info.formatVer;
-        fmt = this.format = presentableFormat(fresh.info);
-        if (!fmt.ok) this.message(fmt.message);
-      }
-      if (fmt.ok) this.compositor.attach(fresh.data, fmt.width, fmt.height, fmt.stride, fmt.sdlFormat);
-    } else if (!this.dirty) {
-      return;
-    } else {
-      this.compositor.restore();
-    }
-    this.dirty = false;
-
-    const cur = this.current;
-    const fmt = this.format;
-    if (!cur || !fmt || !fmt.ok) {
-      this.renderMessage(fmt && !fmt.ok ? [fmt.message] : [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)]);
-      return;
-    }
-    this.drawOverlays(fmt);
-    const t0 = performance.now();
-    this.window.render(fmt.width, fmt.height, fmt.stride, fmt.sdlFormat, cur.data, {
-      scaling: this.o.integerScale ? 'nearest' : 'linear',
-      dstRect: this.dstRect(fmt.width, fmt.height),
-    });
-    const t1 = performance.now();
-    this.stats.render(t1 - t0);
-    if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
-  }
-
-  private drawOverlays(fmt: Extract<Presentable, { ok: true }>): void {
-    const c = this.cursor;
-    if (c.visible && c.image) this.compositor.drawCursor(c.image, c.x, c.y);
-    if (this.osdOn) {
-      const f = this.stats.figures;
-      const panel = this.osd.render(
-        {
-          fps: f.fps,
-          ups: f.ups,
-          latencyMs: f.latencyMs,
-          resolution: `${fmt.width}x${fmt.height}`,
-          format: this.current?.info.format.name ?? '',
-          capture: this.capture,
-          input: this.inputEnabled ? this.inputName : 'off',
-          audio: this.o.audio?.osdLine(), // [hook: audio]
-          messages: this.messages.map((m) => m.text),
-        },
-        fmt.sdlFormat,
-      );
-      this.compositor.drawPanel(panel, 8, 8);
-    }
-    if (this.help) {
-      if (this.helpCache?.format !== fmt.sdlFormat) this.helpCache = { format: fmt.sdlFormat, panel: helpPanel(this.o.escapeKey ?? 'ScrollLock', fmt.sdlFormat) };
-      const h = this.helpCache.panel;
-      this.compositor.drawPanel(h, Math.max(0, Math.floor((fmt.width - h.width) / 2)), Math.max(0, Math.floor((fmt.height - h.height) / 2)));
-    }
-  }
-
-  private renderMessage(lines: string[]): void {
-    const w = Math.max(1, this.window.pixelWidth);
-    const h = Math.max(1, this.window.pixelHeight);
-    const img = messageScreen(lines, w, h);
-    this.window.render(w, h, w * 4, 'rgba32', img);
   }
 }

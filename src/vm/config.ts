@@ -5,11 +5,10 @@
  *
  * Key reference with examples: docs/vm.md and examples/*.toml.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { GlasspaneError } from '../errors.js';
+import { parseTomlText, readConfigText, whereIs } from '../config-file.js';
 import { normalizePciAddress } from './pci.js';
 import { formatSize, parseSize, regionBytesFor } from './region-size.js';
 
@@ -172,26 +171,30 @@ function valueAt(raw: unknown, at: PropertyKey[]): unknown {
   return v;
 }
 
-function formatIssues(file: string, issues: z.core.$ZodIssue[], raw: unknown): string {
+function formatIssues(file: string, issues: z.core.$ZodIssue[], raw: unknown, text?: string): string {
   return issues
     .map((i) => {
+      const where = text === undefined ? file : whereIs(file, text, i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path);
       const at = i.path.length ? i.path.map(String).join('.') : '(top level)';
-      if (i.code === 'unrecognized_keys') return `${at}: unknown key ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      if (i.code === 'invalid_type' && valueAt(raw, i.path) === undefined) return `${at}: missing (${i.expected} expected)`;
-      if (i.code === 'invalid_type') return `${at}: ${JSON.stringify(valueAt(raw, i.path))} is not a ${i.expected}`;
-      return `${at}: ${i.message}`;
+      if (i.code === 'unrecognized_keys') return [where, `${at}: unknown key ${i.keys.map((k) => `"${k}"`).join(', ')}`] as const;
+      if (i.code === 'invalid_type' && valueAt(raw, i.path) === undefined) return [where, `${at}: missing (${i.expected} expected)`] as const;
+      if (i.code === 'invalid_type') return [where, `${at}: ${JSON.stringify(valueAt(raw, i.path))} is not a ${i.expected}`] as const;
+      return [where, `${at}: ${i.message}`] as const;
     })
-    .map((line) => `  ${file}: ${line}`)
+    .map(([where, line]) => `  ${where}: ${line}`)
     .join('\n');
 }
 
-/** Validates an already-parsed TOML object; `file` is used in messages and for relative paths. */
-export function parseVmConfig(raw: unknown, file: string): VmConfig {
+/**
+ * Validates an already-parsed TOML object; `file` is used in messages and for relative paths,
+ * `text` (the file's text, when there is one) to point at FILE:LINE:COLUMN.
+ */
+export function parseVmConfig(raw: unknown, file: string, text?: string): VmConfig {
   const result = vmConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new GlasspaneError(
       'ERR_CONFIG',
-      `the VM config has ${result.error.issues.length} problem(s):\n${formatIssues(file, result.error.issues, raw)}`,
+      `the VM config has ${result.error.issues.length} problem(s):\n${formatIssues(file, result.error.issues, raw, text)}`,
       'fix the keys named above; docs/vm.md lists every key and examples/*.toml show working files',
     );
   }
@@ -216,19 +219,8 @@ function resolvePaths(c: VmConfig, dir: string): VmConfig {
 }
 
 export async function loadVmConfig(file: string): Promise<LoadedVmConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new GlasspaneError('ERR_CONFIG', `cannot read the VM config ${file}: ${(err as Error).message}`, 'give the path of a .toml file (see examples/vm-smoke.toml)');
-  }
-  let raw: unknown;
-  try {
-    raw = parseToml(text);
-  } catch (err) {
-    throw new GlasspaneError('ERR_CONFIG', `${file} is not valid TOML: ${(err as Error).message}`, 'fix the TOML syntax at the line shown');
-  }
-  return { config: parseVmConfig(raw, file), file: path.resolve(file) };
+  const text = readConfigText(file, 'the VM config', 'give the path of a .toml file (see examples/vm-smoke.toml)');
+  return { config: parseVmConfig(parseTomlText(file, text), file, text), file: path.resolve(file) };
 }
 
 /** Every PCI address the VM lends to vfio-pci, in binding order (GPU functions first). */

@@ -9,6 +9,8 @@ import type { HostRoot } from './host-root.js';
 import { readFramebufferOwners } from './iomem.js';
 import { isDisplay, listPciDevices, readPciDevice, type PciDevice } from './pci.js';
 import { formatSize, parseSize } from './region-size.js';
+import { kvmChecks, type KvmProbe } from './kvm-check.js';
+import { permissionFix } from '../permission-fix.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -33,28 +35,6 @@ const VENDOR_RESET_RANGES: [number, number][] = [
 
 function cmdlineHas(cmdline: string[], key: string): string | undefined {
   return cmdline.find((w) => w === key || w.startsWith(`${key}=`));
-}
-
-async function cpuChecks(host: HostRoot, cpuinfo: string | null, config?: VmConfig): Promise<Check[]> {
-  const out: Check[] = [];
-  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo ?? '')?.[1].split(/\s+/) ?? [];
-  if (flags.includes('vmx')) out.push(ok('cpu-virtualization', 'Intel VT-x (vmx) present'));
-  else if (flags.includes('svm')) out.push(ok('cpu-virtualization', 'AMD-V (svm) present'));
-  else out.push(fail('cpu-virtualization', 'the CPU shows neither vmx nor svm in /proc/cpuinfo', 'enable Intel VT-x or AMD SVM in the firmware setup'));
-
-  const kvm = await host.stat('/dev/kvm');
-  const needKvm = !config || config.qemu.accel === 'kvm';
-  if (!kvm) {
-    const fix = 'load the module (`modprobe kvm_intel` or `modprobe kvm_amd`) after enabling virtualisation in the firmware';
-    out.push(needKvm ? fail('kvm-device', '/dev/kvm is missing', fix) : warn('kvm-device', '/dev/kvm is missing (this VM uses TCG, so it can still run, slowly)', fix));
-  } else if (host.isLiveHost && !kvm.isCharacterDevice()) {
-    out.push(fail('kvm-device', '/dev/kvm is not a character device', 'remove it and reload the kvm module'));
-  } else if (!(await host.writable('/dev/kvm'))) {
-    out.push(fail('kvm-device', '/dev/kvm is not writable by this user', 'add yourself to the kvm group: `sudo usermod -aG kvm $USER`, then log in again'));
-  } else {
-    out.push(ok('kvm-device', '/dev/kvm present and writable'));
-  }
-  return out;
 }
 
 async function iommuChecks(host: HostRoot, intel: boolean, cmdline: string[]): Promise<Check[]> {
@@ -115,7 +95,8 @@ async function hugepageCheck(host: HostRoot, config?: VmConfig): Promise<Check> 
   return fail('hugepages', `the guest needs ${need} hugepages of ${pageKiB} KiB, ${free} are free`, `reserve them: echo ${need} > /sys/kernel/mm/hugepages/hugepages-${pageKiB}kB/nr_hugepages (or hugepages=${need} on the kernel command line)`);
 }
 
-async function gpuChecks(host: HostRoot, devices: PciDevice[], config?: VmConfig): Promise<Check[]> {
+/** Reset checks for the GPUs in `devices`; the boot-GPU check looks at every device on the host. */
+async function gpuChecks(host: HostRoot, devices: PciDevice[], all: PciDevice[], config?: VmConfig): Promise<Check[]> {
   const out: Check[] = [];
   const gpus = devices.filter(isDisplay);
   const vendorReset = await host.exists('/sys/module/vendor_reset');
@@ -134,7 +115,7 @@ async function gpuChecks(host: HostRoot, devices: PciDevice[], config?: VmConfig
       out.push(ok(id, `reset methods: ${methods}`));
     }
   }
-  const boot = gpus.filter((g) => g.bootVga).map((g) => g.address);
+  const boot = all.filter((g) => isDisplay(g) && g.bootVga).map((g) => g.address);
   const fb = await readFramebufferOwners(host);
   const lent = new Set(config ? passthroughAddresses(config) : []);
   const taken = [...boot, ...(fb ?? [])].filter((a) => lent.has(a));
@@ -158,8 +139,9 @@ async function sharedMemoryCheck(host: HostRoot, config?: VmConfig): Promise<Che
   } else if (st.size < need) {
     return fail('shared-memory', `${regionPath} is ${formatSize(st.size)}, the resolution needs ${formatSize(need)}`, `delete ${regionPath} (with the VM stopped); \`vm up\` recreates it at the right size`);
   }
-  if ((st.mode & 0o060) !== 0o060 && !(await host.writable(regionPath))) {
-    return warn('shared-memory', `${regionPath} is not readable and writable for its group (mode ${(st.mode & 0o777).toString(8)})`, `chmod 0660 ${regionPath} and chgrp it to your user's group (or use a udev rule for kvmfr)`);
+  if ((st.mode & 0o060) !== 0o060 || !(await host.writable(regionPath))) {
+    // QEMU (often in group kvm) and the viewer's user must both map it: group read-write.
+    return warn('shared-memory', `${regionPath} is not readable and writable for its group (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, gid ${st.gid})`, permissionFix(regionPath));
   }
   return ok('shared-memory', `${regionPath} ready (mode ${(st.mode & 0o777).toString(8)})`);
 }
@@ -186,13 +168,30 @@ async function passthroughCheck(host: HostRoot, config: VmConfig): Promise<Check
   return ok('passthrough-devices', `present: ${addrs.join(', ')}`);
 }
 
-export async function runDoctor(host: HostRoot, config?: VmConfig): Promise<Check[]> {
+/**
+ * Every host check, or with a VM config only those that VM needs: KVM with accel = "kvm", the
+ * IOMMU, VFIO and GPU checks with passthrough (GPU resets only for its own GPUs), hugepages when
+ * it asks for them, the region when it has one, then the config's own checks.
+ */
+export async function runDoctor(host: HostRoot, config?: VmConfig, options: { probeKvm?: KvmProbe } = {}): Promise<Check[]> {
   const cpuinfo = await host.read('/proc/cpuinfo');
   const intel = /GenuineIntel/.test(cpuinfo ?? '');
   const amd = /AuthenticAMD/.test(cpuinfo ?? '');
   const cmdline = ((await host.read('/proc/cmdline')) ?? '').split(/\s+/).filter(Boolean);
   const devices = await listPciDevices(host);
-  const checks = [...(await cpuChecks(host, cpuinfo, config)), ...(await iommuChecks(host, intel, cmdline)), await hugepageCheck(host, config), ...(await gpuChecks(host, devices, config)), await sharedMemoryCheck(host, config)];
+  const lent = config ? new Set(passthroughAddresses(config)) : null;
+  const needs = {
+    kvm: !config || config.qemu.accel === 'kvm',
+    passthrough: !lent || lent.size > 0,
+    hugepages: !config || config.memory.hugepages,
+    region: !config || Boolean(config.region),
+  };
+  const checks: Check[] = [];
+  if (needs.kvm) checks.push(...(await kvmChecks(host, cpuinfo, true, options.probeKvm)));
+  if (needs.passthrough) checks.push(...(await iommuChecks(host, intel, cmdline)));
+  if (needs.hugepages) checks.push(await hugepageCheck(host, config));
+  if (needs.passthrough) checks.push(...(await gpuChecks(host, lent ? devices.filter((d) => lent.has(d.address)) : devices, devices, config)));
+  if (needs.region) checks.push(await sharedMemoryCheck(host, config));
   if (config) {
     checks.push(...configChecks(config, amd));
     const pt = await passthroughCheck(host, config);
@@ -202,14 +201,15 @@ export async function runDoctor(host: HostRoot, config?: VmConfig): Promise<Chec
 }
 
 /**
- * The checks `vm up` must pass for this config: KVM ones only with accel = "kvm", IOMMU/VFIO
+ * The checks `vm up` must pass for this config: /dev/kvm only with accel = "kvm", IOMMU/VFIO
  * ones only with passthrough, the region ones with a region. Throws on the first failure.
  */
-export async function requireHostReady(host: HostRoot, config: VmConfig): Promise<Check[]> {
-  const checks = await runDoctor(host, config);
+export async function requireHostReady(host: HostRoot, config: VmConfig, options: { probeKvm?: KvmProbe } = {}): Promise<Check[]> {
+  const checks = await runDoctor(host, config, options);
   const passthrough = passthroughAddresses(config).length > 0;
   const relevant = (c: Check) =>
-    (config.qemu.accel === 'kvm' && (c.id === 'cpu-virtualization' || c.id === 'kvm-device')) ||
+    // /dev/kvm decides KVM; the CPU flags are information only (nested virtualisation hides them).
+    (config.qemu.accel === 'kvm' && c.id === 'kvm-device') ||
     (passthrough && ['firmware-iommu', 'iommu-active', 'cmdline-intel-iommu', 'passthrough-devices', 'boot-gpu'].includes(c.id) && !(c.id === 'boot-gpu' && config.lifecycle.force_boot_gpu)) ||
     c.id === 'hugepages' ||
     // a /dev/shm file that is too small is recreated by vm up; a missing kvmfr device is fatal

@@ -10,7 +10,7 @@
  * or the supervisor after a guest shutdown or a crash (EOF without SHUTDOWN = crashed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, readFileSync, openSync, closeSync } from 'node:fs';
+import { promises as fs, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
@@ -20,7 +20,8 @@ import { requireHostReady } from './doctor.js';
 import type { HostRoot } from './host-root.js';
 import { readJournal } from './journal.js';
 import { readPciDevice } from './pci.js';
-import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, type RuntimePaths } from './qemu-args.js';
+import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, spicePasswordCopyPath, type RuntimePaths } from './qemu-args.js';
+import { readSpicePassword } from '../spice/password.js';
 import { connectQmp, type QmpClient } from './qmp.js';
 import { formatSize } from './region-size.js';
 import type { SysfsWriter } from './sysfs-writer.js';
@@ -28,63 +29,10 @@ import { bindDevices, planBind, planDeviceBind, planWrites, restoreFromJournal, 
 
 const debug = debuglog('glasspane:vm');
 
-export type VmStatus = 'running' | 'paused' | 'stopped' | 'crashed';
+import { hasRunHere, isVmProcess, journalPathFor, readState, statePath, unknownVm, writeState, type VmState, type VmStatus } from './vm-state.js';
 
-export interface VmState {
-  name: string;
-  pid: number;
-  qmpSocket: string;
-  watchSocket: string;
-  spiceSocket: string | null;
-  regionPath: string | null;
-  /** Set when we created the region file (so we delete it at the end). */
-  regionCreated: boolean;
-  journalPath: string;
-  root: string;
-  logPath: string;
-  startedAt: string;
-  /** lifecycle.shutdown_timeout_s from the config, for `vm down`. */
-  shutdownTimeoutS: number;
-  /** `vm down` in progress: the supervisor leaves the restore to it. */
-  stopping?: boolean;
-  /** Set by whoever saw the end. */
-  outcome?: 'stopped' | 'crashed';
-}
-
-export { defaultStateDir } from './state-dir.js';
-
-const statePath = (dir: string, name: string) => path.join(dir, `${name}.json`);
-export const journalPathFor = (dir: string, name: string) => path.join(dir, `${name}.journal.json`);
-
-export async function readState(dir: string, name: string): Promise<VmState | null> {
-  try {
-    return JSON.parse(await fs.readFile(statePath(dir, name), 'utf8')) as VmState;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new GlasspaneError('ERR_VM_STATE', `cannot read ${statePath(dir, name)}: ${(err as Error).message}`, 'delete the file if no QEMU of that VM is running');
-  }
-}
-
-async function writeState(dir: string, state: VmState): Promise<void> {
-  const file = statePath(dir, state.name);
-  // Readable by all (pids and paths only) so `vm status` works without root; QMP stays root-only.
-  await fs.writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  await fs.rename(`${file}.tmp`, file);
-}
-
-/**
- * Whether `pid` is still this VM's QEMU: alive, not a zombie, and its command line names our QMP
- * socket (guards against pid reuse after a crash).
- */
-export function isVmProcess(pid: number, qmpSocket: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/^\d+ \(.*\) Z/s.test(stat)) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(qmpSocket);
-  } catch {
-    return false;
-  }
-}
+export type { VmStatus, VmState } from './vm-state.js';
+export { defaultStateDir, journalPathFor, readState, isVmProcess } from './vm-state.js';
 
 export interface LifecycleContext {
   host: HostRoot;
@@ -117,6 +65,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
     notes.push(`create ${config.region.path}: ${formatSize(regionBytes(config)!)}, mode 0660`);
   }
   if (config.firmware) notes.push(`copy ${config.firmware.vars_template} to ${config.firmware.vars} if it does not exist`);
+  if (paths.spicePasswordCopy) notes.push(`SPICE password: ${config.spice!.password_file} copied to ${paths.spicePasswordCopy} (mode 0600) without its trailing newline, for QEMU`);
   notes.push(`journal: ${journalPathFor(ctx.stateDir, config.name)}`);
   return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
 }
@@ -218,6 +167,11 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
   try {
     await prepareFirmware(config, log);
     regionCreated = await prepareRegion(config, log);
+    if (paths.spicePasswordCopy && config.spice?.password_file) {
+      // What `view --spice-password-file` and `send` read (one trailing newline dropped), for QEMU.
+      await fs.writeFile(paths.spicePasswordCopy, readSpicePassword(config.spice.password_file), { mode: 0o600 });
+      await fs.chmod(paths.spicePasswordCopy, 0o600);
+    }
     for (const s of [paths.qmpSocket, paths.watchSocket, paths.spiceSocket]) if (s) await fs.rm(s, { force: true });
 
     const args = buildQemuArgs(config, paths);
@@ -293,6 +247,7 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
       for (let i = 0; i < 200 && gone.exitCode === null && gone.signalCode === null; i++) await sleep(50);
     }
     if (regionCreated && config.region) await fs.rm(config.region.path, { force: true });
+    if (paths.spicePasswordCopy) await fs.rm(paths.spicePasswordCopy, { force: true });
     await fs.rm(statePath(ctx.stateDir, config.name), { force: true });
     if (addrs.length) {
       try {
@@ -310,6 +265,7 @@ async function releaseHost(ctx: LifecycleContext, state: VmState): Promise<void>
   await restoreFromJournal({ host: ctx.host, writer: ctx.writer, journalPath: state.journalPath, log: ctx.log });
   if (state.regionCreated && state.regionPath) await fs.rm(state.regionPath, { force: true });
   for (const s of [state.qmpSocket, state.watchSocket, state.spiceSocket]) if (s) await fs.rm(s, { force: true });
+  await fs.rm(spicePasswordCopyPath(path.dirname(state.logPath), state.name), { force: true });
 }
 
 async function waitForExit(pid: number, qmpSocket: string, timeoutMs: number): Promise<boolean> {
@@ -327,7 +283,7 @@ async function waitForExit(pid: number, qmpSocket: string, timeoutMs: number): P
  */
 export async function superviseVm(ctx: LifecycleContext, name: string): Promise<'stopped' | 'crashed' | 'handled-by-down'> {
   const state = await readState(ctx.stateDir, name);
-  if (!state) throw new GlasspaneError('ERR_VM_NOT_RUNNING', `no state for VM ${name} in ${ctx.stateDir}`, 'start it with `glasspane vm up FILE`');
+  if (!state) throw unknownVm(ctx.stateDir, name);
   let shutdownSeen = false;
   try {
     const watch = await connectQmp(state.watchSocket, { timeoutMs: 10_000, stillStarting: () => isVmProcess(state.pid, state.qmpSocket) });
@@ -360,9 +316,13 @@ export function mapRunState(status: string): VmStatus {
   return 'paused';
 }
 
+/** The VM's state; a name that never ran from this state directory is ERR_VM_UNKNOWN, not "stopped". */
 export async function vmStatus(ctx: Pick<LifecycleContext, 'stateDir'>, name: string): Promise<StatusReport> {
   const state = await readState(ctx.stateDir, name);
-  if (!state) return { name, status: 'stopped', pid: null, qmpSocket: null };
+  if (!state) {
+    if (!(await hasRunHere(ctx.stateDir, name))) throw unknownVm(ctx.stateDir, name);
+    return { name, status: 'stopped', pid: null, qmpSocket: null };
+  }
   // Keys in the documented order: name, status, pid, qmpSocket.
   const report = (status: VmStatus): StatusReport => ({ name, status, pid: state.pid, qmpSocket: state.qmpSocket });
   if (!isVmProcess(state.pid, state.qmpSocket)) {
@@ -389,8 +349,9 @@ export interface DownOptions {
 
 /**
  * Stops the VM: system_powerdown → SHUTDOWN and exit (timeout) → quit → SIGTERM → SIGKILL, then
- * restores the host from the journal. Returns how it ended. Works on a crashed VM too (restore
- * only), so `vm down NAME` is always the way back to a clean host.
+ * restores the host from the journal. Returns how it ended ('already stopped' when there was
+ * nothing left to do). Works on a crashed VM too (restore only), so `vm down NAME` is always the
+ * way back to a clean host. A name that never ran from this state directory is ERR_VM_UNKNOWN.
  */
 export async function vmDown(ctx: LifecycleContext, name: string, opts: DownOptions = {}): Promise<string> {
   const log = ctx.log ?? (() => {});
@@ -403,7 +364,9 @@ export async function vmDown(ctx: LifecycleContext, name: string, opts: DownOpti
       await restoreFromJournal({ host: ctx.host, writer: ctx.writer, journalPath, log });
       return 'never started';
     }
-    throw new GlasspaneError('ERR_VM_NOT_RUNNING', `no VM named ${name} was started from ${ctx.stateDir}`, 'check the name with `glasspane vm status NAME`, or pass the --state-dir used for `vm up`');
+    // Stopping a stopped VM is done already; a name that never ran is most likely a typo.
+    if (await hasRunHere(ctx.stateDir, name)) return 'already stopped';
+    throw unknownVm(ctx.stateDir, name);
   }
   await writeState(ctx.stateDir, { ...state, stopping: true });
   const { pid, qmpSocket } = state;

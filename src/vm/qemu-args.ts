@@ -20,6 +20,12 @@ export interface RuntimePaths {
   /** Second QMP monitor held by the supervisor to see SHUTDOWN and crashes. */
   watchSocket: string;
   spiceSocket: string | null;
+  /**
+   * With spice.password_file: the private copy QEMU reads (mode 0600, written by `vm up`). QEMU's
+   * secret object takes a file raw, newline and all, while glasspane (and `echo pw > file`) treat
+   * one trailing newline as the end of the line: the copy holds the password without it.
+   */
+  spicePasswordCopy?: string;
 }
 
 export function runtimePaths(c: VmConfig, stateDir: string): RuntimePaths {
@@ -28,7 +34,12 @@ export function runtimePaths(c: VmConfig, stateDir: string): RuntimePaths {
     qmpSocket: c.qmp.socket ?? path.join(stateDir, `${c.name}.qmp`),
     watchSocket: path.join(stateDir, `${c.name}.watch.qmp`),
     spiceSocket: sock === true ? path.join(stateDir, `${c.name}.spice`) : (sock ?? null),
+    ...(c.spice?.password_file ? { spicePasswordCopy: spicePasswordCopyPath(stateDir, c.name) } : {}),
   };
+}
+
+export function spicePasswordCopyPath(stateDir: string, name: string): string {
+  return path.join(stateDir, `${name}.spice-password`);
 }
 
 const HYPERV_FLAGS = ['hv-relaxed', 'hv-vapic', 'hv-spinlocks=0x1fff', 'hv-vpindex', 'hv-runtime', 'hv-synic', 'hv-stimer', 'hv-frequencies', 'hv-time', 'hv-tlbflush', 'hv-ipi'];
@@ -139,7 +150,7 @@ export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
   if (c.spice) {
     const spice = paths.spiceSocket ? [`unix=on,addr=${esc(paths.spiceSocket)}`] : [`port=${c.spice.port}`, `addr=${c.spice.addr}`];
     if (c.spice.password_file) {
-      f.push(['-object', `secret,id=spicepw,file=${esc(c.spice.password_file)},format=raw`]);
+      f.push(['-object', `secret,id=spicepw,file=${esc(paths.spicePasswordCopy ?? c.spice.password_file)},format=raw`]);
       spice.push('password-secret=spicepw');
     } else {
       spice.push('disable-ticketing=on');

@@ -1,14 +1,15 @@
 /**
- * `npm run e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F] [-- --skip-av]`:
- * boots the e2e guest, runs the input loop (loop.ts), then the audio/mouse/lock-key scene (av.ts)
- * in a second guest, and prints the results. Exit status 0 when every key and mouse move was
- * echoed, every frame verified, the tones heard and the mouse exact; 1 otherwise; 2 when it
- * cannot run here.
+ * `npm run -s e2e [-- --json] [-- --keys N --mouse N --width W --height H --fps F] [-- --skip-av]`
+ * (-s: no npm banner on stdout before the JSON): boots the e2e guest, runs the input loop
+ * (loop.ts), then the audio/mouse/lock-key scene (av.ts) in a second guest, and prints the
+ * results. Exit status 0 when every key and mouse move was echoed, every frame verified, the
+ * tones heard and the mouse exact; 1 otherwise; 2 when it cannot run here.
  */
 import { parseArgs } from 'node:util';
 import { runLoop } from './loop.js';
 import { e2eUnavailable } from './guest.js';
 import { avUnavailable, runAv, type AvResult } from './av.js';
+import { npmBannerNote } from '../../src/npm-banner.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,6 +63,8 @@ if (values.json) {
   const { serialTail, ...rest } = r;
   const extra = av ? { audio: av.audio, mouse: av.mouse, locks: av.locks, avErrors: av.errors } : {};
   process.stdout.write(`${JSON.stringify({ ...rest, ...extra })}\n`);
+  const note = npmBannerNote();
+  if (note) process.stderr.write(`e2e: ${note}\n`);
   if (serialTail) process.stderr.write(`e2e: guest serial tail:\n${serialTail}\n`);
 } else {
   const lines = [

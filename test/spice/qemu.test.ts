@@ -33,7 +33,9 @@ describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
   it('send key: KeyA ControlRight NumpadEnter Pause PrintScreen ArrowUp, then a Control+Alt+Delete chord (TCP)', async () => {
     const q = await qemu({ transport: 'tcp' });
     const r = await runCli(['send', '--spice', q.address, 'key', 'KeyA', 'ControlRight', 'NumpadEnter', 'Pause', 'PrintScreen', 'ArrowUp']);
-    expect(r.stderr).toBe('');
+    // Success is said on stderr (what and where); stdout stays empty for scripts.
+    expect(r.stderr).toBe(`glasspane: sent 6 keys (KeyA ControlRight NumpadEnter Pause PrintScreen ArrowUp) to ${q.address}\n`);
+    expect(r.stdout).toBe('');
     expect(r.code).toBe(0);
     const want: Array<[string, 0 | 1]> = [];
     for (const qc of ['a', 'ctrl_r', 'kp_enter', 'pause', 'print', 'up']) want.push([qc, 1], [qc, 0]);
@@ -48,7 +50,8 @@ describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
   it('send mouse: move 10 -5, left/right/middle/side clicks, wheel up and down (unix socket)', async () => {
     const q = await qemu({ transport: 'unix' });
     const r = await runCli(['send', '--spice', q.address, 'mouse', 'move', '10', '-5', 'click', 'left', 'click', 'right', 'click', 'middle', 'click', 'side', 'wheel', 'up', 'wheel', 'down']);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe(`glasspane: sent 7 mouse actions (move 10 -5 click left click right click middle click side wheel up wheel down) to ${q.address}\n`);
+    expect(r.stdout).toBe('');
     expect(r.code).toBe(0);
     const want = ['left', 'right', 'middle', 'side', 'wheel-up', 'wheel-down'].flatMap((b) => [`${b} 1`, `${b} 0`]);
     const trace = await q.waitTrace((t) => t.filter((l) => l.startsWith('input_event_btn')).length >= want.length);
@@ -65,7 +68,7 @@ describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
     const pwFile = join(q.dir, 'pw');
     writeFileSync(pwFile, 'correct-horse\n', { mode: 0o600 });
     const ok = await runCli(['send', '--spice', q.address, '--spice-password-file', pwFile, 'key', 'KeyB']);
-    expect(ok.stderr).toBe('');
+    expect(ok.stderr).toMatch(/^glasspane: sent 1 key \(KeyB\) to unix:/);
     expect(ok.code).toBe(0);
     expectKeySequence(await q.waitTrace((t) => keyLines(t).length >= 2), [['b', 1], ['b', 0]]);
 
@@ -153,7 +156,7 @@ describe.skipIf(needs('qemu'))('real QEMU 7.2 via the built CLI', () => {
     // send links a new main channel: the server drops the viewer, which waits lostLinkDelayMs (1 s).
     // 6 keys = 12 events × 30 ms ≈ 0.4 s: longer than a 250 ms retry, shorter than the 1 s one.
     const r = await runCli(['send', '--spice', q.address, 'key', 'KeyA', 'KeyB', 'KeyC', 'KeyD', 'KeyE', 'KeyF']);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toMatch(/^glasspane: sent 6 keys /);
     expect(r.code).toBe(0);
     await waitFor(() => states.some((s) => s.state === 'waiting') && viewer.state.state === 'connected');
     expect(sink.keyDown('KeyZ')).toBe(true);

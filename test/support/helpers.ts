@@ -85,3 +85,11 @@ export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'c
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** SIGKILLs every process started for a test and waits for each to be gone; empties the list. */
+export async function killAll(procs: CliRun[]): Promise<void> {
+  for (const p of procs.splice(0)) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}

@@ -57,8 +57,8 @@ describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => 
     const shm = shmPath('input');
     const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--scene', 'input', '--input-port', '0', '--input-log', '--quiet'], x.env);
     procs.push(stub);
-    await waitFor(() => /input on ws:\/\//.test(stub.stderr()), 30_000, 'the stub input endpoint');
-    const url = /ws:\/\/[0-9.:]+/.exec(stub.stderr())![0];
+    await waitFor(() => /^ws:\/\//m.test(stub.stdout()), 30_000, 'the stub input endpoint (stdout)');
+    const url = /ws:\/\/[0-9.:]+/.exec(stub.stdout())![0];
     const view = startCli(['view', '--shm', shm, '--size', '640x360', '--input', `stub:${url}`, '--stats', '--title', 'inputtest'], x.env);
     procs.push(view);
     await waitFor(() => capture(view) !== undefined, 30_000, 'the viewer to run');

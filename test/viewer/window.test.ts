@@ -37,7 +37,9 @@ const start = (args: string[]) => {
 };
 
 interface Figures {
+  /** Guest frames presented; with `skipped` (superseded by a newer one first), every frame consumed. */
   frames: number;
+  skipped: number;
   fps: number;
   ups: number;
   latencyMs: number | null;
@@ -46,6 +48,8 @@ interface Figures {
   height: number;
   capture: boolean;
 }
+/** Frames the viewer took: presented, or superseded before it got to them (latest wins). */
+const consumed = (f: Figures | null): number => (f ? f.frames + f.skipped : 0);
 const lastFigures = (p: CliRun): Figures | null => {
   const lines = p.stdout().trim().split('\n').filter(Boolean);
   return lines.length ? (JSON.parse(lines.at(-1)!) as Figures) : null;
@@ -72,7 +76,7 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     // 5 frames, then the stub keeps the session alive: the last frame (serial 4) stays on screen.
     start(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--quiet']);
     const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'wintest']);
-    await waitFor(() => (lastFigures(view)?.frames ?? 0) >= 5, 60_000, 'the viewer to present 5 frames');
+    await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
     await new Promise((r) => setTimeout(r, 300));
     let win = findWindow(x, 'wintest');
     expect([win.width, win.height]).toEqual([FW, FH]);
@@ -128,7 +132,7 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     start(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--format', format, '--quiet']);
     const shots = mkdtempSync(join(tmpdir(), 'glasspane-shots-'));
     const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', `fmt-${format}`, '--screenshot-dir', shots]);
-    await waitFor(() => (lastFigures(view)?.frames ?? 0) >= 5, 60_000, 'the viewer to present 5 frames');
+    await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
     await new Promise((r) => setTimeout(r, 300));
     expect((lastFigures(view) as Figures & { format: string }).format).toBe(name);
     const win = findWindow(x, `fmt-${format}`);

@@ -212,19 +212,20 @@ describe.skipIf(needs(...GUEST_PARTS))('vfio against a real kernel (q35 + intel-
     expect(line('iommu')).toMatch(/^iommu rc=0 nicgroup=\d+/);
     expect(line('bind')).toBe('bind rc=0 nic=vfio-pci override=vfio-pci journal=yes');
     expect(line('unbind')).toBe('unbind rc=0 nic=e1000 override=(null) journal=no');
-    expect(line('rollback ')).toBe('rollback rc=2 nic=e1000 port=pcieport journal=no');
+    // Exit status 4: the host refused (docs/cli.md), not a usage error.
+    expect(line('rollback ')).toBe('rollback rc=4 nic=e1000 port=pcieport journal=no');
     expect(line('rollback-error')).toMatch(new RegExp(`${PORT} is unbound after drivers_probe, not to vfio-pci \\(host restored`));
     // the real "write that never returns": reported as stuck after the timeout, journal kept,
     // and once the VFIO user lets go, restore brings the NIC home
     expect(line('hold')).toMatch(/^hold held fd=\d+/);
-    expect(line('stuck ')).toBe('stuck rc=2 journal=yes');
+    expect(line('stuck ')).toBe('stuck rc=4 journal=yes');
     expect(line('stuck-error')).toMatch(/writing "0000:00:05.0" to \/sys\/bus\/pci\/drivers\/vfio-pci\/unbind did not return/);
     expect(line('released')).toBe('released rc=0 nic=e1000 journal=no');
     // vm up with real passthrough: bound, QEMU running with the NIC; kill -9 → crashed, NIC back
     expect(line('vmup ')).toBe('vmup rc=0 nic=vfio-pci');
     expect(line('vmstatus')).toMatch(/^vmstatus \{"name":"inner","status":"running","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
     expect(line('crashed')).toMatch(/^crashed nic=e1000 journal=no \{"name":"inner","status":"crashed","pid":\d+,"qmpSocket":"\/run\/gp\/inner.qmp"\}$/);
-    expect(line('broken ')).toBe('broken rc=2 nic=e1000 journal=no');
+    expect(line('broken ')).toBe('broken rc=4 nic=e1000 journal=no');
     expect(line('broken-error')).toMatch(/QEMU did not come up.*no-such-flag/);
     expect(line('end')).toBe('end');
   }, 900_000);

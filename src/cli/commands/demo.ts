@@ -4,14 +4,17 @@
  * to the stub over a WebSocket (ScrollLock toggles capture). Without a display (or --headless):
  * a consumer that verifies every frame and prints live statistics.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
-import { intOption, numberOption, sizeOption } from '../options.js';
+import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { Viewer } from '../../viewer/viewer.js';
 import { StubInputSink } from '../../input/stub-sink.js';
+import { loadViewerConfig } from '../../viewer/config.js';
+import { exitStatusHelp } from '../exit-codes.js';
+import { requireOutputDir } from '../output-path.js';
 
 /** Said when the demo cannot open its window: why, what it does instead, how to get the window. */
 const NO_DISPLAY =
@@ -20,6 +23,8 @@ const NO_DISPLAY =
 
 interface DemoOptions {
   size: { width: number; height: number };
+  escapeKey: string;
+  config?: string;
   fps: number;
   seconds?: number;
   headless?: boolean;
@@ -50,16 +55,14 @@ async function startStub(shm: string, o: DemoOptions, interactive: boolean): Pro
   const args = [process.argv[1]!, 'stub', '--shm', shm, '--size', String(regionSizeMiB(width, height)), '--width', String(width), '--height', String(height), '--fps', String(o.fps), '--quiet'];
   if (interactive) args.push('--scene', 'input', '--input-port', '0');
   // The IPC channel is the stub's lifeline: it stops when the demo dies, however it dies.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let url: string | null = null;
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    const s = String(d);
-    err += s;
-    const m = /input on (ws:\/\/\S+)/.exec(err);
-    if (m && !url) url = m[1]!;
-    else process.stderr.write(s);
+  let out = '';
+  // The stub prints its input address on stdout (its only stdout line here).
+  child.stdout!.on('data', (d: Buffer) => {
+    out += String(d);
+    url ??= /^(ws:\/\/\S+)$/m.exec(out)?.[1] ?? null;
   });
   // Let the stub create the region (and its input endpoint) first.
   for (let i = 0; i < 100 && (!existsSync(shm) || (interactive && !url)); i++) await new Promise((r) => setTimeout(r, 50));
@@ -70,26 +73,44 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('guest-stub and glasspane together: the viewer window with input on a desktop, a verifying consumer without one')
-    .option('--size <WxH>', 'frame size', sizeOption('--size'), { width: 1920, height: 1080 })
+    .addOption(new Option('--size <WxH>', 'frame size').argParser(sizeOption('--size')).default({ width: 1920, height: 1080 }, '1920x1080'))
     .option('--fps <n>', 'frame rate', intOption('--fps', 1, 1000), 60)
     .option('--seconds <s>', 'stop after this many seconds (default: until Ctrl-C or the window closes)', numberOption('--seconds', 0, 1e7))
     .option('--headless', 'no window even on a desktop: verify every frame and print statistics')
-    .addHelpText('after', '\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --headless --seconds 10')
-    .action(async (o: DemoOptions) => {
+    .addOption(new Option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name (e.g. Pause, ControlRight on a laptop without ScrollLock)').argParser(keyCodeOption('--escape-key')).default('ScrollLock', 'escapeKey from the config file, else ScrollLock'))
+    .option('--config <file>', 'viewer config file: escapeKey, fullscreen, vsync, integerScale, osd, screenshotDir (default: $XDG_CONFIG_HOME/glasspane/config.toml)')
+    .addHelpText('after', `\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --escape-key Pause\n  glasspane demo --headless --seconds 10${exitStatusHelp({ 1: 'frames failed verification (--headless)', 3: 'no frame arrived (--headless)' })}`)
+    .action(async (o: DemoOptions, cmd: Command) => {
+      // The same config file as `view` (flags given on the command line win).
+      const cfg = loadViewerConfig(o.config);
+      const escapeKey = cmd.getOptionValueSource('escapeKey') === 'cli' ? o.escapeKey : (cfg.escapeKey ?? o.escapeKey);
       removeStaleDemoRegions();
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
       const interactive = !o.headless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
       const { width, height } = o.size;
       process.stderr.write(
         interactive
-          ? `glasspane demo: guest-stub draws ${width}x${height} at ${o.fps} fps; ScrollLock (tap) captures keyboard and mouse and sends them to the stub, which draws them. Hold ScrollLock for help.\n`
+          ? `glasspane demo: guest-stub draws ${width}x${height} at ${o.fps} fps; ${escapeKey} (tap) captures keyboard and mouse and sends them to the stub, which draws them. Hold ${escapeKey} for help.\n`
           : `${o.headless ? '' : NO_DISPLAY}glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame and prints statistics (Ctrl-C stops)\n`,
       );
       const stub = await startStub(shm, o, interactive);
       try {
         if (interactive) {
           const sink = StubInputSink.connect(stub.url ?? 'ws://127.0.0.1:1');
-          const viewer = new Viewer({ shm, sink, inputName: 'guest-stub', title: 'demo (guest-stub)', size: { width: Math.min(width, 1280), height: Math.round((Math.min(width, 1280) * height) / width) } });
+          const viewer = new Viewer({
+            shm,
+            sink,
+            inputName: 'guest-stub',
+            title: 'demo (guest-stub)',
+            size: { width: Math.min(width, 1280), height: Math.round((Math.min(width, 1280) * height) / width) },
+            escapeKey,
+            fullscreen: cfg.fullscreen,
+            vsync: cfg.vsync,
+            integerScale: cfg.integerScale,
+            osd: cfg.osd,
+            screenshotDir: cfg.screenshotDir && requireOutputDir(cfg.screenshotDir, 'screenshotDir (config)'),
+            onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
+          });
           const stop = () => void viewer.close();
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadVmConfig } from '../../vm/config.js';
 import { runDoctor, type Check } from '../../vm/doctor.js';
 import { HostRoot } from '../../vm/host-root.js';
+import { exitStatusHelp } from '../exit-codes.js';
 
 export function formatChecks(checks: Check[]): string {
   const width = Math.max(...checks.map((c) => c.id.length));
@@ -18,7 +19,7 @@ export function registerDoctor(program: Command): void {
     .argument('[config]', 'a VM TOML file: also checks its vCPU topology, region size, devices and hugepages')
     .option('--root <dir>', 'read /sys, /proc and /dev under this directory (a captured tree) instead of /', '/')
     .option('--json', 'print {"checks": [{"id", "status", "message", "fix"}]}')
-    .addHelpText('after', '\nExit status: 0 no check failed, 1 at least one failed.\nExamples:\n  glasspane doctor\n  glasspane doctor examples/vm-amd-dual-gpu.toml --json\n  glasspane doctor --root ./captured-host')
+    .addHelpText('after', `\nExamples:\n  glasspane doctor\n  glasspane doctor examples/vm-amd-dual-gpu.toml --json\n  glasspane doctor --root ./captured-host${exitStatusHelp({ 1: 'at least one check failed' })}`)
     .action(async (configFile: string | undefined, o: { root: string; json?: boolean }) => {
       const config = configFile ? (await loadVmConfig(configFile)).config : undefined;
       const checks = await runDoctor(new HostRoot(o.root), config);

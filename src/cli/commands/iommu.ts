@@ -1,6 +1,7 @@
 /** `glasspane iommu`: IOMMU groups and their devices; which groups a guest can take whole. */
 import type { Command } from 'commander';
 import { HostRoot } from '../../vm/host-root.js';
+import { exitStatusHelp } from '../exit-codes.js';
 import { isWholePassthroughGroup, listIommuGroups, xorgBusId, type IommuGroup } from '../../vm/pci.js';
 
 /** The --json shape: exactly the keys documented for scripts. */
@@ -41,7 +42,7 @@ export function registerIommu(program: Command): void {
     .option('--root <dir>', 'read /sys under this directory instead of /', '/')
     .option('--json', 'print {"groups": [{"id", "devices": [{"address", "class", "vendor", "device", "driver", "bootVga", "resetMethods"}]}]}')
     .option('--xorg-busid <address>', 'print the xorg.conf BusID line for a PCI address (hex numbers become decimal) and exit')
-    .addHelpText('after', '\nExamples:\n  glasspane iommu\n  glasspane iommu --json\n  glasspane iommu --xorg-busid 0000:32:00.0   # BusID "PCI:50:0:0"')
+    .addHelpText('after', `\nExamples:\n  glasspane iommu\n  glasspane iommu --json\n  glasspane iommu --xorg-busid 0000:32:00.0   # BusID "PCI:50:0:0"${exitStatusHelp()}`)
     .action(async (o: { root: string; json?: boolean; xorgBusid?: string }) => {
       if (o.xorgBusid) {
         // The line as it goes into an xorg.conf "Device" section.

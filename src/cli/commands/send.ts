@@ -16,6 +16,8 @@ import { SpiceError } from '../../spice/errors.js';
 import { PASSWORD_ENV, readSpicePassword } from '../../spice/password.js';
 import type { InputsChannel } from '../../spice/inputs-channel.js';
 import { SpiceButton } from '../../spice/protocol.js';
+import { intOption } from '../options.js';
+import { exitStatusHelp } from '../exit-codes.js';
 
 
 /** One key step: press these scancodes in order, then release them in reverse. */
@@ -134,8 +136,8 @@ async function applyMouse(inputs: InputsChannel, step: MouseStep, pause: () => P
 interface SendOptions {
   spice: string;
   spicePasswordFile?: string;
-  timeout: string;
-  delayMs: string;
+  timeout: number;
+  delayMs: number;
 }
 
 /**
@@ -154,10 +156,8 @@ function lost(client: SpiceClient): SpiceError {
 async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause: () => Promise<void>, client: SpiceClient) => Promise<void>): Promise<void> {
   const address = parseSpiceAddress(opts.spice);
   const password = readSpicePassword(opts.spicePasswordFile);
-  const timeoutMs = Number(opts.timeout);
-  const delayMs = Number(opts.delayMs);
-  if (!Number.isFinite(delayMs) || delayMs < 0) throw usage(`--delay-ms ${opts.delayMs} is not a number of milliseconds`, 'give --delay-ms 0 or more (default 30)');
-  const client = new SpiceClient({ address, password, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 10_000 });
+  const delayMs = opts.delayMs;
+  const client = new SpiceClient({ address, password, timeoutMs: opts.timeout });
   // Waits until what was asked is on the wire, then `delayMs`: the server applies each message
   // when it arrives, so the guest sees the events spaced out.
   const pause = async () => {
@@ -184,8 +184,8 @@ export function registerSend(program: Command): void {
     .description('send keys or mouse actions to a VM over SPICE (like virsh send-key)')
     .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
     .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
-    .option('--timeout <ms>', 'link timeout in milliseconds', '10000')
-    .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', '30')
+    .option('--timeout <ms>', 'link timeout in milliseconds', intOption('--timeout', 1, 600_000), 10_000)
+    .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', intOption('--delay-ms', 0, 60_000), 30)
     .addHelpText(
       'after',
       `
@@ -194,13 +194,15 @@ Examples:
   glasspane send --spice unix:/run/vm/spice.sock key Control+Alt+Delete
   glasspane send --spice 127.0.0.1:5900 mouse move 10 -5 click left wheel up
   GLASSPANE_SPICE_PASSWORD=... glasspane send --spice 127.0.0.1:5900 key MetaLeft
-Keys are KeyboardEvent.code names (physical keys; the guest applies its own layout).`,
+Keys are KeyboardEvent.code names (physical keys; the guest applies its own layout).
+On success it says on stderr what was sent, and where.${exitStatusHelp()}`,
     );
 
   send
     .command('key')
     .description('press and release each key in turn; A+B+C presses a chord (released in reverse)')
     .argument('<keys...>', 'KeyboardEvent.code names, e.g. KeyA ControlRight NumpadEnter Control+Alt+Delete')
+    .addHelpText('after', `\nExamples:\n  glasspane send --spice 127.0.0.1:5900 key KeyA Control+Alt+Delete${exitStatusHelp()}`)
     .action(async (keys: string[], _opts: unknown, cmd: Command) => {
       const steps = parseKeyArgs(keys);
       await withInputs(cmd.optsWithGlobals() as SendOptions, async (inputs, pause) => {
@@ -215,12 +217,15 @@ Keys are KeyboardEvent.code names (physical keys; the guest applies its own layo
           }
         }
       });
+      // A message, not data: stdout stays empty for scripts.
+      process.stderr.write(`glasspane: sent ${steps.length} key${steps.length === 1 ? '' : 's'} (${keys.join(' ')}) to ${(cmd.optsWithGlobals() as SendOptions).spice}\n`);
     });
 
   send
     .command('mouse')
     .description('perform mouse actions in order: move DX DY, click|press|release BUTTON, wheel up|down [N]')
     .argument('<actions...>', 'e.g. move 10 -5 click left click right wheel up')
+    .addHelpText('after', `\nExamples:\n  glasspane send --spice 127.0.0.1:5900 mouse move 10 -5 click left wheel up 3${exitStatusHelp()}`)
     .allowExcessArguments(true)
     .action(async (actions: string[], _opts: unknown, cmd: Command) => {
       const steps = parseMouseArgs(actions);
@@ -232,5 +237,6 @@ Keys are KeyboardEvent.code names (physical keys; the guest applies its own layo
         // A `press` without a `release` is left pressed on purpose (drag across two calls).
         for (const step of steps) await applyMouse(inputs, step, pause);
       });
+      process.stderr.write(`glasspane: sent ${steps.length} mouse action${steps.length === 1 ? '' : 's'} (${actions.join(' ')}) to ${(cmd.optsWithGlobals() as SendOptions).spice}\n`);
     });
 }

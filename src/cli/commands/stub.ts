@@ -6,6 +6,8 @@ import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
 import { GlasspaneError } from '../../errors.js';
+import { exitStatusHelp } from '../exit-codes.js';
+import { claimRegionFile } from '../stub-region.js';
 
 export function registerStub(program: Command): void {
   program
@@ -26,6 +28,7 @@ export function registerStub(program: Command): void {
     .option('--frames <n>', 'post this many frames, then only keep the session alive', intOption('--frames', 1, 2 ** 31))
     .option('--input-port <port>', 'accept viewer input on ws://127.0.0.1:PORT (0 = any free port; the address is printed)', intOption('--input-port', 0, 65535))
     .option('--input-log', 'print every input message received as a JSON line on stdout')
+    .option('--force', 'write into an existing file even if it is not an LGMP region (its content is lost)')
     .option('--quiet', 'no live statistics')
     .addHelpText(
       'after',
@@ -35,9 +38,12 @@ Examples:
   glasspane stub --shm /dev/shm/test --width 2560 --height 1440 --format rgba --seconds 30
   glasspane stub --shm /dev/shm/demo --scene input --input-port 0    # then: glasspane view --shm /dev/shm/demo --input stub:ws://…
   glasspane stub --device auto --scene input-echo --width 640 --height 360    # in a guest with ivshmem-plain, as root
-The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass`,
+The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass
+A region file the stub creates gets mode 0660 (owner and group may map it, e.g. QEMU in group kvm);
+an existing file is used only if it already is a region (or all zeros), unless --force.
+With --input-port the input address is printed on stdout (the one line before any --input-log).${exitStatusHelp()}`,
     )
-    .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24'; seconds?: number; uuid?: string; quiet?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
+    .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24'; seconds?: number; uuid?: string; quiet?: boolean; force?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
       if (Boolean(o.shm) === Boolean(o.device)) {
         throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
       }
@@ -49,25 +55,33 @@ The official Looking Glass B7 client can show it: looking-glass-client -f /dev/s
         mapBytes = dev.bytes;
         process.stderr.write(`glasspane stub: ivshmem device ${dev.address}, BAR 2 ${dev.bytes >> 20} MiB (${dev.resourcePath})\n`);
       }
-      const stub = new StubProducer({
-        shmPath,
-        mapBytes,
-        evdevPaths: o.evdev,
-        sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
-        width: o.width,
-        height: o.height,
-        fps: o.fps,
-        scene: o.scene,
-        format: o.format,
-        seconds: o.seconds,
-        uuid: o.uuid,
-        frames: o.frames,
-        onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
-        onProblem: (m) => process.stderr.write(`glasspane stub: ${m}\n`),
-      });
+      const file = o.shm ? claimRegionFile(o.shm, Boolean(o.force)) : null;
+      let stub: StubProducer;
+      try {
+        stub = new StubProducer({
+          shmPath,
+          mapBytes,
+          evdevPaths: o.evdev,
+          sizeMiB: o.size ?? regionSizeMiB(o.width, o.height),
+          width: o.width,
+          height: o.height,
+          fps: o.fps,
+          scene: o.scene,
+          format: o.format,
+          seconds: o.seconds,
+          uuid: o.uuid,
+          frames: o.frames,
+          onInput: o.inputLog ? (m) => process.stdout.write(`${JSON.stringify(m)}\n`) : undefined,
+          onProblem: (m) => process.stderr.write(`glasspane stub: ${m}\n`),
+        });
+      } catch (err) {
+        file?.discardIfCreated(); // e.g. --size 1: too small for the frames, and nothing left behind
+        throw err;
+      }
+      if (file && !o.quiet) process.stderr.write(`glasspane stub: region ${file.describe()}\n`);
       if (o.inputPort !== undefined) {
-        const url = await stub.listenForInput(o.inputPort);
-        process.stderr.write(`glasspane stub: input on ${url}\n`);
+        // Data for the user or a script (the viewer's --input stub:URL): stdout.
+        process.stdout.write(`${await stub.listenForInput(o.inputPort)}\n`);
       }
       if (stub.stats.truncated) {
         process.stderr.write(

@@ -7,11 +7,12 @@ import type { Command } from 'commander';
 import { GlasspaneError } from '../../errors.js';
 import { HostRoot } from '../../vm/host-root.js';
 import { readJournal } from '../../vm/journal.js';
-import { defaultStateDir } from '../../vm/state-dir.js';
+import { defaultStateDir } from '../../vm/vm-state.js';
 import { normalizePciAddress, requirePciDevice } from '../../vm/pci.js';
 import { ChildProcessWriter, RecordingWriter, type SysfsWriter } from '../../vm/sysfs-writer.js';
 import { bindDevices, planBind, planRestore, planWrites, unbindDevices, restoreFromJournal, type PlannedWrite, type VfioContext } from '../../vm/vfio.js';
 import { numberOption } from '../options.js';
+import { exitStatusHelp } from '../exit-codes.js';
 
 interface CommonOptions {
   root: string;
@@ -40,23 +41,27 @@ export function formatWrites(writes: PlannedWrite[]): string {
   return writes.map((w) => `echo ${JSON.stringify(w.value === '\n' ? '' : w.value)} > ${w.path}    # ${w.why}`).join('\n');
 }
 
-function common(cmd: Command): Command {
+/** The options every vfio command takes; --journal only where a journal is read or written. */
+function common(cmd: Command, { journal = true } = {}): Command {
+  cmd.option('--root <dir>', 'work on the host tree under this directory instead of / (captured trees, tests)', '/');
+  if (journal) cmd.option('--journal <file>', 'journal file (default: /run/glasspane/vfio-journal.json, under --root when given)');
   return cmd
-    .option('--root <dir>', 'work on the host tree under this directory instead of / (captured trees, tests)', '/')
-    .option('--journal <file>', 'journal file (default: /run/glasspane/vfio-journal.json, under --root when given)')
     .option('--timeout <seconds>', 'give up on a sysfs write that has not returned after this long', numberOption('--timeout', 0.1, 600), 10)
     .option('--dry-run', 'print every planned sysfs write and change nothing');
 }
 
 export function registerVfio(program: Command): void {
-  const vfio = program.command('vfio').description('lend PCI devices to vfio-pci and give them back (journal, rollback, timeouts)');
+  const vfio = program
+    .command('vfio')
+    .description('lend PCI devices to vfio-pci and give them back (journal, rollback, timeouts)')
+    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio bind 0000:2f:00.0 0000:2f:00.1\n  sudo glasspane vfio restore${exitStatusHelp()}`);
 
   common(vfio.command('bind'))
     .description('bind devices to vfio-pci by address (driver_override; two identical cards work)')
     .argument('<address...>', 'PCI addresses, e.g. 0000:2f:00.0 0000:2f:00.1 (the whole IOMMU group)')
     .option('--force-boot-gpu', 'allow taking the boot GPU / the framebuffer device')
     .option('--unbind-console', 'also unbind the firmware framebuffer and framebuffer consoles (journaled, restored)')
-    .addHelpText('after', '\nExamples:\n  sudo glasspane vfio bind 0000:2f:00.0 0000:2f:00.1\n  glasspane vfio bind 0000:2f:00.0 --dry-run')
+    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio bind 0000:2f:00.0 0000:2f:00.1\n  glasspane vfio bind 0000:2f:00.0 --dry-run${exitStatusHelp()}`)
     .action(async (addresses: string[], o: CommonOptions & { forceBootGpu?: boolean; unbindConsole?: boolean }) => {
       const opts = { forceBootGpu: o.forceBootGpu, unbindConsole: o.unbindConsole };
       if (o.dryRun) {
@@ -71,6 +76,7 @@ export function registerVfio(program: Command): void {
   common(vfio.command('unbind'))
     .description('give devices back to their host drivers (the journaled ones, else whatever the kernel probes)')
     .argument('<address...>', 'PCI addresses')
+    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio unbind 0000:2f:00.0 0000:2f:00.1\n  glasspane vfio unbind 0000:2f:00.0 --dry-run    # the writes that would give it back${exitStatusHelp()}`)
     .action(async (addresses: string[], o: CommonOptions) => {
       if (o.dryRun) {
         const ctx = context(o, new RecordingWriter());
@@ -87,6 +93,7 @@ export function registerVfio(program: Command): void {
 
   common(vfio.command('restore'))
     .description('replay the journal left by an interrupted bind or a crashed VM: every device, framebuffer and console back')
+    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio restore\n  sudo glasspane vfio restore --journal /run/glasspane/win11.journal.json    # what \`vm up\` left\n  glasspane vfio restore --dry-run${exitStatusHelp()}`)
     .action(async (o: CommonOptions) => {
       const ctx = context(o);
       if (o.dryRun) {
@@ -98,9 +105,10 @@ export function registerVfio(program: Command): void {
       process.stdout.write(done ? 'host restored\n' : `no journal at ${ctx.journalPath}: nothing to restore\n`);
     });
 
-  common(vfio.command('remove-bridge'))
-    .description('opt-in recipe: remove a PCI bridge (and everything below it), then rescan the bus')
+  common(vfio.command('remove-bridge'), { journal: false })
+    .description('opt-in recipe: remove a PCI bridge (and everything below it), then rescan the bus (not journaled: the rescan is the way back)')
     .argument('<address>', 'the bridge, e.g. 0000:00:01.0')
+    .addHelpText('after', `\nExamples:\n  glasspane vfio remove-bridge 0000:00:01.0 --dry-run\n  sudo glasspane vfio remove-bridge 0000:00:01.0${exitStatusHelp()}`)
     .action(async (address: string, o: CommonOptions) => {
       const ctx = context(o);
       const dev = await requirePciDevice(ctx.host, normalizePciAddress(address));

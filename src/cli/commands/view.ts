@@ -14,7 +14,10 @@ import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
 import { SceneVerifier } from '../../../guest-stub/verify.js';
 import { GlasspaneError } from '../../errors.js';
-import { intOption, numberOption, sizeOption } from '../options.js';
+import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
+import { exitStatusHelp } from '../exit-codes.js';
+import { requireOutputDir, requireOutputFile } from '../output-path.js';
+import { spiceStatusLogger } from '../spice-status-log.js';
 
 export interface ViewOptions {
   shm: string;
@@ -45,6 +48,13 @@ export function exitStatusFor(r: HeadlessReport): number {
 
 export async function runHeadlessView(o: ViewOptions, out: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HeadlessReport> {
   const live = !o.json || process.stderr.isTTY;
+  // Before the first frame a line of zeros every second says nothing: say once what we wait for.
+  let toldWaiting = false;
+  const waiting = () => {
+    if (toldWaiting) return;
+    toldWaiting = true;
+    out(`glasspane: waiting for the first guest frame in ${o.shm}; ${o.seconds === undefined ? 'Ctrl-C stops (--seconds N gives up after N s)' : `giving up after ${o.seconds} s`}`);
+  };
   return runHeadless({
     path: o.shm,
     seconds: o.seconds,
@@ -55,9 +65,11 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
     onStatus: (m) => live && out(`glasspane: ${m}`),
     onSecond: live
       ? (r) =>
-          out(
-            `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
-          )
+          r.frames === 0
+            ? waiting()
+            : out(
+                `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
+              )
       : undefined,
   });
 }
@@ -105,12 +117,18 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
   };
 }
 
+/** JSON.stringify replacer: rates and milliseconds to 3 decimals (the counters' precision is far lower). */
+function roundedNumbers(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
+}
+
 function openSink(
   o: WindowFlags,
   onStatus: (text: string, vmUuid?: string) => void,
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
+    const logSpice = spiceStatusLogger(onProblem);
     const clipboard = o.clipboard === false ? undefined : new ClipboardBridge(onProblem);
     const audio = o.audio === false ? undefined : new AudioBridge({ device: o.audioDevice, microphone: o.microphone, microphoneDevice: o.microphoneDevice, problem: onProblem });
     const sink = SpiceInputSink.open({
@@ -119,7 +137,10 @@ function openSink(
       mouseMode: o.spiceMouse,
       clipboard: clipboard?.handlers,
       audio: audio?.handlers,
-      onState: (s) => onStatus(describeSpiceStatus(s), s.vmUuid),
+      onState: (s) => {
+        onStatus(describeSpiceStatus(s), s.vmUuid);
+        logSpice(s);
+      },
     });
     clipboard?.attachGuest(sink.client);
     return { sink, name: `spice ${o.spice}`, clipboard, audio };
@@ -147,7 +168,10 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
   });
   try {
     if (!frame) throw new GlasspaneError('ERR_NO_PRODUCER', `no guest frame arrived within ${seconds} s`, 'start the guest application (or `glasspane stub`), or wait longer with --seconds');
-    await writeFile(o.screenshot!, await framePng(frame.info, frame.data));
+    const png = await framePng(frame.info, frame.data);
+    await writeFile(o.screenshot!, png).catch((err: NodeJS.ErrnoException) => {
+      throw new GlasspaneError('ERR_OUTPUT', `--screenshot ${o.screenshot}: cannot write it: ${err.code ?? err.message}`, 'name a file in a folder you can write in, on a disk with room', { cause: err });
+    });
     process.stderr.write(`glasspane: wrote ${o.screenshot} (${frame.info.frameWidth}x${frame.info.dataHeight})\n`);
   } finally {
     frame?.release();
@@ -172,7 +196,7 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
-    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f)}\n`) : undefined,
+    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f, roundedNumbers)}\n`) : undefined,
     onMessage,
     clipboard,
     audio,
@@ -207,7 +231,7 @@ export function registerView(program: Command): void {
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
     .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
     .option('--no-osd', 'start without the on-screen display')
-    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', 'ScrollLock')
+    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', keyCodeOption('--escape-key'), 'ScrollLock')
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
     .option('--spice <addr>', 'forward input to QEMU over SPICE: HOST:PORT or unix:/path')
     .option('--spice-password-file <file>', 'SPICE password file (else $GLASSPANE_SPICE_PASSWORD)')
@@ -239,10 +263,13 @@ Audio: with --spice, the guest's sound plays here when QEMU has -audiodev spice,
 -device intel-hda -device hda-duplex,audiodev=snd0 (\`vm up\` adds them with audio = true).
 Keys: ScrollLock tapped toggles capture (keyboard and mouse go to the guest); held, it shows the
 help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot.
-Headless exit status: 0 frames arrived (and verified), 1 verify failures, 3 no frame arrived.`,
+${exitStatusHelp({ 1: 'frames failed --verify', 3: 'no guest frame arrived (--headless, --screenshot)' })}`,
     )
     .action(async (raw: ViewOptions & WindowFlags, cmd: Command) => {
       const o = mergeWithConfig(cmd, raw);
+      // Output paths are checked before any waiting: a typo fails now, not after the first frame.
+      if (o.screenshot) o.screenshot = requireOutputFile(o.screenshot, '--screenshot');
+      if (o.screenshotDir) o.screenshotDir = requireOutputDir(o.screenshotDir, o.screenshotDir === raw.screenshotDir ? '--screenshot-dir' : 'screenshotDir (config)');
       if (o.screenshot) return screenshotAndExit(o);
       if (!o.headless) return runWindow(o);
       const r = await runHeadlessView(o);

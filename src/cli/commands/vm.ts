@@ -5,9 +5,12 @@ import type { Command } from 'commander';
 import { GlasspaneError } from '../../errors.js';
 import { loadVmConfig } from '../../vm/config.js';
 import { HostRoot } from '../../vm/host-root.js';
-import { defaultStateDir, planUp, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext } from '../../vm/lifecycle.js';
+import { defaultStateDir, planUp, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext, type VmState } from '../../vm/lifecycle.js';
+import type { VmConfig } from '../../vm/config.js';
+import { formatSpiceAddress, type SpiceAddress } from '../../spice/address.js';
 import { ChildProcessWriter } from '../../vm/sysfs-writer.js';
 import { numberOption } from '../options.js';
+import { exitStatusHelp } from '../exit-codes.js';
 import { formatWrites } from './vfio.js';
 
 interface VmCommonOptions {
@@ -26,13 +29,33 @@ function context(o: VmCommonOptions): LifecycleContext {
   };
 }
 
+/**
+ * `view` arguments for `vm up --view`: the VM's region, its SPICE endpoint (the socket `vm up`
+ * made, else addr:port) and password file, so keyboard and mouse reach the guest, and its name
+ * as the window title.
+ */
+export function viewArgsFor(config: VmConfig, state: Pick<VmState, 'spiceSocket'>): string[] {
+  const args = ['view', '--shm', config.region!.path, '--title', config.name];
+  if (config.spice) {
+    // A server listening on every address is reached on loopback.
+    const host = config.spice.addr === '0.0.0.0' ? '127.0.0.1' : config.spice.addr === '::' ? '::1' : config.spice.addr;
+    const tcp: SpiceAddress = { kind: 'tcp', host, port: config.spice.port ?? 5900 };
+    args.push('--spice', formatSpiceAddress(state.spiceSocket ? { kind: 'unix', path: state.spiceSocket } : tcp));
+    if (config.spice.password_file) args.push('--spice-password-file', config.spice.password_file);
+  }
+  return args;
+}
+
 /** argv that re-enters this CLI (node + main.js), for the detached supervisor and --view. */
 function selfCommand(...args: string[]): string[] {
   return [process.execPath, process.argv[1], ...args];
 }
 
 export function registerVm(program: Command): void {
-  const vm = program.command('vm').description('run a passthrough VM from a TOML file: up, status, down');
+  const vm = program
+    .command('vm')
+    .description('run a passthrough VM from a TOML file: up, status, down')
+    .addHelpText('after', `\nExamples:\n  glasspane vm up examples/vm-smoke.toml && glasspane vm status smoke && glasspane vm down smoke${exitStatusHelp()}`);
   const stateDirOption = ['--state-dir <dir>', 'where VM state, journals, logs and sockets live', defaultStateDir()] as const;
 
   vm.command('up')
@@ -44,7 +67,11 @@ export function registerVm(program: Command): void {
     .option('--view', 'open the viewer on the VM\'s region once it runs')
     .option('--timeout <seconds>', 'sysfs write timeout', numberOption('--timeout', 0.1, 600), 10)
     .option(...stateDirOption)
-    .addHelpText('after', '\nExamples:\n  glasspane vm up examples/vm-amd-dual-gpu.toml --dry-run\n  sudo glasspane vm up /etc/glasspane/win11.toml --view')
+    .addHelpText('after', `
+Examples:
+  glasspane vm up examples/vm-amd-dual-gpu.toml --dry-run
+  sudo glasspane vm up /etc/glasspane/win11.toml --view    # the window gets the VM's SPICE input
+  glasspane vm up examples/vm-smoke.toml --foreground${exitStatusHelp({ 1: "the host checks failed (see `glasspane doctor FILE`)" })}`)
     .action(async (file: string, o: VmCommonOptions & { dryRun?: boolean; foreground?: boolean; view?: boolean }) => {
       const { config } = await loadVmConfig(file);
       const ctx = context(o);
@@ -59,7 +86,7 @@ export function registerVm(program: Command): void {
       const up = await vmUp(ctx, config, { supervise: o.foreground ? 'inline' : 'detached', superviseCommand: selfCommand('vm', 'supervise'), foreground: o.foreground });
       process.stdout.write(`${config.name} running (pid ${up.state.pid}), QMP ${up.state.qmpSocket}${up.state.spiceSocket ? `, SPICE ${up.state.spiceSocket}` : config.spice ? `, SPICE ${config.spice.addr}:${config.spice.port}` : ''}\n`);
       if (o.view && config.region) {
-        const [cmd, ...args] = selfCommand('view', '--shm', config.region.path);
+        const [cmd, ...args] = selfCommand(...viewArgsFor(config, up.state));
         const viewer = spawn(cmd, args, { stdio: 'inherit' });
         viewer.on('exit', (code) => code && process.stderr.write(`glasspane: the viewer exited with status ${code}\n`));
       }
@@ -77,6 +104,10 @@ export function registerVm(program: Command): void {
     .argument('<name>', 'the VM name from its TOML file')
     .option('--json', 'print {"name", "status", "pid", "qmpSocket"}')
     .option(...stateDirOption)
+    .addHelpText('after', `
+Examples:
+  glasspane vm status win11
+  glasspane vm status smoke --json    # {"name":"smoke","status":"running","pid":4242,"qmpSocket":"…/smoke.qmp"}${exitStatusHelp({ 3: 'no VM of that name has run from the state directory' })}`)
     .action(async (name: string, o: { json?: boolean; stateDir: string }) => {
       const s = await vmStatus({ stateDir: path.resolve(o.stateDir) }, name);
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : `${s.name}: ${s.status}${s.pid ? ` (pid ${s.pid}, QMP ${s.qmpSocket})` : ''}\n`);
@@ -87,10 +118,14 @@ export function registerVm(program: Command): void {
     .argument('<name>', 'the VM name')
     .option('--timeout <seconds>', 'how long the guest gets to power off (default: lifecycle.shutdown_timeout_s)', numberOption('--timeout', 0, 3600))
     .option(...stateDirOption)
+    .addHelpText('after', `
+Examples:
+  sudo glasspane vm down win11
+  glasspane vm down smoke --timeout 5    # give the guest 5 s to power off, then quit and signals${exitStatusHelp({ 3: 'no VM of that name has run from the state directory (a stopped one is 0)' })}`)
     .action(async (name: string, o: { timeout?: number; stateDir: string }) => {
       const ctx = context({ stateDir: o.stateDir, root: '/', timeout: 10 });
       const how = await vmDown(ctx, name, { timeoutS: o.timeout });
-      process.stdout.write(`${name} stopped (${how}); host restored\n`);
+      process.stdout.write(how === 'already stopped' ? `${name} is already stopped; nothing to do\n` : `${name} stopped (${how}); host restored\n`);
     });
 
   vm.command('supervise', { hidden: true })

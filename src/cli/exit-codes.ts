@@ -1,0 +1,81 @@
+/**
+ * The one exit-status scheme of every `glasspane` command (also in docs/cli.md and at the end of
+ * every command's --help). Scripts branch on these numbers, so they never change meaning:
+ *
+ *   0  ok: the command did what was asked
+ *   1  the check failed: it ran to the end and found something wrong (doctor, verify, vm up's
+ *      host checks)
+ *   2  usage or bad input: an unknown option, a bad value, a config file or path that cannot be
+ *      used. Nothing was changed.
+ *   3  nothing to read: no frame arrived, no such VM, nothing to stop
+ *   4  the host, the device or the VM refused: permissions, a region that cannot be mapped, a
+ *      SPICE or QMP connection, QEMU, a sysfs write
+ *   5  an unexpected error: a bug in glasspane (run again with GLASSPANE_DEBUG=1 and report it)
+ */
+import type { Command } from 'commander';
+import { GlasspaneError } from '../errors.js';
+
+export const ExitCode = {
+  OK: 0,
+  CHECK_FAILED: 1,
+  USAGE: 2,
+  NOTHING_TO_READ: 3,
+  REFUSED: 4,
+  UNEXPECTED: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Error codes that are the user's input, not the host's answer. */
+const USAGE_CODES = new Set([
+  'ERR_USAGE',
+  'ERR_CONFIG',
+  'ERR_OUTPUT',
+  'ERR_NO_DISPLAY',
+  'ERR_NOT_A_REGION',
+  'ERR_SPICE_ADDRESS',
+  'ERR_SPICE_KEY',
+  'ERR_SPICE_PASSWORD',
+  'ERR_PCI_ADDRESS',
+  'ERR_PCI_NOT_FOUND',
+  'ERR_NOT_A_BRIDGE',
+  'ERR_IVSHMEM_DEVICE',
+]);
+const NOTHING_CODES = new Set(['ERR_NO_PRODUCER', 'ERR_VM_UNKNOWN', 'ERR_VM_NOT_RUNNING']);
+const CHECK_CODES = new Set(['ERR_HOST_NOT_READY']);
+
+/** The exit status for an error that ended a command. */
+export function exitCodeFor(err: unknown): ExitCode {
+  if (!(err instanceof GlasspaneError)) return ExitCode.UNEXPECTED;
+  const code = String(err.code);
+  if (USAGE_CODES.has(code)) return ExitCode.USAGE;
+  if (NOTHING_CODES.has(code)) return ExitCode.NOTHING_TO_READ;
+  if (CHECK_CODES.has(code)) return ExitCode.CHECK_FAILED;
+  return ExitCode.REFUSED;
+}
+
+/** The exit status for commander's own errors: help and version are 0, everything else is usage. */
+export function exitCodeForCommander(commanderExitCode: number): ExitCode {
+  return commanderExitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+}
+
+/** The --help epilogue every command ends with; `special` says what 1 or 3 means for that command. */
+export function exitStatusHelp(special: Partial<Record<1 | 3, string>> = {}): string {
+  const lines = [
+    '0 ok',
+    `1 ${special[1] ?? 'a check failed'}`,
+    '2 usage or bad input',
+    `3 ${special[3] ?? 'nothing to read'}`,
+    '4 the host, device or VM refused',
+    '5 unexpected error (a bug)',
+  ];
+  return `\nExit status: ${lines.join('; ')} (docs/cli.md).`;
+}
+
+/**
+ * Makes commander throw instead of exiting, on the program and every subcommand (a subcommand
+ * copies the setting only when it is made after it), so usage errors reach exitCodeForCommander.
+ */
+export function throwInsteadOfExit(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) throwInsteadOfExit(sub);
+}

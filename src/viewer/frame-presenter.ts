@@ -1,0 +1,153 @@
+/**
+ * Puts the newest guest frame on a FrameSurface: takes it from the FrameSource when it is about
+ * to draw (latest wins; the relay thread never waits for us), uploads only what changed (damage
+ * rectangles, or the whole frame after a gap or a new format), places the cursor, OSD and help
+ * overlays, and presents. Without a frame it shows the waiting screen.
+ *
+ * The fault barrier of the frame path: whatever goes wrong while presenting (a geometry the
+ * surface refuses, a renderer error) becomes a message — the caller shows it on the OSD and
+ * stderr — the frame is dropped, and the window stays.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TakenFrame } from '../relay/frame-mailbox.js';
+import type { FrameSource } from '../relay/frame-source.js';
+import type { CursorEvent } from '../relay/frame-relay.js';
+import { DamageTracker } from './damage.js';
+import { fitRect, windowToFrame, type Rect } from './geometry.js';
+import type { OsdFigures } from './osd.js';
+import { OverlayScene } from './overlay-scene.js';
+import { presentableFormat, type Presentable } from './pixel-format.js';
+import { framePng } from './screenshot.js';
+import { ViewerStats } from './viewer-stats.js';
+import type { FrameSurface } from './window-backend.js';
+
+/** What the viewer adds to a present: the OSD (null: off), the help overlay, the waiting screen's lines. */
+export interface PresentView {
+  osd: Omit<OsdFigures, 'fps' | 'ups' | 'latencyMs' | 'resolution' | 'format'> | null;
+  help: boolean;
+  waiting: string[];
+}
+
+export interface FramePresenterOptions {
+  surface: FrameSurface & { readonly pixelWidth: number; readonly pixelHeight: number };
+  source: Pick<FrameSource, 'takeLatest'>;
+  integerScale?: boolean;
+  escapeKey?: string;
+  /** A problem to tell the user (OSD and stderr). */
+  message: (text: string) => void;
+}
+
+export class FramePresenter {
+  private current: TakenFrame | null = null;
+  private format: Presentable | null = null;
+  private formatVer = -1;
+  private readonly damage = new DamageTracker();
+  private readonly overlays: OverlayScene;
+  readonly stats = new ViewerStats();
+
+  constructor(private readonly o: FramePresenterOptions) {
+    this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock');
+  }
+
+  /** The guest frame's size, once one can be shown. */
+  get frameSize(): { width: number; height: number } | null {
+    return this.format?.ok ? { width: this.format.width, height: this.format.height } : null;
+  }
+
+  /** The shown frame's format name (BGRA, …), '' before the first. */
+  get formatName(): string {
+    return this.current?.info.format.name ?? '';
+  }
+
+  /** A new producer session: its formats and damage say nothing about the last one's frames. */
+  newSession(): void {
+    this.formatVer = -1;
+    this.damage.reset();
+  }
+
+  cursor(c: CursorEvent): void {
+    const cursor = this.overlays.cursor;
+    if (c.shape) this.overlays.setCursorShape(c.shape);
+    if (c.position) {
+      cursor.x = c.position.x;
+      cursor.y = c.position.y;
+    }
+    cursor.visible = c.visible;
+  }
+
+  /** Window pixels → guest surface pixels (SPICE client mouse mode); null without a frame. */
+  toGuest(x: number, y: number): { x: number; y: number; width: number; height: number } | null {
+    const f = this.frameSize;
+    if (!f) return null;
+    return { ...windowToFrame(x, y, this.dst(f.width, f.height), f.width, f.height), ...f };
+  }
+
+  private dst(fw: number, fh: number): Rect {
+    return fitRect(fw, fh, this.o.surface.pixelWidth, this.o.surface.pixelHeight, this.o.integerScale);
+  }
+
+  /** Takes the newest frame (if any) and presents it with the overlays; never throws. */
+  present(view: PresentView): void {
+    try {
+      this.presentNow(view);
+    } catch (err) {
+      this.current = null; // the source gets it back with the next take
+      this.format = null;
+      this.formatVer = -1;
+      this.damage.reset();
+      const text = `could not show the guest frame: ${err instanceof Error ? err.message : String(err)}`;
+      this.o.message(text);
+      try {
+        this.o.surface.showMessage([text]);
+      } catch {
+        // the window itself is gone or broken: the next event (or close) decides
+      }
+    }
+  }
+
+  private presentNow(view: PresentView): void {
+    const fresh = this.o.source.takeLatest();
+    if (fresh) {
+      this.current = fresh;
+      if (fresh.fullDamage) this.damage.reset();
+      // formatVer numbers a producer session's formats: a new one (or a frame that does not
+      // match the cached format) means look again.
+      let fmt = this.format;
+      if (fresh.info.formatVer !== this.formatVer || !fmt || !fmt.ok || fresh.data.length < fmt.stride * (fmt.height - 1) + fmt.width * fmt.bytesPerPixel) {
+        this.formatVer = fresh.info.formatVer;
+        fmt = this.format = presentableFormat(fresh.info);
+        if (!fmt.ok) this.o.message(fmt.message);
+      }
+    }
+    const cur = this.current;
+    const fmt = this.format;
+    const t0 = performance.now();
+    if (fresh && fmt?.ok) {
+      const geometry = { width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat };
+      this.o.surface.setFrame(fresh.data, geometry, this.damage.take(fresh.info, fmt.width, fmt.height));
+    }
+    if (fresh && !fmt?.ok) this.damage.reset();
+    if (!cur || !fmt || !fmt.ok) {
+      this.o.surface.showMessage(fmt && !fmt.ok ? [fmt.message] : view.waiting);
+      return;
+    }
+    const f = this.stats.figures;
+    const osd: OsdFigures | null = view.osd && { ...view.osd, fps: f.fps, ups: f.ups, latencyMs: f.latencyMs, resolution: `${fmt.width}x${fmt.height}`, format: cur.info.format.name };
+    this.overlays.place(this.o.surface, { data: cur.data, width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat }, osd, view.help);
+    this.o.surface.present(this.dst(fmt.width, fmt.height), this.o.integerScale ? 'nearest' : 'linear');
+    this.stats.render(performance.now() - t0);
+    if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
+  }
+
+  /** Writes the shown guest frame (without cursor or OSD: those are overlays) as a PNG in `dir`; returns the file. */
+  async screenshot(dir: string): Promise<string> {
+    const f = this.current;
+    if (!f) throw new Error('no guest frame yet');
+    // framePng reads the pixels before its first await, while the frame is still ours.
+    const png = await framePng(f.info, f.data);
+    const file = join(dir, `glasspane-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
+    await writeFile(file, png);
+    return file;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What the viewer shows over the guest frame — the guest cursor, the OSD and the help panel — as
+ * the presenter's overlays, in frame pixels. Each image is uploaded only when it changed (the OSD
+ * panel is redrawn only when its text changes; a colour cursor only with a new shape), so a
+ * cursor move or a present without a new frame costs no pixel work.
+ */
+import { CursorOverlay, type CursorImage, type FramePixels } from './cursor-overlay.js';
+import type { OverlayImage, OverlayPlacement } from './native-presenter.js';
+
+/** Where overlays go (the presenter, or a window backend's surface). */
+export interface OverlayTarget {
+  setOverlay(slot: number, placement: OverlayPlacement): void;
+}
+import { Osd, helpPanel, type OsdFigures, type Panel } from './osd.js';
+
+/** Overlay slots, bottom to top. */
+const SLOT = { cursor: 0, osd: 1, help: 2 } as const;
+/** Where the OSD goes, frame pixels from the top-left corner. */
+const OSD_AT = 8;
+
+export class OverlayScene {
+  /** The guest cursor: hotspot position in frame pixels. */
+  readonly cursor = { visible: false, x: 0, y: 0 };
+  private readonly cursorOverlay = new CursorOverlay();
+  private readonly osd = new Osd();
+  private help: Panel | null = null;
+  /** The image each slot has in the presenter. */
+  private readonly uploaded: Array<OverlayImage | Panel | null> = [null, null, null];
+
+  constructor(private readonly escapeName: string) {}
+
+  setCursorShape(shape: CursorImage | null): void {
+    this.cursorOverlay.setShape(shape);
+  }
+
+  /** Places every overlay for a present of `frame`; `osd` null hides the OSD. */
+  place(p: OverlayTarget, frame: FramePixels, osd: OsdFigures | null, help: boolean): void {
+    const show = (slot: number, image: OverlayImage | Panel | null, x: number, y: number, visible: boolean) => {
+      const changed = image !== null && image !== this.uploaded[slot];
+      if (changed) this.uploaded[slot] = image;
+      p.setOverlay(slot, { x, y, visible: visible && image !== null, image: changed ? { ...image, order: 'bgra' } : undefined });
+    };
+    const c = this.cursor;
+    const co = this.cursorOverlay;
+    if (c.visible && co.dependsOnFrame) {
+      // Inverting/XOR texels follow the frame under them: recomputed for every present.
+      co.update(frame, c.x, c.y);
+      this.uploaded[SLOT.cursor] = null;
+    }
+    const at = co.origin(c.x, c.y);
+    show(SLOT.cursor, co.current, at.x, at.y, c.visible);
+    show(SLOT.osd, osd ? this.osd.render(osd) : null, OSD_AT, OSD_AT, osd !== null);
+    if (help) this.help ??= helpPanel(this.escapeName);
+    const h = this.help;
+    const centre = (outer: number, inner: number) => Math.max(0, Math.floor((outer - inner) / 2));
+    show(SLOT.help, h, h ? centre(frame.width, h.width) : 0, h ? centre(frame.height, h.height) : 0, help);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * A VM's files in the state directory: NAME.json (pid, sockets, journal; written once QEMU is
+ * spawned, removed by `vm down`), NAME.journal.json (only while devices are lent) and NAME.log
+ * (QEMU's output; it stays, so a stopped VM is told apart from a name that never ran).
+ */
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GlasspaneError } from '../errors.js';
+
+export type VmStatus = 'running' | 'paused' | 'stopped' | 'crashed';
+
+export interface VmState {
+  name: string;
+  pid: number;
+  qmpSocket: string;
+  watchSocket: string;
+  spiceSocket: string | null;
+  regionPath: string | null;
+  /** Set when we created the region file (so we delete it at the end). */
+  regionCreated: boolean;
+  journalPath: string;
+  root: string;
+  logPath: string;
+  startedAt: string;
+  /** lifecycle.shutdown_timeout_s from the config, for `vm down`. */
+  shutdownTimeoutS: number;
+  /** `vm down` in progress: the supervisor leaves the restore to it. */
+  stopping?: boolean;
+  /** Set by whoever saw the end. */
+  outcome?: 'stopped' | 'crashed';
+}
+
+/** $GLASSPANE_STATE_DIR, else /run/glasspane for root, else $XDG_RUNTIME_DIR/glasspane. */
+export function defaultStateDir(): string {
+  if (process.env.GLASSPANE_STATE_DIR) return process.env.GLASSPANE_STATE_DIR;
+  if (process.getuid?.() === 0) return '/run/glasspane';
+  return path.join(process.env.XDG_RUNTIME_DIR ?? path.join(os.tmpdir(), `glasspane-${process.getuid?.() ?? 'user'}`), 'glasspane');
+}
+
+export const statePath = (dir: string, name: string) => path.join(dir, `${name}.json`);
+export const journalPathFor = (dir: string, name: string) => path.join(dir, `${name}.journal.json`);
+
+export async function readState(dir: string, name: string): Promise<VmState | null> {
+  try {
+    return JSON.parse(await fs.readFile(statePath(dir, name), 'utf8')) as VmState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new GlasspaneError('ERR_VM_STATE', `cannot read ${statePath(dir, name)}: ${(err as Error).message}`, 'delete the file if no QEMU of that VM is running');
+  }
+}
+
+export async function writeState(dir: string, state: VmState): Promise<void> {
+  const file = statePath(dir, state.name);
+  // Readable by all (pids and paths only) so `vm status` works without root; QMP stays root-only.
+  await fs.writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  await fs.rename(`${file}.tmp`, file);
+}
+
+/**
+ * Whether `pid` is still this VM's QEMU: alive, not a zombie, and its command line names our QMP
+ * socket (guards against pid reuse after a crash).
+ */
+export function isVmProcess(pid: number, qmpSocket: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/^\d+ \(.*\) Z/s.test(stat)) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(qmpSocket);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `vm up` ever ran this VM from `dir`: its QEMU log stays after `vm down`, its state does not. */
+export async function hasRunHere(dir: string, name: string): Promise<boolean> {
+  for (const f of [`${name}.log`, `${name}.json`]) {
+    if (await fs.stat(path.join(dir, f)).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+export function unknownVm(dir: string, name: string): GlasspaneError {
+  return new GlasspaneError('ERR_VM_UNKNOWN', `no VM named ${name} has run from ${dir}`, 'check the name (the name = key of its TOML file), or pass the --state-dir that `vm up` used');
+}
+

@@ -1,0 +1,68 @@
+/**
+ * What `glasspane stub --shm PATH` does to the file at PATH, with real files in /dev/shm and the
+ * real stub process: a file that is not a region is refused untouched (unless --force), a region
+ * the stub creates is mode 0660 whatever the umask and names its group, and a stub that fails to
+ * start removes the file it created.
+ */
+import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeShm, runCli, shmPath, startCli, waitFor } from '../support/helpers.js';
+import { native } from '../../src/native.js';
+import { LGMP } from '../../src/lgmp/layout.js';
+
+afterAll(removeShm);
+
+describe('stub --shm and the file that is there', () => {
+  it('refuses a file that is not an LGMP region, leaving it as it was; --force overwrites it', async () => {
+    const shm = shmPath('text');
+    const text = 'my notes\n'.repeat(455); // ~4 KiB of something that matters to someone
+    writeFileSync(shm, text);
+    const r = await runCli(['stub', '--shm', shm, '--seconds', '1', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${shm} is a ${text.length}-byte file that is not an LGMP region`);
+    expect(r.stderr).toMatch(/fix: .*--force/);
+    expect(readFileSync(shm, 'utf8')).toBe(text);
+    expect(statSync(shm).size).toBe(text.length);
+
+    const forced = await runCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--frames', '2', '--seconds', '1', '--quiet', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    const region = new native.Region(shm);
+    expect(region.load32(0)).toBe(LGMP.MAGIC);
+    region.close();
+  });
+
+  it('reuses an existing region and an all-zero file (as QEMU creates one) without --force', async () => {
+    const zeros = shmPath('zeros');
+    writeFileSync(zeros, Buffer.alloc(8 << 20));
+    const a = await runCli(['stub', '--shm', zeros, '--size', '8', '--width', '320', '--height', '200', '--frames', '2', '--seconds', '0.5', '--quiet']);
+    expect(a.code, a.stderr).toBe(0);
+    // Now it is a region: a second stub takes it over.
+    const b = await runCli(['stub', '--shm', zeros, '--size', '8', '--width', '320', '--height', '200', '--frames', '2', '--seconds', '0.5', '--quiet']);
+    expect(b.code, b.stderr).toBe(0);
+  });
+
+  it('creates its region with mode 0660 under a umask of 022 and says which group owns it', async () => {
+    const shm = shmPath('mode');
+    expect(process.umask() & 0o020).toBe(0o020); // the default umask would take the group's write bit
+    const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '10']);
+    try {
+      await waitFor(() => /region /.test(stub.stderr()), 15_000, 'the stub to report its region');
+      expect(statSync(shm).mode & 0o777).toBe(0o660);
+      const gid = statSync(shm).gid;
+      const group = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(gid))?.split(':')[0] ?? String(gid);
+      expect(stub.stderr()).toContain(`region ${shm} (created, mode 0660, owner `);
+      expect(stub.stderr()).toContain(`group ${group})`);
+    } finally {
+      stub.child.kill('SIGTERM');
+      await stub.exited;
+    }
+  });
+
+  it('a stub that cannot start in the region it created (--size 1) leaves no file behind', async () => {
+    const shm = shmPath('small');
+    const r = await runCli(['stub', '--shm', shm, '--size', '1', '--width', '1920', '--height', '1080', '--seconds', '1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/region has no room/);
+    expect(existsSync(shm)).toBe(false);
+  });
+});
