@@ -41,9 +41,9 @@ describe('the CLI entry', () => {
     expect(full.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name())).toEqual(expect.arrayContaining(['up', 'status', 'down']));
   });
 
-  it('an unknown command is named, with a suggestion, exit status 1', async () => {
+  it('an unknown command is named, with a suggestion, exit status 2 (usage)', async () => {
     const r = await runCli(['viwe']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'viwe'\n\(Did you mean view\?\)/);
   });
 
@@ -72,7 +72,7 @@ describe('without the native addon', () => {
 
   it('send does not load it: it gets as far as connecting', async () => {
     const r = await runReportingLibraries(['send', '--spice', '127.0.0.1:1', 'key', 'KeyA'], noAddon);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4); // SPICE unreachable: the host refused
     expect(r.stderr).toMatch(/cannot connect to the SPICE server at 127\.0\.0\.1:1/);
     expect(r.loaded).toEqual([]);
   });
@@ -81,9 +81,9 @@ describe('without the native addon', () => {
     ['view', '--shm', '/dev/shm/glasspane-none', '--headless', '--seconds', '1'],
     ['stub', '--shm', '/dev/shm/glasspane-none', '--seconds', '1'],
     ['demo', '--seconds', '1'],
-  ])('%s says the addon is missing and what to run, exit status 2, before doing anything', async (...args) => {
+  ])('%s says the addon is missing and what to run, exit status 4 (the host lacks a part), before doing anything', async (...args) => {
     const r = await runCli(args, { env: noAddon });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.signal).toBeNull();
     expect(r.stderr).toMatch(/^glasspane: the native addon build\/Release\/glasspane\.node is missing or does not load \(.*\)\n\s+fix: run `tools\/setup` in .* \(or `npm run build:native`; it needs g\+\+, make and python3\)\n$/);
     expect(r.stdout).toBe('');
