@@ -35,8 +35,18 @@ export const ErrorCodes = {
   ERR_PRESENTER: 'ERR_PRESENTER',
 } as const;
 
+/**
+ * A GlasspaneError's `code`: one of ErrorCodes, or (for now) any other `ERR_*` string a module
+ * uses on its own. Stable: scripts and tests match on it, never on the message.
+ */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});
 
+/**
+ * An error meant for the user: `code` (stable, see ErrorCode), a message that says what was found
+ * and what was expected, and `fix` (one sentence on what to do). `cause` keeps the underlying error
+ * (an errno error, a TOML error) for debugging. The CLI prints message and fix (describeError) and
+ * maps the code to an exit status; nothing else about it is special.
+ */
 export class GlasspaneError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it, one sentence; printed after the message by the CLI. */

@@ -5,6 +5,11 @@
  */
 import type { Region } from '../region.js';
 
+/**
+ * Thrown by lock() when the lock word stayed taken for its whole budget: the other side hung while
+ * holding it or wrote garbage there. `code` is 'ERR_LGMP_LOCK_TIMEOUT'. The relay treats it as
+ * a problem with the region and starts over; nothing is left locked by us.
+ */
 export class LockTimeoutError extends Error {
   readonly code = 'ERR_LGMP_LOCK_TIMEOUT';
   constructor(offset: number, budgetMs: number) {
@@ -12,10 +17,18 @@ export class LockTimeoutError extends Error {
   }
 }
 
+/**
+ * One attempt: CAS 0→1 at `offset` (4-aligned, inside the region, else the addon's RangeError). True when we now hold it.
+ */
 export function tryLock(region: Region, offset: number): boolean {
   return region.cas32(offset, 0, 1) === 0;
 }
 
+/**
+ * Takes the lock at `offset`, busy-spinning on the calling thread (no sleep, no yield) for at most
+ * `budgetMs` milliseconds, then throws LockTimeoutError. Callers hold it for a few stores only
+ * and release it in a `finally`.
+ */
 export function lock(region: Region, offset: number, budgetMs = 250): void {
   if (tryLock(region, offset)) return;
   const deadline = performance.now() + budgetMs;
@@ -25,6 +38,7 @@ export function lock(region: Region, offset: number, budgetMs = 250): void {
   }
 }
 
+/** Releases the lock (stores 0). Only the holder calls it; it does not check who holds it. */
 export function unlock(region: Region, offset: number): void {
   region.store32(offset, 0);
 }
