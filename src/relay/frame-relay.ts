@@ -48,6 +48,13 @@ class RegionLost extends Error {}
 /** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
 const STALLED_AFTER_MS = 300;
 
+/**
+ * The consumer loop described above. Construct with RelayOptions (nothing happens until start());
+ * one instance per region path, used from the thread that constructed it: the main thread
+ * (headless consumer, copies on the libuv pool) or the relay worker (`copyOnThisThread` and
+ * `waitOnThisThread`, which block that thread while copying and waiting). Never throws to the
+ * caller and never rejects: everything goes out as 'problem' and 'status' events.
+ */
 export class FrameRelay extends RelayReporter {
   private held: RelayRegion | null = null;
   private closed = false;
@@ -75,6 +82,10 @@ export class FrameRelay extends RelayReporter {
     return this.loop;
   }
 
+  /**
+   * Stops the loop: cancels the wait, aborts buffer waits, unsubscribes, closes the region; resolves
+   * when all of it is done. Frames already lent stay valid until released. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closed) return this.loop ?? undefined;
     this.closed = true;

@@ -10,6 +10,12 @@ import { LGMP } from '../lgmp/layout.js';
 /** Verifies one frame's pixels; returns an error message, or null when the frame is right. Also returns the producer timestamp if the pixels carry one. */
 export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
 
+/**
+ * The relay's options plus when to stop (after `seconds`, after `frames` frames, or on
+ * SIGINT/SIGTERM, whichever comes first; with none of them only a signal stops it), an optional
+ * per-frame verifier, and callbacks for what the CLI prints (problems, status lines, a report each
+ * second).
+ */
 export interface HeadlessOptions extends RelayOptions {
   seconds?: number;
   frames?: number;
@@ -19,6 +25,11 @@ export interface HeadlessOptions extends RelayOptions {
   onSecond?: (r: HeadlessReport) => void;
 }
 
+/**
+ * What a headless run measured. `ups` is unique frames per second over the run (one decimal);
+ * latencies in ms (three decimals), null without samples; `errors` lists distinct problems that
+ * were not recovered by a later session (at most 100).
+ */
 export interface HeadlessReport {
   frames: number;
   uniqueFrames: number;
@@ -41,6 +52,13 @@ export interface HeadlessReport {
 /** Problems that report something the relay already recovered from. */
 const RECOVERED = new Set(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
 
+/**
+ * Runs a FrameRelay on this thread (copies on the libuv pool) until a stop condition of `o`, then
+ * closes it and resolves with the report. Never rejects for guest data (it all becomes `errors`).
+ * A verifier or onStatus that throws is reported by the relay as ERR_FRAME_LISTENER, an onProblem
+ * that throws is only logged (NODE_DEBUG=glasspane:relay), and onSecond runs on a timer and must
+ * not throw. Installs SIGINT/SIGTERM handlers for its duration and removes them after.
+ */
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const relay = new FrameRelay(o);
   const counter = new FrameCounter();

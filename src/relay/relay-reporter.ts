@@ -10,6 +10,10 @@ import type { RelayCounters, RelayEvents, RelayState } from './relay-types.js';
 
 const log = debuglog('glasspane:relay');
 
+/**
+ * The base of FrameRelay: its EventEmitter, `state` (see RelayState), `counters`, and the
+ * protected dispatch/setStatus/problem that subclasses use instead of emit(). Not used alone.
+ */
 export class RelayReporter extends EventEmitter<RelayEvents> {
   state: RelayState = 'waiting';
   /** The first status is announced even though `state` starts as 'waiting'. */
