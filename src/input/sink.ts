@@ -14,8 +14,10 @@
 /** A physical key: a KeyboardEvent.code name ("KeyA", "ControlRight") or a USB HID usage (= SDL scancode). */
 export type KeyId = string | number;
 
+/** The mouse buttons glasspane forwards (side = back/X1, extra = forward/X2). */
 export type MouseButton = 'left' | 'middle' | 'right' | 'side' | 'extra';
 
+/** The lock keys' state, host or guest (true = on). */
 export interface LockState {
   capsLock: boolean;
   numLock: boolean;
@@ -23,6 +25,10 @@ export interface LockState {
   scrollLock?: boolean;
 }
 
+/**
+ * See the module comment for the contract every implementation keeps. Called from the viewer's
+ * main thread only; calls return at once (delivery is asynchronous and may be dropped).
+ */
 export interface InputSink {
   /** Presses a key; false when the key has no scancode or input cannot be delivered now. */
   keyDown(key: KeyId): boolean;
@@ -32,6 +38,7 @@ export interface InputSink {
   mouseMotion(dx: number, dy: number): void;
   /** Absolute position in guest surface pixels, clamped to [0, width-1] × [0, height-1]. */
   mousePosition(x: number, y: number, width: number, height: number): void;
+  /** Presses (`down`) or releases a button; the sink remembers it for releaseAll(). */
   mouseButton(button: MouseButton, down: boolean): void;
   /** Wheel notches: negative = up (away from the user), positive = down. */
   mouseWheel(notches: number): void;

@@ -20,6 +20,10 @@ const BUTTON_IDS: Record<MouseButton, number> = {
   extra: SpiceButton.EXTRA,
 };
 
+/**
+ * What SpiceInputSink.open() needs: the user's --spice options and the viewer's optional
+ * clipboard, audio and status hooks (the hooks run on the main thread, from socket events).
+ */
 export interface OpenSpiceSinkOptions {
   /** HOST:PORT or unix:/path (the --spice value). */
   spice: string;
@@ -35,6 +39,10 @@ export interface OpenSpiceSinkOptions {
   onState?: (s: SpiceStatus) => void;
 }
 
+/**
+ * InputSink over a SpiceClient (see the module comment). The sink owns the client: close()
+ * releases held input and closes every channel. Main thread only.
+ */
 export class SpiceInputSink implements InputSink {
   readonly client: SpiceClient;
 

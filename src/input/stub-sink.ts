@@ -8,6 +8,11 @@ import WebSocket from 'ws';
 import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
 import { scancodeForKey } from './scancodes.js';
 
+/**
+ * One JSON message from StubInputSink to guest-stub's input server. Scancodes are PC set 1
+ * (0xe0NN for E0-prefixed keys); `buttons` is the button state after the event (BUTTON_MASK
+ * bits); positions are guest surface pixels, clamped to the surface.
+ */
 export type StubInputMessage =
   | { t: 'key'; down: boolean; scancode: number }
   | { t: 'motion'; dx: number; dy: number; buttons: number }
@@ -18,6 +23,11 @@ export type StubInputMessage =
 /** Button state bits, as in SPICE (left 1, middle 2, right 4, side 8, extra 16). */
 export const BUTTON_MASK: Record<MouseButton, number> = { left: 1, middle: 2, right: 4, side: 8, extra: 16 };
 
+/**
+ * InputSink to guest-stub's WebSocket input server (see the module comment). Relative mouse only
+ * (`absolute` is false); lock keys are not mirrored. Sending never throws: up to 1000 messages are
+ * queued while connecting, and anything sent after the socket failed or closed is dropped.
+ */
 export class StubInputSink implements InputSink {
   readonly absolute = false;
   private buttons = 0;

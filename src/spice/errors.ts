@@ -5,6 +5,7 @@
 import { GlasspaneError } from '../errors.js';
 import { LINK_ERROR_NAMES, LinkError } from './protocol.js';
 
+/** The codes a SpiceError may carry, each with its meaning. */
 export const SpiceErrorCodes = {
   /** The address given by the user could not be parsed. */
   ERR_SPICE_ADDRESS: 'ERR_SPICE_ADDRESS',
@@ -33,8 +34,13 @@ export const SpiceErrorCodes = {
   /** A key name or action that glasspane does not know. */
   ERR_SPICE_KEY: 'ERR_SPICE_KEY',
 } as const;
+/** One of SpiceErrorCodes. */
 export type SpiceErrorCode = (typeof SpiceErrorCodes)[keyof typeof SpiceErrorCodes];
 
+/**
+ * A GlasspaneError from the SPICE layer: `code` is a SpiceErrorCode, `linkError` the server's
+ * LinkError number when the server refused a link.
+ */
 export class SpiceError extends GlasspaneError {
   declare readonly code: SpiceErrorCode;
   /** For link errors: the server's numeric LinkError. */
