@@ -10,6 +10,10 @@ import { BGRA } from '../kvmfr/pixels.js';
 /** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */
 export type Panel = TextPanel;
 
+/**
+ * What the OSD panel shows. Messages are the last three given, each cut at 400 characters and
+ * wrapped to the panel.
+ */
 export interface OsdFigures {
   /** Renders per second (frames presented, including cursor-only redraws). */
   fps: number;
@@ -28,6 +32,10 @@ export interface OsdFigures {
   messages: string[];
 }
 
+/**
+ * Draws the OSD panel; keeps the last one and its text so an unchanged OSD costs nothing. The
+ * returned panel is the Osd's: it stays valid (and unchanged) until a render with other text.
+ */
 export class Osd {
   private key = '';
   private panel: Panel | null = null;
