@@ -1,7 +1,8 @@
 /**
- * Host checks for GPU passthrough, each with a verdict and the fix (spec §2). Reads sysfs, /proc
- * and /dev through a HostRoot (never dmesg, never a command), so `--root` trees give the same
- * answers as the live host. Check ids are stable: scripts and `vm up` match on them.
+ * Host checks for GPU passthrough, each with a verdict and the fix (docs/vm.md "doctor" lists
+ * them). Reads sysfs, /proc and /dev through a HostRoot (never dmesg, never a command), so
+ * `--root` trees give the same answers as the live host. Check ids are stable: scripts and
+ * `vm up` match on them.
  */
 import { GlasspaneError } from '../errors.js';
 import { vcpuCount, regionBytes, passthroughAddresses, type VmConfig } from './config.js';
@@ -12,8 +13,10 @@ import { formatSize, parseSize } from './region-size.js';
 import { kvmChecks, type KvmProbe } from './kvm-check.js';
 import { permissionFix } from '../permission-fix.js';
 
+/** A check's verdict: ok, warn (works, but not as well or not as safely), fail (will not work). */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
+/** One host check: a stable `id` (docs/vm.md "doctor"), its verdict, what was found, and the fix. */
 export interface Check {
   id: string;
   status: CheckStatus;

@@ -14,6 +14,7 @@ import { permissionFix } from '../permission-fix.js';
 
 /** Opens a KVM device and returns its API version; throws an errno error (code, syscall, path). */
 export type KvmProbe = (path: string) => number;
+/** The real probe: the addon opens the device and asks (synchronous: open(2) and one ioctl). */
 export const probeKvm: KvmProbe = (p) => native.kvmApiVersion(p);
 
 /** The API version every KVM since Linux 2.6.22 reports (QEMU refuses any other). */

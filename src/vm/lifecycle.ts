@@ -34,6 +34,10 @@ import { hasRunHere, isVmProcess, journalPathFor, readState, statePath, unknownV
 export type { VmStatus, VmState } from './vm-state.js';
 export { defaultStateDir, journalPathFor, readState, isVmProcess } from './vm-state.js';
 
+/**
+ * What the lifecycle works through: the host (possibly a --root tree), the sysfs writer, the state
+ * folder (docs/vm.md "vm up / status / down") and where progress lines go. Main thread.
+ */
 export interface LifecycleContext {
   host: HostRoot;
   writer: SysfsWriter;
@@ -41,6 +45,10 @@ export interface LifecycleContext {
   log?: (line: string) => void;
 }
 
+/**
+ * What `vm up --dry-run` prints: the QEMU command (one flag per line), every planned sysfs write,
+ * and notes on files it would create.
+ */
 export interface DryRunReport {
   command: string;
   writes: PlannedWrite[];
@@ -70,6 +78,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
   return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
 }
 
+/** How vmUp() keeps watch over the VM after starting it. */
 export interface UpOptions {
   /** 'detached': spawn `glasspane vm supervise NAME` (the CLI); 'inline': run it in this process. */
   supervise: 'detached' | 'inline' | 'none';
@@ -79,6 +88,10 @@ export interface UpOptions {
   foreground?: boolean;
 }
 
+/**
+ * A started VM: its state file's content, the QEMU child (unreferenced unless `foreground`), and
+ * the inline supervisor's run.
+ */
 export interface UpResult {
   state: VmState;
   child: ChildProcess;
@@ -137,6 +150,11 @@ async function tail(file: string, lines = 15): Promise<string> {
 /**
  * Starts the VM: host checks → bind (journal) → firmware vars → region → QEMU → QMP → running.
  * On any failure after the bind, QEMU is killed and the host restored before the error is thrown.
+ * Rejects with GlasspaneError: ERR_VM_RUNNING / ERR_JOURNAL_EXISTS (an earlier run is not over),
+ * ERR_HOST_NOT_READY (a check this VM needs failed), bindDevices()'s errors, ERR_QEMU_SPAWN (no
+ * QEMU binary), ERR_QEMU_EXITED (QEMU quit or QMP never answered; the message quotes its log),
+ * ERR_VM_NOT_RUNNING, or ERR_ROLLBACK_FAILED when restoring the host failed too (the fix names
+ * `vfio restore`). Needs root for passthrough (sysfs writes).
  */
 export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOptions): Promise<UpResult> {
   const log = ctx.log ?? (() => {});
@@ -301,6 +319,10 @@ export async function superviseVm(ctx: LifecycleContext, name: string): Promise<
   return outcome;
 }
 
+/**
+ * What `vm status` reports (keys in the documented order); pid and socket are null for a VM that
+ * ran before and is gone.
+ */
 export interface StatusReport {
   name: string;
   status: VmStatus;
@@ -342,6 +364,7 @@ export async function vmStatus(ctx: Pick<LifecycleContext, 'stateDir'>, name: st
   }
 }
 
+/** How patient vmDown() is with the guest. */
 export interface DownOptions {
   /** Seconds to wait for the guest after system_powerdown (default: the config's shutdown_timeout_s). */
   timeoutS?: number;

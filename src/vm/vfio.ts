@@ -1,9 +1,9 @@
 /**
  * Lending PCI devices to vfio-pci and giving them back, safely.
  *
- * Order (what libvirt does, spec §1): driver_override ← "vfio-pci" → unbind from the current
- * driver → drivers_probe → re-read `driver` (drivers_probe reports success even when nothing
- * bound). Before the first write the original state goes to the journal; any failure rolls every
+ * Order (what libvirt does; docs/vm.md "vfio"): driver_override ← "vfio-pci" → unbind from the
+ * current driver → drivers_probe → re-read `driver` (drivers_probe reports success even when
+ * nothing bound). Before the first write the original state goes to the journal; any failure rolls every
  * device back to that state, and the journal stays on disk until the host is whole again.
  *
  * Giving back runs in two phases over all devices: first every device leaves vfio-pci, then each
@@ -30,6 +30,7 @@ import type { SysfsWriter } from './sysfs-writer.js';
 
 const debug = debuglog('glasspane:vm');
 
+/** The driver devices are lent to. */
 export const VFIO_DRIVER = 'vfio-pci';
 const DRIVERS_PROBE = '/sys/bus/pci/drivers_probe';
 const VTCONSOLES = '/sys/class/vtconsole';
@@ -37,6 +38,11 @@ const PLATFORM_DRIVERS = '/sys/bus/platform/drivers';
 /** Firmware framebuffer drivers old recipes unbind (efifb kernels, simpledrm kernels, vesafb). */
 const FRAMEBUFFER_DRIVERS = ['efi-framebuffer', 'simple-framebuffer', 'vesa-framebuffer'];
 
+/**
+ * Where the vfio operations read (`host`), write (`writer`: the real child-process writer, or the
+ * recording one for --dry-run) and keep their journal. Main thread; every write is awaited in
+ * order.
+ */
 export interface VfioContext {
   host: HostRoot;
   writer: SysfsWriter;
@@ -53,6 +59,7 @@ export interface PlannedWrite {
   why: string;
 }
 
+/** Opt-ins of bindDevices()/planBind() beyond the safe default. */
 export interface BindOptions {
   /** Allow lending the boot GPU or the device under the active framebuffer. */
   forceBootGpu?: boolean;
@@ -62,6 +69,10 @@ export interface BindOptions {
   owner?: string;
 }
 
+/**
+ * What bindDevices() will do (or did): the devices as they were, the writes in order, and the
+ * journal that records the original state. Built by planBind() from reads only.
+ */
 export interface BindPlan {
   /** Original state of every requested device, in the order given. */
   devices: PciDevice[];
@@ -186,7 +197,10 @@ export function planWrites(plan: BindPlan): PlannedWrite[] {
  * Lends the devices to vfio-pci. The journal is written first and stays on disk after success
  * (it is how `vfio unbind`, `vfio restore` and `vm down` know what to give back). On any failure
  * the host is rolled back and the journal removed; if the rollback itself fails, the journal
- * stays and the error says to run `glasspane vfio restore`.
+ * stays and the error says to run `glasspane vfio restore`. Rejects with planBind()'s errors
+ * before any write, and afterwards with the failed write's SysfsWriteError (ERR_SYSFS_WRITE,
+ * ERR_SYSFS_STUCK) or a GlasspaneError for a driver that did not bind, its message saying whether
+ * the host was restored. Needs root on a live host (sysfs writes).
  */
 export async function bindDevices(ctx: VfioContext, addresses: string[], opts: BindOptions = {}): Promise<BindPlan> {
   const plan = await planBind(ctx.host, addresses, opts);
