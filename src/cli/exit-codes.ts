@@ -15,6 +15,7 @@
 import type { Command } from 'commander';
 import { GlasspaneError } from '../errors.js';
 
+/** The exit statuses by name (see the module comment for what each means). */
 export const ExitCode = {
   OK: 0,
   CHECK_FAILED: 1,
@@ -23,6 +24,7 @@ export const ExitCode = {
   REFUSED: 4,
   UNEXPECTED: 5,
 } as const;
+/** One of the ExitCode numbers. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Error codes that are the user's input, not the host's answer. */

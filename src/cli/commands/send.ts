@@ -23,6 +23,10 @@ import { exitStatusHelp } from '../exit-codes.js';
 /** One key step: press these scancodes in order, then release them in reverse. */
 export type KeyStep = { names: string[]; scancodes: number[] };
 
+/**
+ * One mouse step of `send mouse`: a relative move (pixels), a button action (SpiceButton id), or
+ * wheel notches (negative = up).
+ */
 export type MouseStep =
   | { op: 'move'; dx: number; dy: number }
   | { op: 'click' | 'press' | 'release'; button: number }
@@ -178,6 +182,13 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
   }
 }
 
+/**
+ * Adds `glasspane send key|mouse` to `program` (see ./program.ts: registered only when the user
+ * names it). Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are
+ * not errors, and throws GlasspaneErrors that main() turns into a message and an exit status
+ * (exit-codes.ts). Every argument is parsed before connecting (a bad key, address or password
+ * file exits 2); a server that cannot be reached or refuses the link exits 4.
+ */
 export function registerSend(program: Command): void {
   const send = program
     .command('send')

@@ -9,6 +9,13 @@ import { GlasspaneError } from '../../errors.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
 
+/**
+ * Adds `glasspane stub` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Runs until --seconds, a signal, or a fatal error; the region file is claimed first
+ * (claimRegionFile).
+ */
 export function registerStub(program: Command): void {
   program
     .command('stub')

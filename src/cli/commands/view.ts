@@ -19,6 +19,10 @@ import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
 import { spiceStatusLogger } from '../spice-status-log.js';
 
+/**
+ * The options `view --headless` (and --screenshot) use: the region, when to stop (seconds, frames),
+ * verification against the stub scene, JSON output, the copy timeout (ms).
+ */
 export interface ViewOptions {
   shm: string;
   headless?: boolean;
@@ -46,6 +50,11 @@ export function exitStatusFor(r: HeadlessReport): number {
   return r.verifyFailures > 0 ? 1 : 0;
 }
 
+/**
+ * Runs the headless consumer for `view --headless` and resolves with its report (never rejects for
+ * guest data). Live lines (one per second, status, problems) go to `out` (stderr by default); with
+ * --json only when stderr is a terminal, so stdout stays pure JSON.
+ */
 export async function runHeadlessView(o: ViewOptions, out: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HeadlessReport> {
   const live = !o.json || process.stderr.isTTY;
   // Before the first frame a line of zeros every second says nothing: say once what we wait for.
@@ -215,6 +224,13 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   }
 }
 
+/**
+ * Adds `glasspane view` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Opens the window (or runs headless, or takes one screenshot) and returns when it is done;
+ * headless and --screenshot exit 3 when no frame arrived, headless 1 when --verify failed.
+ */
 export function registerView(program: Command): void {
   program
     .command('view')
