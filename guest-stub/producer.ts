@@ -30,9 +30,11 @@ import { EvdevEchoScene, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js
 
 const log = debuglog('glasspane:stub');
 
+/** The producer version string the stub writes into the KVMFR header (shown by viewers). */
 export const STUB_VERSION = 'glasspane-stub 0.1.0';
 const MiB = 1024 * 1024;
 
+/** What a StubProducer produces and where. Sizes in pixels (frame) and MiB (region), times in s. */
 export interface StubOptions {
   shmPath: string;
   sizeMiB: number;
@@ -61,6 +63,7 @@ export interface StubOptions {
   tamper?: Tamper;
 }
 
+/** What the stub did, for its status lines and tests. Counts since the producer was made. */
 export interface StubStats {
   sessionID: number;
   framesPosted: number;
@@ -80,6 +83,16 @@ export interface StubStats {
   reopens: number;
 }
 
+/**
+ * The guest-stub producer (see the module comment). The constructor opens (or creates) the region
+ * and starts a session at once; run() produces until `seconds` or stop(). Single-threaded on the
+ * event loop: the 10 ms duty runs on a timer, frames in an async loop, and the pixels are written
+ * synchronously (writeIn). Throws GlasspaneError ERR_USAGE for a format, scene or size it cannot
+ * produce, openRegion()'s errors, ERR_REGION_TOO_SMALL when the session does not fit, and
+ * ERR_EVDEV for the input-echo scene's devices. Consumers share the region and are untrusted:
+ * what they write (subscriber bits, counts, mailbox messages, a lock left taken) is bounded or
+ * leads to a new session, reported through `onProblem`, never an exception out of run().
+ */
 export class StubProducer {
   readonly stats: StubStats;
   private region: Region;

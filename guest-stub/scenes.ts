@@ -13,14 +13,18 @@
  */
 import { FrameType } from '../src/kvmfr/layout.js';
 
+/** Row 0, texel 0 of every scene frame: "GPSB" as a little-endian u32. */
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
+/** Texels of row 0 the scene header occupies (magic, serial, timestamp low/high, width, height). */
 export const HEADER_TEXELS = 6;
+/** The narrowest frame a scene fits in, in texels: one per bar (the 6-texel header fits too). */
 export const MIN_SCENE_WIDTH = 8;
 /**
  * bars: the verifiable test scene; input: bars with the viewer's input drawn over them;
  * input-echo: bars with what the guest's /dev/input/event* devices reported (evdev-echo.ts).
  */
 export const SCENE_NAMES = ['bars', 'input', 'input-echo'] as const;
+/** One of SCENE_NAMES. */
 export type SceneName = (typeof SCENE_NAMES)[number];
 
 /** The eight bars, RGB. */
@@ -35,6 +39,7 @@ export const BAR_COLOURS: ReadonlyArray<readonly [number, number, number]> = [
   [16, 16, 16],
 ];
 
+/** Texel 0 of row `y` (≥ 1) in frame `serial`: a hash that differs between rows and between frames. */
 export const rowTag = (y: number, serial: number): number => (Math.imul(y, 0x9e3779b1) ^ serial ^ 0x5a5a0000) >>> 0;
 
 /** Bars move this many texels per frame. */
