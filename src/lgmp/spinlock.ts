@@ -3,17 +3,18 @@
  * Taken with CAS 0→1, released by storing 0. The other side may be hostile or dead while holding
  * it, so taking it gives up after `budgetMs` instead of hanging the consumer forever.
  */
+import { GlasspaneError } from '../errors.js';
 import type { Region } from '../region.js';
 
 /**
  * Thrown by lock() when the lock word stayed taken for its whole budget: the other side hung while
- * holding it or wrote garbage there. `code` is 'ERR_LGMP_LOCK_TIMEOUT'. The relay treats it as
- * a problem with the region and starts over; nothing is left locked by us.
+ * holding it or wrote garbage there. A GlasspaneError with code ERR_LGMP_LOCK_TIMEOUT; callers end
+ * the session and start again. Nothing is left locked by us.
  */
-export class LockTimeoutError extends Error {
-  readonly code = 'ERR_LGMP_LOCK_TIMEOUT';
+export class LockTimeoutError extends GlasspaneError {
   constructor(offset: number, budgetMs: number) {
-    super(`the LGMP lock at offset ${offset} stayed taken for ${budgetMs} ms: the other side hung or the region is corrupt`);
+    super('ERR_LGMP_LOCK_TIMEOUT', `the LGMP lock at offset ${offset} stayed taken for ${budgetMs} ms: the other side hung or the region is corrupt`);
+    this.name = 'LockTimeoutError';
   }
 }
 

@@ -2,6 +2,7 @@
  * What FrameRelay hands out and says (events, states, counters, options): the contract the
  * viewer, the headless consumer, the relay thread and the benchmarks are written against.
  */
+import type { ErrorCode } from '../errors.js';
 import type { WatcherOptions } from '../native.js';
 import type { KvmfrInfo } from '../kvmfr/header.js';
 import type { FrameInfo } from '../kvmfr/frame.js';
@@ -60,13 +61,13 @@ export interface StatusEvent {
 }
 
 /**
- * Something went wrong and the relay carried on: `code` is the GlasspaneError code (or
- * ERR_LGMP_LOCK_TIMEOUT, or 'ERR_INTERNAL' for an error without one: a bug), `message` the error's
- * message, `fix` its fix when it has one. Reported once until a different problem (or a success)
- * comes along.
+ * Something went wrong and the relay carried on: `code` is the GlasspaneError's code
+ * (ERR_INTERNAL for any other error: a bug), `message` the error's message, `fix` the throw
+ * site's fix when it has one (the catalogue's fix for the code otherwise). Reported once until a
+ * different problem (or a success) comes along.
  */
 export interface ProblemEvent {
-  code: string;
+  code: ErrorCode;
   message: string;
   fix?: string;
 }
@@ -80,7 +81,7 @@ export interface RelayCounters {
   /** Times the region was re-opened after it shrank or was re-created. */
   reopens: number;
   /** The code of the last problem reported, or null. */
-  lastProblemCode: string | null;
+  lastProblemCode: ErrorCode | null;
 }
 
 /**
