@@ -122,7 +122,10 @@ export interface NativeRegion {
    * Throws RangeError when either range is out of bounds or `wpOffset` is misaligned.
    */
   writeIn(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): void;
-  /** writeIn on the libuv thread pool; resolves to the bytes written. `src` must stay attached until it settles. */
+  /**
+   * writeIn on the libuv thread pool; resolves to the bytes written. `src` must stay attached until
+   * it settles.
+   */
   writeInAsync(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): Promise<number>;
 }
 
@@ -179,7 +182,10 @@ export interface NativeWatcher {
    * thread hand-off or an event-loop wake. Not while a wait() is outstanding.
    */
   waitSync(words: number[], timeoutMs: number): [number, number];
-  /** Ends the outstanding wait with WATCH_CANCELLED (asynchronously, from the watcher thread); no-op when idle. */
+  /**
+   * Ends the outstanding wait with WATCH_CANCELLED (asynchronously, from the watcher thread); no-op
+   * when idle.
+   */
   cancel(): void;
   /** Stops and joins the thread. Safe to call twice. */
   close(): void;

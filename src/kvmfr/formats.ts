@@ -28,7 +28,8 @@ export function formatOf(type: number): FormatInfo | undefined {
 }
 
 /**
- * The format named `name` (case-insensitive: 'bgra', 'RGB_24', …), or undefined for an unknown name (the caller reports it).
+ * The format named `name` (case-insensitive: 'bgra', 'RGB_24', …), or undefined for an unknown name
+ * (the caller reports it).
  */
 export function formatByName(name: string): FormatInfo | undefined {
   return Object.values(FORMATS).find((f) => f.name.toLowerCase() === name.toLowerCase());

@@ -10,7 +10,8 @@ import { formatOf, type FormatInfo } from './formats.js';
 import { pixelGeometry, type PixelGeometry } from './geometry.js';
 
 /**
- * A rectangle in frame pixels: left `x`, top `y`, `width` × `height` (each u32 as the producer wrote it; see readFrame for what is checked).
+ * A rectangle in frame pixels: left `x`, top `y`, `width` × `height` (each u32 as the producer
+ * wrote it; see readFrame for what is checked).
  */
 export interface Rect {
   x: number;

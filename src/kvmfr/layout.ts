@@ -83,7 +83,8 @@ export const CURSOR = { x: 0, y: 2, type: 4, hx: 8, hy: 9, width: 12, height: 16
 /** KVMFRCursor `type` values (u32); readCursor() rejects any other. */
 export const CursorType = { COLOR: 0, MONOCHROME: 1, MASKED_COLOR: 2 } as const;
 /**
- * Cursor message flags, carried in the pointer message's LGMP udata: POSITION (x, y are valid), VISIBLE, SHAPE (a shape follows the struct).
+ * Cursor message flags, carried in the pointer message's LGMP udata: POSITION (x, y are valid),
+ * VISIBLE, SHAPE (a shape follows the struct).
  */
 export const CursorFlags = { POSITION: 0x1, VISIBLE: 0x2, SHAPE: 0x4 } as const;
 

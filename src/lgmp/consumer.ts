@@ -109,7 +109,10 @@ export class LgmpConsumer {
     this.lastHeartbeat = clock();
   }
 
-  /** The session of the last successful sessionInit(), or null before one. Not re-validated: see sessionProblem(). */
+  /**
+   * The session of the last successful sessionInit(), or null before one. Not re-validated: see
+   * sessionProblem().
+   */
   get sessionInfo(): SessionInfo | null {
     return this.session;
   }

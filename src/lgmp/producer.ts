@@ -291,7 +291,8 @@ export class ProducerQueue {
   }
 
   /**
-   * Tells consumers the mailbox message last returned by readData() was handled (their readSerial() moves on).
+   * Tells consumers the mailbox message last returned by readData() was handled (their readSerial()
+   * moves on).
    */
   ackData(): void {
     this.region.add32(this.hq + QUEUE.cMsgRSerial, 1);

@@ -19,7 +19,8 @@ export class LockTimeoutError extends GlasspaneError {
 }
 
 /**
- * One attempt: CAS 0→1 at `offset` (4-aligned, inside the region, else the addon's RangeError). True when we now hold it.
+ * One attempt: CAS 0→1 at `offset` (4-aligned, inside the region, else the addon's RangeError).
+ * True when we now hold it.
  */
 export function tryLock(region: Region, offset: number): boolean {
   return region.cas32(offset, 0, 1) === 0;

@@ -1,4 +1,7 @@
-/** The `subs` word of a queue: high 32 bits = subscribed ("ON"), low 32 bits = timed out ("BAD"). subsOn: the ON mask (bit i: slot i subscribed). */
+/**
+ * The `subs` word of a queue: high 32 bits = subscribed ("ON"), low 32 bits = timed out ("BAD").
+ * subsOn: the ON mask (bit i: slot i subscribed).
+ */
 export const subsOn = (subs: bigint): number => Number(subs >> 32n) >>> 0;
 /** The BAD mask (bit i: subscriber slot i timed out) of a `subs` word. */
 export const subsBad = (subs: bigint): number => Number(subs & 0xffffffffn) >>> 0;

@@ -72,7 +72,8 @@ export class FramePool implements FrameBuffers {
   }
 
   /**
-   * Ends every waiting acquire() with 'closed' and makes later ones return 'closed' at once. Lent buffers may still be released.
+   * Ends every waiting acquire() with 'closed' and makes later ones return 'closed' at once. Lent
+   * buffers may still be released.
    */
   abort(): void {
     this.aborted = true;

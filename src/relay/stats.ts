@@ -52,7 +52,8 @@ export class FrameCounter {
   lastSecondUps = 0;
 
   /**
-   * Records a frame with the producer's `serial` seen at `nowMs`; a repeated serial counts as a frame, not a unique one.
+   * Records a frame with the producer's `serial` seen at `nowMs`; a repeated serial counts as a
+   * frame, not a unique one.
    */
   record(serial: number, nowMs: number): void {
     this.frames++;

@@ -5,7 +5,8 @@
 import { SpiceError } from './errors.js';
 
 /**
- * A parsed SPICE address: a TCP host (name, IPv4 or IPv6 without brackets) and port 1..65535, or a unix socket path.
+ * A parsed SPICE address: a TCP host (name, IPv4 or IPv6 without brackets) and port 1..65535, or a
+ * unix socket path.
  */
 export type SpiceAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 

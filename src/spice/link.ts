@@ -39,7 +39,10 @@ export function commonCapsFor(miniHeader: boolean): number[] {
   return capsWords(bits);
 }
 
-/** Encodes header + SpiceLinkMess + caps, ready to write (a new buffer). Field values are the caller's, written as given. */
+/**
+ * Encodes header + SpiceLinkMess + caps, ready to write (a new buffer). Field values are the
+ * caller's, written as given.
+ */
 export function encodeLinkRequest(req: LinkRequest): Buffer {
   const common = commonCapsFor(req.miniHeader ?? true);
   const channel = capsWords(req.channelCaps);
