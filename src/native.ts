@@ -10,16 +10,19 @@
  * src/region.ts turns the open errors into GlasspaneError ERR_REGION_OPEN with a fix; the callers
  * above treat the rest as bugs or as "the region went away".
  *
- * Blocking: `copyOut`, `writeIn` and `Watcher.waitSync` block the calling thread (copyOut and
- * waitSync up to their `timeoutMs`); everything else returns at once. Region and Watcher calls
- * may run on any thread that created the object (the relay worker opens its own); the SDL calls
+ * Blocking: `copyOut` and `writeIn` block the calling thread for the copy (copyOut also while it
+ * waits for the producer, at most `timeoutMs` without progress), `Watcher.waitSync` up to its
+ * `timeoutMs`, and the Presenter's setFrame/setOverlay/present for the upload and (present, with
+ * vsync) the display's refresh; everything else returns at once. Region and Watcher calls may run
+ * on any thread that created the object (the relay worker opens its own); the SDL calls
  * (`Presenter`, `sdlWindowGrab`, `sdlRelativeMouse`, `sdlTakeMotion`, `sdlLockState`) only on the
  * JS main thread, the one that runs SDL.
  *
  * A detached buffer: `NativeRegion.buffer` is an ArrayBuffer over the mapping itself. close()
  * detaches it, so every view made from it reads as length 0 (a typed-array index returns
- * undefined, a DataView access throws TypeError) instead of touching unmapped memory. Views taken
- * from the buffer are therefore valid only until the region is closed.
+ * undefined, a DataView access throws TypeError) instead of touching unmapped memory, and the
+ * `buffer` getter itself throws Error("region is closed"). Views taken from the buffer are
+ * therefore valid only until the region is closed.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
