@@ -256,10 +256,11 @@ export class LgmpConsumer {
  * Our subscription to one queue, made by LgmpConsumer.subscribe() (not constructed elsewhere).
  * Read a message with process(), use its payload, then messageDone() to acknowledge it; the
  * producer must see the acknowledgement within its queue's maxTime (B7: 1 s) or it marks
- * us timed out. Calls never throw for guest data: a bad value returns 'corrupted' (with `error`),
- * a lost subscription or session a QueueStatus. Every call first re-reads the queue's geometry and
- * our subscriber bits, and bounds the producer's position and each message's payload. Same
- * thread as its consumer; not for concurrent use.
+ * us timed out. Calls never throw for guest data (only sendData() can, when the producer holds
+ * the mailbox lock too long): a bad value returns 'corrupted' (with `error`), a lost subscription
+ * or session a QueueStatus. Every call first re-reads the queue's geometry and our subscriber
+ * bits, and bounds the producer's position and each message's payload. Same thread as its
+ * consumer; not for concurrent use.
  */
 export class ConsumerQueue {
   private readonly bit: number;
