@@ -1,6 +1,7 @@
 /**
  * Test scenes: deterministic functions of (frameSerial, x, y), so a consumer can verify every
- * pixel it receives. Rendering and checking work a row at a time with native copies (no per-pixel
+ * pixel it receives. guest-stub draws them and glasspane's verifier (./verify.ts) checks them, so
+ * they live here, below both, not in the producer. Rendering and checking work a row at a time with native copies (no per-pixel
  * JS on the frame path): every scene row is a window into a precomputed periodic row, plus a few
  * marker texels.
  *
@@ -11,16 +12,20 @@
  *   all other texels: eight colour bars, shifted right by 4*serial texels (moving); the bottom
  *                     quarter shows the complementary colours.
  */
-import { FrameType } from '../src/kvmfr/layout.js';
+import { FrameType } from '../kvmfr/layout.js';
 
+/** The first u32 of row 0 in every scene frame ("GPSB"): a consumer's check that it sees a stub scene at all. */
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
+/** Texels at the start of row 0 that hold the markers (magic, serial, timestamp, width, height) instead of bars. */
 export const HEADER_TEXELS = 6;
+/** The narrowest frame a scene can be drawn in (one texel per bar); BarsScene throws a RangeError below it. */
 export const MIN_SCENE_WIDTH = 8;
 /**
  * bars: the verifiable test scene; input: bars with the viewer's input drawn over them;
- * input-echo: bars with what the guest's /dev/input/event* devices reported (evdev-echo.ts).
+ * input-echo: bars with what the guest's /dev/input/event* devices reported (guest-stub/evdev-echo.ts).
  */
 export const SCENE_NAMES = ['bars', 'input', 'input-echo'] as const;
+/** One of SCENE_NAMES (`glasspane stub --scene`). */
 export type SceneName = (typeof SCENE_NAMES)[number];
 
 /** The eight bars, RGB. */
@@ -35,6 +40,7 @@ export const BAR_COLOURS: ReadonlyArray<readonly [number, number, number]> = [
   [16, 16, 16],
 ];
 
+/** The u32 in texel 0 of row y >= 1 for `serial`: a row copied to the wrong place or from another frame carries the wrong tag. */
 export const rowTag = (y: number, serial: number): number => (Math.imul(y, 0x9e3779b1) ^ serial ^ 0x5a5a0000) >>> 0;
 
 /** Bars move this many texels per frame. */

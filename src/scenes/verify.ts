@@ -2,8 +2,9 @@
  * Checks a received frame against the test scene, row by row with native compares (no per-pixel
  * JS), and extracts the producer's serial and post timestamp for latency measurements.
  */
-import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './scenes.js';
+import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './bars.js';
 
+/** What SceneVerifier.verify() found: ok, or the first mismatch; plus the markers it could read. */
 export interface VerifyResult {
   ok: boolean;
   /** What was wrong (first mismatch), when !ok. */
@@ -13,6 +14,11 @@ export interface VerifyResult {
   postedNs?: bigint;
 }
 
+/**
+ * Checks frames against the bars scene. Keeps the last scene it built and builds a new one when
+ * the size or pixel format changes, so a stream of same-sized frames costs no allocation. `data`
+ * is read only during verify(); nothing is kept.
+ */
 export class SceneVerifier {
   private scene: BarsScene | null = null;
 

@@ -5,8 +5,9 @@
  * word wider than the panel), with `fit` the panel grows to its longest line (up to `maxWidth`).
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import { convertRgba, type PixelLayout } from './kvmfr/pixels.js';
+import { convertRgba, type PixelLayout } from '../kvmfr/pixels.js';
 
+/** A drawn panel: `height` rows of `width` pixels, owned by the caller (a fresh Buffer per call). */
 export interface TextPanel {
   width: number;
   height: number;
@@ -14,6 +15,7 @@ export interface TextPanel {
   pixels: Buffer;
 }
 
+/** How textPanel() lays a panel out: its width, colours, padding, font, and whether text wraps or the panel grows. */
 export interface TextPanelStyle {
   /** Panel width, px (the minimum with `fit`). */
   width: number;
@@ -29,6 +31,7 @@ export interface TextPanelStyle {
   maxWidth?: number;
 }
 
+/** The font panels use unless the style names one (fonts-dejavu-core, which tools/setup installs). */
 export const DEFAULT_PANEL_FONT = '14px "DejaVu Sans Mono", monospace';
 
 /** Breaks `text` into lines no wider than `maxWidth` as measured by `ctx` (at spaces when it can). */
