@@ -7,7 +7,7 @@ import { framePng } from '../../viewer/screenshot.js';
 import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
-import { SpiceInputSink } from '../../input/spice-sink.js';
+import { SpiceInputSink } from '../../spice/input-sink.js';
 import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
 import { AudioBridge } from '../../viewer/audio-bridge.js';
 import { describeSpiceStatus } from '../../spice/client.js';
