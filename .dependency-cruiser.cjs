@@ -34,7 +34,7 @@ const ROWS = [
   [
     {
       name: 'base',
-      path: '^src/(native|region|errors|permission-fix|config-file|npm-banner)\\.ts$',
+      path: '^src/(native|region|errors|error-codes|permission-fix|config-file|npm-banner)\\.ts$',
       what: 'the addon loader, region mapping, error codes, config-file reading: what every layer may use',
     },
   ],

@@ -3,12 +3,14 @@
  * Taken with CAS 0→1, released by storing 0. The other side may be hostile or dead while holding
  * it, so taking it gives up after `budgetMs` instead of hanging the consumer forever.
  */
+import { GlasspaneError } from '../errors.js';
 import type { Region } from '../region.js';
 
-export class LockTimeoutError extends Error {
-  readonly code = 'ERR_LGMP_LOCK_TIMEOUT';
+/** ERR_LGMP_LOCK_TIMEOUT: the lock at `offset` stayed taken for `budgetMs`; callers end the session and start again. */
+export class LockTimeoutError extends GlasspaneError {
   constructor(offset: number, budgetMs: number) {
-    super(`the LGMP lock at offset ${offset} stayed taken for ${budgetMs} ms: the other side hung or the region is corrupt`);
+    super('ERR_LGMP_LOCK_TIMEOUT', `the LGMP lock at offset ${offset} stayed taken for ${budgetMs} ms: the other side hung or the region is corrupt`);
+    this.name = 'LockTimeoutError';
   }
 }
 

@@ -32,7 +32,7 @@ import { readFrame, type FrameInfo } from '../kvmfr/frame.js';
 import { encodeSetCursorPos, readCursor } from '../kvmfr/cursor.js';
 import { KVMFR } from '../kvmfr/layout.js';
 import { HEADER } from '../lgmp/layout.js';
-import { GlasspaneError, describeError } from '../errors.js';
+import { type ErrorCode, GlasspaneError, describeError } from '../errors.js';
 import { FramePool, type FrameBuffers } from './frame-pool.js';
 import type { CursorEvent, LentFrame, RelayOptions } from './relay-types.js';
 
@@ -47,6 +47,9 @@ class RegionLost extends Error {}
 
 /** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
 const STALLED_AFTER_MS = 300;
+
+/** Seen while a producer is between writing its LGMP header and its user data or queues: reported only when they last. */
+const STARTING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_PRODUCER_STARTING', 'ERR_KVMFR_MAGIC', 'ERR_KVMFR_VERSION', 'ERR_KVMFR_CORRUPT']);
 
 export class FrameRelay extends RelayReporter {
   private held: RelayRegion | null = null;
@@ -184,8 +187,8 @@ export class FrameRelay extends RelayReporter {
         return;
       } catch (err) {
         this.unsubscribe();
-        const code = (err as GlasspaneError).code;
-        if (code === 'ERR_PRODUCER_STARTING' || (typeof code === 'string' && code.startsWith('ERR_KVMFR_'))) {
+        const code = err instanceof GlasspaneError ? err.code : undefined;
+        if (code !== undefined && STARTING.has(code)) {
           // Seen between a producer writing its header and writing its user data or creating its
           // queues: report it only when it lasts, so a viewer that caught a starting producer
           // shows no error.

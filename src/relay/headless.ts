@@ -6,6 +6,7 @@
 import { FrameRelay, type LentFrame, type RelayOptions } from './frame-relay.js';
 import { FrameCounter, LatencySamples } from './stats.js';
 import { LGMP } from '../lgmp/layout.js';
+import type { ErrorCode } from '../errors.js';
 
 /** Verifies one frame's pixels; returns an error message, or null when the frame is right. Also returns the producer timestamp if the pixels carry one. */
 export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
@@ -39,7 +40,10 @@ export interface HeadlessReport {
 }
 
 /** Problems that report something the relay already recovered from. */
-const RECOVERED = new Set(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
+const RECOVERED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
+
+/** Problems that a later session resolves (the region appeared, the producer finished starting). */
+const PASSING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING']);
 
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const relay = new FrameRelay(o);
@@ -88,9 +92,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     // Session changes, a producer that stopped and came back, and resubscriptions are recovered
     // events, not errors of the run.
     if (!RECOVERED.has(p.code)) addError(p.message);
-        // Problems a later session resolves (the region appeared, the producer finished starting).
-    const passing = ['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING'].includes(p.code);
-    if (passing && errors.includes(p.message)) transient.add(p.message);
+    if (PASSING.has(p.code) && errors.includes(p.message)) transient.add(p.message);
     o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
   });
   relay.on('frame', (f) => {

@@ -42,8 +42,8 @@ export class RelayReporter extends EventEmitter<RelayEvents> {
     const message = describeError(err);
     if (message === this.lastProblem) return;
     this.lastProblem = message;
-    const code = (err as { code?: unknown }).code;
-    this.counters.lastProblemCode = typeof code === 'string' ? code : 'ERR_INTERNAL';
+    // Anything not a GlasspaneError reached here by a path with no code of its own: a bug.
+    this.counters.lastProblemCode = err instanceof GlasspaneError ? err.code : 'ERR_INTERNAL';
     log('problem: %s', message);
     this.dispatch('problem', {
       code: this.counters.lastProblemCode,

@@ -2,6 +2,7 @@
  * What FrameRelay hands out and says (events, states, counters, options): the contract the
  * viewer, the headless consumer, the relay thread and the benchmarks are written against.
  */
+import type { ErrorCode } from '../errors.js';
 import type { WatcherOptions } from '../native.js';
 import type { KvmfrInfo } from '../kvmfr/header.js';
 import type { FrameInfo } from '../kvmfr/frame.js';
@@ -45,7 +46,7 @@ export interface StatusEvent {
 }
 
 export interface ProblemEvent {
-  code: string;
+  code: ErrorCode;
   message: string;
   fix?: string;
 }
@@ -59,7 +60,7 @@ export interface RelayCounters {
   /** Times the region was re-opened after it shrank or was re-created. */
   reopens: number;
   /** The code of the last problem reported, or null. */
-  lastProblemCode: string | null;
+  lastProblemCode: ErrorCode | null;
 }
 
 export interface RelayOptions {

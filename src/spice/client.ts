@@ -14,7 +14,7 @@ import type { SpiceAddress } from './address.js';
 import { formatSpiceAddress } from './address.js';
 import type { ClipboardHandlers } from './agent.js';
 import { AudioChannels, type AudioHandlers } from './audio-channels.js';
-import { SpiceError } from './errors.js';
+import { SpiceError, type SpiceErrorCode } from './errors.js';
 import { InputsChannel } from './inputs-channel.js';
 import { MainChannel } from './main-channel.js';
 import { ChannelType, MouseMode } from './protocol.js';
@@ -63,7 +63,7 @@ export interface SpiceClientOptions {
 }
 
 /** Errors that will not go away by trying again. */
-const PERMANENT = new Set(['ERR_SPICE_AUTH', 'ERR_SPICE_MAGIC', 'ERR_SPICE_VERSION', 'ERR_SPICE_PASSWORD', 'ERR_SPICE_ADDRESS', 'ERR_SPICE_NO_INPUTS']);
+const PERMANENT: ReadonlySet<SpiceErrorCode> = new Set<SpiceErrorCode>(['ERR_SPICE_AUTH', 'ERR_SPICE_MAGIC', 'ERR_SPICE_VERSION', 'ERR_SPICE_PASSWORD', 'ERR_SPICE_ADDRESS', 'ERR_SPICE_NO_INPUTS']);
 
 export class SpiceClient {
   readonly address: SpiceAddress;
