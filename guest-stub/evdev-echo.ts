@@ -21,7 +21,7 @@
  * pointer) is a pure function of the markers, so EchoVerifier re-renders the frame from them and
  * compares all of it.
  */
-import { BarsScene, HEADER_TEXELS } from './scenes.js';
+import { BarsScene, HEADER_TEXELS } from '../src/scenes/bars.js';
 import { EV_KEY, EV_REL, EV_SYN, KEY_CNT, REL_X, REL_Y, EvdevReader, listEventDevices, type InputEvent } from './evdev-reader.js';
 import { FrameType } from '../src/kvmfr/layout.js';
 

@@ -7,8 +7,8 @@
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { PixelLayout } from '../src/kvmfr/pixels.js';
-import { textPanel, type TextPanel } from '../src/text-panel.js';
-import type { StubInputMessage } from '../src/input/stub-sink.js';
+import { textPanel, type TextPanel } from '../src/draw/text-panel.js';
+import type { StubInputMessage } from '../src/scenes/input-messages.js';
 
 /**
  * guest-stub's input endpoint (see the module comment), made by listen(). Listens on 127.0.0.1

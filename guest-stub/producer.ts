@@ -22,10 +22,10 @@ import { CursorFlags, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, SETCURSORPOS } 
 import { formatByName } from '../src/kvmfr/formats.js';
 import { layout24, pack24, type Layout24 } from './pack24.js';
 import { GlasspaneError } from '../src/errors.js';
-import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from './scenes.js';
+import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from '../src/scenes/bars.js';
 import { StubInputServer } from './input-server.js';
 import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
-import type { StubInputMessage } from '../src/input/stub-sink.js';
+import type { StubInputMessage } from '../src/scenes/input-messages.js';
 import { EvdevEchoScene, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js';
 
 const log = debuglog('glasspane:stub');

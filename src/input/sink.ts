@@ -1,7 +1,9 @@
 /**
  * InputSink: where the viewer sends keyboard and mouse input while capture mode is on.
- * Implementations: SpiceInputSink (spice-sink.ts, forwards to QEMU) and NullInputSink (drops
- * everything; for a viewer started without --spice and for tests).
+ * Implementations: SpiceInputSink (src/spice/input-sink.ts, forwards to QEMU; the SPICE layer
+ * implements this interface, so the arrow points from spice down to input), StubInputSink
+ * (stub-sink.ts, to guest-stub) and NullInputSink (drops everything; for a viewer started without
+ * --spice and for tests).
  *
  * Contract for implementations:
  * - Calls never throw for input the guest cannot take (unknown key, not connected): they return

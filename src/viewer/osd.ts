@@ -4,7 +4,7 @@
  * frame. Also the help overlay and the full-window message screen shown before any frame.
  */
 import { createCanvas } from '@napi-rs/canvas';
-import { textPanel, wrapText, type TextPanel } from '../text-panel.js';
+import { textPanel, wrapText, type TextPanel } from '../draw/text-panel.js';
 import { BGRA } from '../kvmfr/pixels.js';
 
 /** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */

@@ -12,18 +12,7 @@ import { isDisplay, listPciDevices, readPciDevice, type PciDevice } from './pci.
 import { formatSize, parseSize } from './region-size.js';
 import { kvmChecks, type KvmProbe } from './kvm-check.js';
 import { permissionFix } from '../permission-fix.js';
-
-/** A check's verdict: ok, warn (works, but not as well or not as safely), fail (will not work). */
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-/** One host check: a stable `id` (docs/vm.md "doctor"), its verdict, what was found, and the fix. */
-export interface Check {
-  id: string;
-  status: CheckStatus;
-  message: string;
-  /** What to do about a warn/fail; null for ok. */
-  fix: string | null;
-}
+import type { Check } from './check.js';
 
 const ok = (id: string, message: string): Check => ({ id, status: 'ok', message, fix: null });
 const warn = (id: string, message: string, fix: string): Check => ({ id, status: 'warn', message, fix });

@@ -9,7 +9,7 @@
 import { userInfo } from 'node:os';
 import { native } from '../native.js';
 import type { HostRoot } from './host-root.js';
-import type { Check, CheckStatus } from './doctor.js';
+import type { Check, CheckStatus } from './check.js';
 import { permissionFix } from '../permission-fix.js';
 
 /** Opens a KVM device and returns its API version; throws an errno error (code, syscall, path). */

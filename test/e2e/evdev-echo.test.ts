@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EV_KEY, EV_REL, EV_SYN, EvdevReader, INPUT_EVENT_SIZE, REL_X, REL_Y, parseInputEvents, listEventDevices } from '../../guest-stub/evdev-reader.js';
 import { ECHO_TEXELS, EchoVerifier, M, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH, applyEvents, drawEcho, initialEchoState, isHeld, readEchoMarkers } from '../../guest-stub/evdev-echo.js';
-import { BarsScene, stampTimestamp } from '../../guest-stub/scenes.js';
+import { BarsScene, stampTimestamp } from '../../src/scenes/bars.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
 import { StubProducer } from '../../guest-stub/producer.js';
 import { FrameRelay } from '../../src/relay/frame-relay.js';

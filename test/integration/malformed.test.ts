@@ -14,7 +14,7 @@ import { FRAME, KVMFR_HEADER } from '../../src/kvmfr/layout.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { RawProducer } from '../support/raw-producer.js';
 import { StubProducer } from '../../guest-stub/producer.js';
-import { stubSceneVerifier } from '../../src/cli/commands/view.js';
+import { stubSceneVerifier } from '../../src/relay/scene-verifier.js';
 import { removeShm, shmPath, waitFor } from '../support/helpers.js';
 
 afterAll(removeShm);

@@ -10,7 +10,7 @@ import { SpiceError } from '../../src/spice/errors.js';
 import { encodeMessage } from '../../src/spice/framing.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { scancodeForCode, scancodeForHid, SET1_BY_CODE } from '../../src/input/scancodes.js';
-import { parseKeyArgs, parseMouseArgs } from '../../src/cli/commands/send.js';
+import { parseKeyArgs, parseMouseArgs } from '../../src/spice/input-steps.js';
 import { readSpicePassword as readPassword } from '../../src/spice/password.js';
 import { linkHeader, miniMsg, PUBLIC_DER } from './fake-server.js';
 import { constants, privateDecrypt } from 'node:crypto';

@@ -1,7 +1,8 @@
 /** `glasspane doctor`: every host check for GPU passthrough, with a verdict and the fix. */
 import type { Command } from 'commander';
 import { loadVmConfig } from '../../vm/config.js';
-import { runDoctor, type Check } from '../../vm/doctor.js';
+import { runDoctor } from '../../vm/doctor.js';
+import type { Check } from '../../vm/check.js';
 import { HostRoot } from '../../vm/host-root.js';
 import { exitStatusHelp } from '../exit-codes.js';
 

@@ -1,7 +1,7 @@
 /** `glasspane stub`: run guest-stub, the test-scene producer, on a shared-memory region. */
 import type { Command } from 'commander';
 import { StubProducer } from '../../../guest-stub/producer.js';
-import { SCENE_NAMES, type SceneName } from '../../../guest-stub/scenes.js';
+import { SCENE_NAMES, type SceneName } from '../../scenes/bars.js';
 import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';

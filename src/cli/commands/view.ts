@@ -7,12 +7,12 @@ import { framePng } from '../../viewer/screenshot.js';
 import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
-import { SpiceInputSink } from '../../input/spice-sink.js';
+import { SpiceInputSink } from '../../spice/input-sink.js';
 import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
 import { AudioBridge } from '../../viewer/audio-bridge.js';
 import { describeSpiceStatus } from '../../spice/client.js';
-import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
-import { SceneVerifier } from '../../../guest-stub/verify.js';
+import { runHeadless, type HeadlessReport } from '../../relay/headless.js';
+import { stubSceneVerifier } from '../../relay/scene-verifier.js';
 import { GlasspaneError } from '../../errors.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
@@ -31,17 +31,6 @@ export interface ViewOptions {
   verify?: boolean;
   json?: boolean;
   copyTimeout?: number;
-}
-
-/** Checks every frame against guest-stub's scene; the stub carries its post time in the pixels. */
-export function stubSceneVerifier(): FrameVerifier {
-  const v = new SceneVerifier();
-  return (f) => {
-    const i = f.info;
-    if (i.format.name !== 'BGRA' && i.format.name !== 'RGBA') return { error: `format ${i.format.name} is not a stub scene format` };
-    const r = v.verify(f.data, i.frameWidth, i.frameHeight, i.dataHeight, i.pitch, i.type, i.frameSerial);
-    return { error: r.ok ? null : `frame ${i.frameSerial}: ${r.error}`, postedNs: r.postedNs };
-  };
 }
 
 /** Exit status: 0 frames arrived and verified, 1 verify failures, 3 no frame arrived. */

@@ -5,7 +5,7 @@
  * word wider than the panel), with `fit` the panel grows to its longest line (up to `maxWidth`).
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import { convertRgba, type PixelLayout } from './kvmfr/pixels.js';
+import { convertRgba, type PixelLayout } from '../kvmfr/pixels.js';
 
 /**
  * A drawn panel: `width` × `height` pixels (tightly packed, no row padding) in the pixel layout the

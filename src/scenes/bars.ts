@@ -1,6 +1,7 @@
 /**
  * Test scenes: deterministic functions of (frameSerial, x, y), so a consumer can verify every
- * pixel it receives. Rendering and checking work a row at a time with native copies (no per-pixel
+ * pixel it receives. guest-stub draws them and glasspane's verifier (./verify.ts) checks them, so
+ * they live here, below both, not in the producer. Rendering and checking work a row at a time with native copies (no per-pixel
  * JS on the frame path): every scene row is a window into a precomputed periodic row, plus a few
  * marker texels.
  *
@@ -11,7 +12,7 @@
  *   all other texels: eight colour bars, shifted right by 4*serial texels (moving); the bottom
  *                     quarter shows the complementary colours.
  */
-import { FrameType } from '../src/kvmfr/layout.js';
+import { FrameType } from '../kvmfr/layout.js';
 
 /** Row 0, texel 0 of every scene frame: "GPSB" as a little-endian u32. */
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
@@ -21,7 +22,7 @@ export const HEADER_TEXELS = 6;
 export const MIN_SCENE_WIDTH = 8;
 /**
  * bars: the verifiable test scene; input: bars with the viewer's input drawn over them;
- * input-echo: bars with what the guest's /dev/input/event* devices reported (evdev-echo.ts).
+ * input-echo: bars with what the guest's /dev/input/event* devices reported (guest-stub/evdev-echo.ts).
  */
 export const SCENE_NAMES = ['bars', 'input', 'input-echo'] as const;
 /** One of SCENE_NAMES. */

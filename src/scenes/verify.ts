@@ -2,7 +2,7 @@
  * Checks a received frame against the test scene, row by row with native compares (no per-pixel
  * JS), and extracts the producer's serial and post timestamp for latency measurements.
  */
-import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './scenes.js';
+import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './bars.js';
 
 /**
  * SceneVerifier's verdict on one frame, with the serial and post time read from its pixels when
