@@ -10,10 +10,37 @@ import type { PixelLayout } from '../src/kvmfr/pixels.js';
 import { textPanel, type TextPanel } from '../src/draw/text-panel.js';
 import type { StubInputMessage } from '../src/scenes/input-messages.js';
 
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const BUTTON_NAMES: ReadonlySet<unknown> = new Set(['left', 'middle', 'right', 'side', 'extra']);
+
+/**
+ * Whether `m` (parsed JSON from the socket) is a StubInputMessage with every field of the right
+ * type and integers in range, so a malformed message is dropped instead of throwing inside the
+ * socket's listener (which would end the stub).
+ */
+export function isStubInputMessage(m: unknown): m is StubInputMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const o = m as Record<string, unknown>;
+  switch (o.t) {
+    case 'key':
+      return typeof o.down === 'boolean' && isInt(o.scancode) && (o.scancode as number) >= 0 && (o.scancode as number) <= 0xffff;
+    case 'motion':
+      return isInt(o.dx) && isInt(o.dy) && isInt(o.buttons);
+    case 'position':
+      return isInt(o.x) && isInt(o.y) && isInt(o.buttons);
+    case 'button':
+      return BUTTON_NAMES.has(o.button) && typeof o.down === 'boolean' && isInt(o.buttons);
+    case 'wheel':
+      return isInt(o.notches);
+    default:
+      return false;
+  }
+}
+
 /**
  * guest-stub's input endpoint (see the module comment), made by listen(). Listens on 127.0.0.1
- * only; messages are taken as the viewer's StubInputSink sends them (a message that is not JSON is
- * ignored; its shape is not checked: the endpoint is a local test aid, not a guest boundary). The
+ * only; messages are taken as the viewer's StubInputSink sends them (a message that is not JSON, or not
+ * of that shape — isStubInputMessage — is ignored). The
  * pointer is clamped to the frame for motion, not for absolute positions; drawing clips.
  */
 export class StubInputServer {
@@ -33,13 +60,13 @@ export class StubInputServer {
     this.pointer = { x: bounds.width >> 1, y: bounds.height >> 1 };
     wss.on('connection', (ws) => {
       ws.on('message', (data) => {
-        let m: StubInputMessage;
+        let m: unknown;
         try {
-          m = JSON.parse(String(data)) as StubInputMessage;
+          m = JSON.parse(String(data));
         } catch {
           return; // not ours: ignore
         }
-        this.apply(m);
+        if (isStubInputMessage(m)) this.apply(m);
       });
     });
   }
