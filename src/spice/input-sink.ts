@@ -9,17 +9,10 @@ import { SpiceClient, type SpiceStatus } from './client.js';
 import type { ClipboardHandlers } from './agent.js';
 import type { AudioHandlers } from './audio-channels.js';
 import { readSpicePassword } from './password.js';
-import { Leds, SpiceButton } from './protocol.js';
+import { Leds } from './protocol.js';
+import { SPICE_BUTTON_IDS } from './input-steps.js';
 import { scancodeForKey } from '../input/scancodes.js';
 import type { InputSink, KeyId, LockState, MouseButton } from '../input/sink.js';
-
-const BUTTON_IDS: Record<MouseButton, number> = {
-  left: SpiceButton.LEFT,
-  middle: SpiceButton.MIDDLE,
-  right: SpiceButton.RIGHT,
-  side: SpiceButton.SIDE,
-  extra: SpiceButton.EXTRA,
-};
 
 /** What SpiceInputSink.open() needs: the --spice address and password source, and the optional channels to wire up. */
 export interface OpenSpiceSinkOptions {
@@ -107,7 +100,7 @@ export class SpiceInputSink implements InputSink {
   }
 
   mouseButton(button: MouseButton, down: boolean): void {
-    const id = BUTTON_IDS[button];
+    const id = SPICE_BUTTON_IDS[button];
     if (id !== undefined) this.client.inputs?.button(id, down);
   }
 

@@ -8,6 +8,7 @@
 import { scancodeForCode, similarCodes } from '../input/scancodes.js';
 import { SpiceError } from './errors.js';
 import { SpiceButton } from './protocol.js';
+import type { MouseButton } from '../input/sink.js';
 
 /** One key step: press these scancodes in order, then release them in reverse. */
 export type KeyStep = { names: string[]; scancodes: number[] };
@@ -18,7 +19,8 @@ export type MouseStep =
   | { op: 'click' | 'press' | 'release'; button: number }
   | { op: 'wheel'; notches: number };
 
-const BUTTONS: Record<string, number> = {
+/** The SPICE button id of each of the input layer's button names (the sink and `send mouse` share it). */
+export const SPICE_BUTTON_IDS: Readonly<Record<MouseButton, number>> = {
   left: SpiceButton.LEFT,
   middle: SpiceButton.MIDDLE,
   right: SpiceButton.RIGHT,
@@ -72,7 +74,8 @@ export function parseMouseArgs(args: readonly string[]): MouseStep[] {
       case 'press':
       case 'release': {
         const name = args[i++];
-        const button = name === undefined ? undefined : BUTTONS[name];
+        // Own keys only: `click constructor` must not find Object.prototype's.
+        const button = name !== undefined && Object.hasOwn(SPICE_BUTTON_IDS, name) ? SPICE_BUTTON_IDS[name as MouseButton] : undefined;
         if (button === undefined) throw usage(`mouse ${op}: unknown button ${name === undefined ? '(none given)' : `"${name}"`}`, fix);
         steps.push({ op, button });
         break;

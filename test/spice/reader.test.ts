@@ -234,6 +234,7 @@ describe('addresses and send arguments', () => {
     ]);
     expect(() => parseMouseArgs(['move', '10'])).toThrow(coded('ERR_SPICE_KEY', /move DY/));
     expect(() => parseMouseArgs(['click', 'thumb'])).toThrow(coded('ERR_SPICE_KEY', /unknown button "thumb"/));
+    expect(() => parseMouseArgs(['click', 'constructor'])).toThrow(coded('ERR_SPICE_KEY', /unknown button "constructor"/)); // not Object.prototype's
     expect(() => parseMouseArgs(['jump'])).toThrow(coded('ERR_SPICE_KEY', /unknown mouse action "jump"/));
   });
 
