@@ -17,6 +17,11 @@ export interface HeadlessOptions extends RelayOptions {
   onProblem?: (message: string) => void;
   onStatus?: (message: string) => void;
   onSecond?: (r: HeadlessReport) => void;
+  /**
+   * Ends the run (with its report) when aborted, as `seconds` and `frames` do. The process's
+   * signals are the caller's to map onto it: this module installs no signal handlers.
+   */
+  stop?: AbortSignal;
 }
 
 export interface HeadlessReport {
@@ -119,15 +124,14 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
 
   const ticker = o.onSecond ? setInterval(() => o.onSecond!(report()), 1000) : null;
   const timer = o.seconds !== undefined ? setTimeout(finish, o.seconds * 1000) : null;
-  const stopOnSignal = () => finish();
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  const stopOnAbort = () => finish();
+  if (o.stop?.aborted) finish();
+  o.stop?.addEventListener('abort', stopOnAbort, { once: true });
   const running = relay.start();
   await Promise.race([done, running]);
   if (ticker) clearInterval(ticker);
   if (timer) clearTimeout(timer);
-  process.off('SIGINT', stopOnSignal);
-  process.off('SIGTERM', stopOnSignal);
+  o.stop?.removeEventListener('abort', stopOnAbort);
   await relay.close();
   return report();
 }

@@ -15,6 +15,7 @@ import { StubInputSink } from '../../input/stub-sink.js';
 import { loadViewerConfig } from '../../viewer/config.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir } from '../output-path.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /** Said when the demo cannot open its window: why, what it does instead, how to get the window. */
 const NO_DISPLAY =
@@ -112,8 +113,9 @@ export function registerDemo(program: Command): void {
             onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
           });
           const stop = () => void viewer.close();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
+          // Left installed through the cleanup below: a Ctrl-C there closes the closed viewer again
+          // (nothing) rather than ending the demo before it removed its region.
+          onStopSignals(stop);
           const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
           void stub.exited.then(stop);
           await viewer.run();
