@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
@@ -16,6 +16,7 @@ import { loadViewerConfig } from '../../viewer/config.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir } from '../output-path.js';
 import { onStopSignals } from '../stop-signals.js';
+import { removeOrphanedFiles } from '../../orphan-files.js';
 
 /** Said when the demo cannot open its window: why, what it does instead, how to get the window. */
 const NO_DISPLAY =
@@ -33,21 +34,7 @@ interface DemoOptions {
 
 /** Regions of earlier demos that were killed before they could remove theirs (named by their pid). */
 function removeStaleDemoRegions(): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/dev/shm');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^glasspane-demo-(\d+)$/.exec(name)?.[1]);
-    if (!pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(`/dev/shm/${name}`, { force: true });
-    }
-  }
+  removeOrphanedFiles('/dev/shm', /^glasspane-demo-(\d+)$/);
 }
 
 /** Starts the stub as a child process; resolves with its input URL once it is listening. */
