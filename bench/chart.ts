@@ -8,7 +8,7 @@ import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { percentile } from './lib.js';
 import type { CopyTrialResult } from './copy.js';
 import type { FramesResult } from './frames.js';
-import type { BenchJson } from './run.js';
+import type { BenchJson } from './bench-json.js';
 
 type Consumer = 'relay' | 'poll1ms';
 

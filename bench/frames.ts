@@ -22,8 +22,8 @@ import { ConsumerQueue } from '../src/lgmp/consumer.js';
 import { KVMFR } from '../src/kvmfr/layout.js';
 import { native } from '../src/native.js';
 import type { FrameInfo } from '../src/kvmfr/frame.js';
-import { SceneVerifier } from '../guest-stub/verify.js';
-import { SCENE_MAGIC } from '../guest-stub/scenes.js';
+import { SceneVerifier } from '../src/scenes/verify.js';
+import { SCENE_MAGIC } from '../src/scenes/bars.js';
 import { PollConsumer } from './poll-consumer.js';
 import { benchShmPath, emitResult, numArg, parseArgs, parseMode, parseWatcher, round, startProducer, summarize, thin, type ProducerStats } from './lib.js';
 

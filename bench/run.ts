@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../src/native.js';
 import { npmBannerNote } from '../src/npm-banner.js';
-import { BENCH_DIR, MODES, parseArgs, parseMode, round, runTrial, type Mode, type Summary } from './lib.js';
+import { BENCH_DIR, MODES, parseArgs, parseMode, round, runTrial, type Mode } from './lib.js';
 import type { CopyTrialResult } from './copy.js';
 import type { FramesResult } from './frames.js';
 import type { IdleResult } from './idle.js';
@@ -23,6 +23,7 @@ import type { PresentResult } from './present.js';
 import type { RenderResult, RenderRow } from './render.js';
 import type { WindowRow, WindowTrialResult } from './window.js';
 import { drawChart } from './chart.js';
+import type { BenchJson } from './bench-json.js';
 import { printWindow } from './window-table.js';
 
 /** The frame rates of the sustained runs (issue 6). */
@@ -41,33 +42,6 @@ const RENDER_MODES = ['1920x1080', '2560x1440'];
 
 type Consumer = 'relay' | 'poll1ms';
 const CONSUMERS: Consumer[] = ['relay', 'poll1ms'];
-
-export interface BenchJson {
-  copy: Array<{ mode: string; memcpyMs: number; copyMs: number; efficiency: number }>;
-  notifyUs: Summary | null;
-  pipeline: Array<{ mode: string; ratio: number | null }>;
-  /**
-   * Added latency: the consumer holds the whole frame − the producer finished writing it, per
-   * frame, p50 in µs and ÷ one memcpy of the frame (issue 12 target ≤ 0.3).
-   */
-  handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
-  sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
-  idleCpuPct: number | null;
-  /** The viewer under Xvfb (for information), or why it was not measured. */
-  present: string | { mode: string; fps: number; presentMs: number | null; presentedLatencyMs: number | null; renderFps: number };
-  /** The real viewer window under Xvfb per stream, next to the same stream headless (issue 12). */
-  window: WindowRow[];
-  compare: {
-    poll1ms: {
-      notifyUs: Summary | null;
-      pipeline: Array<{ mode: string; ratio: number | null }>;
-      handoff: Array<{ mode: string; p50Us: number | null; ratio: number | null }>;
-      sustained: Array<{ mode: string; fps: number; seconds: number; lost: number; verifyFailures: number }>;
-      idleCpuPct: number | null;
-    };
-  };
-  machine: Record<string, unknown>;
-}
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.has('quick');

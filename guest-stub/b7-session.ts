@@ -16,6 +16,11 @@ import { GlasspaneError } from '../src/errors.js';
 const PAGE = 4096;
 const CURSOR_SIZE = 32;
 
+/**
+ * One producer session laid out by startB7Session(): the LGMP producer and its two queues, and the
+ * region allocations in B7's layout. Offsets are region offsets; they stay valid until the next
+ * session (which lays everything out again).
+ */
 export interface B7Session {
   lgmp: LgmpProducer;
   frameQ: ProducerQueue;

@@ -21,11 +21,13 @@
  * pointer) is a pure function of the markers, so EchoVerifier re-renders the frame from them and
  * compares all of it.
  */
-import { BarsScene, HEADER_TEXELS } from './scenes.js';
+import { BarsScene, HEADER_TEXELS } from '../src/scenes/bars.js';
 import { EV_KEY, EV_REL, EV_SYN, KEY_CNT, REL_X, REL_Y, EvdevReader, listEventDevices, type InputEvent } from './evdev-reader.js';
 import { FrameType } from '../src/kvmfr/layout.js';
 
+/** Row 0 texel 6 of an input-echo frame: "ECHO". */
 export const ECHO_MAGIC = 0x4f484345; // "ECHO"
+/** Texel indices of the markers in row 0 (see the module comment). */
 export const M = {
   magic: 6,
   keyEvents: 7,
@@ -41,7 +43,9 @@ export const M = {
   held: 19,
   checksum: 43,
 } as const;
+/** Texels of the held-keys bitmap (KEY_CNT bits). */
 export const HELD_TEXELS = KEY_CNT / 32;
+/** Texels of row 0 the echo markers occupy, header included (0..43). */
 export const ECHO_TEXELS = M.checksum + 1;
 
 const PANEL_X = 8;
@@ -53,8 +57,9 @@ const GLYPH_ADVANCE = 4 * FONT_SCALE;
 const LINE = 6 * FONT_SCALE;
 const PANEL_W = 4 + GRID_COLS * CELL + 4;
 const PANEL_H = 4 + (KEY_CNT / GRID_COLS) * CELL + 4 + 2 * LINE + 4;
-/** The smallest frame the panel and markers fit in. */
+/** The smallest frame the panel and markers fit in: its width in pixels… */
 export const MIN_ECHO_WIDTH = PANEL_X + PANEL_W;
+/** …and its height. */
 export const MIN_ECHO_HEIGHT = PANEL_Y + PANEL_H;
 
 /** Guest-side input state, changed only by apply(). */
@@ -72,6 +77,7 @@ export interface EchoState {
   held: Uint32Array;
 }
 
+/** The state before any event: nothing pressed, counters 0, the pointer at the frame centre. */
 export function initialEchoState(width: number, height: number): EchoState {
   return { keyEvents: 0, lastCode: 0, lastValue: 0, lastTimeUs: 0n, lastReadUs: 0n, relEvents: 0, x: width >> 1, y: height >> 1, repeats: 0, events: 0, held: new Uint32Array(HELD_TEXELS) };
 }
@@ -107,6 +113,7 @@ export function applyEvents(s: EchoState, events: InputEvent[], readUs: bigint, 
 
 const clamp = (v: number, size: number) => Math.min(size - 1, Math.max(0, v));
 
+/** True when key `code` is held in `s` (codes ≥ KEY_CNT never are). */
 export function isHeld(s: EchoState, code: number): boolean {
   return code < KEY_CNT && (s.held[code >> 5]! & (1 << (code & 31))) !== 0;
 }
@@ -199,6 +206,10 @@ export class PanelCache {
   private pixels = Buffer.alloc(PANEL_W * PANEL_H * 4);
   private type = -1;
 
+  /**
+   * The panel for `s` in `frameType`'s byte order; the returned buffer is the cache's own, valid
+   * (and unchanged) until a call with different state or type.
+   */
   get(frameType: number, s: EchoState): Buffer {
     const us = s.lastTimeUs < 0n ? 0n : s.lastTimeUs;
     const lines = [`${s.lastCode} ${s.lastValue} ${us / 1_000_000n}.${String(us % 1_000_000n).padStart(6, '0')}`.slice(0, 30), `${s.x} ${s.y}`];
@@ -242,6 +253,10 @@ export function drawEcho(out: Buffer, pitch: number, rows: number, width: number
   writeEchoMarkers(out.subarray(0, ECHO_TEXELS * 4), s);
 }
 
+/**
+ * EchoVerifier's verdict: `error` null when every pixel matched, else the first difference; the
+ * decoded markers, serial and post time when they could be read.
+ */
 export interface EchoCheck {
   error: string | null;
   state?: EchoState;
@@ -259,6 +274,10 @@ export class EchoVerifier {
   private scratch = Buffer.alloc(0);
   private readonly panel = new PanelCache();
 
+  /**
+   * Checks one received frame: `data` holds `rows` rows of `pitch` bytes (the consumer's copy; any
+   * content, bounded before use: sizes are checked before any read). Never throws for bad pixels.
+   */
   verify(data: Buffer, width: number, height: number, rows: number, pitch: number, frameType: number, frameSerial: number): EchoCheck {
     if (width < MIN_ECHO_WIDTH || height < MIN_ECHO_HEIGHT) return { error: `frame ${width}x${height} is smaller than any input-echo frame (${MIN_ECHO_WIDTH}x${MIN_ECHO_HEIGHT})` };
     if (data.length < rows * pitch || pitch < width * 4) return { error: `frame data is ${data.length} bytes, short of ${rows} rows of ${pitch}` };
@@ -306,6 +325,7 @@ export class EvdevEchoScene {
     this.state = initialEchoState(width, height);
   }
 
+  /** The event device paths being read. */
   get devices(): string[] {
     return this.reader.paths;
   }
@@ -319,6 +339,7 @@ export class EvdevEchoScene {
     return moved;
   }
 
+  /** Closes the devices; safe to call twice. */
   close(): void {
     this.reader.close();
   }

@@ -14,16 +14,24 @@ import { closeSync, constants as fsc, openSync, readdirSync, readSync } from 'no
 import path from 'node:path';
 import { GlasspaneError } from '../src/errors.js';
 
+/** Bytes of a struct input_event on 64-bit Linux. */
 export const INPUT_EVENT_SIZE = 24;
+/** Event types and codes from linux/input-event-codes.h that the echo scene uses. */
 export const EV_SYN = 0;
+/** See EV_SYN: keys and buttons (value 0 up, 1 down, 2 autorepeat). */
 export const EV_KEY = 1;
+/** See EV_SYN: relative axes. */
 export const EV_REL = 2;
+/** See EV_SYN: absolute axes (counted, not drawn). */
 export const EV_ABS = 3;
+/** See EV_SYN: relative motion along x. */
 export const REL_X = 0;
+/** See EV_SYN: relative motion along y. */
 export const REL_Y = 1;
 /** KEY_CNT: key and button codes are below this. */
 export const KEY_CNT = 0x300;
 
+/** One decoded input_event: the kernel's values as they came (type, code and value unchecked). */
 export interface InputEvent {
   /** Event time in microseconds on the device's clock (tv_sec * 1e6 + tv_usec). */
   timeUs: bigint;
@@ -67,6 +75,12 @@ interface Device {
   rest: Buffer;
 }
 
+/**
+ * Non-blocking readers of event devices (see the module comment). Synchronous and single
+ * threaded; owns the file descriptors until close(). Throws GlasspaneError ERR_EVDEV from the
+ * constructor (no paths, a device that cannot be opened) and from poll() (a read error other than
+ * EAGAIN, e.g. the device went away).
+ */
 export class EvdevReader {
   private readonly devices: Device[] = [];
   private readonly buf = Buffer.alloc(INPUT_EVENT_SIZE * 64);
@@ -83,6 +97,7 @@ export class EvdevReader {
     }
   }
 
+  /** The device paths being read, in the order given. */
   get paths(): string[] {
     return this.devices.map((d) => d.path);
   }

@@ -7,9 +7,15 @@
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { PixelLayout } from '../src/kvmfr/pixels.js';
-import { textPanel, type TextPanel } from '../src/text-panel.js';
-import type { StubInputMessage } from '../src/input/stub-sink.js';
+import { textPanel, type TextPanel } from '../src/draw/text-panel.js';
+import type { StubInputMessage } from '../src/scenes/input-messages.js';
 
+/**
+ * guest-stub's input endpoint (see the module comment), made by listen(). Listens on 127.0.0.1
+ * only; messages are taken as the viewer's StubInputSink sends them (a message that is not JSON is
+ * ignored; its shape is not checked: the endpoint is a local test aid, not a guest boundary). The
+ * pointer is clamped to the frame for motion, not for absolute positions; drawing clips.
+ */
 export class StubInputServer {
   readonly held = new Set<number>();
   pointer = { x: 0, y: 0 };
@@ -38,6 +44,11 @@ export class StubInputServer {
     });
   }
 
+  /**
+   * Starts listening on 127.0.0.1:`port` (0 = any free port) for a frame of `bounds` pixels;
+   * `onMessage` sees every message after it was applied. Rejects with the listen error
+   * (EADDRINUSE…).
+   */
   static async listen(port: number, bounds: { width: number; height: number }, onMessage?: (m: StubInputMessage) => void): Promise<StubInputServer> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
@@ -47,6 +58,7 @@ export class StubInputServer {
     return new StubInputServer(wss, bounds, onMessage);
   }
 
+  /** The ws:// URL clients connect to (the port actually bound). */
   get url(): string {
     return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}`;
   }
@@ -123,6 +135,7 @@ export class StubInputServer {
     }
   }
 
+  /** Drops every client and stops listening; resolves when the server is closed. */
   close(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     return new Promise((resolve) => this.wss.close(() => resolve()));

@@ -12,12 +12,17 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GlasspaneError } from '../src/errors.js';
 
+/** The ivshmem PCI vendor id (Red Hat, virtio range). */
 export const IVSHMEM_VENDOR = 0x1af4;
 /** ivshmem-plain; ivshmem-doorbell has the same id and its BAR 2 is the shared memory too. */
 export const IVSHMEM_DEVICE = 0x1110;
 /** The shared memory is BAR 2 (BAR 0 holds ivshmem's registers). */
 export const IVSHMEM_BAR = 2;
 
+/**
+ * The ivshmem device findIvshmemDevice() chose: its address and the BAR 2 file to map, with the
+ * BAR's size.
+ */
 export interface IvshmemDevice {
   /** PCI address, e.g. 0000:00:05.0 */
   address: string;
@@ -27,6 +32,7 @@ export interface IvshmemDevice {
   bytes: number;
 }
 
+/** Where findIvshmemDevice() looks, and whether it may enable a disabled device. */
 export interface FindIvshmemOptions {
   /** Directory standing for "/" (default "/"). */
   sysRoot?: string;

@@ -10,6 +10,10 @@
  */
 import { FrameType } from '../src/kvmfr/layout.js';
 
+/**
+ * A 24-bit frame's row layout: `dataWidth` and `stride` as KVMFRFrame carries them (texels for
+ * BGR_32, pixels for RGB_24), `pitch` in bytes per row.
+ */
 export interface Layout24 {
   dataWidth: number;
   stride: number;
@@ -18,6 +22,10 @@ export interface Layout24 {
 
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
+/**
+ * The B7 row layout of a `width`-pixel frame of FrameType `type` (BGR_32 or RGB_24; any other
+ * throws RangeError).
+ */
 export function layout24(type: number, width: number): Layout24 {
   if (type === FrameType.BGR_32) {
     const texels = alignUp(Math.ceil((width * 3) / 4), 64);

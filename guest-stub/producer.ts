@@ -21,7 +21,7 @@ import { decodeSetCursorPos, writeCursor } from '../src/kvmfr/cursor.js';
 import { CursorFlags, FRAMEBUFFER, FrameType, KVMFR } from '../src/kvmfr/layout.js';
 import { FramePainter, sceneFrameType } from './frame-painter.js';
 import { checkStubOptions, type StubOptions } from './stub-options.js';
-import { BarsScene, cursorPosition, stampTimestamp } from './scenes.js';
+import { BarsScene, cursorPosition, stampTimestamp } from '../src/scenes/bars.js';
 import { StubInputServer } from './input-server.js';
 import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
 import { EvdevEchoScene } from './evdev-echo.js';
@@ -30,9 +30,11 @@ const log = debuglog('glasspane:stub');
 
 export type { StubOptions } from './stub-options.js';
 
+/** The producer version string the stub writes into the KVMFR header (shown by viewers). */
 export const STUB_VERSION = 'glasspane-stub 0.1.0';
 const MiB = 1024 * 1024;
 
+/** What the stub did, for its status lines and tests. Counts since the producer was made. */
 export interface StubStats {
   sessionID: number;
   framesPosted: number;
@@ -52,6 +54,16 @@ export interface StubStats {
   reopens: number;
 }
 
+/**
+ * The guest-stub producer (see the module comment). The constructor opens (or creates) the region
+ * and starts a session at once; run() produces until `seconds` or stop(). Single-threaded on the
+ * event loop: the 10 ms duty runs on a timer, frames in an async loop, and the pixels are written
+ * synchronously (writeIn). Throws GlasspaneError ERR_USAGE for a format, scene or size it cannot
+ * produce, openRegion()'s errors, ERR_REGION_TOO_SMALL when the session does not fit, and
+ * ERR_EVDEV for the input-echo scene's devices. Consumers share the region and are untrusted:
+ * what they write (subscriber bits, counts, mailbox messages, a lock left taken) is bounded or
+ * leads to a new session, reported through `onProblem`, never an exception out of run().
+ */
 export class StubProducer {
   readonly stats: StubStats;
   private region: Region;

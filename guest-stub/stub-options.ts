@@ -2,10 +2,11 @@
 import { formatByName, type FormatInfo } from '../src/kvmfr/formats.js';
 import { GlasspaneError } from '../src/errors.js';
 import type { Tamper } from './tamper.js';
-import type { StubInputMessage } from '../src/input/stub-sink.js';
-import { MIN_SCENE_WIDTH, type SceneName } from './scenes.js';
+import type { StubInputMessage } from '../src/scenes/input-messages.js';
+import { MIN_SCENE_WIDTH, type SceneName } from '../src/scenes/bars.js';
 import { MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js';
 
+/** What a StubProducer produces and where. Sizes in pixels (frame) and MiB (region), times in s. */
 export interface StubOptions {
   shmPath: string;
   sizeMiB: number;

@@ -27,6 +27,10 @@ export interface StubLayout {
   udataSize: number;
 }
 
+/**
+ * What a tamper hook gets: the phase, the region (to write anything anywhere in it) and where the
+ * session's parts are; `slot` during frame and cursor phases. Valid only during the call.
+ */
 export interface TamperContext {
   phase: TamperPhase;
   region: Region;
@@ -35,4 +39,9 @@ export interface TamperContext {
   slot?: Allocation;
 }
 
+/**
+ * A tamper hook: runs synchronously on the stub's thread at each phase; may write anything into
+ * the region; 'skip' at 'tick-start' skips that duty. A hook that throws is reported like any
+ * producer step failure.
+ */
 export type Tamper = (ctx: TamperContext) => void | 'skip';

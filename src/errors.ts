@@ -1,45 +1,25 @@
 /**
- * Stable error codes in one list. Every error the user can meet says what was found, what was
- * expected and how to fix it; `code` is stable so scripts and tests can match on it.
+ * The error every user-visible failure throws: a stable `code` from the one catalogue in
+ * ./error-codes.ts (docs/errors.md), a message naming what was found and what was expected, and
+ * a fix. Scripts and tests match on `code`, never on the message.
  */
-export const ErrorCodes = {
-  ERR_REGION_OPEN: 'ERR_REGION_OPEN',
-  ERR_REGION_TOO_SMALL: 'ERR_REGION_TOO_SMALL',
-  ERR_LGMP_MAGIC: 'ERR_LGMP_MAGIC',
-  ERR_LGMP_VERSION: 'ERR_LGMP_VERSION',
-  ERR_KVMFR_MAGIC: 'ERR_KVMFR_MAGIC',
-  ERR_KVMFR_VERSION: 'ERR_KVMFR_VERSION',
-  ERR_KVMFR_CORRUPT: 'ERR_KVMFR_CORRUPT',
-  ERR_LGMP_CORRUPT: 'ERR_LGMP_CORRUPT',
-  ERR_NO_PRODUCER: 'ERR_NO_PRODUCER',
-  ERR_PRODUCER_STARTING: 'ERR_PRODUCER_STARTING',
-  ERR_QUEUE_FULL: 'ERR_QUEUE_FULL',
-  ERR_BAD_FRAME: 'ERR_BAD_FRAME',
-  ERR_BAD_CURSOR: 'ERR_BAD_CURSOR',
-  ERR_FRAME_STALLED: 'ERR_FRAME_STALLED',
-  ERR_REGION_TRUNCATED: 'ERR_REGION_TRUNCATED',
-  ERR_REGION_REPLACED: 'ERR_REGION_REPLACED',
-  ERR_SESSION_ENDED: 'ERR_SESSION_ENDED',
-  ERR_SUBSCRIPTION_LOST: 'ERR_SUBSCRIPTION_LOST',
-  ERR_PRODUCER_STALLED: 'ERR_PRODUCER_STALLED',
-  ERR_FRAMES_HELD: 'ERR_FRAMES_HELD',
-  ERR_FRAME_LISTENER: 'ERR_FRAME_LISTENER',
-  ERR_PRESENT: 'ERR_PRESENT',
-  ERR_RELAY_THREAD: 'ERR_RELAY_THREAD',
-  ERR_USAGE: 'ERR_USAGE',
-  ERR_CONFIG: 'ERR_CONFIG',
-  ERR_NATIVE_MISSING: 'ERR_NATIVE_MISSING',
-  /** The viewer's presenter was given a frame, overlay or rectangle that does not fit (a bug in the caller). */
-  ERR_PRESENT_GEOMETRY: 'ERR_PRESENT_GEOMETRY',
-  /** The viewer's presenter cannot work with this window (SDL not reachable, window gone, renderer refuses). */
-  ERR_PRESENTER: 'ERR_PRESENTER',
-} as const;
+import { type ErrorCode, errorInfo } from './error-codes.js';
 
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});
+export { ErrorCatalogue, ErrorSections, errorInfo, type ErrorCode, type ErrorInfo, type ExitClass } from './error-codes.js';
 
+/**
+ * An error meant for the user: `code` (a closed ErrorCode: the compiler rejects an unknown one),
+ * a message that says what was found and what was expected, and an optional `fix` (one sentence;
+ * the catalogue's fix for the code stands in when it is unset). `cause` keeps the underlying
+ * error (an errno error, a TOML error) for debugging. The CLI prints message and fix
+ * (describeError) and maps the code to an exit status through its catalogue entry.
+ */
 export class GlasspaneError extends Error {
   readonly code: ErrorCode;
-  /** What the user can do about it, one sentence; printed after the message by the CLI. */
+  /**
+   * What the user can do about it, one sentence, when the throw site knows something more specific
+   * than the catalogue's fix for the code; describeError prints the catalogue's when this is unset.
+   */
   readonly fix?: string;
   constructor(code: ErrorCode, message: string, fix?: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -49,9 +29,12 @@ export class GlasspaneError extends Error {
   }
 }
 
-/** Formats any error for a terminal: message, then the fix when there is one. */
+/**
+ * Formats any error for a terminal: the message, then for a GlasspaneError the fix (the throw
+ * site's, else the catalogue's for its code).
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof GlasspaneError) return err.fix ? `${err.message}\n  fix: ${err.fix}` : err.message;
+  if (err instanceof GlasspaneError) return `${err.message}\n  fix: ${err.fix ?? errorInfo(err.code).fix}`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

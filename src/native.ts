@@ -2,6 +2,27 @@
  * The only module that loads the native addon (build/Release/glasspane.node); everything else
  * imports the typed surface from here. The addon knows nothing about frames: it maps memory,
  * does atomics and bulk copies at bounds-checked offsets, and runs watcher threads.
+ *
+ * Errors from the addon are plain JS errors, not GlasspaneError: TypeError for an argument of the
+ * wrong type, RangeError for an offset, length or value out of bounds (nothing is touched then),
+ * Error("region is closed") / Error("watcher is closed") after close(), and errno errors
+ * (`code` such as 'ENOENT', `errno`, `syscall`, `path`) from opening a region or /dev/kvm.
+ * src/region.ts turns the open errors into GlasspaneError ERR_REGION_OPEN with a fix; the callers
+ * above treat the rest as bugs or as "the region went away".
+ *
+ * Blocking: `copyOut` and `writeIn` block the calling thread for the copy (copyOut also while it
+ * waits for the producer, at most `timeoutMs` without progress), `Watcher.waitSync` up to its
+ * `timeoutMs`, and the Presenter's setFrame/setOverlay/present for the upload and (present, with
+ * vsync) the display's refresh; everything else returns at once. Region and Watcher calls may run
+ * on any thread that created the object (the relay worker opens its own); the SDL calls
+ * (`Presenter`, `sdlWindowGrab`, `sdlRelativeMouse`, `sdlTakeMotion`, `sdlLockState`) only on the
+ * JS main thread, the one that runs SDL.
+ *
+ * A detached buffer: `NativeRegion.buffer` is an ArrayBuffer over the mapping itself. close()
+ * detaches it, so every view made from it reads as length 0 (a typed-array index returns
+ * undefined, a DataView access throws TypeError) instead of touching unmapped memory, and the
+ * `buffer` getter itself throws Error("region is closed"). Views taken from the buffer are
+ * therefore valid only until the region is closed.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -12,19 +33,31 @@ import { GlasspaneError } from './errors.js';
 /** How the region was opened: a regular file (/dev/shm/NAME), a kvmfr device, or a PCI BAR file. */
 export type RegionKind = 'file' | 'device' | 'pci-bar';
 
+/** Options of `new native.Region(path, options)`; src/region.ts's openRegion() fills them. */
 export interface RegionOpenOptions {
   /** Create the file if missing and grow it to `size` bytes (regular files only; never shrinks). */
   create?: boolean;
   /** Bytes to map; 0/undefined = the file's size or the kvmfr device's size. */
   size?: number;
+  /**
+   * Map read-only (O_RDONLY, PROT_READ). A write through it (a store, an atomic read-modify-write,
+   * writeIn, a write into `buffer`) is a SIGSEGV that ends the process: only for pure readers.
+   */
   readOnly?: boolean;
 }
 
 /**
  * A mapped shared-memory region. All offsets are byte offsets from the region start; every call
- * throws RangeError (and touches nothing) when offset+width is outside the region or misaligned.
+ * throws RangeError (and touches nothing) when offset+width is outside the region or misaligned,
+ * TypeError when an argument has the wrong type, and Error("region is closed") after close().
  * Atomics use acquire (loads), release (stores) or acq_rel (read-modify-write) ordering. 32-bit
- * values are unsigned numbers; 64-bit values are bigints.
+ * values are unsigned numbers; 64-bit values are bigints. Offsets are bounds-checked in C++, but
+ * what the memory holds is the other side's: treat every value read as untrusted.
+ *
+ * Made by `new native.Region(path, options)` (use src/region.ts's openRegion() for errors a user
+ * can act on): throws an errno error (code, errno, syscall, path) when open/fstat/ftruncate/mmap
+ * fails. The mapping stays alive until close() or until both this object and `buffer` are
+ * garbage; environment teardown (process exit, worker exit) closes what is still open.
  */
 export interface NativeRegion {
   /** The whole mapping, lent to JS. Detached by close(): a late read throws, never segfaults. */
@@ -44,7 +77,11 @@ export interface NativeRegion {
   /** Unmaps (after any in-flight async copy ends) and detaches `buffer`. Safe to call twice. */
   close(): void;
 
-  /** Values stored must be integers in 0..0xffffffff (32-bit) or bigints in 0..2^64-1; others throw RangeError. */
+  /**
+   * Values stored must be integers in 0..0xffffffff (32-bit) or bigints in 0..2^64-1; others throw
+   * RangeError (no silent wrap). Offsets must be multiples of the width (4 or 8). The
+   * read-modify-write calls (add, and, or, xchg) return the value before the change.
+   */
   load32(offset: number): number;
   store32(offset: number, value: number): void;
   /** Returns the value found; the swap happened when it equals `expected`. */
@@ -68,26 +105,47 @@ export interface NativeRegion {
    * progress. `wpOffset < 0` copies at once. Returns the bytes copied (< length = gave up).
    * With `abortOffset`, waiting also ends as soon as the u32 there differs from `abortValue`
    * (the producer's session id: a producer restarting mid-frame ends the copy at once).
+   * Blocks the calling thread while it waits (at most `timeoutMs` ms without progress; default
+   * 10). `dest` is the caller's; the region bytes copied may be torn or hostile, check them after.
+   * Throws RangeError when either range is out of bounds, a word offset is misaligned, or a
+   * tracked copy exceeds 4 GiB.
    */
   copyOut(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number, abortOffset?: number, abortValue?: number): number;
-  /** copyOut on the libuv thread pool; the event loop stays free. */
+  /**
+   * copyOut on the libuv thread pool; the event loop stays free. Argument errors throw at the
+   * call; a region closed before the copy starts rejects with Error("region is closed"). Until
+   * the promise settles, `dest` must stay attached (do not transfer it) and the mapping stays
+   * mapped even if close() is called meanwhile.
+   */
   copyOutAsync(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number, abortOffset?: number, abortValue?: number): Promise<number>;
   /**
    * Producer side: copies `length` bytes of `src` into the region at `dstOffset`, storing the
-   * bytes written so far into the u32 at `wpOffset` after every `step` bytes (default 1 MiB).
+   * bytes written so far into the u32 at `wpOffset` after every `step` bytes (default 1 MiB;
+   * `wpOffset < 0` = no write pointer). Blocks for the copy; never waits on the other side.
+   * Throws RangeError when either range is out of bounds or `wpOffset` is misaligned.
    */
   writeIn(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): void;
+  /**
+   * writeIn on the libuv thread pool; resolves to the bytes written. `src` must stay attached until
+   * it settles.
+   */
   writeInAsync(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): Promise<number>;
 }
 
+/**
+ * Polling policy of a Watcher (all times in µs unless the name says ms; each 0..1e7, else
+ * RangeError). The defaults suit a 60–240 fps producer; the relay passes its own.
+ */
 export interface WatcherOptions {
   /** Busy-wait this long before sleeping (default 50 us). */
   spinUs?: number;
+  /** First sleep after the spin, doubled up to maxSleepUs while nothing changes (at least 1 µs). */
   minSleepUs?: number;
   /** Sleep cap while changes are recent (default 100 us). */
   maxSleepUs?: number;
   /** Sleep cap once nothing changed for idleAfterMs (default 1000 us). */
   idleSleepUs?: number;
+  /** Milliseconds without a change after which the idle sleep cap applies. */
   idleAfterMs?: number;
   /** Near an expected change of a steady producer's word 0: poll this often (default 10 us). */
   fineSleepUs?: number;
@@ -99,11 +157,20 @@ export interface WatcherOptions {
   realtime?: boolean;
 }
 
-/** Watcher result index: which word changed, or one of these. */
+/** Watcher result index: which word changed, or one of these. This one: `timeoutMs` passed with no change. */
 export const WATCH_TIMEOUT = -1;
+/** Watcher result index: cancel() ended the wait. */
 export const WATCH_CANCELLED = -2;
+/** Watcher result index: the watcher or its region was closed during the wait. */
 export const WATCH_CLOSED = -3;
 
+/**
+ * A native thread that polls up to four u32 words of a region for a change (acquire loads), made
+ * by `new native.Watcher(region, options)` (TypeError without a Region; Error when it is closed).
+ * It holds the mapping while it polls, so closing the region ends a wait with WATCH_CLOSED rather
+ * than a fault. Offsets must be 4-byte aligned and inside the region (RangeError otherwise);
+ * `timeoutMs` is clamped to 0..3 600 000. A second wait while one is outstanding throws Error.
+ */
 export interface NativeWatcher {
   /**
    * Arms one wait: `words` holds up to 4 (offset, expectedValue) pairs; the native thread calls
@@ -118,9 +185,14 @@ export interface NativeWatcher {
    * thread hand-off or an event-loop wake. Not while a wait() is outstanding.
    */
   waitSync(words: number[], timeoutMs: number): [number, number];
+  /**
+   * Ends the outstanding wait with WATCH_CANCELLED (asynchronously, from the watcher thread); no-op
+   * when idle.
+   */
   cancel(): void;
   /** Stops and joins the thread. Safe to call twice. */
   close(): void;
+  /** True while a wait() is armed and its callback has not run yet. */
   readonly busy: boolean;
 }
 

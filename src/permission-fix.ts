@@ -7,7 +7,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The udev rule that gives /dev/kvmfrN to group kvm, mode 0660 (path inside the package). */
 export const UDEV_RULE = 'contrib/udev/99-glasspane-kvmfr.rules';
+/**
+ * The tmpfiles.d entry that creates a /dev/shm region with group kvm, mode 0660 (path inside the package).
+ */
 export const TMPFILES_CONF = 'contrib/tmpfiles.d/glasspane.conf';
 
 /** The glasspane folder (where contrib/ lives), found from this module; null if not found. */
@@ -25,8 +29,13 @@ const contrib = (file: string) => {
   return dir ? join(dir, file) : file;
 };
 
+/** What a path is for permissionFix(): /dev/kvm, a kvmfr device, or a /dev/shm region file. */
 export type PermissionTarget = 'kvm' | 'kvmfr' | 'shm';
 
+/**
+ * Classifies a path by its name only (no file access): `/dev/kvm` → 'kvm', `/dev/kvmfrN` →
+ * 'kvmfr', anything else → 'shm'.
+ */
 export function permissionTargetOf(path: string): PermissionTarget {
   if (/\/dev\/kvm$/.test(path)) return 'kvm';
   return /\/dev\/kvmfr\d+$/.test(path) ? 'kvmfr' : 'shm';

@@ -8,8 +8,13 @@ import { native, type NativeRegion } from './native.js';
 import { GlasspaneError } from './errors.js';
 import { permissionFix } from './permission-fix.js';
 
+/**
+ * A mapped region as the layers above use it: the addon's NativeRegion (see src/native.ts for the
+ * bounds, blocking and lifetime rules), made by openRegion().
+ */
 export type Region = NativeRegion;
 
+/** What openRegion() may do beyond mapping an existing region as it is. */
 export interface OpenRegionOptions {
   /** Create the file (regular /dev/shm files only) and grow it to at least this many bytes. */
   createBytes?: number;
@@ -26,6 +31,17 @@ function describeOwner(path: string): string {
   }
 }
 
+/**
+ * Maps the region at `path` (/dev/shm/NAME, /dev/kvmfrN or a PCI BAR resource file) read-write,
+ * synchronously. With `createBytes` a missing regular file is created and a smaller one grown
+ * (never for /dev/kvmfr* or /sys/ paths, which must exist). The caller owns the returned Region and
+ * must close() it; every view of its `buffer` dies with that close.
+ *
+ * Throws GlasspaneError ERR_USAGE for an empty path, ERR_REGION_OPEN when it does not exist, is not
+ * readable and writable by this user (the fix names the udev/tmpfiles.d files), cannot be mapped
+ * (EINVAL: not a region, 0 bytes, not a kvmfr device) or any other errno; ERR_NATIVE_MISSING when
+ * the addon does not load. Nothing is checked about the region's contents here.
+ */
 export function openRegion(path: string, options: OpenRegionOptions = {}): Region {
   if (!path) throw new GlasspaneError('ERR_USAGE', 'no region path given', 'pass --shm /dev/shm/NAME or --shm /dev/kvmfr0');
   const create = options.createBytes !== undefined && !path.startsWith('/dev/kvmfr') && !path.startsWith('/sys/');

@@ -10,7 +10,9 @@
  */
 import type { Command, Option } from 'commander';
 
+/** The shells completionScript() writes for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+/** One of SHELLS. */
 export type Shell = (typeof SHELLS)[number];
 
 interface OptionSpec {

@@ -13,8 +13,9 @@
  *   5  an unexpected error: a bug in glasspane (run again with GLASSPANE_DEBUG=1 and report it)
  */
 import type { Command } from 'commander';
-import { GlasspaneError } from '../errors.js';
+import { type ExitClass, GlasspaneError, errorInfo } from '../errors.js';
 
+/** The exit statuses by name (see the module comment for what each means). */
 export const ExitCode = {
   OK: 0,
   CHECK_FAILED: 1,
@@ -23,34 +24,22 @@ export const ExitCode = {
   REFUSED: 4,
   UNEXPECTED: 5,
 } as const;
+/** One of the ExitCode numbers. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Error codes that are the user's input, not the host's answer. */
-const USAGE_CODES = new Set([
-  'ERR_USAGE',
-  'ERR_CONFIG',
-  'ERR_OUTPUT',
-  'ERR_NO_DISPLAY',
-  'ERR_NOT_A_REGION',
-  'ERR_SPICE_ADDRESS',
-  'ERR_SPICE_KEY',
-  'ERR_SPICE_PASSWORD',
-  'ERR_PCI_ADDRESS',
-  'ERR_PCI_NOT_FOUND',
-  'ERR_NOT_A_BRIDGE',
-  'ERR_IVSHMEM_DEVICE',
-]);
-const NOTHING_CODES = new Set(['ERR_NO_PRODUCER', 'ERR_VM_UNKNOWN', 'ERR_VM_NOT_RUNNING']);
-const CHECK_CODES = new Set(['ERR_HOST_NOT_READY']);
+/** The status of each exit class of the error catalogue (src/error-codes.ts). */
+export const EXIT_STATUS_OF_CLASS: Readonly<Record<ExitClass, ExitCode>> = {
+  check: ExitCode.CHECK_FAILED,
+  usage: ExitCode.USAGE,
+  nothing: ExitCode.NOTHING_TO_READ,
+  refused: ExitCode.REFUSED,
+  unexpected: ExitCode.UNEXPECTED,
+};
 
-/** The exit status for an error that ended a command. */
+/** The exit status for an error that ended a command: its code's exit class; 5 for anything not a GlasspaneError. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (!(err instanceof GlasspaneError)) return ExitCode.UNEXPECTED;
-  const code = String(err.code);
-  if (USAGE_CODES.has(code)) return ExitCode.USAGE;
-  if (NOTHING_CODES.has(code)) return ExitCode.NOTHING_TO_READ;
-  if (CHECK_CODES.has(code)) return ExitCode.CHECK_FAILED;
-  return ExitCode.REFUSED;
+  return EXIT_STATUS_OF_CLASS[errorInfo(err.code).exit];
 }
 
 /** The exit status for commander's own errors: help and version are 0, everything else is usage. */

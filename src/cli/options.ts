@@ -2,6 +2,10 @@
 import { InvalidArgumentError } from 'commander';
 import { hidForCode } from '../viewer/key-router.js';
 
+/**
+ * A parser for an integer option in min..max (decimal digits only: no sign, no exponent); throws
+ * commander's InvalidArgumentError naming the option, the range and the value (exit status 2).
+ */
 export function intOption(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
@@ -12,6 +16,10 @@ export function intOption(name: string, min: number, max: number): (v: string) =
   };
 }
 
+/**
+ * A parser for a number option in min..max (decimals allowed); throws commander's
+ * InvalidArgumentError naming the option, the range and the value (exit status 2).
+ */
 export function numberOption(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
     const n = Number(v);

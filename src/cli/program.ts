@@ -7,9 +7,9 @@
  * a non-zero exit status (never a stack trace for a user mistake).
  */
 import { Command, CommanderError } from 'commander';
-import { describeError } from '../errors.js';
+import { describeError, errorInfo, GlasspaneError } from '../errors.js';
 import { loadAddon } from '../native.js';
-import { exitCodeFor, exitCodeForCommander, throwInsteadOfExit } from './exit-codes.js';
+import { ExitCode, exitCodeFor, exitCodeForCommander, throwInsteadOfExit } from './exit-codes.js';
 
 type Register = (program: Command) => void;
 
@@ -72,8 +72,11 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return exitCodeForCommander(err.exitCode);
+    const status = exitCodeFor(err);
     process.stderr.write(`glasspane: ${describeError(err)}\n`);
+    // Not one of ours: a bug. Say how to report it (ERR_INTERNAL's fix) unless the stack follows.
+    if (status === ExitCode.UNEXPECTED && !(err instanceof GlasspaneError) && !process.env.GLASSPANE_DEBUG) process.stderr.write(`  fix: ${errorInfo('ERR_INTERNAL').fix}\n`);
     if (process.env.GLASSPANE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return exitCodeFor(err);
+    return status;
   }
 }

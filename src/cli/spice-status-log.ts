@@ -6,6 +6,11 @@
  */
 import { describeSpiceStatus, type SpiceStatus } from '../spice/client.js';
 
+/**
+ * An onState callback for a SpiceClient that writes the lines described above through `write`,
+ * each distinct state or problem once in a row. Keeps only the last line's key; never throws
+ * (unless `write` does).
+ */
 export function spiceStatusLogger(write: (line: string) => void): (s: SpiceStatus) => void {
   let last = '';
   return (s) => {

@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import { GlasspaneError } from '../errors.js';
 import { LGMP } from '../lgmp/layout.js';
 
+/** The mode a region file the stub creates gets (rw for owner and group), whatever the umask. */
 export const REGION_FILE_MODE = 0o660;
 
 /** What a region file holds in its first bytes. */
@@ -38,6 +39,7 @@ export function groupName(gid: number): string {
   return String(gid);
 }
 
+/** A region file the stub may use, as claimRegionFile() left it. */
 export interface ClaimedRegionFile {
   /** The stub created the file (remove it when starting fails). */
   created: boolean;
@@ -49,7 +51,9 @@ export interface ClaimedRegionFile {
 
 /**
  * Checks (and creates) a /dev/shm-style region file before the stub maps it. Device paths
- * (/dev/kvmfrN, PCI BAR files under /sys) are left to the mapping code.
+ * (/dev/kvmfrN, PCI BAR files under /sys) are left to the mapping code. Synchronous. Throws
+ * GlasspaneError ERR_NOT_A_REGION for a non-empty file without the LGMP magic (unless `force`),
+ * ERR_REGION_OPEN when the file cannot be created; the created file is empty (the stub sizes it).
  */
 export function claimRegionFile(path: string, force: boolean): ClaimedRegionFile {
   let created = false;

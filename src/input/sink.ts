@@ -1,7 +1,9 @@
 /**
  * InputSink: where the viewer sends keyboard and mouse input while capture mode is on.
- * Implementations: SpiceInputSink (spice-sink.ts, forwards to QEMU) and NullInputSink (drops
- * everything; for a viewer started without --spice and for tests).
+ * Implementations: SpiceInputSink (src/spice/input-sink.ts, forwards to QEMU; the SPICE layer
+ * implements this interface, so the arrow points from spice down to input), StubInputSink
+ * (stub-sink.ts, to guest-stub) and NullInputSink (drops everything; for a viewer started without
+ * --spice and for tests).
  *
  * Contract for implementations:
  * - Calls never throw for input the guest cannot take (unknown key, not connected): they return
@@ -14,8 +16,10 @@
 /** A physical key: a KeyboardEvent.code name ("KeyA", "ControlRight") or a USB HID usage (= SDL scancode). */
 export type KeyId = string | number;
 
+/** The mouse buttons glasspane forwards (side = back/X1, extra = forward/X2). */
 export type MouseButton = 'left' | 'middle' | 'right' | 'side' | 'extra';
 
+/** The lock keys' state, host or guest (true = on). */
 export interface LockState {
   capsLock: boolean;
   numLock: boolean;
@@ -23,6 +27,10 @@ export interface LockState {
   scrollLock?: boolean;
 }
 
+/**
+ * See the module comment for the contract every implementation keeps. Called from the viewer's
+ * main thread only; calls return at once (delivery is asynchronous and may be dropped).
+ */
 export interface InputSink {
   /** Presses a key; false when the key has no scancode or input cannot be delivered now. */
   keyDown(key: KeyId): boolean;
@@ -32,6 +40,7 @@ export interface InputSink {
   mouseMotion(dx: number, dy: number): void;
   /** Absolute position in guest surface pixels, clamped to [0, width-1] × [0, height-1]. */
   mousePosition(x: number, y: number, width: number, height: number): void;
+  /** Presses (`down`) or releases a button; the sink remembers it for releaseAll(). */
   mouseButton(button: MouseButton, down: boolean): void;
   /** Wheel notches: negative = up (away from the user), positive = down. */
   mouseWheel(notches: number): void;

@@ -1,23 +1,22 @@
 /**
  * InputSink that sends input to guest-stub over a WebSocket (`glasspane stub --input-port N`), so
- * the whole viewer loop works on any desktop without a VM. Messages are JSON objects shaped like
- * the SPICE inputs channel's: keys as PC set-1 scancodes (0xe0NN for E0-prefixed keys), relative
- * motion, absolute position, buttons with the cumulative button state, wheel notches.
+ * the whole viewer loop works on any desktop without a VM. The messages (JSON objects shaped like
+ * the SPICE inputs channel's) are defined in src/scenes/input-messages.ts, beside the scene that
+ * draws them.
  */
 import WebSocket from 'ws';
 import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
 import { scancodeForKey } from './scancodes.js';
-
-export type StubInputMessage =
-  | { t: 'key'; down: boolean; scancode: number }
-  | { t: 'motion'; dx: number; dy: number; buttons: number }
-  | { t: 'position'; x: number; y: number; buttons: number }
-  | { t: 'button'; button: MouseButton; down: boolean; buttons: number }
-  | { t: 'wheel'; notches: number };
+import type { StubInputMessage } from '../scenes/input-messages.js';
 
 /** Button state bits, as in SPICE (left 1, middle 2, right 4, side 8, extra 16). */
 export const BUTTON_MASK: Record<MouseButton, number> = { left: 1, middle: 2, right: 4, side: 8, extra: 16 };
 
+/**
+ * InputSink to guest-stub's WebSocket input server (see the module comment). Relative mouse only
+ * (`absolute` is false); lock keys are not mirrored. Sending never throws: up to 1000 messages are
+ * queued while connecting, and anything sent after the socket failed or closed is dropped.
+ */
 export class StubInputSink implements InputSink {
   readonly absolute = false;
   private buttons = 0;

@@ -6,6 +6,14 @@
 import { GlasspaneError } from '../errors.js';
 import { CURSOR, CursorFlags, CursorType, KVMFR, SETCURSORPOS } from './layout.js';
 
+/**
+ * A cursor shape as readCursor() found it, bounded: width ≤ 512, height ≤ 512 (≤ 1024 for
+ * monochrome), pitch ≥ the row's bytes (width × 4; ⌈width / 8⌉ for monochrome), and the
+ * `dataBytes` = pitch × height bytes at `dataOffset` lie inside both the message and the region.
+ * Width or height may be 0. The hotspot is whatever the producer wrote (−128..127, not checked
+ * against the shape). The pixels are not copied: they stay in the region, the producer's to
+ * rewrite once the message is acknowledged, so copy them before messageDone().
+ */
 export interface CursorShape {
   type: 'color' | 'monochrome' | 'masked-color';
   width: number;
@@ -19,6 +27,10 @@ export interface CursorShape {
   dataBytes: number;
 }
 
+/**
+ * One cursor message: visibility always, position only with the POSITION flag (guest desktop
+ * pixels, −32768..32767, not clamped to the screen), shape only with the SHAPE flag.
+ */
 export interface CursorUpdate {
   visible: boolean;
   /** Present when the message carries a position. */
@@ -32,6 +44,15 @@ function bad(what: string): GlasspaneError {
   return new GlasspaneError('ERR_BAD_CURSOR', `invalid cursor from the producer: ${what}`, 'restart the guest application');
 }
 
+/**
+ * Parses the KVMFRCursor at region offset `offset` (the LGMP message payload, `size` bytes) with
+ * the message's udata `flags`. `dv` is a DataView over the whole region (`regionLength` bytes);
+ * nothing is copied and nothing is written. Trusted: only that `dv` covers the region. Bounded
+ * before use: the struct fits the message and the region, the type is 0..2, the shape's size and
+ * pitch fit its message (see CursorShape). Throws GlasspaneError ERR_BAD_CURSOR naming the bad
+ * value; never reads outside the region. Runs wherever the relay consumes (the relay worker when
+ * threaded).
+ */
 export function readCursor(dv: DataView, regionLength: number, flags: number, offset: number, size: number): CursorUpdate {
   if (size < CURSOR.SIZE || offset > regionLength - CURSOR.SIZE) throw bad(`message of ${size} bytes at ${offset}; a KVMFRCursor needs ${CURSOR.SIZE}`);
   const u: CursorUpdate = { visible: (flags & CursorFlags.VISIBLE) !== 0 };
@@ -65,7 +86,12 @@ export function readCursor(dv: DataView, regionLength: number, flags: number, of
   return u;
 }
 
-/** Producer side: writes a cursor struct (position and, when given, the shape header). */
+/**
+ * Producer side: writes a cursor struct at `offset` of `dv` (position and, when given, the shape
+ * header; the caller writes the pixels after it and posts `CURSOR.SIZE + pitch × height` bytes).
+ * Values are written as given (int16 position, int8 hotspot, u32 sizes): the caller keeps them in
+ * range. Throws RangeError (DataView) when the struct does not fit `dv`.
+ */
 export function writeCursor(
   dv: DataView,
   offset: number,

@@ -1,6 +1,10 @@
 /** Frame pixel formats (KVMFR FrameType) and their memory shape. */
 import { FrameType, type FrameTypeName } from './layout.js';
 
+/**
+ * A KVMFR pixel format: its FrameType number, its name, and how many bytes one texel of the
+ * packed data takes (`dataWidth` counts texels; see geometry.ts for pixels).
+ */
 export interface FormatInfo {
   type: number;
   name: FrameTypeName;
@@ -23,6 +27,10 @@ export function formatOf(type: number): FormatInfo | undefined {
   return FORMATS[type];
 }
 
+/**
+ * The format named `name` (case-insensitive: 'bgra', 'RGB_24', …), or undefined for an unknown name
+ * (the caller reports it).
+ */
 export function formatByName(name: string): FormatInfo | undefined {
   return Object.values(FORMATS).find((f) => f.name.toLowerCase() === name.toLowerCase());
 }

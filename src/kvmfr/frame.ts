@@ -9,6 +9,10 @@ import { FRAME, FRAMEBUFFER, KVMFR } from './layout.js';
 import { formatOf, type FormatInfo } from './formats.js';
 import { pixelGeometry, type PixelGeometry } from './geometry.js';
 
+/**
+ * A rectangle in frame pixels: left `x`, top `y`, `width` × `height` (each u32 as the producer
+ * wrote it; see readFrame for what is checked).
+ */
 export interface Rect {
   x: number;
   y: number;
@@ -16,6 +20,13 @@ export interface Rect {
   height: number;
 }
 
+/**
+ * The KVMFRFrame fields (u32 each) as the producer wrote them; writeFrame() writes them back. Sizes
+ * are in pixels or texels, `pitch` and `stride` in bytes per row and texels per row, `rotation`
+ * 0..3 quarter turns, `flags` FrameFlags, `formatVer` a counter the producer bumps when the format
+ * changes. readFrame() checks the fields listed in FrameInfo; the rest (screen size, stride,
+ * serial, formatVer, flags) are reported as found.
+ */
 export interface FrameFields {
   formatVer: number;
   frameSerial: number;
@@ -34,6 +45,16 @@ export interface FrameFields {
   damageRects: Rect[];
 }
 
+/**
+ * A frame as readFrame() validated it. Bounded: type is a known format; dataWidth, dataHeight,
+ * frameWidth and frameHeight are 1..16384; rotation 0..3; pitch ≤ 131072 and holds a row of the
+ * format (see pixelGeometry); the `dataBytes` at `dataOffset` and the u32 at `wpOffset` lie inside
+ * both the message payload and the region; every damage rectangle kept lies inside
+ * frameWidth × frameHeight. Not bounded: screenWidth/screenHeight, stride, frameSerial, formatVer,
+ * flags. The offsets point into the region: the pixels stay the producer's and may still be being
+ * written (follow the write pointer, e.g. copyOut with `wpOffset`) until the message is
+ * acknowledged, and may be rewritten at once after it.
+ */
 export interface FrameInfo extends FrameFields {
   format: FormatInfo;
   /** Region offset of the KVMFRFrame struct. */
@@ -59,7 +80,12 @@ function bad(what: string): GlasspaneError {
 
 /**
  * Reads the frame whose message payload is `payloadOffset`/`payloadSize` in a region of
- * `regionLength` bytes. Throws ERR_BAD_FRAME naming the bad field.
+ * `regionLength` bytes; `dv` is a DataView over the whole region. Reads the 1084-byte struct only
+ * (never the pixels), copies nothing and writes nothing; runs wherever the relay consumes (the
+ * relay worker when threaded). Trusted: only that `dv` covers the region. Everything the result
+ * promises is listed in FrameInfo. Throws GlasspaneError ERR_BAD_FRAME naming the bad field and
+ * its value; invalid damage rectangles do not throw, they are dropped and named in `badDamage`
+ * (the frame then counts as fully damaged).
  */
 export function readFrame(dv: DataView, regionLength: number, payloadOffset: number, payloadSize: number): FrameInfo {
   if (payloadSize < FRAME.SIZE || payloadOffset > regionLength - FRAME.SIZE) {
@@ -148,7 +174,11 @@ export const FRAME_SCALAR_FIELDS = [
   'flags',
 ] as const satisfies ReadonlyArray<keyof FrameFields & keyof typeof FRAME>;
 
-/** Producer side: writes the KVMFRFrame fields at `offset` (the FrameBuffer offset is set once, separately). */
+/**
+ * Producer side: writes the KVMFRFrame fields at `offset` of `dv` (the FrameBuffer offset is set
+ * once, separately). Values are stored as u32 (`>>> 0`: the caller keeps them in range); damage
+ * rectangles beyond 64 are dropped. Throws RangeError (DataView) when the struct does not fit.
+ */
 export function writeFrame(dv: DataView, offset: number, f: FrameFields): void {
   const set = (field: number, v: number) => dv.setUint32(offset + field, v >>> 0, true);
   for (const k of FRAME_SCALAR_FIELDS) set(FRAME[k], f[k]);

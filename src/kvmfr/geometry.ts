@@ -10,6 +10,10 @@
  */
 import type { FormatInfo } from './formats.js';
 
+/**
+ * The layout of a frame's pixel rows (see the module comment). `bytes` ≤ `stride` × `height`, so
+ * a buffer of pitch × dataHeight bytes (what readFrame bounds) always holds every row.
+ */
 export interface PixelGeometry {
   /** Pixels per row and rows. */
   width: number;
@@ -22,6 +26,7 @@ export interface PixelGeometry {
   bytes: number;
 }
 
+/** The KVMFRFrame fields pixelGeometry() needs: sizes in texels/pixels, `pitch` in bytes per row. */
 export interface GeometryFields {
   dataWidth: number;
   dataHeight: number;

@@ -7,6 +7,11 @@ import { GlasspaneError } from '../errors.js';
 import { KVMFR, KVMFR_HEADER, OSINFO, RECORD, RecordType, VMINFO } from './layout.js';
 import { readCString, writeCString } from './strings.js';
 
+/**
+ * The producer's VMINFO record, as told (nothing here is verified): the capture backend's name,
+ * the guest's CPU counts (0..255 each) and model string. Strings are copies, at most their field's
+ * length, with control characters removed.
+ */
 export interface VmInfo {
   /** 32 hex digits, or null when the producer sent all zeros. */
   uuid: string | null;
@@ -17,11 +22,20 @@ export interface VmInfo {
   model: string;
 }
 
+/**
+ * The producer's OSINFO record: the guest OS family (unknown numbers read as 'other') and its
+ * name string (a copy, control characters removed).
+ */
 export interface OsInfo {
   os: 'Linux' | 'BSD' | 'macOS' | 'Windows' | 'other';
   name: string;
 }
 
+/**
+ * What parseKvmfrUdata() read: the KVMFR version (always 20: anything else throws), the
+ * producer's version string (≤ 31 bytes, printable), its feature bits (FEATURE_SETCURSORPOS = 1;
+ * other bits are kept but mean nothing to glasspane) and the records it sent, if any.
+ */
 export interface KvmfrInfo {
   version: number;
   /** The producer's version string (e.g. "B7"). */
@@ -33,6 +47,10 @@ export interface KvmfrInfo {
 
 const OS_NAMES: OsInfo['os'][] = ['Linux', 'BSD', 'macOS', 'Windows', 'other'];
 
+/**
+ * What buildKvmfrUdata() writes: strings longer than their field are cut (producerVersion to
+ * 31 bytes, capture to 31), CPU counts are stored as bytes (the caller keeps them in 0..255).
+ */
 export interface KvmfrBuildOptions {
   producerVersion: string;
   features?: number;
@@ -40,7 +58,10 @@ export interface KvmfrBuildOptions {
   osInfo?: { os: number; name: string };
 }
 
-/** Builds udata: the KVMFR header followed by VMINFO and OSINFO records, as B7's producer does. */
+/**
+ * Builds udata: the KVMFR header followed by VMINFO and OSINFO records, as B7's producer does.
+ * Returns a new buffer the caller owns (LgmpProducer copies it into the region).
+ */
 export function buildKvmfrUdata(o: KvmfrBuildOptions): Uint8Array {
   const parts: Uint8Array[] = [];
   const head = new Uint8Array(KVMFR_HEADER.SIZE);
@@ -79,7 +100,18 @@ export function buildKvmfrUdata(o: KvmfrBuildOptions): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Parses udata written by an untrusted producer. */
+/**
+ * Parses udata written by an untrusted producer. `udata` may be a view straight into the region
+ * (the relay passes one) that the producer can rewrite meanwhile: each value is read once and
+ * bounded against `udata.length`, so nothing is read outside it, and the result holds copies only.
+ * Bounded: the 48-byte header, magic "KVMFR---", version 20, every record header and size inside
+ * the user data; strings are cut at their field (or record) end and stripped of control
+ * characters. Unknown record types and records too short to parse are skipped.
+ *
+ * Throws GlasspaneError ERR_KVMFR_CORRUPT (too short, a record running past the end),
+ * ERR_KVMFR_MAGIC (not a KVMFR producer) or ERR_KVMFR_VERSION (not 20; the message names the
+ * producer's version string).
+ */
 export function parseKvmfrUdata(udata: Uint8Array): KvmfrInfo {
   if (udata.length < KVMFR_HEADER.SIZE) {
     throw new GlasspaneError(

@@ -7,10 +7,16 @@ export interface PixelLayout {
   b: number;
 }
 
+/** The layout of KVMFR BGRA (and the viewer's default texture): B, G, R, A bytes. */
 export const BGRA: PixelLayout = { bytesPerPixel: 4, r: 2, g: 1, b: 0 };
+/** The layout of KVMFR RGBA: R, G, B, A bytes. */
 export const RGBA: PixelLayout = { bytesPerPixel: 4, r: 0, g: 1, b: 2 };
 
-/** RGBA pixels (e.g. a canvas' ImageData) → `layout`, alpha set opaque. */
+/**
+ * RGBA pixels (e.g. a canvas' ImageData) → `layout`, alpha set opaque. Reads the first `pixels`
+ * × 4 bytes of `rgba` (the caller makes sure they exist; missing ones read as 0) and returns a
+ * new, tightly packed buffer of `pixels` × bytesPerPixel bytes that the caller owns.
+ */
 export function convertRgba(rgba: Uint8ClampedArray | Uint8Array, pixels: number, layout: PixelLayout): Buffer {
   const bpp = layout.bytesPerPixel;
   const out = Buffer.alloc(pixels * bpp);

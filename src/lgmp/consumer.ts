@@ -13,8 +13,23 @@ import { lock, tryLock, unlock } from './spinlock.js';
 import { subsBad, subsClear, subsOn, subsSet } from './subs.js';
 import { monotonicMs, type Clock } from './clock.js';
 
+/**
+ * Why a queue call returned no message: 'empty' (nothing new; wait on `positionOffset`),
+ * 'timeout' (the producer marked us BAD for acknowledging too slowly, or gave our slot away:
+ * subscribe again), 'unsubscribed' (our slot was cleared while the session is valid: subscribe
+ * again), 'invalid-session' (the producer restarted or stalled: sessionInit() again), 'corrupted'
+ * (the region holds values outside the protocol; `ConsumerQueue.error` says which).
+ */
 export type QueueStatus = 'empty' | 'timeout' | 'unsubscribed' | 'invalid-session' | 'corrupted';
 
+/**
+ * One message read from a queue's ring by ConsumerQueue.process(). `udata` is the producer's
+ * 32-bit tag (KVMFR: the frame's or cursor's flags), not checked here. `offset` and `size` are
+ * bounded: the payload lies inside the region, but it may overlap anything (the LGMP header, other
+ * slots) and its bytes are the producer's: parse them with the kvmfr readers. The payload stays the
+ * producer's until messageDone() is called for this message; after that it may be rewritten at
+ * once.
+ */
 export interface LgmpMessage {
   status: 'ok';
   udata: number;
@@ -23,6 +38,11 @@ export interface LgmpMessage {
   offset: number;
 }
 
+/**
+ * One producer session as sessionInit() found it. `sessionID` is the producer's (a change means
+ * it restarted); `clientID` is ours, random in 1..2^32-2, written into the subscriber slots we take.
+ * `udataOffset`/`udataSize` are bounded: the user data lies inside the region.
+ */
 export interface SessionInfo {
   sessionID: number;
   clientID: number;
@@ -31,7 +51,12 @@ export interface SessionInfo {
   udataSize: number;
 }
 
-/** Checks the header magic and version; throws the error a user should see, or returns. */
+/**
+ * Checks the region size, header magic and version (reads three words; nothing else is trusted
+ * or needed). Throws GlasspaneError ERR_REGION_TOO_SMALL (shorter than the 5760-byte header),
+ * ERR_LGMP_MAGIC (no "LGMP": no producer ever ran, or not a region; the message shows the bytes
+ * found) or ERR_LGMP_VERSION (not 6: the fix says which side to update); returns when all fit.
+ */
 export function checkLgmpHeader(region: Region): void {
   if (region.byteLength < HEADER.SIZE) {
     throw new GlasspaneError(
@@ -59,6 +84,18 @@ export function checkLgmpHeader(region: Region): void {
   }
 }
 
+/**
+ * One consumer's view of an LGMP region: the session with the producer now in it and the queues
+ * it subscribes to. Synchronous throughout; it runs on the thread that owns `region` (the relay
+ * worker when the relay is threaded, else the main thread), one instance per thread. Every call
+ * reads the producer's current values again: nothing read from the region is cached as trusted
+ * except the queue geometry checked at subscribe(), and that is re-compared on every queue call.
+ *
+ * `region` stays the caller's: the consumer never closes it, and must not be used after it is
+ * closed (the addon then throws Error("region is closed")). `clock` (milliseconds, monotonic)
+ * times the heartbeat; tests pass a fake one. The constructor only remembers the heartbeat value
+ * found now, so that sessionInit() can tell a live producer from a stale header.
+ */
 export class LgmpConsumer {
   private hosttime: bigint;
   private lastHeartbeat: number;
@@ -72,14 +109,21 @@ export class LgmpConsumer {
     this.lastHeartbeat = clock();
   }
 
+  /**
+   * The session of the last successful sessionInit(), or null before one. Not re-validated: see
+   * sessionProblem().
+   */
   get sessionInfo(): SessionInfo | null {
     return this.session;
   }
 
   /**
-   * Starts a session with the producer now in the region. Throws ERR_LGMP_MAGIC / _VERSION /
-   * ERR_KVMFR_* style errors (from checkLgmpHeader) and ERR_NO_PRODUCER when the heartbeat has
-   * not moved since this consumer was created (no live producer). Call it again later on error.
+   * Starts a session with the producer now in the region. Throws GlasspaneError
+   * ERR_REGION_TOO_SMALL / ERR_LGMP_MAGIC / ERR_LGMP_VERSION (from checkLgmpHeader),
+   * ERR_NO_PRODUCER when the heartbeat (header timestamp) has not moved since this consumer was
+   * created or last started a session (no live producer), and ERR_LGMP_CORRUPT when the header's
+   * user-data size runs past the region. Call it again later on error; nothing is changed in the
+   * region by it. Does not check the KVMFR user data: parseKvmfrUdata() does.
    */
   sessionInit(): SessionInfo {
     const r = this.region;
@@ -105,7 +149,8 @@ export class LgmpConsumer {
 
   /**
    * Why the session is no longer usable, or null while it is: the producer restarted (new
-   * sessionID) or its heartbeat stalled for more than 1 s of our clock.
+   * sessionID) or its heartbeat stalled for more than 1 s of our clock ('no-session' before
+   * sessionInit()). Reads two words; each call that sees the heartbeat move renews the 1 s.
    */
   sessionProblem(): 'restarted' | 'stalled' | 'no-session' | null {
     if (!this.session) return 'no-session';
@@ -126,11 +171,23 @@ export class LgmpConsumer {
     return this.clock() - this.lastHeartbeat;
   }
 
+  /** sessionProblem() === null: a session exists, same producer, heartbeat seen within 1 s. */
   sessionValid(): boolean {
     return this.sessionProblem() === null;
   }
 
-  /** Subscribes to `queueID`; throws when the queue is missing, malformed or has no free slot. */
+  /**
+   * Subscribes to `queueID` (KVMFR: 2 frames, 1 pointer) and returns our handle on it, reading from
+   * the producer's current write position (older messages are not ours). Bounds checked first:
+   * at most 5 queues, 2..4096 messages, a 4-aligned ring after the header and inside the region,
+   * a position inside the ring. Takes the queue's spinlock (spinning up to 250 ms) and reclaims
+   * slots of subscribers the producer marked timed out before taking the first free one.
+   *
+   * Throws Error when called before sessionInit() (a bug); GlasspaneError ERR_PRODUCER_STARTING
+   * when the producer has no such queue yet (normal right after it starts: retry),
+   * ERR_LGMP_CORRUPT when the queue's values are out of bounds, ERR_QUEUE_FULL when all 32 slots
+   * are taken; LockTimeoutError (code ERR_LGMP_LOCK_TIMEOUT) when the lock stays taken.
+   */
   subscribe(queueID: number): ConsumerQueue {
     const r = this.region;
     if (!this.session) throw new Error('subscribe() before sessionInit()');
@@ -195,6 +252,16 @@ export class LgmpConsumer {
   }
 }
 
+/**
+ * Our subscription to one queue, made by LgmpConsumer.subscribe() (not constructed elsewhere).
+ * Read a message with process(), use its payload, then messageDone() to acknowledge it; the
+ * producer must see the acknowledgement within its queue's maxTime (B7: 1 s) or it marks
+ * us timed out. Calls never throw for guest data (only sendData() can, when the producer holds
+ * the mailbox lock too long): a bad value returns 'corrupted' (with `error`), a lost subscription
+ * or session a QueueStatus. Every call first re-reads the queue's geometry and our subscriber
+ * bits, and bounds the producer's position and each message's payload. Same thread as its
+ * consumer; not for concurrent use.
+ */
 export class ConsumerQueue {
   private readonly bit: number;
   private lastError = '';
@@ -262,7 +329,10 @@ export class ConsumerQueue {
     return this.messagesOffset + this.position * MESSAGE.SIZE;
   }
 
-  /** The message at our position (not consumed), or why there is none. */
+  /**
+   * The message at our position (not consumed: calling again returns it again), or why there is
+   * none. Its payload is bounded to the region (see LgmpMessage) and stays put until messageDone().
+   */
   process(): LgmpMessage | QueueStatus {
     const msg = this.pendingSlot();
     if (typeof msg === 'string') return msg;
@@ -275,7 +345,11 @@ export class ConsumerQueue {
     return { status: 'ok', udata: r.load32(msg + MESSAGE.udata), size, offset };
   }
 
-  /** Acknowledges the message at our position (after we finished with its payload) and moves on. */
+  /**
+   * Acknowledges the message at our position (after we finished with its payload: the producer
+   * may rewrite it at once) and moves on. The last subscriber to acknowledge also frees the slot
+   * when it gets the queue lock at the first try (else the producer's process() does).
+   */
   messageDone(): 'ok' | QueueStatus {
     const msg = this.pendingSlot();
     if (typeof msg === 'string') return msg;
@@ -320,7 +394,9 @@ export class ConsumerQueue {
 
   /**
    * Sends up to 64 bytes to the producer's mailbox. Returns the message serial (handled once
-   * `readSerial()` reaches it), or a status when the mailbox is full or we timed out.
+   * `readSerial()` reaches it), or a status when the mailbox is full or we timed out. `data` is
+   * copied into the region. Throws RangeError for more than 64 bytes and LockTimeoutError when
+   * the mailbox lock stays taken for 250 ms (a hung producer).
    */
   sendData(data: Uint8Array): number | 'full' | 'timeout' {
     if (data.length > LGMP.MSGS_SIZE) throw new RangeError(`an LGMP mailbox message holds at most ${LGMP.MSGS_SIZE} bytes, got ${data.length}`);
@@ -345,7 +421,7 @@ export class ConsumerQueue {
     }
   }
 
-  /** How many mailbox messages the producer has handled. */
+  /** How many mailbox messages the producer has handled (its u32 counter, as written: not bounded). */
   readSerial(): number {
     return this.region.load32(this.hq + QUEUE.cMsgRSerial);
   }

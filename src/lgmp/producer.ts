@@ -13,6 +13,11 @@ import { lock, unlock } from './spinlock.js';
 import { subsBad, subsOn, subsWithBad } from './subs.js';
 import { monotonicMs, type Clock } from './clock.js';
 
+/**
+ * One queue as LgmpProducer.addQueue() creates it. `queueID` is the number consumers subscribe
+ * to (KVMFR: 2 frames, 1 pointer); `numMessages` how many messages may be pending at once (B7: 2
+ * frames, 20 cursor updates); the total of all queues' rings must fit the region.
+ */
 export interface QueueConfig {
   queueID: number;
   /** Usable length; the ring has one more slot that is never filled. */
@@ -27,8 +32,25 @@ export interface Allocation {
   size: number;
 }
 
+/**
+ * What ProducerQueue.post() did: 'posted'; 'no-subscribers' (nobody live to read it: nothing
+ * was written, the memory is free for the next try); 'full' (numMessages are pending: wait on
+ * `countOffset` and post again).
+ */
 export type PostResult = 'posted' | 'no-subscribers' | 'full';
 
+/**
+ * The producer side of an LGMP region (guest-stub and tests; a real guest runs Looking Glass's own).
+ * The constructor takes over the region at once: picks a sessionID different from the one in the
+ * region, writes the header with `udata` (copied: the caller may reuse its bytes) and no queues.
+ * Everything after the user data is this producer's bump allocator (frames, cursor shapes, rings).
+ *
+ * `region` stays the caller's (never closed here). Throws GlasspaneError ERR_REGION_TOO_SMALL when
+ * the region cannot hold the header, the user data and 4 KiB more. Synchronous and single-threaded;
+ * process() must run about every 10 ms (B7's rate) or consumers see the heartbeat stall after 1 s.
+ * Consumers in other processes share the memory and are untrusted: what the producer reads back
+ * (subscriber bits, counts, mailbox sizes) is bounded before use.
+ */
 export class LgmpProducer {
   readonly sessionID: number;
   readonly queues: ProducerQueue[] = [];
@@ -83,6 +105,11 @@ export class LgmpProducer {
     return { offset, size: aligned };
   }
 
+  /**
+   * Creates the next queue (index = how many exist) with a ring of numMessages + 1 slots allocated
+   * from the region, zeroes its header and publishes it in `numQueues`. Throws RangeError beyond 5
+   * queues, GlasspaneError ERR_REGION_TOO_SMALL when the ring does not fit.
+   */
   addQueue(config: QueueConfig): ProducerQueue {
     if (this.queues.length === LGMP.MAX_QUEUES) throw new RangeError(`LGMP supports at most ${LGMP.MAX_QUEUES} queues`);
     const ring = this.alloc((config.numMessages + 1) * MESSAGE.SIZE);
@@ -109,6 +136,12 @@ export class LgmpProducer {
   }
 }
 
+/**
+ * One queue of an LgmpProducer, made by addQueue(). post() hands a block of region memory to every
+ * live subscriber; the block must not be rewritten until the message is acknowledged by all of
+ * them or released by timeout (watch `pending()` / `countOffset`). Also the consumers' mailbox
+ * (readData/ackData). Spinlock waits inside spin up to 250 ms and then throw LockTimeoutError.
+ */
 export class ProducerQueue {
   /** Region offset of this queue's header. */
   readonly hq: number;
@@ -146,6 +179,7 @@ export class ProducerQueue {
     return this.hq + QUEUE.count;
   }
 
+  /** True when at least one consumer is subscribed (including ones already marked timed out). */
   hasSubs(): boolean {
     return subsOn(this.region.load64(this.hq + QUEUE.subs)) !== 0;
   }
@@ -155,6 +189,7 @@ export class ProducerQueue {
     return this.region.xchg32(this.hq + QUEUE.newSubCount, 0);
   }
 
+  /** Messages posted and not yet acknowledged by all their subscribers (0..numMessages). */
   pending(): number {
     return this.region.load32(this.hq + QUEUE.count);
   }
@@ -165,6 +200,12 @@ export class ProducerQueue {
     return { on: subsOn(s), bad: subsBad(s) };
   }
 
+  /**
+   * Posts `mem` (an allocation of this producer, trusted as given) with the 32-bit tag `udata` to the
+   * subscribers that are on and not timed out. The payload must be fully written before the call
+   * (KVMFR frames may be posted early and follow a write pointer instead). Takes the queue lock
+   * (LockTimeoutError after 250 ms when a consumer holds it).
+   */
   post(udata: number, mem: Allocation): PostResult {
     const r = this.region;
     const hq = this.hq;
@@ -249,6 +290,10 @@ export class ProducerQueue {
     }
   }
 
+  /**
+   * Tells consumers the mailbox message last returned by readData() was handled (their readSerial()
+   * moves on).
+   */
   ackData(): void {
     this.region.add32(this.hq + QUEUE.cMsgRSerial, 1);
   }

@@ -59,6 +59,15 @@ export interface TakenFrame {
   fullDamage: boolean;
 }
 
+/**
+ * One side of the mailbox (see the module comment): the writer (relay thread) uses acquire,
+ * abandon and publish; the reader (presenting thread) adoptSlot, take and release. Each side makes
+ * its own FrameMailbox over the same MailboxMemory; neither side ever blocks. Slot buffers are
+ * SharedArrayBuffers owned by the mailbox: a Buffer handed out views one and is valid only as long
+ * as the slot is the caller's (writer: until publish/abandon; reader: until the next take/release).
+ * The metadata in the control block is written by our own relay thread from a validated
+ * FrameInfo; take() trusts it.
+ */
 export class FrameMailbox {
   private readonly ctrl: Int32Array;
   private readonly slotBuffers: SharedArrayBuffer[];
@@ -91,6 +100,7 @@ export class FrameMailbox {
     return Atomics.load(this.ctrl, C_SKIPPED);
   }
 
+  /** Frames published so far (both sides see the same count). */
   get published(): number {
     return Atomics.load(this.ctrl, C_PUBLISHED);
   }

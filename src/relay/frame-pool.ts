@@ -16,6 +16,12 @@ export interface FrameBuffers {
   abort(): void;
 }
 
+/**
+ * The relay's own FrameBuffers when it runs without a mailbox: at most `count` buffers, allocated
+ * on first use and grown (replaced) when a frame needs more. A buffer returned by acquire() is the
+ * caller's until it calls release(buf) exactly once; a buffer released twice or not from this pool
+ * corrupts the count. Single-threaded (one event loop).
+ */
 export class FramePool implements FrameBuffers {
   private free: Buffer[] = [];
   private lent = 0;
@@ -65,6 +71,10 @@ export class FramePool implements FrameBuffers {
     else this.free.push(buf);
   }
 
+  /**
+   * Ends every waiting acquire() with 'closed' and makes later ones return 'closed' at once. Lent
+   * buffers may still be released.
+   */
   abort(): void {
     this.aborted = true;
     for (const w of this.waiters.splice(0)) w(null);

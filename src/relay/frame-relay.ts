@@ -35,7 +35,13 @@ import type { CursorEvent, LentFrame, RelayOptions } from './relay-types.js';
 
 export type { CursorEvent, LentFrame, ProblemEvent, RelayCounters, RelayEvents, RelayOptions, RelayState, SessionEvent, StatusEvent } from './relay-types.js';
 
-/** The consumer side of a region (see the module comment). */
+/**
+ * The consumer loop described above. Construct with RelayOptions (nothing happens until start());
+ * one instance per region path, used from the thread that constructed it: the main thread
+ * (headless consumer, copies on the libuv pool) or the relay worker (`copyOnThisThread` and
+ * `waitOnThisThread`, which block that thread while copying and waiting). Never throws to the
+ * caller and never rejects: everything goes out as 'problem' and 'status' events.
+ */
 export class FrameRelay extends RelayConnection {
   private loop: Promise<void> | null = null;
   private readonly pool: FrameBuffers;
@@ -51,7 +57,10 @@ export class FrameRelay extends RelayConnection {
     return this.loop;
   }
 
-  /** Stops the relay and waits until it let go of everything; safe to call twice. */
+  /**
+   * Stops the loop: cancels the wait, aborts buffer waits, unsubscribes, closes the region; resolves
+   * when all of it is done. Frames already lent stay valid until released. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closed) return this.loop ?? undefined;
     this.closed = true;

@@ -9,6 +9,11 @@ import type { KvmfrInfo } from '../kvmfr/header.js';
 import type { TakenFrame } from './frame-mailbox.js';
 import type { CursorEvent, ProblemEvent, RelayCounters, RelayState, SessionEvent, StatusEvent } from './frame-relay.js';
 
+/**
+ * The events of a FrameSource: FrameRelay's (see relay-types.ts) without 'frame', plus 'ready'.
+ * They arrive on the presenting thread's event loop; 'ready' may come many times between two
+ * takeLatest() calls.
+ */
 export interface FrameSourceEvents {
   /** A newer frame can be taken. */
   ready: [];
@@ -19,6 +24,11 @@ export interface FrameSourceEvents {
   problem: [ProblemEvent];
 }
 
+/**
+ * What a presenter needs of a relay (see the module comment). Used from one thread, the one that
+ * presents; nothing it does blocks that thread. Guest data arrives validated (readFrame,
+ * readCursor) but pixel contents are the producer's.
+ */
 export interface FrameSource extends Pick<EventEmitter<FrameSourceEvents>, 'on' | 'off'> {
   /** Starts; resolves once close() has stopped it. */
   start(): Promise<void>;

@@ -6,10 +6,17 @@
 import { FrameRelay, type LentFrame, type RelayOptions } from './frame-relay.js';
 import { FrameCounter, LatencySamples } from './stats.js';
 import { LGMP } from '../lgmp/layout.js';
+import type { ErrorCode } from '../errors.js';
 
 /** Verifies one frame's pixels; returns an error message, or null when the frame is right. Also returns the producer timestamp if the pixels carry one. */
 export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
 
+/**
+ * The relay's options plus when to stop (after `seconds`, after `frames` frames, or when `stop`
+ * is aborted, whichever comes first; with none of them it runs until aborted), an optional
+ * per-frame verifier, and callbacks for what the CLI prints (problems, status lines, a report each
+ * second).
+ */
 export interface HeadlessOptions extends RelayOptions {
   seconds?: number;
   frames?: number;
@@ -24,6 +31,11 @@ export interface HeadlessOptions extends RelayOptions {
   stop?: AbortSignal;
 }
 
+/**
+ * What a headless run measured. `ups` is unique frames per second over the run (one decimal);
+ * latencies in ms (three decimals), null without samples; `errors` lists distinct problems that
+ * were not recovered by a later session (at most 100).
+ */
 export interface HeadlessReport {
   frames: number;
   uniqueFrames: number;
@@ -44,8 +56,18 @@ export interface HeadlessReport {
 }
 
 /** Problems that report something the relay already recovered from. */
-const RECOVERED = new Set(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
+const RECOVERED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_SESSION_ENDED', 'ERR_SUBSCRIPTION_LOST', 'ERR_PRODUCER_STALLED', 'ERR_REGION_TRUNCATED', 'ERR_REGION_REPLACED']);
 
+/** Problems that a later session resolves (the region appeared, the producer finished starting). */
+const PASSING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING']);
+
+/**
+ * Runs a FrameRelay on this thread (copies on the libuv pool) until a stop condition of `o`, then
+ * closes it and resolves with the report. Never rejects for guest data (it all becomes `errors`).
+ * A verifier or onStatus that throws is reported by the relay as ERR_FRAME_LISTENER, an onProblem
+ * that throws is only logged (NODE_DEBUG=glasspane:relay), and onSecond runs on a timer and must
+ * not throw. Installs no signal handlers: the caller maps them onto `o.stop`.
+ */
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const relay = new FrameRelay(o);
   const counter = new FrameCounter();
@@ -93,9 +115,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     // Session changes, a producer that stopped and came back, and resubscriptions are recovered
     // events, not errors of the run.
     if (!RECOVERED.has(p.code)) addError(p.message);
-        // Problems a later session resolves (the region appeared, the producer finished starting).
-    const passing = ['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING'].includes(p.code);
-    if (passing && errors.includes(p.message)) transient.add(p.message);
+    if (PASSING.has(p.code) && errors.includes(p.message)) transient.add(p.message);
     o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
   });
   relay.on('frame', (f) => {

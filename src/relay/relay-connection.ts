@@ -16,7 +16,7 @@ import { LockTimeoutError } from '../lgmp/spinlock.js';
 import { parseKvmfrUdata, type KvmfrInfo } from '../kvmfr/header.js';
 import { KVMFR } from '../kvmfr/layout.js';
 import { HEADER } from '../lgmp/layout.js';
-import { GlasspaneError, describeError } from '../errors.js';
+import { type ErrorCode, GlasspaneError, describeError } from '../errors.js';
 import type { RelayOptions } from './relay-types.js';
 
 const log = debuglog('glasspane:relay');
@@ -28,6 +28,9 @@ export class RegionLost extends Error {}
 
 /** A heartbeat older than this (but not yet LGMP's 1 s) shows as `stalled`. */
 const STALLED_AFTER_MS = 300;
+
+/** Seen while a producer is between writing its LGMP header and its user data or queues: reported only when they last. */
+const STARTING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_PRODUCER_STARTING', 'ERR_KVMFR_MAGIC', 'ERR_KVMFR_VERSION', 'ERR_KVMFR_CORRUPT']);
 
 /** The region and the LGMP session a relay holds (see the module comment); FrameRelay is the one to use. */
 export abstract class RelayConnection extends RelayReporter {
@@ -116,8 +119,8 @@ export abstract class RelayConnection extends RelayReporter {
         return;
       } catch (err) {
         this.unsubscribe();
-        const code = (err as GlasspaneError).code;
-        if (code === 'ERR_PRODUCER_STARTING' || (typeof code === 'string' && code.startsWith('ERR_KVMFR_'))) {
+        const code = err instanceof GlasspaneError ? err.code : undefined;
+        if (code !== undefined && STARTING.has(code)) {
           // Seen between a producer writing its header and writing its user data or creating its
           // queues: report it only when it lasts, so a viewer that caught a starting producer
           // shows no error.

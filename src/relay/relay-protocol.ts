@@ -14,6 +14,13 @@ export interface RelayWorkerData {
   mailbox: MailboxMemory;
 }
 
+/**
+ * Relay thread → presenting thread. 'ready': a newer frame is in the mailbox; 'slot': a slot's
+ * buffer grew (adopt it before taking from that slot); 'session', 'format', 'status', 'problem':
+ * the relay's events; 'cursor': a cursor event, its pixels copied by the structured clone;
+ * 'counters': the relay's counters and state (every 500 ms and after each session, status or
+ * problem); 'closed': the thread finished.
+ */
 export type FromRelay =
   | { t: 'ready' }
   | { t: 'slot'; slot: number; buffer: SharedArrayBuffer; generation: number }
@@ -25,4 +32,5 @@ export type FromRelay =
   | { t: 'counters'; counters: RelayCounters; state: RelayState }
   | { t: 'closed' };
 
+/** Presenting thread → relay thread: move the guest cursor (guest desktop pixels), or close. */
 export type ToRelay = { t: 'cursor-position'; x: number; y: number } | { t: 'close' };

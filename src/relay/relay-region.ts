@@ -11,6 +11,11 @@ import { native, WATCH_CANCELLED, WATCH_TIMEOUT, type NativeWatcher, type Watche
 /** Blocking waits: the longest the thread blocks before its event loop runs (messages, timers). */
 const BLOCKING_SLICE_MS = 5;
 
+/**
+ * One open region with its watcher, made by open() and owned by one FrameRelay, which closes it.
+ * `dv` covers the whole mapping and dies with close() (a late access throws TypeError: the buffer
+ * is detached). Same thread as its relay.
+ */
 export class RelayRegion {
   readonly dv: DataView;
   private readonly watcher: NativeWatcher;

@@ -10,6 +10,10 @@ import type { RelayCounters, RelayEvents, RelayState } from './relay-types.js';
 
 const log = debuglog('glasspane:relay');
 
+/**
+ * The base of FrameRelay: its EventEmitter, `state` (see RelayState), `counters`, and the
+ * protected dispatch/setStatus/problem that subclasses use instead of emit(). Not used alone.
+ */
 export class RelayReporter extends EventEmitter<RelayEvents> {
   state: RelayState = 'waiting';
   /** The first status is announced even though `state` starts as 'waiting'. */
@@ -42,8 +46,8 @@ export class RelayReporter extends EventEmitter<RelayEvents> {
     const message = describeError(err);
     if (message === this.lastProblem) return;
     this.lastProblem = message;
-    const code = (err as { code?: unknown }).code;
-    this.counters.lastProblemCode = typeof code === 'string' ? code : 'ERR_INTERNAL';
+    // Anything not a GlasspaneError reached here by a path with no code of its own: a bug.
+    this.counters.lastProblemCode = err instanceof GlasspaneError ? err.code : 'ERR_INTERNAL';
     log('problem: %s', message);
     this.dispatch('problem', {
       code: this.counters.lastProblemCode,

@@ -2,12 +2,21 @@
  * What FrameRelay hands out and says (events, states, counters, options): the contract the
  * viewer, the headless consumer, the relay thread and the benchmarks are written against.
  */
+import type { ErrorCode } from '../errors.js';
 import type { WatcherOptions } from '../native.js';
 import type { KvmfrInfo } from '../kvmfr/header.js';
 import type { FrameInfo } from '../kvmfr/frame.js';
 import type { CursorShape } from '../kvmfr/cursor.js';
 import type { FrameBuffers } from './frame-pool.js';
 
+/**
+ * A frame the relay copied out of the region and lends to its 'frame' listener. `data` is a view
+ * into one of the relay's buffers (its FramePool, or a FrameMailbox slot on the relay thread), not
+ * into the region: the producer can no longer change it, but it still holds whatever the producer
+ * wrote (check pixel contents as untrusted). `info` was validated by readFrame. The listener must
+ * call release() when done (with no listener, or when the listener throws, the relay releases
+ * it); while buffers are not released the relay waits `bufferWaitMs`, then skips frames.
+ */
 export interface LentFrame {
   info: FrameInfo;
   /** The pixels: info.dataHeight rows of info.pitch bytes. Valid until release(). */
@@ -20,6 +29,11 @@ export interface LentFrame {
   release(): void;
 }
 
+/**
+ * A cursor update as the relay reports it: visibility, the position when the message carried one
+ * (guest desktop pixels, not clamped), and the shape when it carried one. The shape's `pixels` are
+ * a fresh copy per event (readCursor's bounds hold for it), owned by the listener.
+ */
 export interface CursorEvent {
   visible: boolean;
   position?: { x: number; y: number };
@@ -27,6 +41,7 @@ export interface CursorEvent {
   shape?: CursorShape & { pixels: Buffer };
 }
 
+/** A producer session began: its LGMP session id and the KVMFR info it published (parseKvmfrUdata). */
 export interface SessionEvent {
   sessionID: number;
   info: KvmfrInfo;
@@ -39,13 +54,20 @@ export interface SessionEvent {
  */
 export type RelayState = 'waiting' | 'connected' | 'stalled' | 'producer-gone' | 'closed';
 
+/** The relay's state changed to `state`; `message` says why, in words for the user. */
 export interface StatusEvent {
   state: RelayState;
   message: string;
 }
 
+/**
+ * Something went wrong and the relay carried on: `code` is the GlasspaneError's code
+ * (ERR_INTERNAL for any other error: a bug), `message` the error's message, `fix` the throw
+ * site's fix when it has one (the catalogue's fix for the code otherwise). Reported once until a
+ * different problem (or a success) comes along.
+ */
 export interface ProblemEvent {
-  code: string;
+  code: ErrorCode;
   message: string;
   fix?: string;
 }
@@ -59,9 +81,13 @@ export interface RelayCounters {
   /** Times the region was re-opened after it shrank or was re-created. */
   reopens: number;
   /** The code of the last problem reported, or null. */
-  lastProblemCode: string | null;
+  lastProblemCode: ErrorCode | null;
 }
 
+/**
+ * How a FrameRelay (or ThreadedRelay, which passes them to its thread) finds and consumes the
+ * region. Times in milliseconds.
+ */
 export interface RelayOptions {
   /** /dev/shm/NAME, /dev/kvmfrN or a PCI BAR resource file. */
   path: string;
@@ -71,6 +97,7 @@ export interface RelayOptions {
   retryMs?: number;
   /** How long a frame may wait for a buffer the listener has not released (ms) before it is skipped. Default 500. */
   bufferWaitMs?: number;
+  /** Polling policy of the native watcher that waits for the producer (defaults: WatcherOptions). */
   watcher?: WatcherOptions;
   /** Where frames are copied to (default: a pool of two buffers lent to the 'frame' listener). */
   buffers?: FrameBuffers;
@@ -88,6 +115,10 @@ export interface RelayOptions {
   waitOnThisThread?: boolean;
 }
 
+/**
+ * The events of FrameRelay and their arguments (see frame-relay.ts). Listeners run on the relay's
+ * thread; one that throws is reported as ERR_FRAME_LISTENER and never stops the relay.
+ */
 export interface RelayEvents {
   session: [SessionEvent];
   format: [FrameInfo];

@@ -10,15 +10,18 @@ export class LatencySamples {
     this.ring = new Float64Array(capacity);
   }
 
+  /** Records one sample (any unit; the relay uses ms). Past capacity the oldest sample is overwritten. */
   add(ms: number): void {
     this.ring[this.n % this.ring.length] = ms;
     this.n++;
   }
 
+  /** Forgets every sample. */
   clear(): void {
     this.n = 0;
   }
 
+  /** Samples retained (at most the capacity). */
   get count(): number {
     return Math.min(this.n, this.ring.length);
   }
@@ -33,6 +36,10 @@ export class LatencySamples {
   }
 }
 
+/**
+ * Counts frames handed out (`frames`) and distinct producer serials among them (`uniqueFrames`),
+ * and the unique-update rate. Times are in ms from any monotonic clock (performance.now()).
+ */
 export class FrameCounter {
   frames = 0;
   uniqueFrames = 0;
@@ -44,6 +51,10 @@ export class FrameCounter {
   private windowFrames = 0;
   lastSecondUps = 0;
 
+  /**
+   * Records a frame with the producer's `serial` seen at `nowMs`; a repeated serial counts as a
+   * frame, not a unique one.
+   */
   record(serial: number, nowMs: number): void {
     this.frames++;
     if (serial !== this.lastSerial) this.uniqueFrames++;

@@ -35,6 +35,13 @@ function workerPath(): string {
   throw new Error(`the relay worker ${beside} is missing: run \`npm run build\``);
 }
 
+/**
+ * The relay on its own worker thread (see the module comment). Construct with the RelayOptions the
+ * thread's FrameRelay gets (it copies and waits on its own thread); nothing starts until start().
+ * Used from one thread, the presenting one. Its events are FrameSource's. Never throws for guest
+ * data; start() rejects with Error only when the compiled worker (dist/src/relay/relay-worker.js)
+ * is missing (run `npm run build`).
+ */
 export class ThreadedRelay extends EventEmitter<FrameSourceEvents> implements FrameSource {
   private worker: Worker | null = null;
   private mailbox: FrameMailbox | null = null;
@@ -51,6 +58,7 @@ export class ThreadedRelay extends EventEmitter<FrameSourceEvents> implements Fr
     super();
   }
 
+  /** The producer's KVMFR info from the last 'session' event, or null before one. */
   get session(): KvmfrInfo | null {
     return this.kvmfr;
   }
@@ -140,6 +148,10 @@ export class ThreadedRelay extends EventEmitter<FrameSourceEvents> implements Fr
     return true;
   }
 
+  /**
+   * Asks the thread to close (terminating it after 2 s if it does not) and resolves when it has
+   * exited; the frame held from takeLatest() is given back then. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closing) return this.loop ?? undefined;
     this.closing = true;

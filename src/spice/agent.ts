@@ -1,6 +1,6 @@
 /**
  * The guest agent (spice-vdagent) as reached through the main channel, for clipboard text both
- * ways. Facts: spice-protocol `spice/vd_agent.h` as summarised in shared/spec/spice.md §3.
+ * ways. Facts: spice-protocol `spice/vd_agent.h`; how glasspane uses it: docs/spice.md "Clipboard".
  *
  * Framing: AGENT_DATA carries a stream of `VDAgentMessage {u32 protocol = 1, u32 type,
  * u64 opaque, u32 size}` + data. We split what we send into AGENT_DATA messages of at most
@@ -18,14 +18,18 @@ import { MainClientMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
 
+/** VDAgentMessage.protocol: the one version there is. */
 export const VD_AGENT_PROTOCOL = 1;
+/** Most bytes of agent stream in one AGENT_DATA message (each costs one server token). */
 export const VD_AGENT_MAX_DATA_SIZE = 2048;
+/** Bytes of a VDAgentMessage header: u32 protocol, u32 type, u64 opaque, u32 size. */
 export const VD_AGENT_HEADER_SIZE = 20;
 /** Tokens we grant the server in AGENT_START (how many AGENT_DATA it may send before we pay back). */
 export const CLIENT_AGENT_TOKENS = 10;
 /** Largest agent message we accept (a clipboard bigger than this is skipped). */
 export const MAX_AGENT_MESSAGE = 16 * 1024 * 1024;
 
+/** VDAgentMessage types glasspane sends or handles (others are ignored). */
 export const AgentMsg = {
   CLIPBOARD: 4,
   ANNOUNCE_CAPABILITIES: 6,
@@ -34,6 +38,7 @@ export const AgentMsg = {
   CLIPBOARD_RELEASE: 9,
 } as const;
 
+/** VDAgent capability bits glasspane announces or reads from the guest. */
 export const AgentCap = {
   CLIPBOARD: 3,
   CLIPBOARD_BY_DEMAND: 5,
@@ -42,8 +47,14 @@ export const AgentCap = {
   GUEST_LINEEND_CRLF: 9,
 } as const;
 
+/** VDAgent clipboard types; only UTF8_TEXT is ever requested or offered. */
 export const ClipboardType = { NONE: 0, UTF8_TEXT: 1, PNG: 2 } as const;
 
+/**
+ * What the owner of the connection does with the guest's clipboard. Called on the main thread
+ * from socket events; a throw ends the main channel (ERR_SPICE_PROTOCOL), so handlers catch their
+ * own errors. Text is the guest's: any length up to MAX_AGENT_MESSAGE, any content.
+ */
 export interface ClipboardHandlers {
   /** The guest copied something; `types` are ClipboardType values. Call requestText() to get it. */
   guestGrab?(types: number[]): void;
@@ -57,6 +68,12 @@ export interface ClipboardHandlers {
 
 type Send = (type: number, payload: Buffer) => void;
 
+/**
+ * The agent protocol over the main channel (see the module comment), made by MainChannel when
+ * clipboard handlers are given. `send` writes one main-channel message. Incoming data is untrusted:
+ * message sizes are bounded by MAX_AGENT_MESSAGE (larger ones are skipped, not buffered) and
+ * pieces are reassembled without trusting their split.
+ */
 export class VdAgent {
   /** Agent capabilities the guest announced (bit numbers set). */
   guestCaps = new Set<number>();
@@ -73,6 +90,7 @@ export class VdAgent {
     private readonly handlers: ClipboardHandlers,
   ) {}
 
+  /** True between start() (the guest agent is there) and stop(). */
   get connected(): boolean {
     return this.running;
   }

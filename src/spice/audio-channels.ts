@@ -12,6 +12,7 @@ import { RecordChannel, type RecordHandlers } from './record-channel.js';
 
 const debug = debuglog('glasspane:spice');
 
+/** What the owner does with the session's sound; called on the main thread from socket events. */
 export interface AudioHandlers {
   /** Guest sound output; without it the playback channel is not opened. */
   playback?: PlaybackHandlers;
@@ -24,6 +25,10 @@ export interface AudioHandlers {
 /** What QEMU needs for SPICE audio, for messages and docs. */
 export const QEMU_AUDIO_HINT = 'start QEMU with -audiodev spice,id=snd0 -device intel-hda -device hda-duplex,audiodev=snd0 (or let `glasspane vm up` add them: audio = true)';
 
+/**
+ * The playback and record channels of one session (see the module comment); SpiceClient makes
+ * one per connection and closes it with the session.
+ */
 export class AudioChannels {
   playback?: PlaybackChannel;
   record?: RecordChannel;
@@ -55,6 +60,7 @@ export class AudioChannels {
     debug('audio: playback %s, record %s', this.playback ? 'open' : 'off', this.record ? 'open' : 'off');
   }
 
+  /** Closes both channels (each closing gracefully, at most 2 s); safe to call twice. */
   async close(): Promise<void> {
     const p = this.playback;
     const r = this.record;

@@ -20,6 +20,11 @@ import { SpiceReader } from './reader.js';
 
 const debug = debuglog('glasspane:spice');
 
+/**
+ * Where and how to link one channel: the address, the channel type and id (ChannelType; id 0),
+ * the session's connection id (0 for main, MAIN_INIT's session_id for the others), the channel
+ * caps we offer (bit numbers), and the password (empty: a server without ticketing).
+ */
 export interface ChannelOptions {
   address: SpiceAddress;
   channelType: number;
@@ -35,8 +40,17 @@ export interface ChannelOptions {
   miniHeader?: boolean;
 }
 
+/**
+ * Receives one channel message: its type and payload. The payload is the server's, bounded only in
+ * size (≤ 64 MiB); a view the reader never reuses, so the handler may keep it. A handler that
+ * throws ends the channel with ERR_SPICE_PROTOCOL, never the process.
+ */
 export type MessageHandler = (type: number, payload: Buffer) => void;
 
+/**
+ * One linked channel (see the module comment). Main thread only (socket events). Made by open(),
+ * ended by close() or by the server; either way onClose runs once.
+ */
 export class SpiceChannel {
   readonly name: string;
   /** The server's link reply (its caps). */
@@ -198,6 +212,7 @@ export class SpiceChannel {
     this.socket.write(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
   }
 
+  /** True once closed by us, by the server or by a protocol error; send() is then a no-op. */
   get isClosed(): boolean {
     return this.closed;
   }

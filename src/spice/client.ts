@@ -14,15 +14,17 @@ import type { SpiceAddress } from './address.js';
 import { formatSpiceAddress } from './address.js';
 import type { ClipboardHandlers } from './agent.js';
 import { AudioChannels, type AudioHandlers } from './audio-channels.js';
-import { SpiceError } from './errors.js';
+import { SpiceError, type SpiceErrorCode } from './errors.js';
 import { InputsChannel } from './inputs-channel.js';
 import { MainChannel } from './main-channel.js';
 import { ChannelType, MouseMode } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
 
+/** Where a SpiceClient is (see the module comment for the transitions). */
 export type SpiceState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'failed' | 'closed';
 
+/** A snapshot of a SpiceClient for onState and `state`: a copy, the receiver may keep it. */
 export interface SpiceStatus {
   state: SpiceState;
   /** Why the last attempt failed or the link was lost. */
@@ -39,6 +41,10 @@ export interface SpiceStatus {
   vmUuid?: string;
 }
 
+/**
+ * How a SpiceClient connects and what it reports. Times in milliseconds; the callbacks run on
+ * the main thread from socket and timer events.
+ */
 export interface SpiceClientOptions {
   address: SpiceAddress;
   password?: string;
@@ -63,8 +69,13 @@ export interface SpiceClientOptions {
 }
 
 /** Errors that will not go away by trying again. */
-const PERMANENT = new Set(['ERR_SPICE_AUTH', 'ERR_SPICE_MAGIC', 'ERR_SPICE_VERSION', 'ERR_SPICE_PASSWORD', 'ERR_SPICE_ADDRESS', 'ERR_SPICE_NO_INPUTS']);
+const PERMANENT: ReadonlySet<SpiceErrorCode> = new Set<SpiceErrorCode>(['ERR_SPICE_AUTH', 'ERR_SPICE_MAGIC', 'ERR_SPICE_VERSION', 'ERR_SPICE_PASSWORD', 'ERR_SPICE_ADDRESS', 'ERR_SPICE_NO_INPUTS']);
 
+/**
+ * One SPICE session (see the module comment). Main thread only. connect() is one attempt that
+ * rejects with a SpiceError; start() keeps trying in the background and never throws. Owns its
+ * channels: close() ends them all.
+ */
 export class SpiceClient {
   readonly address: SpiceAddress;
   private readonly opts: SpiceClientOptions;
@@ -86,10 +97,12 @@ export class SpiceClient {
     return this.inputsCh && !this.inputsCh.isClosed ? this.inputsCh : undefined;
   }
 
+  /** The main channel while a session is up (also during connect()), else undefined. */
   get main(): MainChannel | undefined {
     return this.mainCh;
   }
 
+  /** A copy of the current status. */
   get state(): SpiceStatus {
     return { ...this.status };
   }
@@ -111,7 +124,12 @@ export class SpiceClient {
     return agent.requestText(timeoutMs);
   }
 
-  /** One attempt: resolves when main and inputs are linked, rejects with a SpiceError otherwise. */
+  /**
+   * One attempt: resolves when main and inputs (and, with `audio`, the sound channels, which never
+   * fail it) are linked; rejects with a SpiceError otherwise: ERR_SPICE_CONNECT, _MAGIC, _VERSION,
+   * _LINK, _AUTH, _PASSWORD, _PROTOCOL, _TIMEOUT, _CLOSED (also when the client was closed), or
+   * _NO_INPUTS. Does not retry.
+   */
   async connect(): Promise<void> {
     if (this.status.state === 'closed') throw new SpiceError('ERR_SPICE_CLOSED', 'SPICE client is closed', 'create a new client');
     this.setState({ state: 'connecting', error: undefined, retryInMs: undefined });

@@ -1,40 +1,17 @@
 /**
- * SPICE error codes: stable strings that scripts and tests match on. Every error says what
- * happened and carries a one-sentence fix (printed by the CLI after the message).
+ * SPICE errors: GlasspaneError with a code from the ERR_SPICE_* part of the one catalogue
+ * (src/error-codes.ts, docs/errors.md), plus the server's LinkError number for refused links.
  */
-import { GlasspaneError } from '../errors.js';
+import { type ErrorCode, GlasspaneError } from '../errors.js';
 import { LINK_ERROR_NAMES, LinkError } from './protocol.js';
 
-export const SpiceErrorCodes = {
-  /** The address given by the user could not be parsed. */
-  ERR_SPICE_ADDRESS: 'ERR_SPICE_ADDRESS',
-  /** TCP/unix connect failed (ECONNREFUSED, ENOENT, ...); carries errno details in `cause`. */
-  ERR_SPICE_CONNECT: 'ERR_SPICE_CONNECT',
-  /** The peer did not answer with "REDQ": not a SPICE server. */
-  ERR_SPICE_MAGIC: 'ERR_SPICE_MAGIC',
-  /** The server speaks another major protocol version. */
-  ERR_SPICE_VERSION: 'ERR_SPICE_VERSION',
-  /** The server refused the link (LinkError other than PERMISSION_DENIED). */
-  ERR_SPICE_LINK: 'ERR_SPICE_LINK',
-  /** PERMISSION_DENIED: wrong password, or the server has none set. */
-  ERR_SPICE_AUTH: 'ERR_SPICE_AUTH',
-  /** A password over 60 bytes (the server's limit) or one that cannot be read. */
-  ERR_SPICE_PASSWORD: 'ERR_SPICE_PASSWORD',
-  /** A malformed message: a size or field the protocol does not allow. */
-  ERR_SPICE_PROTOCOL: 'ERR_SPICE_PROTOCOL',
-  /** The connection ended, either between messages or in the middle of one. */
-  ERR_SPICE_CLOSED: 'ERR_SPICE_CLOSED',
-  /** No answer within the link timeout. */
-  ERR_SPICE_TIMEOUT: 'ERR_SPICE_TIMEOUT',
-  /** The server has no inputs channel (QEMU without a keyboard/mouse?). */
-  ERR_SPICE_NO_INPUTS: 'ERR_SPICE_NO_INPUTS',
-  /** Audio was asked for, but the server has no playback/record channel (no -audiodev spice). */
-  ERR_SPICE_NO_AUDIO: 'ERR_SPICE_NO_AUDIO',
-  /** A key name or action that glasspane does not know. */
-  ERR_SPICE_KEY: 'ERR_SPICE_KEY',
-} as const;
-export type SpiceErrorCode = (typeof SpiceErrorCodes)[keyof typeof SpiceErrorCodes];
+/** The SPICE codes of the catalogue (ERR_SPICE_ADDRESS, ERR_SPICE_CONNECT, ...). */
+export type SpiceErrorCode = Extract<ErrorCode, `ERR_SPICE_${string}`>;
 
+/**
+ * A GlasspaneError from the SPICE layer: `code` is a SpiceErrorCode, `linkError` the server's
+ * LinkError number when the server refused a link.
+ */
 export class SpiceError extends GlasspaneError {
   declare readonly code: SpiceErrorCode;
   /** For link errors: the server's numeric LinkError. */

@@ -6,6 +6,10 @@
  */
 import { FULL_HEADER_SIZE, MINI_HEADER_SIZE } from './protocol.js';
 
+/**
+ * A decoded message header: the message type and the payload size in bytes (as the peer sent it:
+ * the reader bounds it).
+ */
 export interface MessageHeader {
   type: number;
   size: number;

@@ -42,12 +42,19 @@ type Out =
   | { kind: 'position'; x: number; y: number; buttons: number }
   | { kind: 'msg'; type: number; payload: Buffer };
 
+/** What the inputs channel reports; called on the main thread from socket events. */
 export interface InputsEvents {
   /** Guest lock-key LEDs (Leds bits) from INPUTS_INIT and KEY_MODIFIERS. */
   leds?(leds: number): void;
   close?(err?: SpiceError): void;
 }
 
+/**
+ * The inputs channel of one session (see the module comment for the ordering contract). Made by
+ * open(); main thread only. Sending never throws and never blocks: messages queue behind pending
+ * motion and are dropped once the channel is closed. Scancodes are trusted to be 0xNN or 0xe0NN
+ * (scancodes.ts makes them).
+ */
 export class InputsChannel {
   /** Guest LED state as last reported by the server. */
   leds = 0;
@@ -65,7 +72,10 @@ export class InputsChannel {
     this.channel = channel;
   }
 
-  /** Links the inputs channel of session `sessionId` (from MAIN_INIT). */
+  /**
+   * Links the inputs channel of session `sessionId` (from MAIN_INIT). Rejects with the SpiceErrors
+   * of SpiceChannel.open(); after that the end is reported once to `events.close`.
+   */
   static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; events?: InputsEvents }): Promise<InputsChannel> {
     const channel = await SpiceChannel.open({
       address: opts.address,
@@ -108,6 +118,7 @@ export class InputsChannel {
     return inputs;
   }
 
+  /** True once the channel ended; input asked for after that is dropped. */
   get isClosed(): boolean {
     return this.channel.isClosed;
   }
@@ -117,6 +128,7 @@ export class InputsChannel {
     return [...this.held];
   }
 
+  /** True while `set1` was pressed through this channel and not released. */
   isHeld(set1: number): boolean {
     return this.held.has(set1);
   }
@@ -126,12 +138,14 @@ export class InputsChannel {
     return this.unacked;
   }
 
+  /** Presses the key with set-1 scancode `set1` (0xNN or 0xe0NN) and remembers it as held. */
   keyDown(set1: number): void {
     this.held.delete(set1); // re-insert: press order decides release order in releaseAll()
     this.held.add(set1);
     this.enqueueMsg(InputsClientMsg.KEY_DOWN, u32(keyCodeU32(set1, true)));
   }
 
+  /** Releases the key with set-1 scancode `set1` (sent even when it was not held). */
   keyUp(set1: number): void {
     this.held.delete(set1);
     this.enqueueMsg(InputsClientMsg.KEY_UP, u32(keyCodeU32(set1, false)));

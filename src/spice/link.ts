@@ -1,5 +1,5 @@
 /**
- * The SPICE link handshake, as pure functions over bytes (the socket side lives in connection.ts):
+ * The SPICE link handshake, as pure functions over bytes (the socket side lives in channel.ts):
  * the client's SpiceLinkHeader + SpiceLinkMess + caps, the parse of the server's SpiceLinkReply,
  * and the RSA-OAEP ticket. Contract: nothing here touches a socket or a clock.
  */
@@ -20,6 +20,7 @@ import {
   TICKET_SIZE,
 } from './protocol.js';
 
+/** The fields of our SpiceLinkMess for one channel (see encodeLinkRequest). */
 export interface LinkRequest {
   channelType: number;
   channelId: number;
@@ -38,7 +39,10 @@ export function commonCapsFor(miniHeader: boolean): number[] {
   return capsWords(bits);
 }
 
-/** Encodes header + SpiceLinkMess + caps, ready to write. */
+/**
+ * Encodes header + SpiceLinkMess + caps, ready to write (a new buffer). Field values are the
+ * caller's, written as given.
+ */
 export function encodeLinkRequest(req: LinkRequest): Buffer {
   const common = commonCapsFor(req.miniHeader ?? true);
   const channel = capsWords(req.channelCaps);
@@ -62,6 +66,10 @@ export function encodeLinkRequest(req: LinkRequest): Buffer {
   return buf;
 }
 
+/**
+ * The server's SpiceLinkReply as decodeLinkReply() bounded it: at most 64 caps words each, inside
+ * the reply. `publicKey` is a copy (not checked as a key until encryptTicket).
+ */
 export interface LinkReply {
   /** LinkError; when not OK the other fields are empty. */
   error: number;
@@ -72,8 +80,9 @@ export interface LinkReply {
 }
 
 /**
- * Parses the body of the server's link reply (after its 16-byte header). Throws
- * ERR_SPICE_PROTOCOL when sizes or offsets point outside the body.
+ * Parses the body of the server's link reply (after its 16-byte header; the reader bounds the
+ * body to 4..4096 bytes). Throws SpiceError ERR_SPICE_PROTOCOL when it is too short or the caps
+ * counts or offset point outside it. A non-OK error code is returned, not thrown.
  */
 export function decodeLinkReply(body: Buffer): LinkReply {
   if (body.length < 4) {
@@ -106,7 +115,9 @@ export function decodeLinkReply(body: Buffer): LinkReply {
 
 /**
  * Encrypts `password + "\0"` with RSA-OAEP (SHA-1) for the server's key. An empty password still
- * needs a real ticket: spice-server decrypts it even with disable-ticketing=on.
+ * needs a real ticket: spice-server decrypts it even with disable-ticketing=on. Throws SpiceError
+ * ERR_SPICE_PASSWORD for a password over 60 UTF-8 bytes, ERR_SPICE_PROTOCOL when the key is not
+ * X.509 DER or not RSA-1024.
  */
 export function encryptTicket(publicKeyDer: Buffer, password: string): Buffer {
   const pw = Buffer.from(password, 'utf8');

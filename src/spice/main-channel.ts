@@ -15,6 +15,10 @@ import { ChannelType, MainCap, MainClientMsg, MainServerMsg, MouseMode } from '.
 
 const debug = debuglog('glasspane:spice');
 
+/**
+ * What the main channel reports after open(); called on the main thread from socket events. The
+ * name and uuid are the server's (the name cut at its first NUL).
+ */
 export interface MainEvents {
   /** Mouse mode changed (or was first learned): current and supported bit set (1 server, 2 client). */
   mouseMode?(current: number, supported: number): void;
@@ -23,6 +27,10 @@ export interface MainEvents {
   close?(err?: SpiceError): void;
 }
 
+/**
+ * How to link the main channel: address, password, link timeout (ms, default 10 s), the wanted
+ * mouse mode, the event callbacks and the optional clipboard handlers.
+ */
 export interface MainOptions {
   address: SpiceAddress;
   password?: string;
@@ -34,6 +42,11 @@ export interface MainOptions {
   clipboard?: ClipboardHandlers;
 }
 
+/**
+ * The main channel of one session (see the module comment). Made by open(); main thread only.
+ * Server messages shorter than their layout end the channel with ERR_SPICE_PROTOCOL; the channel
+ * list is bounded by its message's size.
+ */
 export class MainChannel {
   readonly sessionId: number;
   readonly channels: ReadonlyArray<{ type: number; id: number }>;
@@ -55,6 +68,11 @@ export class MainChannel {
     this.channels = list;
   }
 
+  /**
+   * Links the main channel and waits for INIT and CHANNELS_LIST (within `timeoutMs`). Rejects with
+   * the SpiceErrors of SpiceChannel.open(), ERR_SPICE_TIMEOUT when INIT or the list does not come,
+   * ERR_SPICE_PROTOCOL for a malformed one, ERR_SPICE_CLOSED when the server closes first.
+   */
   static async open(opts: MainOptions): Promise<MainChannel> {
     const channel = await SpiceChannel.open({
       address: opts.address,
@@ -167,6 +185,7 @@ export class MainChannel {
     });
   }
 
+  /** True once the channel ended (by us or the server). */
   get isClosed(): boolean {
     return this.channel.isClosed;
   }
@@ -180,10 +199,12 @@ export class MainChannel {
     this.channel.send(MainClientMsg.MOUSE_MODE_REQUEST, b);
   }
 
+  /** True when the server's channel list (CHANNELS_LIST) has a channel of `type` (ChannelType). */
   hasChannel(type: number): boolean {
     return this.channels.some((c) => c.type === type);
   }
 
+  /** Closes gracefully (see SpiceChannel.close()). */
   close(): Promise<void> {
     return this.channel.close();
   }

@@ -11,7 +11,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { SpiceError } from './errors.js';
 
+/** The environment variable that holds the SPICE password when no file is given. */
 export const PASSWORD_ENV = 'GLASSPANE_SPICE_PASSWORD';
+/** The largest password file read, in bytes (see the module comment). */
 export const MAX_PASSWORD_FILE_BYTES = 4096;
 
 const FIX = 'give --spice-password-file a small regular file holding the password on one line';
@@ -54,7 +56,13 @@ function readBounded(file: string): string {
   }
 }
 
-/** The file's content without one trailing newline, else $GLASSPANE_SPICE_PASSWORD, else ''. */
+/**
+ * The file's content without one trailing newline, else $GLASSPANE_SPICE_PASSWORD, else ''.
+ * Reads synchronously, never blocks on a FIFO. Throws SpiceError ERR_SPICE_PASSWORD when the
+ * file is not a regular file, is over MAX_PASSWORD_FILE_BYTES or cannot be read (errno code in
+ * the message, the errno error as `cause`). The length limit of the server (60 bytes) is checked
+ * where the ticket is made, not here.
+ */
 export function readSpicePassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (file !== undefined) return readBounded(file).replace(/\r?\n$/, '');
   return env[PASSWORD_ENV] ?? '';

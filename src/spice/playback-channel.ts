@@ -23,6 +23,7 @@ import { AudioDataMode, AudioFmt, ChannelType, PlaybackCap, PlaybackServerMsg } 
 
 const debug = debuglog('glasspane:spice');
 
+/** A PCM stream's shape as START announced it, bounded by AUDIO_LIMITS. Samples are always S16LE. */
 export interface AudioFormat {
   /** Interleaved channels (SPICE: 2). */
   channels: number;
@@ -33,6 +34,11 @@ export interface AudioFormat {
 /** Bounds for what a server may announce; anything outside ends the channel. */
 export const AUDIO_LIMITS = { minChannels: 1, maxChannels: 8, minFrequency: 8000, maxFrequency: 192_000, maxDataBytes: 256 * 1024 } as const;
 
+/**
+ * What the owner does with the guest's sound (see the module comment for order and buffer
+ * lending). Called on the main thread from socket events; a handler that throws ends the channel
+ * with ERR_SPICE_PROTOCOL. `serverTimeMs` is the server's u32 ms clock (see clockDeltaMs).
+ */
 export interface PlaybackHandlers {
   start?(format: AudioFormat, serverTimeMs: number): void;
   /** Interleaved S16LE frames; `serverTimeMs` is when QEMU handed them to SPICE (server clock). */
@@ -105,6 +111,7 @@ export function volumeOrMute(mute: boolean, type: number, p: Buffer, h: Pick<Pla
   h.volume?.(levels);
 }
 
+/** The playback channel of one session (see the module comment). Made by open(); main thread only. */
 export class PlaybackChannel {
   /** DATA messages received, whole or cut; dropped ones (before START, or oversize) counted apart. */
   packets = 0;
@@ -127,6 +134,7 @@ export class PlaybackChannel {
     return pb;
   }
 
+  /** True once the channel ended (by us or the server). */
   get isClosed(): boolean {
     return this.channel.isClosed;
   }
@@ -136,6 +144,7 @@ export class PlaybackChannel {
     return this.format;
   }
 
+  /** Closes gracefully (see SpiceChannel.close()); `handlers.close` runs with no error. */
   close(): Promise<void> {
     return this.channel.close();
   }

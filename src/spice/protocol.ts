@@ -1,12 +1,15 @@
 /**
  * SPICE protocol numbers used by glasspane: one table, so every module and test names the same
- * values. Facts from spice-protocol `spice/protocol.h` / `spice/enums.h` as summarised in
- * shared/spec/spice.md. All wire integers are little-endian, all structs packed.
+ * values. Facts from spice-protocol `spice/protocol.h` / `spice/enums.h`; what glasspane relies on
+ * is summarised in docs/spice.md ("Protocol notes"). All wire integers are little-endian, all
+ * structs packed.
  */
 
 /** "REDQ" read as a little-endian u32. */
 export const SPICE_MAGIC = 0x51444552;
+/** The protocol version glasspane speaks: 2.2 (a server with another major version is refused). */
 export const SPICE_VERSION_MAJOR = 2;
+/** The minor version we announce in the link header. */
 export const SPICE_VERSION_MINOR = 2;
 
 /** Size of the link header: magic, major, minor, size. */
@@ -15,15 +18,21 @@ export const LINK_HEADER_SIZE = 16;
 export const LINK_MESS_SIZE = 18;
 /** SpiceLinkReply without caps: error, 162-byte public key, ncommon, nchannel, caps_offset. */
 export const LINK_REPLY_SIZE = 178;
+/** Bytes of the server's RSA public key (X.509 SubjectPublicKeyInfo DER) in the link reply. */
 export const LINK_PUBKEY_SIZE = 162;
 /** RSA-1024 ciphertext size of the ticket. */
 export const TICKET_SIZE = 128;
 /** spice-server refuses passwords longer than this (SPICE_MAX_PASSWORD_LENGTH). */
 export const MAX_PASSWORD_BYTES = 60;
 
+/**
+ * Message header sizes: mini (u16 type, u32 size) and full (u64 serial, u16 type, u32 size, u32 sub_list).
+ */
 export const MINI_HEADER_SIZE = 6;
+/** The full header's size (used when the server does not accept the mini header). */
 export const FULL_HEADER_SIZE = 18;
 
+/** SPICE channel types (u8 on the wire); glasspane links MAIN, INPUTS, PLAYBACK and RECORD. */
 export const ChannelType = {
   MAIN: 1,
   DISPLAY: 2,
@@ -34,12 +43,14 @@ export const ChannelType = {
   USBREDIR: 9,
   PORT: 10,
 } as const;
+/** One of the ChannelType numbers. */
 export type ChannelTypeValue = (typeof ChannelType)[keyof typeof ChannelType];
 
 /** Common caps (bit numbers). */
 export const CommonCap = { AUTH_SELECTION: 0, AUTH_SPICE: 1, AUTH_SASL: 2, MINI_HEADER: 3 } as const;
 /** Main channel caps (bit numbers). The migration caps are never offered: we cannot migrate. */
 export const MainCap = { NAME_AND_UUID: 1, AGENT_CONNECTED_TOKENS: 2 } as const;
+/** Inputs channel caps (bit numbers); KEY_SCANCODE is never offered (see inputs-channel.ts). */
 export const InputsCap = { KEY_SCANCODE: 0 } as const;
 /** Playback channel caps (bit numbers). CELT (0) and OPUS (3) are never offered: we take raw PCM only. */
 export const PlaybackCap = { VOLUME: 1, LATENCY: 2 } as const;
@@ -59,6 +70,7 @@ export const LinkError = {
   BAD_CONNECTION_ID: 8,
   CHANNEL_NOT_AVAILABLE: 9,
 } as const;
+/** LinkError number → name, for messages. */
 export const LINK_ERROR_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(LinkError).map(([k, v]) => [v, k]),
 );
@@ -78,6 +90,7 @@ export const ServerMsg = {
 /** Messages every channel's client side may send. */
 export const ClientMsg = { ACK_SYNC: 1, ACK: 2, PONG: 3 } as const;
 
+/** Main channel, server → client. */
 export const MainServerMsg = {
   INIT: 103,
   CHANNELS_LIST: 104,
@@ -92,6 +105,7 @@ export const MainServerMsg = {
   AGENT_CONNECTED_TOKENS: 115,
 } as const;
 
+/** Main channel, client → server. */
 export const MainClientMsg = {
   ATTACH_CHANNELS: 104,
   MOUSE_MODE_REQUEST: 105,
@@ -100,8 +114,10 @@ export const MainClientMsg = {
   AGENT_TOKEN: 108,
 } as const;
 
+/** Inputs channel, server → client. */
 export const InputsServerMsg = { INIT: 101, KEY_MODIFIERS: 102, MOUSE_MOTION_ACK: 111 } as const;
 
+/** Inputs channel, client → server. */
 export const InputsClientMsg = {
   KEY_DOWN: 101,
   KEY_UP: 102,
@@ -113,6 +129,7 @@ export const InputsClientMsg = {
   MOUSE_RELEASE: 114,
 } as const;
 
+/** Mouse modes (bits in MAIN_INIT / MOUSE_MODE): SERVER = relative motion, CLIENT = absolute position. */
 export const MouseMode = { SERVER: 1, CLIENT: 2 } as const;
 
 /** Playback channel, server → client. */

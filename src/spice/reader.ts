@@ -13,6 +13,11 @@ import { decodeHeader, headerSize } from './framing.js';
 import { decodeLinkReply, type LinkReply } from './link.js';
 import { CommonCap, hasCap, LINK_HEADER_SIZE, LinkError, SPICE_MAGIC, SPICE_VERSION_MAJOR } from './protocol.js';
 
+/**
+ * What feed() completed: the server's link reply ('link', error code included), its answer to the
+ * ticket ('auth', a LinkError number), or one channel message (type and payload; the payload is a
+ * view of the received bytes, never reused by the reader, at most `maxMessage` bytes).
+ */
 export type ReaderEvent =
   | { kind: 'link'; reply: LinkReply }
   | { kind: 'auth'; result: number }
@@ -25,6 +30,12 @@ const MAX_LINK_REPLY = 4096;
 /** Largest message accepted: far above the 256 KB bandwidth-test PING, far below harm. */
 export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 
+/**
+ * The state machine described above, for one channel. Pure: no socket, no clock. Memory is bounded
+ * by what the peer sent: nothing is allocated for a claimed size before its bytes arrive, and a
+ * message header claiming more than `maxMessage` (default 64 MiB) or a link reply outside 4..4096
+ * bytes ends the stream. After an error or a refused link the reader is done and ignores input.
+ */
 export class SpiceReader {
   private state: State = 'LINK_HEADER';
   private chunks: Buffer[] = [];
@@ -51,6 +62,12 @@ export class SpiceReader {
     return `${this.state} (${this.buffered} of ${this.need} bytes)`;
   }
 
+  /**
+   * Takes the next bytes from the socket (any length; kept by reference until consumed) and returns
+   * the events they completed, in order. Throws SpiceError ERR_SPICE_MAGIC (not "REDQ", as soon as 4
+   * bytes are in), ERR_SPICE_VERSION (major version not 2) or ERR_SPICE_PROTOCOL (a size out of
+   * bounds, a malformed link reply); the reader is then done.
+   */
   feed(data: Buffer): ReaderEvent[] {
     const events: ReaderEvent[] = [];
     if (this.state === 'DONE') return events;

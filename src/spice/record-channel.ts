@@ -21,6 +21,10 @@ const debug = debuglog('glasspane:spice');
 /** Most frames per DATA message (spice-server's frame size). */
 export const RECORD_CHUNK_FRAMES = 480;
 
+/**
+ * What the owner does for the guest's sound input; called on the main thread from socket events,
+ * in wire order. The format passed to `start` is bounded by AUDIO_LIMITS.
+ */
 export interface RecordHandlers {
   /** The guest opened its sound input: send frames of `format` through `channel.write()`. */
   start?(format: AudioFormat, channel: RecordChannel): void;
@@ -30,6 +34,7 @@ export interface RecordHandlers {
   close?(err?: SpiceError): void;
 }
 
+/** The record channel of one session (see the module comment). Main thread only. */
 export class RecordChannel {
   /** Frames sent since the channel opened. */
   framesSent = 0;
@@ -41,6 +46,10 @@ export class RecordChannel {
     this.channel = channel;
   }
 
+  /**
+   * Links the record channel of session `sessionId`. Rejects with the SpiceErrors of
+   * SpiceChannel.open(); a START outside AUDIO_LIMITS later ends the channel with ERR_SPICE_PROTOCOL.
+   */
   static async open(opts: SoundChannelOptions & { handlers: RecordHandlers }): Promise<RecordChannel> {
     const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record');
     const rec = new RecordChannel(channel);
@@ -82,13 +91,14 @@ export class RecordChannel {
     return this.format;
   }
 
+  /** True once the channel ended (by us or the server). */
   get isClosed(): boolean {
     return this.channel.isClosed;
   }
 
   /**
    * Sends interleaved S16LE frames of the current format (a torn tail is cut), split into
-   * messages of at most RECORD_CHUNK_FRAMES frames.
+   * messages of at most RECORD_CHUNK_FRAMES frames. `pcm` is copied; the caller keeps it.
    */
   write(pcm: Buffer): void {
     const f = this.format;
@@ -117,6 +127,7 @@ export class RecordChannel {
     }
   }
 
+  /** Closes gracefully (see SpiceChannel.close()); write() is a no-op from then on. */
   close(): Promise<void> {
     return this.channel.close();
   }

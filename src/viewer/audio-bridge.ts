@@ -8,6 +8,7 @@ import type { AudioHost } from './audio-device.js';
 import { AudioOutput, type PlaybackFigures } from './audio-output.js';
 import { MicInput, type MicFigures } from './mic-input.js';
 
+/** What the user chose for audio (from the CLI options or config.toml) and where problems go. */
 export interface AudioBridgeOptions {
   /** SDL playback device name (`--audio-device`); SDL's default when absent. */
   device?: string;
@@ -19,11 +20,18 @@ export interface AudioBridgeOptions {
   problem: (message: string) => void;
 }
 
+/** The audio part of --stats: playback and microphone figures. */
 export interface AudioFigures {
   playback: PlaybackFigures;
   microphone: MicFigures;
 }
 
+/**
+ * Guest audio both ways for one viewer (see the module comment). Main thread only: the SPICE
+ * handlers run from socket events, the microphone on a 10 ms timer. Problems (a device that will
+ * not open, a format SDL cannot take) go to `problem` and never throw, except attachHost's check
+ * of a device name.
+ */
 export class AudioBridge {
   readonly output: AudioOutput;
   readonly mic?: MicInput;
@@ -43,13 +51,18 @@ export class AudioBridge {
     };
   }
 
-  /** Lends SDL's audio module; throws ERR_AUDIO_DEVICE for a device name SDL does not know. */
+  /**
+   * Lends SDL's audio module; throws GlasspaneError ERR_AUDIO_DEVICE for a device name SDL does
+   * not know (the fix lists the names it knows). `onChange` is told when the microphone goes live
+   * or off (the OSD shows it).
+   */
   attachHost(host: AudioHost, onChange: () => void): void {
     this.output.attachHost(host);
     this.mic?.attachHost(host);
     this.changed = onChange;
   }
 
+  /** The figures now (a new object; latencies in ms). */
   figures(): AudioFigures {
     return { playback: this.output.figures(), microphone: this.mic?.figures() ?? { state: 'off', framesSent: 0 } };
   }

@@ -8,7 +8,9 @@ import type { Sdl } from './sdl.js';
 
 /** The SDL audio module (the binding's `sdl.audio`), or a stand-in in tests. */
 export type AudioHost = Pick<Sdl['audio'], 'devices' | 'openDevice'>;
+/** An SDL playback device opened for S16 frames; `enqueue` copies the bytes into SDL's queue. */
 export type PlaybackDevice = ReturnType<Sdl['audio']['openDevice']> & { enqueue(b: Buffer, bytes?: number): void };
+/** An SDL recording device; `dequeue` copies captured bytes into the caller's buffer and returns how many. */
 export type RecordingDevice = ReturnType<Sdl['audio']['openDevice']> & { dequeue(b: Buffer, bytes?: number): number };
 
 /** Device buffer in frames (a power of two, as the binding requires): ~10.7 ms at 48 kHz. */

@@ -19,6 +19,11 @@ import { JitterBuffer, type JitterOptions } from './jitter-buffer.js';
 
 const log = debuglog('glasspane:audio');
 
+/**
+ * Playback as --stats and the OSD show it: state, stream rate (Hz), packets received, latencies
+ * (ms, see the module comment), underruns and the jitter buffer's corrections (frames dropped or
+ * repeated), its margin and the device buffer (ms).
+ */
 export interface PlaybackFigures {
   state: 'off' | 'idle' | 'playing';
   rate: number;
@@ -34,6 +39,12 @@ export interface PlaybackFigures {
   deviceBufferMs: number;
 }
 
+/**
+ * Guest sound out (see the module comment), as the SPICE playback channel's handlers. Main thread
+ * only. Never throws from a handler: a device that will not open is reported once through
+ * `problem` and the stream is dropped. The PCM buffers it is handed are scaled in place and copied
+ * into SDL's queue; none is kept.
+ */
 export class AudioOutput implements PlaybackHandlers {
   private host?: AudioHost;
   private device?: PlaybackDevice;
@@ -56,6 +67,10 @@ export class AudioOutput implements PlaybackHandlers {
     this.host = host;
   }
 
+  /**
+   * The guest started a stream of `format` (bounded by the playback channel): opens the device at
+   * that rate and channel count (reopens it when they changed), resets the jitter buffer.
+   */
   start(format: AudioFormat): void {
     this.streaming = true;
     if (!this.open(format)) return;
@@ -82,6 +97,7 @@ export class AudioOutput implements PlaybackHandlers {
     if (plan.underrun) log('underrun %d: margin now %d ms', jitter.underruns, jitter.margin);
   }
 
+  /** The guest stopped its stream: what is queued plays out; underruns are no longer counted. */
   stop(): void {
     this.streaming = false;
     this.jitter?.reset();
@@ -92,6 +108,7 @@ export class AudioOutput implements PlaybackHandlers {
     this.updateGains();
   }
 
+  /** The guest mixer's mute: silences (or restores) the samples from the next packet on. */
   mute(muted: boolean): void {
     this.muted = muted;
     this.updateGains();
@@ -108,6 +125,7 @@ export class AudioOutput implements PlaybackHandlers {
     this.shutdownDevice();
   }
 
+  /** The figures now (a new object). */
   figures(): PlaybackFigures {
     const j = this.jitter;
     const r2 = (v: number | null) => (v === null ? null : Math.round(v * 100) / 100);

@@ -23,17 +23,27 @@ import { ClipboardType, type ClipboardHandlers } from '../spice/agent.js';
 
 const log = debuglog('glasspane:clipboard');
 
+/**
+ * The desktop clipboard as the bridge needs it: read the text ('' when empty or not text; a throw
+ * counts as empty) and set it.
+ */
 export interface HostClipboard {
   readonly text: string;
   setText(text: string): void;
 }
 
+/** The guest side: SpiceClient's clipboard methods (see SpiceClient). */
 export interface GuestClipboard {
   clipboardGrabText(): void;
   clipboardRelease(): void;
   clipboardRequestText(timeoutMs?: number): Promise<string>;
 }
 
+/**
+ * The clipboard policy above, for one viewer. Main thread only (SDL's clipboard and the SPICE
+ * socket both live there). Nothing it does throws: failures go to `onProblem`. Guest text is taken
+ * as the agent sends it (any length up to the agent's 16 MiB limit) and put on the host clipboard.
+ */
 export class ClipboardBridge {
   private host: HostClipboard | null = null;
   private guest: GuestClipboard | null = null;
@@ -61,10 +71,12 @@ export class ClipboardBridge {
     },
   };
 
+  /** Connects the guest side (the SpiceClient); until then nothing is offered or fetched. */
   attachGuest(guest: GuestClipboard): void {
     this.guest = guest;
   }
 
+  /** Connects the desktop clipboard (lent by the viewer) and offers its current text to the guest. */
   attachHost(host: HostClipboard): void {
     this.host = host;
     this.hostMaybeChanged();

@@ -32,6 +32,10 @@ import { hidForCode } from './key-router.js';
 
 const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 
+/**
+ * The keys config.toml may hold (all optional, no others: an unknown key is an error). Paths
+ * starting with ~/ are expanded; escapeKey must be a KeyboardEvent.code name glasspane knows.
+ */
 export const ViewerConfigSchema = z
   .object({
     escapeKey: z.string().refine((k) => hidForCode(k) !== undefined, { message: 'not a KeyboardEvent.code name (e.g. ScrollLock, Pause, ControlRight)' }),
@@ -55,8 +59,13 @@ export const ViewerConfigSchema = z
   .partial()
   .strict();
 
+/** A validated config file's values (what loadViewerConfig() returns). */
 export type ViewerConfig = z.infer<typeof ViewerConfigSchema>;
 
+/**
+ * $XDG_CONFIG_HOME/glasspane/config.toml, or ~/.config/glasspane/config.toml when XDG_CONFIG_HOME
+ * is unset or empty. Does not check that it exists.
+ */
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'glasspane', 'config.toml');
@@ -71,7 +80,8 @@ const EXPECTED: Record<string, string> = {
 
 /**
  * Reads and validates a config file. A missing default file is an empty config; a missing
- * --config file is an error. Errors name FILE:LINE:COLUMN, the key and what it takes.
+ * --config file is an error. Errors name FILE:LINE:COLUMN, the key and what it takes: all are
+ * GlasspaneError ERR_CONFIG (unreadable, not TOML, unknown key, wrong type or value). Synchronous.
  */
 export function loadViewerConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): ViewerConfig {
   const file = path ?? defaultConfigPath(env);

@@ -34,6 +34,13 @@ const enum Op {
   Xor = 2,
 }
 
+/**
+ * Turns the guest's cursor shape into an overlay image (see the module comment). Main thread only.
+ * The shape comes from readCursor (size ≤ 512x512, pixels bounded by its pitch); a colour
+ * shape's pixels are used without a copy, so the caller must not change them after setShape().
+ * The image returned by `current` is the overlay's own: valid until the next setShape() or
+ * update().
+ */
 export class CursorOverlay {
   private shape: CursorImage | null = null;
   private image: OverlayImage | null = null;

@@ -14,6 +14,10 @@ import type { Rect } from './geometry.js';
 /** Beyond this many rectangles, their bounding box is uploaded instead. */
 export const MAX_CARRIED_RECTS = 64;
 
+/**
+ * The damage bookkeeping above, for one texture (one presenter). The rectangles come from
+ * readFrame (inside the frame); take() clips them to the texture anyway.
+ */
 export class DamageTracker {
   /** Damage not yet uploaded; null = everything. */
   private carried: Rect[] | null = null;
@@ -64,6 +68,7 @@ export class DamageTracker {
   }
 }
 
+/** The smallest rectangle holding all of `rects` (at least one: with none the result is not finite). */
 export function boundingBox(rects: readonly Rect[]): Rect {
   let x0 = Infinity;
   let y0 = Infinity;

@@ -29,6 +29,11 @@ export interface PresentView {
   waiting: string[];
 }
 
+/**
+ * What a FramePresenter draws on and takes frames from: the window's surface (with its drawable
+ * size in pixels), the frame source (only takeLatest() is used), integer scaling, the escape key's
+ * name for the help panel, and where problems are told.
+ */
 export interface FramePresenterOptions {
   surface: FrameSurface & { readonly pixelWidth: number; readonly pixelHeight: number };
   source: Pick<FrameSource, 'takeLatest'>;
@@ -38,6 +43,13 @@ export interface FramePresenterOptions {
   message: (text: string) => void;
 }
 
+/**
+ * The frame path's last step and fault barrier (see the module comment). Main thread only; called
+ * by the viewer once per coalesced present. It holds the frame last taken from the source until it
+ * takes the next one (the mailbox keeps that slot for it), and the surface keeps a reference to the
+ * same pixels (setFrame's contract). Guest pixels are shown as they are; their geometry comes from
+ * the validated FrameInfo.
+ */
 export class FramePresenter {
   private current: TakenFrame | null = null;
   private format: Presentable | null = null;
@@ -66,6 +78,12 @@ export class FramePresenter {
     this.damage.reset();
   }
 
+  /**
+   * Takes a cursor event from the source: a new shape (its pixels are kept until the next shape),
+   * position (frame pixels, unclamped: the overlay is cut at the frame's edge) and visibility;
+   * shown
+   * with the next present.
+   */
   cursor(c: CursorEvent): void {
     const cursor = this.overlays.cursor;
     if (c.shape) this.overlays.setCursorShape(c.shape);
@@ -140,7 +158,11 @@ export class FramePresenter {
     if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
   }
 
-  /** Writes the shown guest frame (without cursor or OSD: those are overlays) as a PNG in `dir`; returns the file. */
+  /**
+   * Writes the shown guest frame (without cursor or OSD: those are overlays) as a PNG in `dir`;
+   * returns the file. Rejects with Error before the first frame, GlasspaneError ERR_FORMAT for a
+   * format it cannot show (HDR), and the errno error of the write (a missing or read-only `dir`).
+   */
   async screenshot(dir: string): Promise<string> {
     const f = this.current;
     if (!f) throw new Error('no guest frame yet');

@@ -20,6 +20,10 @@ export interface FullscreenWindow extends Rect {
   setSize(width: number, height: number): void;
 }
 
+/**
+ * Fullscreen for one SDL window (see the module comment). Main thread only; `screen()` gives the
+ * geometry of the display the window is on, `grantMs` how long a window manager may take.
+ */
 export class FullscreenSwitch {
   private windowed: Rect | null = null;
   private byHand = false;
@@ -32,10 +36,12 @@ export class FullscreenSwitch {
     private readonly grantMs = 1000,
   ) {}
 
+  /** True while fullscreen, by the window manager or by hand. */
   get active(): boolean {
     return this.byHand || this.w.fullscreen;
   }
 
+  /** Enters fullscreen on the window's display, or leaves it (restoring the windowed position and size). */
   toggle(): void {
     if (this.active) this.leave();
     else this.enter();

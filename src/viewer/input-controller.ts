@@ -15,6 +15,10 @@ import type { WindowBackend, WindowKey } from './window-backend.js';
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
 
+/**
+ * What an InputController listens to and drives: the window, the input sink, the escape key, and
+ * the viewer's callbacks (all called on the main thread from window events).
+ */
 export interface InputControllerOptions {
   backend: WindowBackend;
   sink: InputSink;
@@ -30,6 +34,12 @@ export interface InputControllerOptions {
   toGuest: (x: number, y: number) => { x: number; y: number; width: number; height: number } | null;
 }
 
+/**
+ * Capture mode and key routing for one viewer (see the module comment). Main thread only. The
+ * constructor starts listening to the backend's events; close() stops. Throws GlasspaneError
+ * ERR_CONFIG when the escape key is not a KeyboardEvent.code name glasspane knows. Nothing it does
+ * afterwards throws: the sink swallows what cannot be delivered.
+ */
 export class InputController {
   private captureOn = false;
   private inputOn = true;
@@ -66,10 +76,12 @@ export class InputController {
     this.listeners.push([event, fn]);
   }
 
+  /** True while capture mode is on (keyboard and mouse go to the guest). */
   get capture(): boolean {
     return this.captureOn;
   }
 
+  /** False after escape+I turned input to the guest off (capture then grabs but forwards nothing). */
   get inputEnabled(): boolean {
     return this.inputOn;
   }
@@ -78,6 +90,12 @@ export class InputController {
     return this.captureOn && this.inputOn;
   }
 
+  /**
+   * Turns capture on or off (no-op when unchanged or the window is gone). On: grabs keyboard and
+   * pointer (relative motion unless the sink takes absolute positions) and syncs the lock keys;
+   * off:
+   * gives them back and releases every key and button held in the guest.
+   */
   setCapture(on: boolean): void {
     if (this.captureOn === on || this.o.backend.destroyed) return;
     this.captureOn = on;

@@ -18,6 +18,7 @@
  * and dropped whole, so a stall costs one glitch, not seconds of extra latency.
  */
 
+/** The stream (rate in Hz, channel count) and the policy's knobs in ms (defaults in the constructor). */
 export interface JitterOptions {
   rate: number;
   channels: number;
@@ -31,6 +32,7 @@ export interface JitterOptions {
   ceilingMs?: number;
 }
 
+/** What to queue for one packet, as JitterBuffer.plan() decided it (frame counts at the stream's rate). */
 export interface JitterPlan {
   /** Frames of silence to queue before the packet (start, or after an underrun). */
   silenceFrames: number;
@@ -42,6 +44,10 @@ export interface JitterPlan {
   aheadFrames: number;
 }
 
+/**
+ * The decisions above for one stream (its rate in Hz and channel count). Pure and single-threaded:
+ * the caller passes the queue depth and the time (ms, monotonic) with each packet.
+ */
 export class JitterBuffer {
   underruns = 0;
   droppedFrames = 0;

@@ -12,6 +12,7 @@
  */
 import { SET1_BY_CODE, SET1_BY_HID } from '../input/scancodes.js';
 
+/** What an escape key tap or combination asks the viewer to do. */
 export type EscapeAction = 'toggle-capture' | 'fullscreen' | 'quit' | 'osd' | 'input' | 'screenshot';
 
 /** USB HID usages of the combination keys. */
@@ -32,6 +33,10 @@ export function hidForCode(code: string): number | undefined {
   return undefined;
 }
 
+/**
+ * What the viewer does with one key event: an action, whether to forward the key to the guest, and
+ * whether to hide the help overlay now.
+ */
 export interface KeyResult {
   action?: EscapeAction;
   /** Forward this key event to the guest. */
@@ -40,6 +45,7 @@ export interface KeyResult {
   help?: boolean;
 }
 
+/** Timing and callbacks of a KeyRouter; tests replace the clock and the timer. */
 export interface KeyRouterOptions {
   /** A press longer than this is a hold, not a tap (ms; default 300). */
   holdMs?: number;
@@ -56,6 +62,11 @@ const defaultSchedule = (fn: () => void, ms: number) => {
   return () => clearTimeout(t);
 };
 
+/**
+ * The escape key state machine above. Constructed with the escape key's HID usage, a function
+ * saying whether keys go to the guest now (capture on and input enabled), and options. Single
+ * threaded; never throws. Takes SDL scancodes (= USB HID usages), trusted to be numbers.
+ */
 export class KeyRouter {
   private escapeHeld = false;
   private comboUsed = false;
@@ -77,6 +88,7 @@ export class KeyRouter {
     this.schedule = options.schedule ?? defaultSchedule;
   }
 
+  /** A key went down (`repeat`: host autorepeat). Escape presses and combinations are never forwarded. */
   keyDown(hid: number, repeat: boolean): KeyResult {
     if (hid === this.escapeHid) {
       if (repeat || this.escapeHeld) return { forward: false };
@@ -100,6 +112,10 @@ export class KeyRouter {
     return { forward: true };
   }
 
+  /**
+   * A key went up: forwarded only when its press was; the escape key's release may toggle capture
+   * (a tap) or hide the help.
+   */
   keyUp(hid: number): KeyResult {
     if (hid === this.escapeHid) {
       const tapped = this.escapeHeld && !this.comboUsed && this.now() - this.escapeDownAt < this.holdMs;
@@ -121,6 +137,7 @@ export class KeyRouter {
     if (this.helpShown) this.showHelp(false);
   }
 
+  /** True while the escape key is down. */
   get escapeIsHeld(): boolean {
     return this.escapeHeld;
   }

@@ -13,6 +13,11 @@
  */
 import type { InputSink, LockState } from '../input/sink.js';
 
+/**
+ * What LockSync syncs through and reads from: the sink, the host's lock state, whether ScrollLock
+ * is synced, where a guest that never follows is reported; `settleMs` (default 300) and `maxTries`
+ * (default 3) as described above.
+ */
 export interface LockSyncOptions {
   sink: InputSink;
   /** The host's lock state now, or null when unknown. */
@@ -24,6 +29,10 @@ export interface LockSyncOptions {
   maxTries?: number;
 }
 
+/**
+ * Keeps the guest's lock keys in step with the host's during capture (see the module comment).
+ * Main thread only; one timer at most, stopped by close(). Never throws.
+ */
 export class LockSync {
   private capture = false;
   private synced = false;

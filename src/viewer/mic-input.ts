@@ -15,11 +15,20 @@ const log = debuglog('glasspane:audio');
 
 const POLL_MS = 10;
 
+/**
+ * The microphone as --stats shows it: off (not asked for, or no audio host), idle (waiting for
+ * the guest to record), live; and the frames sent.
+ */
 export interface MicFigures {
   state: 'off' | 'idle' | 'live';
   framesSent: number;
 }
 
+/**
+ * Host microphone → guest (see the module comment), as the SPICE record channel's handlers. Main
+ * thread only. Never throws from a handler: a device that will not open is reported once through
+ * `problem`.
+ */
 export class MicInput implements RecordHandlers {
   private host?: AudioHost;
   private device?: RecordingDevice;
@@ -32,6 +41,10 @@ export class MicInput implements RecordHandlers {
 
   constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void }) {}
 
+  /**
+   * Lends SDL's audio module; throws GlasspaneError ERR_AUDIO_DEVICE for a capture device name
+   * SDL does not know.
+   */
   attachHost(host: AudioHost): void {
     findAudioDevice(host, 'recording', this.o.deviceName);
     this.host = host;
@@ -68,22 +81,27 @@ export class MicInput implements RecordHandlers {
     this.o.onLive(true);
   }
 
+  /** The guest stopped recording: the capture device closes (the OSD is told through onLive). */
   stop(): void {
     this.stopCapture();
   }
 
+  /** The guest's record volume per channel (0..65535), applied to what is captured next. */
   volume(levels: number[]): void {
     this.levels = levels;
   }
 
+  /** The guest's record mute: sends silence while set. */
   mute(muted: boolean): void {
     this.muted = muted;
   }
 
+  /** Stops capturing for good (the SPICE channel or the viewer went); safe to call twice. */
   close(): void {
     this.stopCapture();
   }
 
+  /** The figures now (a new object). */
   figures(): MicFigures {
     return { state: this.device ? 'live' : this.host ? 'idle' : 'off', framesSent: this.framesSent };
   }

@@ -23,6 +23,10 @@ import { GlasspaneError } from '../errors.js';
 import type { Rect } from './geometry.js';
 import type { SdlFormat } from './pixel-format.js';
 
+/**
+ * A frame buffer's layout: `width` × `height` pixels, `stride` bytes per row, pixel format.
+ * Checked by checkFrame() before every native call.
+ */
 export interface FrameGeometry {
   width: number;
   height: number;
@@ -31,6 +35,11 @@ export interface FrameGeometry {
   format: SdlFormat;
 }
 
+/**
+ * An overlay's pixels: `width` × `height` (each 1..4096) 4-byte pixels, `stride` bytes per row.
+ * The presenter keeps a reference to `pixels` (it re-uploads them when the renderer is recreated),
+ * so the caller must not change them while the slot shows them; give a new image instead.
+ */
 export interface OverlayImage {
   pixels: Uint8Array;
   width: number;
@@ -41,6 +50,7 @@ export interface OverlayImage {
   order: 'bgra' | 'rgba';
 }
 
+/** Where and whether overlay slot content is drawn (see NativePresenter.setOverlay). */
 export interface OverlayPlacement {
   /** Top-left corner in frame pixels (may be partly outside the frame: it is cut at the edges). */
   x: number;
@@ -50,8 +60,10 @@ export interface OverlayPlacement {
   image?: OverlayImage;
 }
 
+/** How the frame is scaled to its destination: nearest neighbour (sharp, for integer scales) or linear. */
 export type Scaling = 'nearest' | 'linear';
 
+/** What the presenter learned about the window's renderer, for the OSD and the choice of renderer. */
 export interface PresenterInfo {
   /** SDL's name for the renderer: software, opengl, opengles2, … */
   renderer: string;
@@ -71,7 +83,9 @@ const FRAME_FORMATS: Record<SdlFormat, { code: number; bpp: 3 | 4 }> = {
   bgr24: { code: 2, bpp: 3 },
   rgb24: { code: 3, bpp: 3 },
 };
+/** Largest frame width or height the presenter takes, in pixels (readFrame's bound too). */
 export const MAX_FRAME_DIMENSION = 16384;
+/** Largest overlay width or height, in pixels. */
 export const MAX_OVERLAY_DIMENSION = 4096;
 /** Overlay slots; drawn in slot order (higher on top). */
 export const OVERLAY_SLOTS = 8;
@@ -129,6 +143,13 @@ function checkOverlay(img: OverlayImage): number {
 /** One presenter per window: two would each take the other's renderer marker for their own. */
 const attached = new Set<number>();
 
+/**
+ * The presenter (see the module comment) of one SDL window, made by attach(). Main thread only.
+ * Every argument is checked before the native call: a bad one throws GlasspaneError
+ * ERR_PRESENT_GEOMETRY (a bug in the caller); a call after close() throws ERR_PRESENTER; SDL
+ * failures inside the addon (the window destroyed, a texture that cannot be made) throw a plain
+ * Error with SDL's message. Calls block only for the upload (setFrame) and the vsync wait (present).
+ */
 export class NativePresenter {
   private generation: number;
   private frame: { buf: Uint8Array; g: FrameGeometry } | null = null;
@@ -142,7 +163,11 @@ export class NativePresenter {
     this.generation = handle.check();
   }
 
-  /** Attaches to an SDL window of @kmamal/sdl (by its id). */
+  /**
+   * Attaches to an SDL window of @kmamal/sdl (by its id). Throws GlasspaneError ERR_PRESENTER off
+   * the main thread, when the window already has a presenter, or when the addon cannot use the
+   * window's SDL (not loaded, too old, the window gone, no usable renderer).
+   */
   static attach(window: { id: number }): NativePresenter {
     if (!isMainThread) throw new GlasspaneError('ERR_PRESENTER', 'the presenter works on the JS main thread only', 'present from the thread that opened the SDL window (SDL\'s video calls belong to it)');
     if (attached.has(window.id)) throw new GlasspaneError('ERR_PRESENTER', `window ${window.id} already has a presenter`, 'close the first presenter before attaching another');
@@ -161,12 +186,20 @@ export class NativePresenter {
     return new NativePresenter(handle, window.id);
   }
 
+  /**
+   * What the presenter knows of the renderer now (see PresenterInfo). Throws Error when the window is gone.
+   */
   info(): PresenterInfo {
     const i = this.handle.info();
     return { renderer: i.renderer, software: i.software, textureFormat: i.textureFormat, glRenderer: i.glRenderer, generation: i.generation };
   }
 
-  /** Shows `buf` from the next present() on; uploads `rects` of it (undefined = all). Returns the bytes uploaded. */
+  /**
+   * Shows `buf` from the next present() on; uploads `rects` of it (undefined, or more than
+   * MAX_RECTS, = all). Returns the bytes uploaded. `buf` stays the caller's, but the presenter
+   * keeps a reference and may upload it again until the next setFrame() or close() (see the
+   * damage contract above), so it must stay valid and unchanged until then.
+   */
   setFrame(buf: Uint8Array, g: FrameGeometry, rects?: readonly Rect[]): number {
     const f = checkFrame(buf, g);
     const packed = packRects(rects, g.width, g.height);

@@ -4,12 +4,16 @@
  * frame. Also the help overlay and the full-window message screen shown before any frame.
  */
 import { createCanvas } from '@napi-rs/canvas';
-import { textPanel, wrapText, type TextPanel } from '../text-panel.js';
+import { textPanel, wrapText, type TextPanel } from '../draw/text-panel.js';
 import { BGRA } from '../kvmfr/pixels.js';
 
 /** An opaque panel of text: width * 4 bytes per row, BGRA, alpha 255. */
 export type Panel = TextPanel;
 
+/**
+ * What the OSD panel shows. Messages are the last three given, each cut at 400 characters and
+ * wrapped to the panel.
+ */
 export interface OsdFigures {
   /** Renders per second (frames presented, including cursor-only redraws). */
   fps: number;
@@ -28,6 +32,10 @@ export interface OsdFigures {
   messages: string[];
 }
 
+/**
+ * Draws the OSD panel; keeps the last one and its text so an unchanged OSD costs nothing. The
+ * returned panel is the Osd's: it stays valid (and unchanged) until a render with other text.
+ */
 export class Osd {
   private key = '';
   private panel: Panel | null = null;

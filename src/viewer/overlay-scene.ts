@@ -18,6 +18,10 @@ const SLOT = { cursor: 0, osd: 1, help: 2 } as const;
 /** Where the OSD goes, frame pixels from the top-left corner. */
 const OSD_AT = 8;
 
+/**
+ * The viewer's overlays (cursor in slot 0, OSD in 1, help in 2) for one presenter. Main thread
+ * only; the images it hands to the target stay the scene's and must not be changed by it.
+ */
 export class OverlayScene {
   /** The guest cursor: hotspot position in frame pixels. */
   readonly cursor = { visible: false, x: 0, y: 0 };
@@ -29,6 +33,7 @@ export class OverlayScene {
 
   constructor(private readonly escapeName: string) {}
 
+  /** A new guest cursor shape (null: none); its pixels are used without a copy (see CursorOverlay). */
   setCursorShape(shape: CursorImage | null): void {
     this.cursorOverlay.setShape(shape);
   }

@@ -5,8 +5,15 @@
  */
 import type { FrameInfo } from '../kvmfr/frame.js';
 
+/**
+ * The SDL texture formats frames are shown in (byte order of a pixel; the 24-bit ones have 3-byte pixels).
+ */
 export type SdlFormat = 'bgra32' | 'rgba32' | 'bgr24' | 'rgb24';
 
+/**
+ * presentableFormat()'s answer: the SDL format and the frame's pixel geometry (from the validated
+ * FrameInfo), or the message to show instead of the frame.
+ */
 export type Presentable =
   | { ok: true; sdlFormat: SdlFormat; width: number; height: number; stride: number; bytesPerPixel: 3 | 4 }
   | { ok: false; message: string };

@@ -13,8 +13,13 @@ import { native } from '../native.js';
 import { RelativePointer } from './relative-pointer.js';
 import type { Sdl, SdlWindow } from './sdl.js';
 
+/** How relative motion is made now: off, SDL's relative mouse mode, or the warp fallback. */
 export type RelativeMode = 'off' | 'sdl' | 'warp';
 
+/**
+ * Relative motion for capture (see the module comment), for one SDL window. Main thread only
+ * (SDL's mouse state belongs to it). `warn` is told once when SDL refuses relative mode.
+ */
 export class RelativeMouse {
   private mode: RelativeMode = 'off';
   private warned = false;
@@ -26,6 +31,7 @@ export class RelativeMouse {
     private readonly warn: (message: string) => void,
   ) {}
 
+  /** The mode in use now. */
   get current(): RelativeMode {
     return this.mode;
   }

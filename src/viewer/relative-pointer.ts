@@ -14,6 +14,7 @@ export interface PointerStep {
   warp: boolean;
 }
 
+/** The re-centring decisions above: pure, with the settle time (ms) and a clock tests can replace. */
 export class RelativePointer {
   private settlingUntil = 0;
 

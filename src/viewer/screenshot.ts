@@ -4,6 +4,12 @@ import type { FrameInfo } from '../kvmfr/frame.js';
 import { channelOrder, presentableFormat } from './pixel-format.js';
 import { GlasspaneError } from '../errors.js';
 
+/**
+ * Encodes the frame's pixels as a PNG of the frame's size (a new buffer). `data` must hold the
+ * rows `info.geometry` describes (a frame the relay handed out does). The pixels are read before
+ * the first await, so `data` need only stay valid for the synchronous part of the call. Rejects
+ * with GlasspaneError ERR_FORMAT for a format the viewer cannot show (RGBA10, RGBA16F).
+ */
 export async function framePng(info: FrameInfo, data: Buffer): Promise<Buffer> {
   const p = presentableFormat(info);
   if (!p.ok) throw new GlasspaneError('ERR_FORMAT', p.message);

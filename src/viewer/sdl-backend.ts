@@ -16,6 +16,7 @@ import type { WindowBackend, WindowEvents } from './window-backend.js';
 
 const log = debuglog('glasspane:viewer');
 
+/** How SdlWindowBackend.open() makes the window: title, size in window units, fullscreen at start, vsync. */
 export interface SdlWindowOptions {
   title: string;
   width: number;
@@ -26,6 +27,11 @@ export interface SdlWindowOptions {
   warn: (message: string) => void;
 }
 
+/**
+ * The SDL WindowBackend (see the module comment). Main thread only; made by open(), which throws
+ * loadSdl()'s GlasspaneErrors (ERR_NO_DISPLAY, ERR_NO_SDL) and NativePresenter.attach()'s
+ * ERR_PRESENTER (the window is destroyed again then).
+ */
 export class SdlWindowBackend extends EventEmitter<WindowEvents> implements WindowBackend {
   private readonly presenter: NativePresenter;
   private readonly relative: RelativeMouse;

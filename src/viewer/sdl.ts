@@ -5,9 +5,16 @@
 import { GlasspaneError } from '../errors.js';
 import { native } from '../native.js';
 
+/** The @kmamal/sdl module as loadSdl() returns it. */
 export type Sdl = typeof import('@kmamal/sdl');
+/** A window of @kmamal/sdl. */
 export type SdlWindow = ReturnType<Sdl['video']['createWindow']>;
 
+/**
+ * Loads @kmamal/sdl (once; Node caches the import). Main thread only: SDL's video calls belong
+ * to the thread that loaded it. Throws GlasspaneError ERR_NO_DISPLAY when neither DISPLAY nor
+ * WAYLAND_DISPLAY is set, ERR_NO_SDL when the binding does not load (the fix says how to build it).
+ */
 export async function loadSdl(): Promise<Sdl> {
   if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
     throw new GlasspaneError('ERR_NO_DISPLAY', 'no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset)', 'run inside a desktop session, or add --headless to consume frames without a window');

@@ -5,6 +5,10 @@
  */
 import { LatencySamples } from '../relay/stats.js';
 
+/**
+ * The figures of the last tick(): rates per second, latencies and render cost in ms, and the
+ * running counts.
+ */
 export interface ViewerFigures {
   /** Renders per second over the last tick. */
   fps: number;
@@ -20,6 +24,10 @@ export interface ViewerFigures {
   renders: number;
 }
 
+/**
+ * Counts renders and presented guest frames as they happen; tick() (once a second) turns them
+ * into rates. Single-threaded; times in ms.
+ */
 export class ViewerStats {
   frames = 0;
   renders = 0;
@@ -30,16 +38,22 @@ export class ViewerStats {
   private readonly present = new LatencySamples(4096);
   figures: ViewerFigures = { fps: 0, ups: 0, latencyMs: null, latencyP99Ms: null, presentMs: null, frames: 0, renders: 0 };
 
+  /** A guest frame was presented `latencyMs` after the relay copied it out of the region. */
   frame(latencyMs: number): void {
     this.frames++;
     this.latency.add(latencyMs);
   }
 
+  /** A present happened; the render call took `costMs`. */
   render(costMs: number): void {
     this.renders++;
     this.present.add(costMs);
   }
 
+  /**
+   * Turns the counts since the last tick into rates (per second of `now` − last tick, ms) and
+   * starts a new window; returns (and keeps in `figures`) a new object.
+   */
   tick(now = performance.now()): ViewerFigures {
     const secs = Math.max(0.001, (now - this.lastTick) / 1000);
     this.figures = {

@@ -26,6 +26,11 @@ import { uuidMismatchWarning } from '../spice/main-channel.js';
 
 const log = debuglog('glasspane:viewer');
 
+/**
+ * What a Viewer shows and where input goes. Sizes in window units, times in ms. The sink, the
+ * clipboard and audio bridges are the caller's: the viewer uses them while it runs, closes the
+ * audio bridge when it closes, and leaves the sink and the clipboard bridge to the caller.
+ */
 export interface ViewerOptions {
   shm: string;
   /** Initial window size (default 1280x720). */
@@ -63,6 +68,11 @@ export interface FrameSourceFigures {
   skipped: number;
 }
 
+/**
+ * One viewer window (see the module comment). Main thread only (SDL). Guest data reaches it
+ * validated by the relay thread; whatever goes wrong presenting is shown as a message, never
+ * thrown. Frames the relay copied stay in its mailbox slots; the viewer holds one at a time.
+ */
 export class Viewer {
   private readonly source: FrameSource;
   private backend: WindowBackend | null = null;
@@ -91,7 +101,12 @@ export class Viewer {
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
 
-  /** Opens the window and starts showing frames; resolves when the user quits or close() is called. */
+  /**
+   * Opens the window and starts showing frames; resolves when the user quits or close() is
+   * called. Rejects before the window shows with GlasspaneError ERR_NO_DISPLAY / ERR_NO_SDL /
+   * ERR_PRESENTER (the window cannot be made or drawn in), ERR_AUDIO_DEVICE (an unknown
+   * --audio-device) or ERR_CONFIG (an unknown escape key). Call it once.
+   */
   async run(): Promise<void> {
     const size = this.o.size ?? { width: 1280, height: 720 };
     const open = this.o.openWindow ?? ((w) => SdlWindowBackend.open(w));
@@ -126,6 +141,10 @@ export class Viewer {
     await this.finished;
   }
 
+  /**
+   * Stops everything: capture released, the relay thread and audio closed, the window destroyed;
+   * then run() resolves. Does not close the input sink (the caller's). Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

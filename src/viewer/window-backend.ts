@@ -20,6 +20,10 @@ export interface WindowKey {
   numlock?: boolean;
 }
 
+/**
+ * The events a WindowBackend emits, on the main thread (SDL's event loop). Coordinates are window
+ * pixels of the drawable (HiDPI aware).
+ */
 export interface WindowEvents {
   close: [];
   /** The window moved or changed size (a resize, fullscreen on or off). */
@@ -44,6 +48,7 @@ export interface WindowEvents {
 export interface FrameSurface {
   /** Shows `data` from the next present() on; uploads `rects` of it (undefined = all). `data` stays valid until the next setFrame(). */
   setFrame(data: Uint8Array, geometry: FrameGeometry, rects: readonly Rect[] | undefined): void;
+  /** Sets, moves, shows or hides overlay `slot` (see NativePresenter.setOverlay). */
   setOverlay(slot: number, placement: OverlayPlacement): void;
   /** Draws the frame into `dst` (window pixels) with the visible overlays, and presents. */
   present(dst: Rect, scaling: Scaling): void;
@@ -51,12 +56,20 @@ export interface FrameSurface {
   showMessage(lines: string[]): void;
 }
 
+/**
+ * A window the viewer draws in and takes input from (see the module comment). Main thread only;
+ * calls block only for texture uploads (setFrame, setOverlay) and a present's vsync wait.
+ */
 export interface WindowBackend extends FrameSurface, Pick<EventEmitter<WindowEvents>, 'on' | 'off' | 'once'> {
   /** Drawable size in pixels (HiDPI aware). */
   readonly pixelWidth: number;
+  /** Drawable height in pixels. */
   readonly pixelHeight: number;
+  /** True once the window is gone (destroy() or closed by SDL); calls then do nothing or return false. */
   readonly destroyed: boolean;
+  /** Sets the window title (ignored once destroyed). */
   setTitle(title: string): void;
+  /** Switches fullscreen on the display under the window, or back to the window it was. */
   toggleFullscreen(): void;
   /**
    * Capture on: pointer hidden and confined, keyboard grabbed, and with `relative` the pointer's
@@ -66,8 +79,10 @@ export interface WindowBackend extends FrameSurface, Pick<EventEmitter<WindowEve
   setCapture(on: boolean, relative: boolean): boolean;
   /** The host's lock keys now, or null when unknown. */
   hostLocks(): Required<LockState> | null;
-  /** The desktop clipboard and audio devices, for the clipboard and audio bridges. */
+  /** The desktop clipboard (for the clipboard bridge), or null when the backend has none. */
   readonly clipboard: (HostClipboard & { on(event: 'update', fn: () => void): unknown; off?(event: 'update', fn: () => void): unknown }) | null;
+  /** The host's audio devices, or null without audio support. */
   readonly audio: AudioHost | null;
+  /** Frees the presenter's textures and closes the window. Call once; the backend is unusable after. */
   destroy(): void;
 }

@@ -18,6 +18,7 @@ export function asciiOnly(text: string): string {
     .replace(/[^\x20-\x7e]/g, '?');
 }
 
+/** What the window title is made of. `title` may come from the guest: windowTitle() cleans it. */
 export interface TitleParts {
   /** --title, or what the guest says it is ("looking-glass-host B7 on Windows 11"). */
   title: string;
@@ -26,6 +27,10 @@ export interface TitleParts {
   escapeKey: string;
 }
 
+/**
+ * "glasspane - TITLE (capture: KEY releases)": printable ASCII only, the title cut at 160
+ * characters, so guest text cannot put control characters or a megabyte into the window manager.
+ */
 export function windowTitle(p: TitleParts): string {
   const title = asciiOnly(p.title).slice(0, MAX_TITLE);
   return `glasspane${title ? ` - ${title}` : ''}${p.capture ? ` (capture: ${asciiOnly(p.escapeKey)} releases)` : ''}`;

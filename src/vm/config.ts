@@ -36,6 +36,12 @@ const disk = z
   })
   .refine((d) => (d.file === undefined) !== (d.nvme === undefined), { message: 'give exactly one of file = "PATH" or nvme = "0000:23:00.0"' });
 
+/**
+ * The VM file's schema (docs/vm.md "The VM file"): strict objects (unknown keys are errors),
+ * defaults filled in, PCI addresses normalized, and the cross-key rules (a region size that fits
+ * its resolution and is a power of two). Paths stay as written; parseVmConfig() makes them
+ * absolute.
+ */
 export const vmConfigSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { message: 'use letters, digits, ".", "_" or "-" (at most 63), e.g. name = "win11"' }),
@@ -156,8 +162,10 @@ export const vmConfigSchema = z
     }
   });
 
+/** A validated VM config, defaults filled in (what parseVmConfig() and loadVmConfig() return). */
 export type VmConfig = z.output<typeof vmConfigSchema>;
 
+/** A VM config with the file it came from. */
 export interface LoadedVmConfig {
   config: VmConfig;
   /** Absolute path of the TOML file. */
@@ -187,7 +195,10 @@ function formatIssues(file: string, issues: z.core.$ZodIssue[], raw: unknown, te
 
 /**
  * Validates an already-parsed TOML object; `file` is used in messages and for relative paths,
- * `text` (the file's text, when there is one) to point at FILE:LINE:COLUMN.
+ * `text` (the file's text, when there is one) to point at FILE:LINE:COLUMN. Returns the config
+ * with defaults filled in and every path absolute. Throws GlasspaneError ERR_CONFIG listing every
+ * problem found (unknown keys, missing or mistyped values, bad PCI addresses, a region size that
+ * is too small or not a power of two). Checks the file only, not the host (runDoctor does).
  */
 export function parseVmConfig(raw: unknown, file: string, text?: string): VmConfig {
   const result = vmConfigSchema.safeParse(raw);
@@ -218,21 +229,31 @@ function resolvePaths(c: VmConfig, dir: string): VmConfig {
   };
 }
 
+/**
+ * Reads, parses and validates the VM file at `file` (synchronous reads; async for the callers'
+ * sake). Throws GlasspaneError ERR_CONFIG when it is missing, unreadable, not TOML or not valid
+ * (see parseVmConfig), naming FILE:LINE:COLUMN where it can.
+ */
 export async function loadVmConfig(file: string): Promise<LoadedVmConfig> {
   const text = readConfigText(file, 'the VM config', 'give the path of a .toml file (see examples/vm-smoke.toml)');
   return { config: parseVmConfig(parseTomlText(file, text), file, text), file: path.resolve(file) };
 }
 
-/** Every PCI address the VM lends to vfio-pci, in binding order (GPU functions first). */
+/** Every PCI address the VM lends to vfio-pci, in binding order (GPU functions first), normalized. */
 export function passthroughAddresses(c: VmConfig): string[] {
   return [...(c.gpu?.functions ?? []), ...c.disk.flatMap((d) => (d.nvme ? [d.nvme] : [])), ...(c.usb?.controllers ?? [])];
 }
 
+/**
+ * The region's size in bytes: `region.size` when given (validated by the schema), else the B7 rule
+ * for its resolution; null without a region.
+ */
 export function regionBytes(c: VmConfig): number | null {
   if (!c.region) return null;
   return c.region.size ? parseSize(c.region.size)! : regionBytesFor(c.region.width, c.region.height, c.region.hdr);
 }
 
+/** Virtual CPUs: sockets × cores × threads. */
 export function vcpuCount(c: VmConfig): number {
   return c.cpu.sockets * c.cpu.cores * c.cpu.threads;
 }

@@ -1,7 +1,8 @@
 /**
- * Host checks for GPU passthrough, each with a verdict and the fix (spec §2). Reads sysfs, /proc
- * and /dev through a HostRoot (never dmesg, never a command), so `--root` trees give the same
- * answers as the live host. Check ids are stable: scripts and `vm up` match on them.
+ * Host checks for GPU passthrough, each with a verdict and the fix (docs/vm.md "doctor" lists
+ * them). Reads sysfs, /proc and /dev through a HostRoot (never dmesg, never a command), so
+ * `--root` trees give the same answers as the live host. Check ids are stable: scripts and
+ * `vm up` match on them.
  */
 import { GlasspaneError } from '../errors.js';
 import { vcpuCount, regionBytes, passthroughAddresses, type VmConfig } from './config.js';
@@ -11,16 +12,7 @@ import { isDisplay, listPciDevices, readPciDevice, type PciDevice } from './pci.
 import { formatSize, parseSize } from './region-size.js';
 import { kvmChecks, type KvmProbe } from './kvm-check.js';
 import { permissionFix } from '../permission-fix.js';
-
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-export interface Check {
-  id: string;
-  status: CheckStatus;
-  message: string;
-  /** What to do about a warn/fail; null for ok. */
-  fix: string | null;
-}
+import type { Check } from './check.js';
 
 const ok = (id: string, message: string): Check => ({ id, status: 'ok', message, fix: null });
 const warn = (id: string, message: string, fix: string): Check => ({ id, status: 'warn', message, fix });

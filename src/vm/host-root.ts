@@ -10,6 +10,11 @@
 import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import path from 'node:path';
 
+/**
+ * The host's files under `root` (default "/", the live host; resolved to an absolute path). Every
+ * method takes a host path (absolute, as on a live host: anything else throws Error) and never
+ * writes. Reads are async and reject only for errors other than absence (EACCES, EIO…).
+ */
 export class HostRoot {
   /** Absolute directory standing for "/" ("/" on a live host). */
   readonly root: string;
@@ -18,6 +23,7 @@ export class HostRoot {
     this.root = path.resolve(root);
   }
 
+  /** True when the root is "/" (the real host, not a captured or fake tree). */
   get isLiveHost(): boolean {
     return this.root === '/';
   }
@@ -68,6 +74,7 @@ export class HostRoot {
     }
   }
 
+  /** True when the path exists, or is a symlink (even a dangling one). */
   async exists(hostPath: string): Promise<boolean> {
     return (await this.stat(hostPath)) !== null || (await this.linkName(hostPath)) !== null;
   }

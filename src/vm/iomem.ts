@@ -16,6 +16,10 @@ interface Range {
   name: string;
 }
 
+/**
+ * The ranges of /proc/iomem text, in file order (nesting is not kept: containment is by address).
+ * Lines that do not parse are skipped.
+ */
 export function parseIomem(text: string): Range[] {
   const out: Range[] = [];
   for (const line of text.split('\n')) {
@@ -42,6 +46,10 @@ export function framebufferOwners(text: string): Set<string> | null {
   return owners;
 }
 
+/**
+ * framebufferOwners() of the host's /proc/iomem; an empty set when the file is absent (a fake tree
+ * without it), null when the addresses are hidden (not root).
+ */
 export async function readFramebufferOwners(host: HostRoot): Promise<Set<string> | null> {
   const text = await host.read('/proc/iomem');
   return text === null ? new Set() : framebufferOwners(text);

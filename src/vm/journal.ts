@@ -11,6 +11,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { GlasspaneError } from '../errors.js';
 
+/**
+ * One PCI function as it was before glasspane changed it: its address and the driver and
+ * driver_override to put back.
+ */
 export interface JournalDevice {
   address: string;
   /** Driver bound before glasspane touched it; null when it was unbound. */
@@ -30,6 +34,7 @@ export interface JournalFramebuffer {
   device: string;
 }
 
+/** The journal file's content (JSON, version 1); see the module comment for its lifetime. */
 export interface Journal {
   version: 1;
   /** Who wrote it: "vfio" for the command, "vm:NAME" for a VM. */
@@ -43,11 +48,19 @@ export interface Journal {
   consoles: JournalAttribute[];
 }
 
+/**
+ * An empty journal for `owner` ("vfio" or "vm:NAME") and the --root the writes go to, stamped with
+ * this process's pid and the time.
+ */
 export function newJournal(owner: string, root: string): Journal {
   return { version: 1, owner, pid: process.pid, createdAt: new Date().toISOString(), root, devices: [], framebuffers: [], consoles: [] };
 }
 
-/** Writes via a temp file + fsync + rename, so a crash leaves the old or the new journal, never half. */
+/**
+ * Writes via a temp file + fsync + rename, so a crash leaves the old or the new journal, never
+ * half. The folder is made (mode 0700) when missing, the file is 0600. Rejects with the errno
+ * error of the write (a read-only or full /run).
+ */
 export async function writeJournal(file: string, journal: Journal): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -61,7 +74,11 @@ export async function writeJournal(file: string, journal: Journal): Promise<void
   await fs.rename(tmp, file);
 }
 
-/** The journal at `file`, or null when there is none. */
+/**
+ * The journal at `file`, or null when there is none. Rejects with GlasspaneError
+ * ERR_JOURNAL_CORRUPT when it is not a version-1 journal (the fix says how to restore by hand),
+ * and with the errno error of a read that fails otherwise.
+ */
 export async function readJournal(file: string): Promise<Journal | null> {
   let text: string;
   try {
@@ -85,6 +102,7 @@ export async function readJournal(file: string): Promise<Journal | null> {
   }
 }
 
+/** Deletes the journal (no error when it is already gone): the host is back as it was. */
 export async function removeJournal(file: string): Promise<void> {
   await fs.rm(file, { force: true });
 }

@@ -9,11 +9,12 @@
 import { userInfo } from 'node:os';
 import { native } from '../native.js';
 import type { HostRoot } from './host-root.js';
-import type { Check, CheckStatus } from './doctor.js';
+import type { Check, CheckStatus } from './check.js';
 import { permissionFix } from '../permission-fix.js';
 
 /** Opens a KVM device and returns its API version; throws an errno error (code, syscall, path). */
 export type KvmProbe = (path: string) => number;
+/** The real probe: the addon opens the device and asks (synchronous: open(2) and one ioctl). */
 export const probeKvm: KvmProbe = (p) => native.kvmApiVersion(p);
 
 /** The API version every KVM since Linux 2.6.22 reports (QEMU refuses any other). */

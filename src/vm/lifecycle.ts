@@ -35,7 +35,10 @@ export type { LifecycleContext } from './vm-host.js';
 export { mapRunState, superviseVm, vmStatus, type StatusReport } from './vm-watch.js';
 export { vmDown, type DownOptions } from './vm-down.js';
 
-/** What `vm up --dry-run` prints. */
+/**
+ * What `vm up --dry-run` prints: the QEMU command (one flag per line), every planned sysfs write,
+ * and notes on files it would create.
+ */
 export interface DryRunReport {
   command: string;
   writes: PlannedWrite[];
@@ -65,7 +68,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
   return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
 }
 
-/** How `vm up` supervises and whether it stays attached. */
+/** How vmUp() keeps watch over the VM after starting it. */
 export interface UpOptions {
   /** 'detached': spawn `glasspane vm supervise NAME` (the CLI); 'inline': run it in this process. */
   supervise: 'detached' | 'inline' | 'none';
@@ -75,7 +78,10 @@ export interface UpOptions {
   foreground?: boolean;
 }
 
-/** A VM that `vm up` left running. */
+/**
+ * A started VM: its state file's content, the QEMU child (unreferenced unless `foreground`), and
+ * the inline supervisor's run.
+ */
 export interface UpResult {
   state: VmState;
   child: ChildProcess;
@@ -142,6 +148,11 @@ async function undoUp(ctx: LifecycleContext, config: VmConfig, paths: RuntimePat
 /**
  * Starts the VM: host checks → bind (journal) → firmware vars → region → QEMU → QMP → running.
  * On any failure after the bind, QEMU is killed and the host restored before the error is thrown.
+ * Rejects with GlasspaneError: ERR_VM_RUNNING / ERR_JOURNAL_EXISTS (an earlier run is not over),
+ * ERR_HOST_NOT_READY (a check this VM needs failed), bindDevices()'s errors, ERR_QEMU_SPAWN (no
+ * QEMU binary), ERR_QEMU_EXITED (QEMU quit or QMP never answered; the message quotes its log),
+ * ERR_VM_NOT_RUNNING, or ERR_ROLLBACK_FAILED when restoring the host failed too (the fix names
+ * `vfio restore`). Needs root for passthrough (sysfs writes).
  */
 export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOptions): Promise<UpResult> {
   const log = ctx.log ?? (() => {});

@@ -5,10 +5,17 @@
 import { GlasspaneError } from '../errors.js';
 import type { HostRoot } from './host-root.js';
 
+/**
+ * sysfs folders the readers use, as host paths (HostRoot adds --root): the devices, the drivers,
+ * the IOMMU groups.
+ */
 export const PCI_DEVICES = '/sys/bus/pci/devices';
+/** See PCI_DEVICES. */
 export const PCI_DRIVERS = '/sys/bus/pci/drivers';
+/** See PCI_DEVICES. */
 export const IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
+/** One PCI function as sysfs shows it at the time it was read (a snapshot: binding changes it). */
 export interface PciDevice {
   /** Full address, domain included: "0000:2f:00.0". */
   address: string;
@@ -31,7 +38,10 @@ export interface PciDevice {
 const FULL_ADDRESS = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/;
 const SHORT_ADDRESS = /^([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/;
 
-/** Accepts "0000:2f:00.0" or lspci's "2f:00.0" (any case); returns the full lower-case form. */
+/**
+ * Accepts "0000:2f:00.0" or lspci's "2f:00.0" (any case); returns the full lower-case form.
+ * Throws GlasspaneError ERR_PCI_ADDRESS for anything else (the fix shows the form).
+ */
 export function normalizePciAddress(input: string): string {
   const s = input.trim().toLowerCase();
   if (FULL_ADDRESS.test(s)) return s;
@@ -58,17 +68,24 @@ export function xorgBusId(address: string): string {
   return domain === 0 ? `PCI:${bus}:${dev}:${fn}` : `PCI:${bus}@${domain}:${dev}:${fn}`;
 }
 
+/** The 24-bit class code (class, subclass, prog-if); 0 when sysfs had none. */
 export function classCode(dev: Pick<PciDevice, 'class'>): number {
   return parseInt(dev.class, 16) || 0;
 }
+/** True for a display controller (class 0x03: VGA, 3D, other display). */
 export function isDisplay(dev: Pick<PciDevice, 'class'>): boolean {
   return classCode(dev) >> 16 === 0x03;
 }
+/** True for a bridge (class 0x06): never passed through, ignored when judging a group. */
 export function isBridge(dev: Pick<PciDevice, 'class'>): boolean {
   return classCode(dev) >> 16 === 0x06;
 }
 
-/** Reads one device; null when the address is not present. */
+/**
+ * Reads one device; null when the address is not present. `address` must be a full address
+ * (normalizePciAddress): it becomes part of a path. Rejects with the errno error of a read that
+ * fails for another reason than absence.
+ */
 export async function readPciDevice(host: HostRoot, address: string): Promise<PciDevice | null> {
   const dir = `${PCI_DEVICES}/${address}`;
   const vendor = await host.read(`${dir}/vendor`);
@@ -89,7 +106,10 @@ export async function readPciDevice(host: HostRoot, address: string): Promise<Pc
   };
 }
 
-/** Reads a device that must exist; the error names the address and how to find the right one. */
+/**
+ * Reads a device that must exist; rejects with GlasspaneError ERR_PCI_NOT_FOUND naming the
+ * address and how to find the right one.
+ */
 export async function requirePciDevice(host: HostRoot, address: string): Promise<PciDevice> {
   const dev = await readPciDevice(host, address);
   if (!dev) {
@@ -102,6 +122,10 @@ export async function requirePciDevice(host: HostRoot, address: string): Promise
   return dev;
 }
 
+/**
+ * Every PCI function under /sys/bus/pci/devices, in address order; [] when sysfs is absent.
+ * Rejects with the errno error of a read that fails for another reason than absence (EACCES…).
+ */
 export async function listPciDevices(host: HostRoot): Promise<PciDevice[]> {
   const out: PciDevice[] = [];
   for (const name of await host.list(PCI_DEVICES)) {
@@ -112,6 +136,7 @@ export async function listPciDevices(host: HostRoot): Promise<PciDevice[]> {
   return out;
 }
 
+/** One IOMMU group: its number and its PCI functions (bridges included). */
 export interface IommuGroup {
   id: number;
   devices: PciDevice[];

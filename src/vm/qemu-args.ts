@@ -3,8 +3,8 @@
  * no environment, so `vm up --dry-run` prints exactly what `vm up` runs and tests check it
  * without QEMU. Always an argument array: QEMU is spawned without a shell.
  *
- * Modern spellings only (spec §3): `-machine ...,memory-backend=`, `hv-*` with dashes,
- * `password-secret` for SPICE, `server=on,wait=off`; none of `-soundhw`, `kvm=off`,
+ * Modern spellings only (docs/vm.md "The VM file"): `-machine ...,memory-backend=`, `hv-*` with
+ * dashes, `password-secret` for SPICE, `server=on,wait=off`; none of `-soundhw`, `kvm=off`,
  * `hv_vendor_id`, `-enable-kvm`. Passed-through cards sit behind their own pcie-root-port, as
  * libvirt does on q35, so guest drivers see a PCIe link.
  */
@@ -28,6 +28,11 @@ export interface RuntimePaths {
   spicePasswordCopy?: string;
 }
 
+/**
+ * The VM's socket paths: the config's QMP socket or NAME.qmp in `stateDir`, NAME.watch.qmp for
+ * the supervisor, the SPICE socket (NAME.spice when `socket = true`, the path given, or none), and
+ * the password copy when the config has a password file. Pure: creates nothing.
+ */
 export function runtimePaths(c: VmConfig, stateDir: string): RuntimePaths {
   const sock = c.spice?.socket;
   return {
@@ -38,6 +43,7 @@ export function runtimePaths(c: VmConfig, stateDir: string): RuntimePaths {
   };
 }
 
+/** Where `vm up` writes the SPICE password copy QEMU reads: NAME.spice-password in `stateDir`. */
 export function spicePasswordCopyPath(stateDir: string, name: string): string {
   return path.join(stateDir, `${name}.spice-password`);
 }
@@ -52,6 +58,11 @@ function esc(value: string): string {
 /** A flag and its value, kept together so --dry-run can print one flag per line. */
 export type QemuFlag = [flag: string, value?: string];
 
+/**
+ * The QEMU flags for `c` (validated by the schema, paths absolute) and `paths`, in command-line
+ * order, each flag with its value. Pure and total for a valid config: it throws nothing and reads
+ * nothing (the files named are checked by doctor and `vm up`).
+ */
 export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
   const f: QemuFlag[] = [];
   const kvm = c.qemu.accel === 'kvm';
@@ -183,6 +194,7 @@ export function audioFlags(machine: string): QemuFlag[] {
   ];
 }
 
+/** buildQemuFlags() flattened into the argv QEMU is spawned with (after the binary). */
 export function buildQemuArgs(c: VmConfig, paths: RuntimePaths): string[] {
   return buildQemuFlags(c, paths).flat().filter((x): x is string => x !== undefined);
 }

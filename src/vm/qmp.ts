@@ -19,12 +19,17 @@ import { GlasspaneError } from '../errors.js';
 
 const debug = debuglog('glasspane:vm');
 
+/** One QMP event as QEMU sent it (`data` unvalidated: read the keys you need defensively). */
 export interface QmpEvent {
   event: string;
   data?: Record<string, unknown>;
   timestamp?: { seconds: number; microseconds: number };
 }
 
+/**
+ * A command QEMU answered with an error: GlasspaneError ERR_QMP_COMMAND naming the command, QEMU's
+ * error class and its description.
+ */
 export class QmpCommandError extends GlasspaneError {
   constructor(command: string, cls: string, desc: string) {
     super('ERR_QMP_COMMAND', `QMP ${command} failed: ${cls}: ${desc}`, 'see the QEMU log in the state directory');
@@ -40,6 +45,11 @@ interface Pending {
 /** How many past events a QmpClient keeps. */
 export const MAX_KEPT_EVENTS = 256;
 
+/**
+ * One QMP connection (see the module comment), made by connectQmp() or handshake(). Main thread
+ * (socket events). QEMU is our own child and its replies are trusted to be QMP: lines that are not
+ * JSON are skipped, replies matched by id, unknown keys ignored.
+ */
 export class QmpClient extends EventEmitter {
   private buffer = '';
   private nextId = 1;
@@ -115,7 +125,11 @@ export class QmpClient extends EventEmitter {
     }
   }
 
-  /** Runs a command; `quit` resolves when QEMU closes the connection instead of replying. */
+  /**
+   * Runs a command; `quit` resolves when QEMU closes the connection instead of replying. Rejects
+   * with QmpCommandError (ERR_QMP_COMMAND) when QEMU answers with an error and GlasspaneError
+   * ERR_QMP_CLOSED when the connection is or becomes closed. No timeout of its own.
+   */
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
     if (this.socket.destroyed) {
       return Promise.reject(new GlasspaneError('ERR_QMP_CLOSED', `QMP connection is closed (${command})`, 'check `glasspane vm status NAME`'));
@@ -146,16 +160,25 @@ export class QmpClient extends EventEmitter {
     });
   }
 
+  /**
+   * Ends the connection at once (pending commands reject with ERR_QMP_CLOSED, `closed` resolves).
+   * Safe to call twice.
+   */
   close(): void {
     this.socket.end();
     this.socket.destroy();
   }
 
+  /** True once the socket is gone (closed by us or by QEMU). */
   get isClosed(): boolean {
     return this.socket.destroyed;
   }
 
-  /** Opens the connection and completes the handshake. */
+  /**
+   * Completes the handshake on a connected socket: waits up to `greetingTimeoutMs` for the greeting
+   * (ERR_QMP_BUSY without one: another client holds the monitor, or not QMP), then negotiates
+   * capabilities. `path` is for messages only.
+   */
   static async handshake(socket: net.Socket, greetingTimeoutMs: number, path: string): Promise<QmpClient> {
     const client = new QmpClient(socket);
     const greeting = await new Promise<Record<string, unknown> | null>((resolve) => {
@@ -179,6 +202,7 @@ export class QmpClient extends EventEmitter {
   }
 }
 
+/** How long connectQmp() keeps trying (ms) and how it learns QEMU exited meanwhile. */
 export interface ConnectOptions {
   /** Give up after this long (default 30 s). */
   timeoutMs?: number;
@@ -186,6 +210,13 @@ export interface ConnectOptions {
   stillStarting?: () => boolean;
 }
 
+/**
+ * Connects to the QMP socket at `path` and completes the handshake, retrying every 50 ms while the
+ * socket is missing or refuses. Rejects with GlasspaneError ERR_QMP_CONNECT at the deadline (or
+ * once `stillStarting()` says no), ERR_QMP_BUSY when another client holds the monitor,
+ * ERR_QMP_CLOSED / ERR_QMP_COMMAND when the handshake fails, or the errno error of any other
+ * connect failure (EACCES on a root-only socket). The caller owns the client and closes it.
+ */
 export async function connectQmp(path: string, opts: ConnectOptions = {}): Promise<QmpClient> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let lastErr: Error | null = null;

@@ -6,6 +6,7 @@
  */
 import { regionSizeMiB } from '../kvmfr/sizing.js';
 
+/** Bytes in a MiB. */
 export const MiB = 1024 * 1024;
 
 /** The rule itself lives with the KVMFR format (src/kvmfr/sizing.ts); this gives bytes. */

@@ -22,6 +22,10 @@ export interface SysfsWriter {
   write(hostPath: string, value: string): Promise<void>;
 }
 
+/**
+ * A sysfs write that failed (ERR_SYSFS_WRITE, with the kernel's errno and a fix for it) or never
+ * returned (ERR_SYSFS_STUCK, errno "ETIMEDOUT"). Carries the host path and the value written.
+ */
 export class SysfsWriteError extends GlasspaneError {
   /** errno name from the kernel ("EBUSY"), or "ETIMEDOUT" for a write that never returned. */
   readonly errno: string;
@@ -69,6 +73,11 @@ try { const fd = fs.openSync(p, 'w'); fs.writeSync(fd, v); fs.closeSync(fd); }
 catch (e) { process.stderr.write(JSON.stringify({ code: e.code || 'EIO', message: e.message })); process.exit(3); }
 `;
 
+/**
+ * The real writer (see the module comment): each write runs `node -e` in a child with a timeout
+ * (ms, default 10 s) under the HostRoot's prefix. Never blocks the event loop; a stuck child is
+ * left behind unreferenced (it may be unkillable) and the write rejects with ERR_SYSFS_STUCK.
+ */
 export class ChildProcessWriter implements SysfsWriter {
   constructor(
     private readonly host: HostRoot,

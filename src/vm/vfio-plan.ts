@@ -20,7 +20,11 @@ export const PLATFORM_DRIVERS = '/sys/bus/platform/drivers';
 /** Firmware framebuffer drivers old recipes unbind (efifb kernels, simpledrm kernels, vesafb). */
 const FRAMEBUFFER_DRIVERS = ['efi-framebuffer', 'simple-framebuffer', 'vesa-framebuffer'];
 
-/** What binding and giving back work on: the host's sysfs (read through HostRoot), the writer of its files, the journal. */
+/**
+ * Where the vfio operations read (`host`), write (`writer`: the real child-process writer, or the
+ * recording one for --dry-run) and keep their journal. Main thread; every write is awaited in
+ * order.
+ */
 export interface VfioContext {
   host: HostRoot;
   writer: SysfsWriter;
@@ -37,7 +41,7 @@ export interface PlannedWrite {
   why: string;
 }
 
-/** What a bind may do beyond the safe default. */
+/** Opt-ins of bindDevices()/planBind() beyond the safe default. */
 export interface BindOptions {
   /** Allow lending the boot GPU or the device under the active framebuffer. */
   forceBootGpu?: boolean;
@@ -47,7 +51,10 @@ export interface BindOptions {
   owner?: string;
 }
 
-/** A bind worked out before any write: the devices as they are now, the writes in order, and the journal to write first. */
+/**
+ * What bindDevices() will do (or did): the devices as they were, the writes in order, and the
+ * journal that records the original state. Built by planBind() from reads only.
+ */
 export interface BindPlan {
   /** Original state of every requested device, in the order given. */
   devices: PciDevice[];

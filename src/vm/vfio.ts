@@ -1,9 +1,9 @@
 /**
  * Lending PCI devices to vfio-pci and giving them back, safely.
  *
- * Order (what libvirt does, spec §1): driver_override ← "vfio-pci" → unbind from the current
- * driver → drivers_probe → re-read `driver` (drivers_probe reports success even when nothing
- * bound). Before the first write the original state goes to the journal; any failure rolls every
+ * Order (what libvirt does; docs/vm.md "vfio"): driver_override ← "vfio-pci" → unbind from the
+ * current driver → drivers_probe → re-read `driver` (drivers_probe reports success even when
+ * nothing bound). Before the first write the original state goes to the journal; any failure rolls every
  * device back to that state, and the journal stays on disk until the host is whole again.
  *
  * This module binds; the plan comes from vfio-plan.ts and giving back is vfio-restore.ts. The
@@ -25,7 +25,10 @@ const debug = debuglog('glasspane:vm');
  * Lends the devices to vfio-pci. The journal is written first and stays on disk after success
  * (it is how `vfio unbind`, `vfio restore` and `vm down` know what to give back). On any failure
  * the host is rolled back and the journal removed; if the rollback itself fails, the journal
- * stays and the error says to run `glasspane vfio restore`.
+ * stays and the error says to run `glasspane vfio restore`. Rejects with planBind()'s errors
+ * before any write, and afterwards with the failed write's SysfsWriteError (ERR_SYSFS_WRITE,
+ * ERR_SYSFS_STUCK) or a GlasspaneError for a driver that did not bind, its message saying whether
+ * the host was restored. Needs root on a live host (sysfs writes).
  */
 export async function bindDevices(ctx: VfioContext, addresses: string[], opts: BindOptions = {}): Promise<BindPlan> {
   const plan = await planBind(ctx.host, addresses, opts);

@@ -13,7 +13,7 @@ import { restoreFromJournal } from './vfio.js';
 import { releaseHost, type LifecycleContext } from './vm-host.js';
 import { hasRunHere, isVmProcess, journalPathFor, readState, statePath, unknownVm, writeState } from './vm-state.js';
 
-/** How `vm down` may go. */
+/** How patient vmDown() is with the guest. */
 export interface DownOptions {
   /** Seconds to wait for the guest after system_powerdown (default: the config's shutdown_timeout_s). */
   timeoutS?: number;

@@ -17,7 +17,10 @@ import type { VmState } from './vm-state.js';
 
 const debug = debuglog('glasspane:vm');
 
-/** What every lifecycle step works on: the host, the writer of its sysfs files, the state directory, progress lines. */
+/**
+ * What the lifecycle works through: the host (possibly a --root tree), the sysfs writer, the state
+ * folder (docs/vm.md "vm up / status / down") and where progress lines go. Main thread.
+ */
 export interface LifecycleContext {
   host: HostRoot;
   writer: SysfsWriter;

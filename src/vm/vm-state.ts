@@ -8,8 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { GlasspaneError } from '../errors.js';
 
+/**
+ * What `vm status` says of a VM: QEMU running, paused (QMP), stopped (exited cleanly or by `vm
+ * down`), crashed.
+ */
 export type VmStatus = 'running' | 'paused' | 'stopped' | 'crashed';
 
+/**
+ * A VM's state file (NAME.json): written by `vm up` once QEMU is spawned, read by `vm status` and
+ * `vm down`. Paths are absolute; `pid` is only trusted after isVmProcess() confirms it.
+ */
 export interface VmState {
   name: string;
   pid: number;
@@ -38,9 +46,16 @@ export function defaultStateDir(): string {
   return path.join(process.env.XDG_RUNTIME_DIR ?? path.join(os.tmpdir(), `glasspane-${process.getuid?.() ?? 'user'}`), 'glasspane');
 }
 
+/** The state file of VM `name` in state folder `dir` (NAME.json). */
 export const statePath = (dir: string, name: string) => path.join(dir, `${name}.json`);
+/** The host-state journal of VM `name` in state folder `dir` (NAME.journal.json). */
 export const journalPathFor = (dir: string, name: string) => path.join(dir, `${name}.journal.json`);
 
+/**
+ * The state of VM `name`, or null when it has none (never ran, or `vm down` finished). Rejects
+ * with GlasspaneError ERR_VM_STATE when the file cannot be read or is not JSON. The content is
+ * not validated beyond JSON: it is our own file.
+ */
 export async function readState(dir: string, name: string): Promise<VmState | null> {
   try {
     return JSON.parse(await fs.readFile(statePath(dir, name), 'utf8')) as VmState;
@@ -50,6 +65,10 @@ export async function readState(dir: string, name: string): Promise<VmState | nu
   }
 }
 
+/**
+ * Writes the state file atomically (temp file + rename, mode 0644: pids and paths only). Rejects
+ * with the errno error of the write.
+ */
 export async function writeState(dir: string, state: VmState): Promise<void> {
   const file = statePath(dir, state.name);
   // Readable by all (pids and paths only) so `vm status` works without root; QMP stays root-only.
@@ -79,6 +98,10 @@ export async function hasRunHere(dir: string, name: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * The error for a VM name that never ran from `dir`: GlasspaneError ERR_VM_UNKNOWN (returned, not
+ * thrown).
+ */
 export function unknownVm(dir: string, name: string): GlasspaneError {
   return new GlasspaneError('ERR_VM_UNKNOWN', `no VM named ${name} has run from ${dir}`, 'check the name (the name = key of its TOML file), or pass the --state-dir that `vm up` used');
 }

@@ -34,7 +34,10 @@ export async function superviseVm(ctx: LifecycleContext, name: string): Promise<
   return outcome;
 }
 
-/** What `vm status` reports (the keys in the order --json prints them). */
+/**
+ * What `vm status` reports (keys in the documented order); pid and socket are null for a VM that
+ * ran before and is gone.
+ */
 export interface StatusReport {
   name: string;
   status: VmStatus;

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EV_KEY, EV_REL, EV_SYN, EvdevReader, INPUT_EVENT_SIZE, REL_X, REL_Y, parseInputEvents, listEventDevices } from '../../guest-stub/evdev-reader.js';
 import { ECHO_TEXELS, EchoVerifier, M, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH, applyEvents, drawEcho, initialEchoState, isHeld, readEchoMarkers } from '../../guest-stub/evdev-echo.js';
-import { BarsScene, stampTimestamp } from '../../guest-stub/scenes.js';
+import { BarsScene, stampTimestamp } from '../../src/scenes/bars.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
 import { StubProducer } from '../../guest-stub/producer.js';
 import { FrameRelay } from '../../src/relay/frame-relay.js';
+import { coded } from '../support/errors.js';
 import { removeShm, shmPath } from '../support/helpers.js';
 
 const dirs: string[] = [];
@@ -127,11 +128,11 @@ describe('EvdevReader', () => {
   });
 
   it('names the device it cannot open, and an empty /dev/input', () => {
-    expect(() => new EvdevReader(['/nonexistent/event9'])).toThrow(/cannot open \/nonexistent\/event9/);
+    expect(() => new EvdevReader(['/nonexistent/event9'])).toThrow(coded('ERR_EVDEV', /cannot open \/nonexistent\/event9/));
     const dir = mkdtempSync(path.join(tmpdir(), 'glasspane-evdev-'));
     dirs.push(dir);
     expect(listEventDevices(dir)).toEqual([]);
-    expect(() => new EvdevReader(listEventDevices(dir))).toThrow(/no input event devices/);
+    expect(() => new EvdevReader(listEventDevices(dir))).toThrow(coded('ERR_EVDEV', /no input event devices/));
   });
 });
 
@@ -178,6 +179,6 @@ describe('StubProducer with the input-echo scene', () => {
   }, 120_000);
 
   it('refuses a frame too small for the panel', () => {
-    expect(() => new StubProducer({ shmPath: shmPath('small'), sizeMiB: 4, width: 64, height: 64, fps: 60, scene: 'input-echo', format: 'bgra', evdevPaths: ['/dev/null'] })).toThrow(/input-echo scene needs a frame of at least/);
+    expect(() => new StubProducer({ shmPath: shmPath('small'), sizeMiB: 4, width: 64, height: 64, fps: 60, scene: 'input-echo', format: 'bgra', evdevPaths: ['/dev/null'] })).toThrow(coded('ERR_USAGE', /input-echo scene needs a frame of at least/));
   });
 });

@@ -71,6 +71,7 @@ describe('ivshmem device discovery', () => {
 
   it('several: lists them and says how to pick one', () => {
     const e = code(() => findIvshmemDevice('auto', { sysRoot: fakeTree([IVSHMEM, { ...IVSHMEM, addr: '0000:00:06.0' }]) }));
+    expect(e.code).toBe('ERR_IVSHMEM_DEVICE');
     expect(e.message).toBe('2 ivshmem devices (1af4:1110): 0000:00:05.0, 0000:00:06.0');
     expect(e.fix).toBe('pick one with --device 0000:00:05.0');
   });
@@ -78,14 +79,14 @@ describe('ivshmem device discovery', () => {
   it('an explicit address (domain optional) must exist and be ivshmem', () => {
     const root = fakeTree([NIC, IVSHMEM]);
     expect(findIvshmemDevice('00:05.0', { sysRoot: root }).address).toBe('0000:00:05.0');
-    expect(code(() => findIvshmemDevice('0000:00:03.0', { sysRoot: root })).message).toBe('PCI device 0000:00:03.0 is 8086:100e, not an ivshmem device (1af4:1110)');
-    expect(code(() => findIvshmemDevice('0000:00:09.0', { sysRoot: root })).message).toMatch(/^no PCI device 0000:00:09\.0 in /);
+    expect(code(() => findIvshmemDevice('0000:00:03.0', { sysRoot: root }))).toMatchObject({ code: 'ERR_IVSHMEM_DEVICE', message: 'PCI device 0000:00:03.0 is 8086:100e, not an ivshmem device (1af4:1110)' });
+    expect(code(() => findIvshmemDevice('0000:00:09.0', { sysRoot: root }))).toMatchObject({ code: 'ERR_IVSHMEM_DEVICE', message: expect.stringMatching(/^no PCI device 0000:00:09\.0 in /) });
     expect(code(() => findIvshmemDevice('five', { sysRoot: root })).code).toBe('ERR_USAGE');
   });
 
   it('a device without BAR 2 is refused; no sysfs at all says so', () => {
-    expect(code(() => findIvshmemDevice('auto', { sysRoot: fakeTree([{ ...IVSHMEM, bar2: 0 }]) })).message).toMatch(/has no BAR 2/);
-    expect(code(() => findIvshmemDevice('auto', { sysRoot: '/nonexistent-root' })).message).toMatch(/cannot list PCI devices in \/nonexistent-root\/sys\/bus\/pci\/devices/);
+    expect(code(() => findIvshmemDevice('auto', { sysRoot: fakeTree([{ ...IVSHMEM, bar2: 0 }]) }))).toMatchObject({ code: 'ERR_IVSHMEM_DEVICE', message: expect.stringMatching(/has no BAR 2/) });
+    expect(code(() => findIvshmemDevice('auto', { sysRoot: '/nonexistent-root' }))).toMatchObject({ code: 'ERR_IVSHMEM_DEVICE', message: expect.stringMatching(/cannot list PCI devices in \/nonexistent-root\/sys\/bus\/pci\/devices/) });
   });
 
   it('a disabled device is enabled (writes 1 to enable); an enabled one is left alone', () => {

@@ -11,7 +11,7 @@
  * sample per key event (press and release each).
  */
 import { FrameRelay, type LentFrame } from '../../src/relay/frame-relay.js';
-import { SpiceInputSink } from '../../src/input/spice-sink.js';
+import { SpiceInputSink } from '../../src/spice/input-sink.js';
 import { EchoVerifier, isHeld, type EchoState } from '../../guest-stub/evdev-echo.js';
 import { startE2eGuest, type E2eGuest } from './guest.js';
 

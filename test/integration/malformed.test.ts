@@ -11,9 +11,10 @@ import type { Region } from '../../src/region.js';
 import { FrameRelay, type LentFrame, type ProblemEvent } from '../../src/relay/frame-relay.js';
 import { HEADER, MESSAGE, QUEUE } from '../../src/lgmp/layout.js';
 import { FRAME, KVMFR_HEADER } from '../../src/kvmfr/layout.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { RawProducer } from '../support/raw-producer.js';
 import { StubProducer } from '../../guest-stub/producer.js';
-import { stubSceneVerifier } from '../../src/cli/commands/view.js';
+import { stubSceneVerifier } from '../../src/relay/scene-verifier.js';
 import { removeShm, shmPath, waitFor } from '../support/helpers.js';
 
 afterAll(removeShm);
@@ -43,7 +44,8 @@ afterEach(async () => {
   region.close();
 });
 
-const sawProblem = (re: RegExp) => waitFor(() => problems.some((p) => re.test(p.message)), 5000, `a problem matching ${re}`);
+/** Waits for a problem with `code` whose message (naming the value found) matches `re`. */
+const sawProblem = (code: ErrorCode, re: RegExp) => waitFor(() => problems.some((p) => p.code === code && re.test(p.message)), 5000, `a ${code} problem matching ${re}`);
 
 /** After the damage, a valid producer must get through: the relay recovered. */
 async function validProducerGetsThrough(): Promise<void> {
@@ -67,12 +69,12 @@ function beat(): NodeJS.Timeout {
 }
 
 /** A producer's header with one u32 spoiled, kept "alive" by a fake heartbeat, then a valid producer. */
-async function spoiledHeaderThenRecovery(offset: number, value: number, msg: RegExp): Promise<void> {
+async function spoiledHeaderThenRecovery(offset: number, value: number, code: ErrorCode, msg: RegExp): Promise<void> {
   new RawProducer(region).stop();
   region.store32(offset, value);
   const hb = beat();
   try {
-    await sawProblem(msg);
+    await sawProblem(code, msg);
   } finally {
     clearInterval(hb);
   }
@@ -82,23 +84,23 @@ async function spoiledHeaderThenRecovery(offset: number, value: number, msg: Reg
 describe('malformed regions', () => {
   it('random bytes', async () => {
     randomFillSync(new Uint8Array(region.buffer));
-    await sawProblem(/no LGMP producer in the region: magic 0x/);
+    await sawProblem('ERR_LGMP_MAGIC', /no LGMP producer in the region: magic 0x/);
     await validProducerGetsThrough();
   });
 
   it.each([
-    ['version 0', HEADER.version, 0, /LGMP version 0 found; glasspane speaks version 6/],
-    ['version max', HEADER.version, 0xffffffff, /LGMP version 4294967295 found/],
-    ['udataSize max', HEADER.udataSize, 0xffffffff, /4294967295 bytes of user data, past the end/],
-    ['udataSize 0', HEADER.udataSize, 0, /user data is 0 bytes, smaller than the 48-byte KVMFR header/],
-    ['numQueues max', HEADER.numQueues, 0xffffffff, /4294967295 queues; at most 5/],
-    ['numQueues 0', HEADER.numQueues, 0, /no queue 2/],
-  ])('LGMP header %s', (_n, field, value, msg) => spoiledHeaderThenRecovery(field, value, msg));
+    ['version 0', HEADER.version, 0, 'ERR_LGMP_VERSION', /LGMP version 0 found; glasspane speaks version 6/],
+    ['version max', HEADER.version, 0xffffffff, 'ERR_LGMP_VERSION', /LGMP version 4294967295 found/],
+    ['udataSize max', HEADER.udataSize, 0xffffffff, 'ERR_LGMP_CORRUPT', /4294967295 bytes of user data, past the end/],
+    ['udataSize 0', HEADER.udataSize, 0, 'ERR_KVMFR_CORRUPT', /user data is 0 bytes, smaller than the 48-byte KVMFR header/],
+    ['numQueues max', HEADER.numQueues, 0xffffffff, 'ERR_LGMP_CORRUPT', /4294967295 queues; at most 5/],
+    ['numQueues 0', HEADER.numQueues, 0, 'ERR_PRODUCER_STARTING', /no queue 2/],
+  ] as Array<[string, number, number, ErrorCode, RegExp]>)('LGMP header %s', (_n, field, value, code, msg) => spoiledHeaderThenRecovery(field, value, code, msg));
 
   it.each([
-    ['KVMFR version', KVMFR_HEADER.version, 19, /KVMFR version 19 found \(producer "raw"\); glasspane speaks version 20/],
-    ['KVMFR magic', KVMFR_HEADER.magic, 0, /magic ".*" found, "KVMFR---" expected/],
-  ])('%s', (_n, field, value, msg) => spoiledHeaderThenRecovery(HEADER.udata + field, value, msg));
+    ['KVMFR version', KVMFR_HEADER.version, 19, 'ERR_KVMFR_VERSION', /KVMFR version 19 found \(producer "raw"\); glasspane speaks version 20/],
+    ['KVMFR magic', KVMFR_HEADER.magic, 0, 'ERR_KVMFR_MAGIC', /magic ".*" found, "KVMFR---" expected/],
+  ] as Array<[string, number, number, ErrorCode, RegExp]>)('%s', (_n, field, value, code, msg) => spoiledHeaderThenRecovery(HEADER.udata + field, value, code, msg));
 
   it.each([
     ['numMessages 0', QUEUE.numMessages, 0],
@@ -109,7 +111,7 @@ describe('malformed regions', () => {
     const p = new RawProducer(region);
     region.store32(p.frames.hq + field, value);
     try {
-      await sawProblem(/queue 2 is malformed/);
+      await sawProblem('ERR_LGMP_CORRUPT', /queue 2 is malformed/);
     } finally {
       p.stop();
     }
@@ -126,7 +128,7 @@ describe('malformed regions', () => {
       // A message whose payload runs past the region.
       const slot = p.frames.messagesOffset + 1 * MESSAGE.SIZE;
       p.frames.post(0, { offset: SIZE - 100, size: 0xffffffff });
-      await sawProblem(/runs past the end of the 8388608-byte region/);
+      await sawProblem('ERR_LGMP_CORRUPT', /runs past the end of the 8388608-byte region/);
       expect(region.load32(slot + MESSAGE.offset)).toBe(SIZE - 100);
     } finally {
       p.stop();
@@ -153,7 +155,7 @@ describe('malformed regions', () => {
         return;
       }
       p.post((o) => region.store32(o + field, value));
-      await sawProblem(msg);
+      await sawProblem('ERR_BAD_FRAME', msg);
       // The next good frame of the same session gets through.
       const before = frames.length;
       p.post();
@@ -168,7 +170,7 @@ describe('malformed regions', () => {
     try {
       await waitFor(() => p.frames.hasSubs(), 30_000, 'a subscription');
       p.post(undefined, 1000);
-      await sawProblem(/stopped writing at 1000 of 8192 bytes/);
+      await sawProblem('ERR_FRAME_STALLED', /stopped writing at 1000 of 8192 bytes/);
       expect(p.frames.pending()).toBe(0); // acknowledged anyway: the producer is not blocked
       p.post();
       await waitFor(() => frames.length === 1, 30_000, 'the next frame');
@@ -183,19 +185,19 @@ describe('malformed regions', () => {
     const tiny = new native.Region(path, { create: true, size: 4096 });
     tiny.close();
     const r = new FrameRelay({ path, retryMs: 30 });
-    const seen: string[] = [];
-    r.on('problem', (p) => seen.push(p.message));
+    const seen: ProblemEvent[] = [];
+    r.on('problem', (p) => seen.push(p));
     void r.start();
     await waitFor(() => seen.length > 0, 30_000, 'a problem');
     await r.close();
-    expect(seen[0]).toMatch(/4096 bytes, smaller than the 5760-byte LGMP header/);
+    expect(seen[0]).toMatchObject({ code: 'ERR_REGION_TOO_SMALL', message: expect.stringMatching(/4096 bytes, smaller than the 5760-byte LGMP header/) });
   });
 });
 
 describe('recovery with the real stub', () => {
   it('after garbage, guest-stub frames arrive and verify', async () => {
     randomFillSync(new Uint8Array(region.buffer));
-    await sawProblem(/no LGMP producer/);
+    await sawProblem('ERR_LGMP_MAGIC', /no LGMP producer/);
     const verify = stubSceneVerifier();
     const results: Array<string | null> = [];
     relay.removeAllListeners('frame');

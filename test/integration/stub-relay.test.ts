@@ -5,7 +5,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
 import { FrameRelay, type CursorEvent, type LentFrame, type RelayOptions } from '../../src/relay/frame-relay.js';
-import { stubSceneVerifier } from '../../src/cli/commands/view.js';
+import { stubSceneVerifier } from '../../src/relay/scene-verifier.js';
 import { FrameFlags } from '../../src/kvmfr/layout.js';
 import { HEADER } from '../../src/lgmp/layout.js';
 import { native } from '../../src/native.js';

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { ThreadedRelay } from '../../src/relay/threaded-relay.js';
-import { SceneVerifier } from '../../guest-stub/verify.js';
+import { SceneVerifier } from '../../src/scenes/verify.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 
 afterAll(removeShm);

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpiceInputSink } from '../../src/input/spice-sink.js';
+import { SpiceInputSink } from '../../src/spice/input-sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient, type SpiceStatus } from '../../src/spice/client.js';
 import { runCli, waitFor } from '../support/helpers.js';

@@ -10,10 +10,11 @@ import { SpiceError } from '../../src/spice/errors.js';
 import { encodeMessage } from '../../src/spice/framing.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { scancodeForCode, scancodeForHid, SET1_BY_CODE } from '../../src/input/scancodes.js';
-import { parseKeyArgs, parseMouseArgs } from '../../src/cli/commands/send.js';
+import { parseKeyArgs, parseMouseArgs } from '../../src/spice/input-steps.js';
 import { readSpicePassword as readPassword } from '../../src/spice/password.js';
 import { linkHeader, miniMsg, PUBLIC_DER } from './fake-server.js';
 import { constants, privateDecrypt } from 'node:crypto';
+import { coded } from '../support/errors.js';
 import { runCli } from '../support/helpers.js';
 
 function linkReplyBytes(error = 0, commonCaps = 0x0b): Buffer {
@@ -214,7 +215,7 @@ describe('addresses and send arguments', () => {
       { names: ['KeyA'], scancodes: [0x1e] },
       { names: ['Control', 'Alt', 'Delete'], scancodes: [0x1d, 0x38, 0xe053] },
     ]);
-    expect(() => parseKeyArgs(['keya'])).toThrow(/unknown key "keya"/);
+    expect(() => parseKeyArgs(['keya'])).toThrow(coded('ERR_SPICE_KEY', /unknown key "keya"/));
     try {
       parseKeyArgs(['keya']);
     } catch (e) {
@@ -231,9 +232,9 @@ describe('addresses and send arguments', () => {
       { op: 'press', button: 6 },
       { op: 'release', button: 6 },
     ]);
-    expect(() => parseMouseArgs(['move', '10'])).toThrow(/move DY/);
-    expect(() => parseMouseArgs(['click', 'thumb'])).toThrow(/unknown button "thumb"/);
-    expect(() => parseMouseArgs(['jump'])).toThrow(/unknown mouse action "jump"/);
+    expect(() => parseMouseArgs(['move', '10'])).toThrow(coded('ERR_SPICE_KEY', /move DY/));
+    expect(() => parseMouseArgs(['click', 'thumb'])).toThrow(coded('ERR_SPICE_KEY', /unknown button "thumb"/));
+    expect(() => parseMouseArgs(['jump'])).toThrow(coded('ERR_SPICE_KEY', /unknown mouse action "jump"/));
   });
 
   it('reads the password from the environment when no file is given', () => {

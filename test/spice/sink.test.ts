@@ -4,7 +4,7 @@
  * window, backoff delays, giving up on a wrong password, UUID mismatch warning).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpiceInputSink } from '../../src/input/spice-sink.js';
+import { SpiceInputSink } from '../../src/spice/input-sink.js';
 import { NullInputSink } from '../../src/input/sink.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { describeSpiceStatus, SpiceClient, type SpiceStatus } from '../../src/spice/client.js';

@@ -44,6 +44,7 @@ describe('viewer config errors', () => {
     const d = join(dir, 'a-folder');
     mkdirSync(d);
     const e = error(() => loadViewerConfig(d));
+    expect(e.code).toBe('ERR_CONFIG');
     expect(e.message).toBe(`the config file ${d} is a folder, not a file`);
     expect(e.message).not.toMatch(/EISDIR/);
   });
@@ -51,9 +52,11 @@ describe('viewer config errors', () => {
   it('a wrong type names file:line:column, the key, the expected type and what was found', () => {
     const f = file('types.toml', '# mine\nescapeKey = "Pause"\n\nfullscreen = "yes"\n');
     const e = error(() => loadViewerConfig(f));
+    expect(e.code).toBe('ERR_CONFIG');
     expect(e.message).toBe(`${f}:4:14: fullscreen: expected a boolean (true or false), got the string "yes"`);
     expect(e.fix).not.toMatch(/valid keys/);
     const n = error(() => loadViewerConfig(file('num.toml', 'copyTimeoutMs = "100"\n')));
+    expect(n.code).toBe('ERR_CONFIG');
     expect(n.message).toMatch(/num\.toml:1:17: copyTimeoutMs: expected a number \(e\.g\. 100\), got the string "100"/);
   });
 
@@ -68,10 +71,13 @@ describe('VM config errors', () => {
   it('point at the line of the key inside its section, and name a folder', async () => {
     const f = file('vm.toml', 'name = "x"\n\n[cpu]\ncores = "two"\n\n[memory]\nsize = "1G"\n');
     const e = await loadVmConfig(f).catch((err) => err);
+    expect(e.code).toBe('ERR_CONFIG');
     expect(e.message).toContain(`${f}:4:9: cpu.cores: "two" is not a number`);
     const d = await loadVmConfig(dir).catch((err) => err);
+    expect(d.code).toBe('ERR_CONFIG');
     expect(d.message).toBe(`the VM config ${dir} is a folder, not a file`);
     const s = await loadVmConfig(file('vmsyntax.toml', 'name = "x"\n[cpu\n')).catch((err) => err);
+    expect(s.code).toBe('ERR_CONFIG');
     expect(s.message).toMatch(/vmsyntax\.toml:2:\d+: not valid TOML/);
   });
 

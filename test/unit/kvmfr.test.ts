@@ -3,6 +3,7 @@ import { buildKvmfrUdata, parseKvmfrUdata } from '../../src/kvmfr/header.js';
 import { readFrame, writeFrame, type FrameFields } from '../../src/kvmfr/frame.js';
 import { readCursor, writeCursor } from '../../src/kvmfr/cursor.js';
 import { CURSOR, FRAME, FrameType, KVMFR_HEADER, RECORD } from '../../src/kvmfr/layout.js';
+import { coded } from '../support/errors.js';
 
 const vmInfo = { uuid: '0123456789abcdef0123456789abcdef', capture: 'DXGI', cpus: 8, cores: 4, sockets: 1, model: 'AMD Ryzen 7' };
 
@@ -29,17 +30,17 @@ describe('KVMFR header and records', () => {
     unknown.writeUInt32LE(3, 4);
     expect(parseKvmfrUdata(Buffer.concat([u, unknown])).producerVersion).toBe('x');
     unknown.writeUInt32LE(1000, 4);
-    expect(() => parseKvmfrUdata(Buffer.concat([u, unknown]))).toThrow(/claims 1000 bytes, past the end/);
-    expect(() => parseKvmfrUdata(Buffer.concat([u, Buffer.from([1, 0, 0])]))).toThrow(/record header .* runs past/);
+    expect(() => parseKvmfrUdata(Buffer.concat([u, unknown]))).toThrow(coded('ERR_KVMFR_CORRUPT', /claims 1000 bytes, past the end/));
+    expect(() => parseKvmfrUdata(Buffer.concat([u, Buffer.from([1, 0, 0])]))).toThrow(coded('ERR_KVMFR_CORRUPT', /record header .* runs past/));
   });
 
   it('refuses another magic or version, naming both and the producer version', () => {
     const u = Buffer.from(buildKvmfrUdata({ producerVersion: 'B6-rc1' }));
     u.writeUInt32LE(19, KVMFR_HEADER.version);
-    expect(() => parseKvmfrUdata(u)).toThrow('KVMFR version 19 found (producer "B6-rc1"); glasspane speaks version 20 (Looking Glass B7)');
+    expect(() => parseKvmfrUdata(u)).toThrow(coded('ERR_KVMFR_VERSION', 'KVMFR version 19 found (producer "B6-rc1"); glasspane speaks version 20 (Looking Glass B7)'));
     u.write('KVMFR+++', 0, 'latin1');
-    expect(() => parseKvmfrUdata(u)).toThrow(/magic "KVMFR\+\+\+" found, "KVMFR---" expected/);
-    expect(() => parseKvmfrUdata(u.subarray(0, 20))).toThrow(/smaller than the 48-byte KVMFR header/);
+    expect(() => parseKvmfrUdata(u)).toThrow(coded('ERR_KVMFR_MAGIC', /magic "KVMFR\+\+\+" found, "KVMFR---" expected/));
+    expect(() => parseKvmfrUdata(u.subarray(0, 20))).toThrow(coded('ERR_KVMFR_CORRUPT', /smaller than the 48-byte KVMFR header/));
   });
 });
 
@@ -90,15 +91,15 @@ describe('KVMFRFrame validation', () => {
     ['rotation 4', { rotation: 4 }, /rotation 4/],
     ['pixels past the buffer', { dataHeight: 3000, frameHeight: 3000 }, /run past the 16777216-byte frame buffer/],
   ])('refuses %s', (_name, patch, msg) => {
-    expect(() => readFrame(frameWith(patch as Partial<FrameFields>), regionLength, payload, payloadSize)).toThrow(msg);
+    expect(() => readFrame(frameWith(patch as Partial<FrameFields>), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', msg));
   });
 
   it('refuses a FrameBuffer offset inside the struct, unaligned or past the end, and a payload too small or past the region', () => {
-    expect(() => readFrame(frameWith({}, 0), regionLength, payload, payloadSize)).toThrow(/FrameBuffer offset 0/);
-    expect(() => readFrame(frameWith({}, 4093), regionLength, payload, payloadSize)).toThrow(/4-byte aligned/);
-    expect(() => readFrame(frameWith({}, 0xfffffff0), regionLength, payload, payloadSize)).toThrow(/run past/);
-    expect(() => readFrame(frameWith({}), regionLength, payload, 100)).toThrow(/needs 1084/);
-    expect(() => readFrame(frameWith({}), regionLength, regionLength - 10, payloadSize)).toThrow(/needs 1084/);
+    expect(() => readFrame(frameWith({}, 0), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /FrameBuffer offset 0/));
+    expect(() => readFrame(frameWith({}, 4093), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /4-byte aligned/));
+    expect(() => readFrame(frameWith({}, 0xfffffff0), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /run past/));
+    expect(() => readFrame(frameWith({}), regionLength, payload, 100)).toThrow(coded('ERR_BAD_FRAME', /needs 1084/));
+    expect(() => readFrame(frameWith({}), regionLength, regionLength - 10, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /needs 1084/));
   });
 
   it('24-bit frames: the geometry readers use is the one validated, and rows that do not fit their pitch are refused', () => {
@@ -109,10 +110,10 @@ describe('KVMFRFrame validation', () => {
     expect(rgb24.geometry).toMatchObject({ width: 1920, bytesPerPixel: 3, stride: 5760 });
     // The hostile frame that used to pass: 16384 pixels wide in 4 texels and a 16-byte pitch.
     for (const type of [FrameType.BGR_32, FrameType.RGB_24]) {
-      expect(() => readFrame(frameWith({ type, frameWidth: 16384, dataWidth: 4, pitch: 16 }), regionLength, payload, payloadSize)).toThrow(/pitch 16 bytes for 16384 .* pixels of 3 bytes/);
+      expect(() => readFrame(frameWith({ type, frameWidth: 16384, dataWidth: 4, pitch: 16 }), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /pitch 16 bytes for 16384 .* pixels of 3 bytes/));
     }
     // BGR_32 whose pixels do not fit the texels it declares (the pitch alone would allow them).
-    expect(() => readFrame(frameWith({ type: FrameType.BGR_32, frameWidth: 1920, dataWidth: 100, pitch: 7680 }), regionLength, payload, payloadSize)).toThrow(/1920 BGR_32 pixels do not fit in 100 32-bit texels/);
+    expect(() => readFrame(frameWith({ type: FrameType.BGR_32, frameWidth: 1920, dataWidth: 100, pitch: 7680 }), regionLength, payload, payloadSize)).toThrow(coded('ERR_BAD_FRAME', /1920 BGR_32 pixels do not fit in 100 32-bit texels/));
     // The 32-bit formats are dataWidth pixels wide.
     expect(readFrame(frameWith({}), regionLength, payload, payloadSize).geometry).toMatchObject({ width: 1920, bytesPerPixel: 4, stride: 7680 });
   });
@@ -144,13 +145,13 @@ describe('KVMFRCursor validation', () => {
 
   it('refuses bad types, sizes and pitches', () => {
     writeCursor(dv, 0, { x: 0, y: 0 }, { type: 3, width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
-    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/cursor type 3/);
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(coded('ERR_BAD_CURSOR', /cursor type 3/));
     writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 513, height: 32, pitch: 4000, hotX: 0, hotY: 0 });
-    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/at most 512x512/);
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(coded('ERR_BAD_CURSOR', /at most 512x512/));
     writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 32, height: 32, pitch: 64, hotX: 0, hotY: 0 });
-    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(/pitch 64/);
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 1 << 20)).toThrow(coded('ERR_BAD_CURSOR', /pitch 64/));
     writeCursor(dv, 0, { x: 0, y: 0 }, { type: 0, width: 32, height: 32, pitch: 128, hotX: 0, hotY: 0 });
-    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 100)).toThrow(/does not fit/);
-    expect(() => readCursor(dv, 4 << 20, 0x4, (4 << 20) - 10, 100)).toThrow(/needs 24/);
+    expect(() => readCursor(dv, 4 << 20, 0x4, 0, 100)).toThrow(coded('ERR_BAD_CURSOR', /does not fit/));
+    expect(() => readCursor(dv, 4 << 20, 0x4, (4 << 20) - 10, 100)).toThrow(coded('ERR_BAD_CURSOR', /needs 24/));
   });
 });

@@ -5,6 +5,7 @@ import { LgmpProducer, type ProducerQueue } from '../../src/lgmp/producer.js';
 import { LgmpConsumer, checkLgmpHeader, type LgmpMessage } from '../../src/lgmp/consumer.js';
 import { HEADER, LGMP, MESSAGE, QUEUE } from '../../src/lgmp/layout.js';
 import { LockTimeoutError } from '../../src/lgmp/spinlock.js';
+import { coded } from '../support/errors.js';
 import { removeShm, shmPath } from '../support/helpers.js';
 
 afterAll(removeShm);
@@ -84,10 +85,10 @@ describe('LGMP session', () => {
   it('refuses a wrong magic or version, naming what was found and expected', () => {
     setup();
     region.store32(HEADER.version, 5);
-    expect(() => checkLgmpHeader(region)).toThrow('LGMP version 5 found; glasspane speaks version 6 (Looking Glass B7)');
+    expect(() => checkLgmpHeader(region)).toThrow(coded('ERR_LGMP_VERSION', 'LGMP version 5 found; glasspane speaks version 6 (Looking Glass B7)'));
     region.store32(HEADER.version, 6);
     region.store32(HEADER.magic, 0x12345678);
-    expect(() => checkLgmpHeader(region)).toThrow(/magic 0x12345678 .* 0x504d474c \("LGMP"\) expected/);
+    expect(() => checkLgmpHeader(region)).toThrow(coded('ERR_LGMP_MAGIC', /magic 0x12345678 .* 0x504d474c \("LGMP"\) expected/));
   });
 });
 
@@ -224,11 +225,11 @@ describe('LGMP consumer against a corrupt or hostile producer', () => {
     const { producer, frames } = setup();
     const c = consumer(producer);
     region.store32(HEADER.numQueues, 6);
-    expect(() => c.subscribe(2)).toThrow(/6 queues/);
+    expect(() => c.subscribe(2)).toThrow(coded('ERR_LGMP_CORRUPT', /6 queues/));
     region.store32(HEADER.numQueues, 2);
     region.store32(frames.hq + QUEUE.messagesOffset, region.byteLength - 16);
-    expect(() => c.subscribe(2)).toThrow(/malformed/);
-    expect(() => c.subscribe(9)).toThrow(/no queue 9/);
+    expect(() => c.subscribe(2)).toThrow(coded('ERR_LGMP_CORRUPT', /queue 2 is malformed/));
+    expect(() => c.subscribe(9)).toThrow(coded('ERR_PRODUCER_STARTING', /no queue 9/));
   });
 
   it('gives up on a lock the other side never releases instead of hanging', () => {
@@ -236,5 +237,6 @@ describe('LGMP consumer against a corrupt or hostile producer', () => {
     const c = consumer(producer);
     region.store32(frames.hq + QUEUE.lock, 1);
     expect(() => c.subscribe(2)).toThrow(LockTimeoutError);
+    expect(() => c.subscribe(2)).toThrow(coded('ERR_LGMP_LOCK_TIMEOUT'));
   });
 });

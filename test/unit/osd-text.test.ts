@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Osd, helpPanel, messageScreen, type OsdFigures } from '../../src/viewer/osd.js';
-import { textPanel, wrapText } from '../../src/text-panel.js';
+import { textPanel, wrapText } from '../../src/draw/text-panel.js';
 import { BGRA } from '../../src/kvmfr/pixels.js';
 import { createCanvas } from '@napi-rs/canvas';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BarsScene, cursorPosition, sceneColour, stampTimestamp } from '../../guest-stub/scenes.js';
-import { SceneVerifier } from '../../guest-stub/verify.js';
+import { BarsScene, cursorPosition, sceneColour, stampTimestamp } from '../../src/scenes/bars.js';
+import { SceneVerifier } from '../../src/scenes/verify.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
 
 describe('guest-stub bars scene', () => {

@@ -13,6 +13,7 @@ import { loadViewerConfig } from '../../src/viewer/config.js';
 import { ViewerStats } from '../../src/viewer/viewer-stats.js';
 import { formatOf } from '../../src/kvmfr/formats.js';
 import type { FrameInfo } from '../../src/kvmfr/frame.js';
+import { coded } from '../support/errors.js';
 
 describe('geometry', () => {
   it('letterboxes and pillarboxes keeping the aspect ratio, centred', () => {
@@ -214,12 +215,12 @@ describe('DamageTracker', () => {
 
 describe('presenter argument checks (before any native call)', () => {
   it('refuses a buffer that does not hold the frame, a bad stride and rectangles outside the frame, naming the values', () => {
-    expect(() => checkFrame(Buffer.alloc(100), { width: 10, height: 10, stride: 40, format: 'bgra32' })).toThrow(/needs 400 bytes; the buffer has 100/);
-    expect(() => checkFrame(Buffer.alloc(400), { width: 10, height: 10, stride: 29, format: 'bgr24' })).toThrow(/stride 29 for 10 bgr24 pixels \(at least 30\)/);
-    expect(() => checkFrame(Buffer.alloc(400), { width: 0, height: 10, stride: 40, format: 'bgra32' })).toThrow(/frame size 0x10/);
+    expect(() => checkFrame(Buffer.alloc(100), { width: 10, height: 10, stride: 40, format: 'bgra32' })).toThrow(coded('ERR_PRESENT_GEOMETRY', /needs 400 bytes; the buffer has 100/));
+    expect(() => checkFrame(Buffer.alloc(400), { width: 10, height: 10, stride: 29, format: 'bgr24' })).toThrow(coded('ERR_PRESENT_GEOMETRY', /stride 29 for 10 bgr24 pixels \(at least 30\)/));
+    expect(() => checkFrame(Buffer.alloc(400), { width: 0, height: 10, stride: 40, format: 'bgra32' })).toThrow(coded('ERR_PRESENT_GEOMETRY', /frame size 0x10/));
     expect(checkFrame(Buffer.alloc(30 * 9 + 30), { width: 10, height: 10, stride: 30, format: 'rgb24' })).toEqual({ code: 3, bpp: 3 });
     expect(() => packRects([{ x: 8, y: 0, width: 3, height: 1 }], 10, 10)).toThrow(expect.objectContaining({ code: 'ERR_PRESENT_GEOMETRY', message: expect.stringMatching(/rectangle 0 \(8,0 3x1\) is not inside the 10x10 frame/) }));
-    expect(() => packRects([{ x: 0, y: 0, width: 1.5, height: 1 }], 10, 10)).toThrow(/rectangle 0/);
+    expect(() => packRects([{ x: 0, y: 0, width: 1.5, height: 1 }], 10, 10)).toThrow(coded('ERR_PRESENT_GEOMETRY', /rectangle 0/));
     expect(packRects(undefined, 10, 10)).toBeNull();
     expect([...packRects([{ x: 1, y: 2, width: 3, height: 4 }], 10, 10)!]).toEqual([1, 2, 3, 4]);
   });
@@ -260,15 +261,15 @@ describe('viewer config', () => {
     expect(c.screenshotDir!.startsWith('~')).toBe(false);
   });
   it('names the file, the key and the fix', () => {
-    expect(() => loadViewerConfig(file('k.toml', 'escapeKey = "Scroll"\n'))).toThrow(/k\.toml:1:13: escapeKey: not a KeyboardEvent\.code name/);
-    expect(() => loadViewerConfig(file('s.toml', 'size = "big"\n'))).toThrow(/size: must look like 1920x1080/);
-    expect(() => loadViewerConfig(file('m.toml', 'spiceMouse = "tablet"\n'))).toThrow(/m\.toml:1:14: spiceMouse: expected one of "server", "client", got the string "tablet"/);
-    expect(() => loadViewerConfig(file('c.toml', 'clipboard = "yes"\n'))).toThrow(/c\.toml:1:13: clipboard: expected a boolean \(true or false\), got the string "yes"/);
-    expect(() => loadViewerConfig(file('u.toml', 'colour = "blue"\n'))).toThrow(/u\.toml:1:10: unknown key "colour"/);
-    expect(() => loadViewerConfig(file('t.toml', 'vsync = \n'))).toThrow(/t\.toml:1:9: not valid TOML/);
+    expect(() => loadViewerConfig(file('k.toml', 'escapeKey = "Scroll"\n'))).toThrow(coded('ERR_CONFIG', /k\.toml:1:13: escapeKey: not a KeyboardEvent\.code name/));
+    expect(() => loadViewerConfig(file('s.toml', 'size = "big"\n'))).toThrow(coded('ERR_CONFIG', /size: must look like 1920x1080/));
+    expect(() => loadViewerConfig(file('m.toml', 'spiceMouse = "tablet"\n'))).toThrow(coded('ERR_CONFIG', /m\.toml:1:14: spiceMouse: expected one of "server", "client", got the string "tablet"/));
+    expect(() => loadViewerConfig(file('c.toml', 'clipboard = "yes"\n'))).toThrow(coded('ERR_CONFIG', /c\.toml:1:13: clipboard: expected a boolean \(true or false\), got the string "yes"/));
+    expect(() => loadViewerConfig(file('u.toml', 'colour = "blue"\n'))).toThrow(coded('ERR_CONFIG', /u\.toml:1:10: unknown key "colour"/));
+    expect(() => loadViewerConfig(file('t.toml', 'vsync = \n'))).toThrow(coded('ERR_CONFIG', /t\.toml:1:9: not valid TOML/));
     expect(loadViewerConfig(file('a.toml', 'audio = false\naudioDevice = "USB DAC"\nmicrophone = true\nmicrophoneDevice = "Headset"\n'))).toEqual({ audio: false, audioDevice: 'USB DAC', microphone: true, microphoneDevice: 'Headset' });
-    expect(() => loadViewerConfig(file('mic.toml', 'microphone = "on"\n'))).toThrow(/mic\.toml:1:14: microphone: expected a boolean \(true or false\), got the string "on"/);
-    expect(() => loadViewerConfig(join(dir, 'missing.toml'))).toThrow(/does not exist/);
+    expect(() => loadViewerConfig(file('mic.toml', 'microphone = "on"\n'))).toThrow(coded('ERR_CONFIG', /mic\.toml:1:14: microphone: expected a boolean \(true or false\), got the string "on"/));
+    expect(() => loadViewerConfig(join(dir, 'missing.toml'))).toThrow(coded('ERR_CONFIG', /does not exist/));
   });
   it('a missing default file is an empty config', () => {
     expect(loadViewerConfig(undefined, { XDG_CONFIG_HOME: join(dir, 'nothing') })).toEqual({});

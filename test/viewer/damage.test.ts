@@ -47,7 +47,7 @@ describe('viewer window with damage rectangles', () => {
       await waitFor(() => producer.frames.hasSubs(), 20_000, 'the viewer subscribing');
       const show = async (serial: number, damageRects: Rect[], count: number) => {
         producer.post(undefined, undefined, { ...fields, frameSerial: serial, damageRects });
-        await waitFor(() => presented(view) >= count, 10_000, `frame ${serial} presented`);
+        await waitFor(() => presented(view) >= count, 30_000, `frame ${serial} presented`);
         await sleep(300);
         const win = findWindow(x, 'damage');
         const img = screenshot(x.display);
@@ -73,5 +73,5 @@ describe('viewer window with damage rectangles', () => {
       producer.stop();
       region.close();
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
-import { sceneColour } from '../../guest-stub/scenes.js';
+import { sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
-import type { StubInputMessage } from '../../src/input/stub-sink.js';
+import type { StubInputMessage } from '../../src/scenes/input-messages.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];

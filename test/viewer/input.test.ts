@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
-import type { StubInputMessage } from '../../src/input/stub-sink.js';
+import type { StubInputMessage } from '../../src/scenes/input-messages.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;

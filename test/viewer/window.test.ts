@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
 import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
-import { cursorPosition, sceneColour } from '../../guest-stub/scenes.js';
+import { cursorPosition, sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
 

@@ -286,6 +286,7 @@ describe('ChildProcessWriter', () => {
     expect(readFileSync(path.join(dir, 'sys/attr'), 'utf8')).toBe('vfio-pci');
     const missing = await w.write('/sys/nope/attr', 'x').catch((e) => e);
     expect(missing).toBeInstanceOf(SysfsWriteError);
+    expect(missing.code).toBe('ERR_SYSFS_WRITE');
     expect(missing.errno).toBe('ENOENT');
     const dirErr = await w.write('/sys', 'x').catch((e) => e);
     expect(dirErr.errno).toBe('EISDIR');

@@ -18,6 +18,7 @@ import { ChildProcessWriter } from '../../src/vm/sysfs-writer.js';
 import { bindDevices } from '../../src/vm/vfio.js';
 import { AMD_MATCHES, amdDualGpuHost, FakeKernel, makeFakeHost, makeTempDir, snapshotTree } from './fake-sysfs.js';
 import { needs } from '../support/system.js';
+import { waitFor } from '../support/helpers.js';
 
 const pids: number[] = [];
 const dirs: string[] = [];
@@ -156,6 +157,8 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
       holder.close();
     }
     expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
+    // Gone from /proc (or a zombie) before Node has delivered the child's exit: wait for that.
+    if (up.child.signalCode === null && up.child.exitCode === null) await waitFor(() => up.child.signalCode !== null || up.child.exitCode !== null, 10_000, "QEMU's exit reaching Node");
     expect(up.child.signalCode ?? up.child.exitCode).not.toBeNull();
   });
 

@@ -3,6 +3,12 @@ import { Argument, type Command } from 'commander';
 import { completionScript, SHELLS, type Shell } from '../completion.js';
 import { exitStatusHelp } from '../exit-codes.js';
 
+/**
+ * Adds `glasspane completion SHELL` to `program` (see ./program.ts: registered only when the user
+ * names it). Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are
+ * not errors, and throws GlasspaneErrors that main() turns into a message and an exit status
+ * (exit-codes.ts). Prints the script on stdout.
+ */
 export function registerCompletion(program: Command): void {
   program
     .command('completion')

@@ -57,6 +57,12 @@ async function startStub(shm: string, o: DemoOptions, interactive: boolean): Pro
   return { child, url, exited };
 }
 
+/**
+ * Adds `glasspane demo` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Starts the stub as a child process and stops it (and removes its region) on every way out.
+ */
 export function registerDemo(program: Command): void {
   program
     .command('demo')

@@ -1,10 +1,12 @@
 /** `glasspane doctor`: every host check for GPU passthrough, with a verdict and the fix. */
 import type { Command } from 'commander';
 import { loadVmConfig } from '../../vm/config.js';
-import { runDoctor, type Check } from '../../vm/doctor.js';
+import { runDoctor } from '../../vm/doctor.js';
+import type { Check } from '../../vm/check.js';
 import { HostRoot } from '../../vm/host-root.js';
 import { exitStatusHelp } from '../exit-codes.js';
 
+/** The checks as aligned text lines (status, id, message, and an indented fix line for warn/fail). */
 export function formatChecks(checks: Check[]): string {
   const width = Math.max(...checks.map((c) => c.id.length));
   return checks
@@ -12,6 +14,12 @@ export function formatChecks(checks: Check[]): string {
     .join('\n');
 }
 
+/**
+ * Adds `glasspane doctor` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Exit status 1 when a check failed.
+ */
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')

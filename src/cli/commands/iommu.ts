@@ -22,6 +22,10 @@ export function iommuJson(groups: IommuGroup[]): unknown {
   };
 }
 
+/**
+ * The groups as text for a terminal: one header line per group (marked when one card can be passed
+ * through whole), one line per device.
+ */
 export function formatGroups(groups: IommuGroup[]): string {
   const lines: string[] = [];
   for (const g of groups) {
@@ -35,6 +39,11 @@ export function formatGroups(groups: IommuGroup[]): string {
   return lines.length ? lines.join('\n') : 'no IOMMU groups: the IOMMU is off (run `glasspane doctor`)';
 }
 
+/**
+ * Adds `glasspane iommu` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ */
 export function registerIommu(program: Command): void {
   program
     .command('iommu')

@@ -9,98 +9,16 @@
  * (argv is visible to every user in `ps`).
  */
 import type { Command } from 'commander';
-import { scancodeForCode, similarCodes } from '../../input/scancodes.js';
 import { parseSpiceAddress } from '../../spice/address.js';
 import { SpiceClient } from '../../spice/client.js';
 import { SpiceError } from '../../spice/errors.js';
 import { PASSWORD_ENV, readSpicePassword } from '../../spice/password.js';
 import type { InputsChannel } from '../../spice/inputs-channel.js';
 import { SpiceButton } from '../../spice/protocol.js';
+import { parseKeyArgs, parseMouseArgs, type MouseStep } from '../../spice/input-steps.js';
 import { intOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 
-
-/** One key step: press these scancodes in order, then release them in reverse. */
-export type KeyStep = { names: string[]; scancodes: number[] };
-
-export type MouseStep =
-  | { op: 'move'; dx: number; dy: number }
-  | { op: 'click' | 'press' | 'release'; button: number }
-  | { op: 'wheel'; notches: number };
-
-const BUTTONS: Record<string, number> = {
-  left: SpiceButton.LEFT,
-  middle: SpiceButton.MIDDLE,
-  right: SpiceButton.RIGHT,
-  side: SpiceButton.SIDE,
-  extra: SpiceButton.EXTRA,
-};
-
-function usage(message: string, fix: string): SpiceError {
-  return new SpiceError('ERR_SPICE_KEY', message, fix);
-}
-
-/** Parses `KeyA`, `Control+Alt+Delete`, ... into key steps; throws ERR_SPICE_KEY naming the bad key. */
-export function parseKeyArgs(args: readonly string[]): KeyStep[] {
-  if (args.length === 0) throw usage('no keys given', 'name keys by KeyboardEvent.code, e.g. glasspane send --spice ADDR key KeyA Control+Alt+Delete');
-  return args.map((arg) => {
-    const names = arg.split('+');
-    const scancodes = names.map((n) => {
-      const sc = n ? scancodeForCode(n) : undefined;
-      if (sc === undefined) {
-        const like = similarCodes(n);
-        throw usage(
-          `unknown key "${n}"${names.length > 1 ? ` in "${arg}"` : ''}`,
-          like.length ? `did you mean ${like.join(', ')}? Keys are KeyboardEvent.code names` : 'keys are KeyboardEvent.code names such as KeyA, Digit1, Enter, ControlLeft, ArrowUp, F5',
-        );
-      }
-      return sc;
-    });
-    return { names, scancodes };
-  });
-}
-
-/** Parses `move DX DY`, `click|press|release BUTTON`, `wheel up|down [N]` sequences. */
-export function parseMouseArgs(args: readonly string[]): MouseStep[] {
-  const fix = 'actions: move DX DY | click|press|release left|middle|right|side|extra | wheel up|down [N]';
-  const steps: MouseStep[] = [];
-  const int = (s: string | undefined, what: string): number => {
-    if (s === undefined || !/^[+-]?\d+$/.test(s)) throw usage(`mouse ${what}: expected an integer, got ${s === undefined ? 'nothing' : `"${s}"`}`, fix);
-    return Number(s);
-  };
-  if (args.length === 0) throw usage('no mouse actions given', fix);
-  for (let i = 0; i < args.length; ) {
-    const op = args[i++];
-    switch (op) {
-      case 'move': {
-        const dx = int(args[i++], 'move DX');
-        const dy = int(args[i++], 'move DY');
-        steps.push({ op: 'move', dx, dy });
-        break;
-      }
-      case 'click':
-      case 'press':
-      case 'release': {
-        const name = args[i++];
-        const button = name === undefined ? undefined : BUTTONS[name];
-        if (button === undefined) throw usage(`mouse ${op}: unknown button ${name === undefined ? '(none given)' : `"${name}"`}`, fix);
-        steps.push({ op, button });
-        break;
-      }
-      case 'wheel': {
-        const dir = args[i++];
-        if (dir !== 'up' && dir !== 'down') throw usage(`mouse wheel: expected up or down, got ${dir === undefined ? 'nothing' : `"${dir}"`}`, fix);
-        let n = 1;
-        if (args[i] !== undefined && /^\d+$/.test(args[i]!)) n = Number(args[i++]);
-        steps.push({ op: 'wheel', notches: dir === 'up' ? -n : n });
-        break;
-      }
-      default:
-        throw usage(`unknown mouse action "${op}"`, fix);
-    }
-  }
-  return steps;
-}
 
 /**
  * Performs one mouse step; `pause()` is awaited after every message so a guest that drains its
@@ -178,6 +96,13 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
   }
 }
 
+/**
+ * Adds `glasspane send key|mouse` to `program` (see ./program.ts: registered only when the user
+ * names it). Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are
+ * not errors, and throws GlasspaneErrors that main() turns into a message and an exit status
+ * (exit-codes.ts). Every argument is parsed before connecting (a bad key, address or password
+ * file exits 2); a server that cannot be reached or refuses the link exits 4.
+ */
 export function registerSend(program: Command): void {
   const send = program
     .command('send')

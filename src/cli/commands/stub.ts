@@ -1,7 +1,7 @@
 /** `glasspane stub`: run guest-stub, the test-scene producer, on a shared-memory region. */
 import type { Command } from 'commander';
 import { StubProducer } from '../../../guest-stub/producer.js';
-import { SCENE_NAMES, type SceneName } from '../../../guest-stub/scenes.js';
+import { SCENE_NAMES, type SceneName } from '../../scenes/bars.js';
 import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
@@ -10,6 +10,13 @@ import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
 import { onStopSignals } from '../stop-signals.js';
 
+/**
+ * Adds `glasspane stub` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Runs until --seconds, a signal, or a fatal error; the region file is claimed first
+ * (claimRegionFile).
+ */
 export function registerStub(program: Command): void {
   program
     .command('stub')

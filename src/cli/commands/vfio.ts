@@ -36,6 +36,7 @@ function context(o: CommonOptions, writer?: SysfsWriter): VfioContext {
   };
 }
 
+/** Planned writes as the shell commands they stand for (`echo VALUE > PATH    # why`), for --dry-run. */
 export function formatWrites(writes: PlannedWrite[]): string {
   if (writes.length === 0) return '(no sysfs writes needed)';
   return writes.map((w) => `echo ${JSON.stringify(w.value === '\n' ? '' : w.value)} > ${w.path}    # ${w.why}`).join('\n');
@@ -50,6 +51,13 @@ function common(cmd: Command, { journal = true } = {}): Command {
     .option('--dry-run', 'print every planned sysfs write and change nothing');
 }
 
+/**
+ * Adds `glasspane vfio bind|unbind|restore|remove-bridge` to `program` (see ./program.ts:
+ * registered only when the user names it). Its action writes to stdout/stderr, sets
+ * process.exitCode for the outcomes that are not errors, and throws GlasspaneErrors that main()
+ * turns into a message and an exit status (exit-codes.ts). Real writes need root; --dry-run only
+ * reads.
+ */
 export function registerVfio(program: Command): void {
   const vfio = program
     .command('vfio')

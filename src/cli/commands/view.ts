@@ -7,12 +7,12 @@ import { framePng } from '../../viewer/screenshot.js';
 import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
-import { SpiceInputSink } from '../../input/spice-sink.js';
+import { SpiceInputSink } from '../../spice/input-sink.js';
 import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
 import { AudioBridge } from '../../viewer/audio-bridge.js';
 import { describeSpiceStatus } from '../../spice/client.js';
-import { runHeadless, type FrameVerifier, type HeadlessReport } from '../../relay/headless.js';
-import { SceneVerifier } from '../../../guest-stub/verify.js';
+import { runHeadless, type HeadlessReport } from '../../relay/headless.js';
+import { stubSceneVerifier } from '../../relay/scene-verifier.js';
 import { GlasspaneError } from '../../errors.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
@@ -20,6 +20,10 @@ import { requireOutputDir, requireOutputFile } from '../output-path.js';
 import { spiceStatusLogger } from '../spice-status-log.js';
 import { onStopSignals } from '../stop-signals.js';
 
+/**
+ * The options `view --headless` (and --screenshot) use: the region, when to stop (seconds, frames),
+ * verification against the stub scene, JSON output, the copy timeout (ms).
+ */
 export interface ViewOptions {
   shm: string;
   headless?: boolean;
@@ -30,23 +34,18 @@ export interface ViewOptions {
   copyTimeout?: number;
 }
 
-/** Checks every frame against guest-stub's scene; the stub carries its post time in the pixels. */
-export function stubSceneVerifier(): FrameVerifier {
-  const v = new SceneVerifier();
-  return (f) => {
-    const i = f.info;
-    if (i.format.name !== 'BGRA' && i.format.name !== 'RGBA') return { error: `format ${i.format.name} is not a stub scene format` };
-    const r = v.verify(f.data, i.frameWidth, i.frameHeight, i.dataHeight, i.pitch, i.type, i.frameSerial);
-    return { error: r.ok ? null : `frame ${i.frameSerial}: ${r.error}`, postedNs: r.postedNs };
-  };
-}
-
 /** Exit status: 0 frames arrived and verified, 1 verify failures, 3 no frame arrived. */
 export function exitStatusFor(r: HeadlessReport): number {
   if (r.frames === 0) return 3;
   return r.verifyFailures > 0 ? 1 : 0;
 }
 
+/**
+ * Runs the headless consumer for `view --headless` and resolves with its report (never rejects for
+ * guest data). Live lines (one per second, status, problems) go to `out` (stderr by default); with
+ * --json only when stderr is a terminal, so stdout stays pure JSON. SIGINT/SIGTERM end the run
+ * with its report (onStopSignals; the handlers are removed when it ends).
+ */
 export async function runHeadlessView(o: ViewOptions, out: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HeadlessReport> {
   const live = !o.json || process.stderr.isTTY;
   // Before the first frame a line of zeros every second says nothing: say once what we wait for.
@@ -222,6 +221,13 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   }
 }
 
+/**
+ * Adds `glasspane view` to `program` (see ./program.ts: registered only when the user names it).
+ * Its action writes to stdout/stderr, sets process.exitCode for the outcomes that are not errors,
+ * and throws GlasspaneErrors that main() turns into a message and an exit status (exit-codes.ts).
+ * Opens the window (or runs headless, or takes one screenshot) and returns when it is done;
+ * headless and --screenshot exit 3 when no frame arrived, headless 1 when --verify failed.
+ */
 export function registerView(program: Command): void {
   program
     .command('view')

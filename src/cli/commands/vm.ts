@@ -52,6 +52,12 @@ function selfCommand(...args: string[]): string[] {
   return [process.execPath, process.argv[1], ...args];
 }
 
+/**
+ * Adds `glasspane vm up|status|down|supervise` to `program` (see ./program.ts: registered only when
+ * the user names it). Its action writes to stdout/stderr, sets process.exitCode for the outcomes
+ * that are not errors, and throws GlasspaneErrors that main() turns into a message and an exit
+ * status (exit-codes.ts). `vm status`/`vm down` of a name that never ran exit 3.
+ */
 export function registerVm(program: Command): void {
   const vm = program
     .command('vm')

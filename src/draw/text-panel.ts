@@ -5,8 +5,12 @@
  * word wider than the panel), with `fit` the panel grows to its longest line (up to `maxWidth`).
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import { convertRgba, type PixelLayout } from './kvmfr/pixels.js';
+import { convertRgba, type PixelLayout } from '../kvmfr/pixels.js';
 
+/**
+ * A drawn panel: `width` × `height` pixels (tightly packed, no row padding) in the pixel layout the
+ * caller asked for. The caller owns `pixels`; nothing else keeps it.
+ */
 export interface TextPanel {
   width: number;
   height: number;
@@ -14,6 +18,7 @@ export interface TextPanel {
   pixels: Buffer;
 }
 
+/** How textPanel() lays out its lines; sizes in pixels, colours as CSS colour strings. */
 export interface TextPanelStyle {
   /** Panel width, px (the minimum with `fit`). */
   width: number;
@@ -29,6 +34,7 @@ export interface TextPanelStyle {
   maxWidth?: number;
 }
 
+/** The panel font when the style names none: 14 px DejaVu Sans Mono (any monospace when it is missing). */
 export const DEFAULT_PANEL_FONT = '14px "DejaVu Sans Mono", monospace';
 
 /** Breaks `text` into lines no wider than `maxWidth` as measured by `ctx` (at spaces when it can). */

@@ -1,6 +1,7 @@
 /**
  * Test scenes: deterministic functions of (frameSerial, x, y), so a consumer can verify every
- * pixel it receives. Rendering and checking work a row at a time with native copies (no per-pixel
+ * pixel it receives. guest-stub draws them and glasspane's verifier (./verify.ts) checks them, so
+ * they live here, below both, not in the producer. Rendering and checking work a row at a time with native copies (no per-pixel
  * JS on the frame path): every scene row is a window into a precomputed periodic row, plus a few
  * marker texels.
  *
@@ -11,16 +12,20 @@
  *   all other texels: eight colour bars, shifted right by 4*serial texels (moving); the bottom
  *                     quarter shows the complementary colours.
  */
-import { FrameType } from '../src/kvmfr/layout.js';
+import { FrameType } from '../kvmfr/layout.js';
 
+/** Row 0, texel 0 of every scene frame: "GPSB" as a little-endian u32. */
 export const SCENE_MAGIC = 0x42535047; // "GPSB"
+/** Texels of row 0 the scene header occupies (magic, serial, timestamp low/high, width, height). */
 export const HEADER_TEXELS = 6;
+/** The narrowest frame a scene fits in, in texels: one per bar (the 6-texel header fits too). */
 export const MIN_SCENE_WIDTH = 8;
 /**
  * bars: the verifiable test scene; input: bars with the viewer's input drawn over them;
- * input-echo: bars with what the guest's /dev/input/event* devices reported (evdev-echo.ts).
+ * input-echo: bars with what the guest's /dev/input/event* devices reported (guest-stub/evdev-echo.ts).
  */
 export const SCENE_NAMES = ['bars', 'input', 'input-echo'] as const;
+/** One of SCENE_NAMES. */
 export type SceneName = (typeof SCENE_NAMES)[number];
 
 /** The eight bars, RGB. */
@@ -35,6 +40,7 @@ export const BAR_COLOURS: ReadonlyArray<readonly [number, number, number]> = [
   [16, 16, 16],
 ];
 
+/** Texel 0 of row `y` (≥ 1) in frame `serial`: a hash that differs between rows and between frames. */
 export const rowTag = (y: number, serial: number): number => (Math.imul(y, 0x9e3779b1) ^ serial ^ 0x5a5a0000) >>> 0;
 
 /** Bars move this many texels per frame. */

@@ -1,16 +1,17 @@
 /**
- * InputSink over a SpiceClient: key names / HID usages become set-1 scancodes (scancodes.ts),
- * buttons become SPICE button ids. Input while the client is not connected is dropped (not
- * queued: replaying stale keystrokes after a reconnect would be worse than losing them).
+ * InputSink over a SpiceClient: key names / HID usages become set-1 scancodes
+ * (src/input/scancodes.ts), buttons become SPICE button ids. The input layer defines the sink and
+ * SPICE implements it here, so the arrow points down. Input while the client is not connected is
+ * dropped (not queued: replaying stale keystrokes after a reconnect would be worse than losing them).
  */
-import { parseSpiceAddress } from '../spice/address.js';
-import { SpiceClient, type SpiceStatus } from '../spice/client.js';
-import type { ClipboardHandlers } from '../spice/agent.js';
-import type { AudioHandlers } from '../spice/audio-channels.js';
-import { readSpicePassword } from '../spice/password.js';
-import { Leds, SpiceButton } from '../spice/protocol.js';
-import { scancodeForKey } from './scancodes.js';
-import type { InputSink, KeyId, LockState, MouseButton } from './sink.js';
+import { parseSpiceAddress } from './address.js';
+import { SpiceClient, type SpiceStatus } from './client.js';
+import type { ClipboardHandlers } from './agent.js';
+import type { AudioHandlers } from './audio-channels.js';
+import { readSpicePassword } from './password.js';
+import { Leds, SpiceButton } from './protocol.js';
+import { scancodeForKey } from '../input/scancodes.js';
+import type { InputSink, KeyId, LockState, MouseButton } from '../input/sink.js';
 
 const BUTTON_IDS: Record<MouseButton, number> = {
   left: SpiceButton.LEFT,
@@ -20,6 +21,7 @@ const BUTTON_IDS: Record<MouseButton, number> = {
   extra: SpiceButton.EXTRA,
 };
 
+/** What SpiceInputSink.open() needs: the --spice address and password source, and the optional channels to wire up. */
 export interface OpenSpiceSinkOptions {
   /** HOST:PORT or unix:/path (the --spice value). */
   spice: string;
@@ -35,6 +37,11 @@ export interface OpenSpiceSinkOptions {
   onState?: (s: SpiceStatus) => void;
 }
 
+/**
+ * The viewer's InputSink when it has --spice: keys, buttons, motion and positions go to the SPICE
+ * inputs channel of `client` (which it owns: close() closes it); the guest's lock LEDs come back
+ * through onGuestLocks().
+ */
 export class SpiceInputSink implements InputSink {
   readonly client: SpiceClient;
 

@@ -2,8 +2,12 @@
  * Checks a received frame against the test scene, row by row with native compares (no per-pixel
  * JS), and extracts the producer's serial and post timestamp for latency measurements.
  */
-import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './scenes.js';
+import { BarsScene, HEADER_TEXELS, SCENE_MAGIC, bandOf, rowTag } from './bars.js';
 
+/**
+ * SceneVerifier's verdict on one frame, with the serial and post time read from its pixels when
+ * they could be read.
+ */
 export interface VerifyResult {
   ok: boolean;
   /** What was wrong (first mismatch), when !ok. */
@@ -13,6 +17,12 @@ export interface VerifyResult {
   postedNs?: bigint;
 }
 
+/**
+ * Checks received frames against the bars scene (see the module comment); keeps the expected rows
+ * of the last frame size and type. Single-threaded. The frame's bytes are the consumer's copy and
+ * may hold anything: a frame that does not match returns an error, never throws, as long as `data`
+ * holds `rows` rows of `pitch` bytes (pitch ≥ width × 4) as the relay's frames do.
+ */
 export class SceneVerifier {
   private scene: BarsScene | null = null;
 
