@@ -11,14 +11,14 @@ import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
 import { openRegion, regionFileChanged, type Region } from '../src/region.js';
 import { LockTimeoutError } from '../src/lgmp/spinlock.js';
-import { startB7Session, wpOffsetOf, writeArrowCursor } from './b7-session.js';
+import { CursorRing, startB7Session, wpOffsetOf } from './b7-session.js';
 import type { StubLayout, TamperPhase } from './tamper.js';
 import { HEADER } from '../src/lgmp/layout.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
 import type { Allocation, LgmpProducer, ProducerQueue } from '../src/lgmp/producer.js';
 import { writeFrame } from '../src/kvmfr/frame.js';
 import { decodeSetCursorPos, writeCursor } from '../src/kvmfr/cursor.js';
-import { CursorFlags, FRAMEBUFFER, FrameType, KVMFR } from '../src/kvmfr/layout.js';
+import { FRAMEBUFFER, FrameType, KVMFR } from '../src/kvmfr/layout.js';
 import { FramePainter, sceneFrameType } from './frame-painter.js';
 import { checkStubOptions, type StubOptions } from './stub-options.js';
 import { BarsScene, cursorPosition, stampTimestamp } from '../src/scenes/bars.js';
@@ -74,9 +74,8 @@ export class StubProducer {
   private frames: Allocation[] = [];
   private cursorSlots: Allocation[] = [];
   private shapeSlots: Allocation[] = [];
-  private cursorIndex = 0;
-  private shapeIndex = 0;
-  private shapeMem: Allocation | null = null;
+  /** Which cursor buffer the next pointer message uses. */
+  private readonly cursorRing = new CursorRing();
   private watcher: NativeWatcher;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -170,9 +169,7 @@ export class StubProducer {
     this.stats.truncated = this.rows < this.options.height;
     this.stats.dataHeight = this.rows;
     this.painter.setRows(this.rows);
-    this.shapeMem = this.shapeSlots[this.shapeIndex]!;
-    this.shapeIndex = (this.shapeIndex + 1) % this.shapeSlots.length;
-    writeArrowCursor(this.region, this.shapeMem);
+    this.cursorRing.startSession(this.region, this.shapeSlots);
     log('session %d: frame buffers of %d bytes, %d rows%s', this.lgmp.sessionID, session.maxFrameBytes, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
   }
 
@@ -202,15 +199,7 @@ export class StubProducer {
   /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
   private postCursor(withShape: boolean): void {
     const pos = this.cursorPos();
-    let mem: Allocation;
-    let flags = CursorFlags.POSITION | CursorFlags.VISIBLE;
-    if (withShape && this.shapeMem) {
-      mem = this.shapeMem;
-      flags |= CursorFlags.SHAPE;
-    } else {
-      mem = this.cursorSlots[this.cursorIndex]!;
-      this.cursorIndex = (this.cursorIndex + 1) % this.cursorSlots.length;
-    }
+    const { mem, flags } = this.cursorRing.next(withShape, this.cursorSlots);
     writeCursor(this.dv, mem.offset, pos);
     this.tamper('cursor', mem);
     if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
