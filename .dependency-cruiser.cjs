@@ -34,8 +34,8 @@ const ROWS = [
   [
     {
       name: 'base',
-      path: '^src/(native|region|errors|error-codes|permission-fix|config-file|npm-banner)\\.ts$',
-      what: 'the addon loader, region mapping, error codes, config-file reading: what every layer may use',
+      path: '^src/(native|region|errors|error-codes|permission-fix|config-file|npm-banner|orphan-files)\\.ts$',
+      what: 'the addon loader, region mapping, error codes, config-file reading, sweeping files of dead processes: what every layer may use',
     },
   ],
 ];

@@ -10,7 +10,7 @@ import type { Region } from '../src/region.js';
 import { LgmpProducer, type Allocation, type ProducerQueue } from '../src/lgmp/producer.js';
 import { buildKvmfrUdata } from '../src/kvmfr/header.js';
 import { writeCursor } from '../src/kvmfr/cursor.js';
-import { CURSOR, CursorType, FRAME, FRAMEBUFFER, KVMFR, MAX_CURSOR_BYTES, OsType } from '../src/kvmfr/layout.js';
+import { CURSOR, CursorFlags, CursorType, FRAME, FRAMEBUFFER, KVMFR, MAX_CURSOR_BYTES, OsType } from '../src/kvmfr/layout.js';
 import { GlasspaneError } from '../src/errors.js';
 
 const PAGE = 4096;
@@ -80,5 +80,36 @@ export function writeArrowCursor(region: Region, slot: Allocation): void {
       // BGRA: outline black, body orange.
       px.set(edge ? [0, 0, 0, 255] : [0, 140, 255, 255], y * pitch + x * 4);
     }
+  }
+}
+
+/**
+ * Which cursor buffer the next pointer message uses, as B7 rotates them: position-only messages
+ * cycle through the session's position slots; each new session draws the arrow into the next of
+ * the shape buffers (so a consumer still reading the old one is not overwritten), and messages
+ * with the shape use that buffer. The rotation carries over from session to session.
+ */
+export class CursorRing {
+  private positionIndex = 0;
+  private shapeIndex = 0;
+  private shape: Allocation | null = null;
+
+  /** A new session: takes its slots and draws the arrow into the next shape buffer of `shapeSlots`. */
+  startSession(region: Region, shapeSlots: Allocation[]): void {
+    this.shape = shapeSlots[this.shapeIndex]!;
+    this.shapeIndex = (this.shapeIndex + 1) % shapeSlots.length;
+    writeArrowCursor(region, this.shape);
+  }
+
+  /**
+   * The buffer for the next message and its flags (POSITION | VISIBLE, plus SHAPE for the shape
+   * buffer when `withShape` and a session has started); else the next of `cursorSlots`.
+   */
+  next(withShape: boolean, cursorSlots: Allocation[]): { mem: Allocation; flags: number } {
+    const flags = CursorFlags.POSITION | CursorFlags.VISIBLE;
+    if (withShape && this.shape) return { mem: this.shape, flags: flags | CursorFlags.SHAPE };
+    const mem = cursorSlots[this.positionIndex]!;
+    this.positionIndex = (this.positionIndex + 1) % cursorSlots.length;
+    return { mem, flags };
   }
 }

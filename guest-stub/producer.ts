@@ -11,57 +11,28 @@ import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
 import { openRegion, regionFileChanged, type Region } from '../src/region.js';
 import { LockTimeoutError } from '../src/lgmp/spinlock.js';
-import { startB7Session, wpOffsetOf, writeArrowCursor } from './b7-session.js';
-import type { StubLayout, Tamper, TamperPhase } from './tamper.js';
+import { CursorRing, startB7Session, wpOffsetOf } from './b7-session.js';
+import type { StubLayout, TamperPhase } from './tamper.js';
 import { HEADER } from '../src/lgmp/layout.js';
 import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
 import type { Allocation, LgmpProducer, ProducerQueue } from '../src/lgmp/producer.js';
 import { writeFrame } from '../src/kvmfr/frame.js';
-import { writeCursor } from '../src/kvmfr/cursor.js';
-import { CursorFlags, FRAMEBUFFER, FrameFlags, FrameType, KVMFR, SETCURSORPOS } from '../src/kvmfr/layout.js';
-import { formatByName } from '../src/kvmfr/formats.js';
-import { layout24, pack24, type Layout24 } from './pack24.js';
-import { GlasspaneError } from '../src/errors.js';
-import { BarsScene, cursorPosition, stampTimestamp, type SceneName, MIN_SCENE_WIDTH } from '../src/scenes/bars.js';
+import { decodeSetCursorPos, writeCursor } from '../src/kvmfr/cursor.js';
+import { FRAMEBUFFER, FrameType, KVMFR } from '../src/kvmfr/layout.js';
+import { FramePainter, sceneFrameType } from './frame-painter.js';
+import { checkStubOptions, type StubOptions } from './stub-options.js';
+import { BarsScene, cursorPosition, stampTimestamp } from '../src/scenes/bars.js';
 import { StubInputServer } from './input-server.js';
 import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
-import type { StubInputMessage } from '../src/scenes/input-messages.js';
-import { EvdevEchoScene, MIN_ECHO_HEIGHT, MIN_ECHO_WIDTH } from './evdev-echo.js';
+import { EvdevEchoScene } from './evdev-echo.js';
 
 const log = debuglog('glasspane:stub');
+
+export type { StubOptions } from './stub-options.js';
 
 /** The producer version string the stub writes into the KVMFR header (shown by viewers). */
 export const STUB_VERSION = 'glasspane-stub 0.1.0';
 const MiB = 1024 * 1024;
-
-/** What a StubProducer produces and where. Sizes in pixels (frame) and MiB (region), times in s. */
-export interface StubOptions {
-  shmPath: string;
-  sizeMiB: number;
-  width: number;
-  height: number;
-  /** Frames per second cap; 0 = as fast as the consumer acknowledges. */
-  fps: number;
-  scene: SceneName;
-  /** bgr_32 and rgb_24: B7's 24-bit layouts (pack24.ts); bars scene only, not verifiable headless. */
-  format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24';
-  /** Stop after this many seconds (undefined = until stop()). */
-  seconds?: number;
-  /** The VM UUID to advertise in VMINFO (default: random). */
-  uuid?: string;
-  /** Post this many frames, then only keep the session alive (heartbeat, cursor). */
-  frames?: number;
-  /** Called for every input message the viewer sends (see listenForInput()). */
-  onInput?: (m: StubInputMessage) => void;
-  /** Bytes to map when the region is a PCI BAR file (its size from the device's resource table). */
-  mapBytes?: number;
-  /** input-echo scene: the event devices to read (default: every /dev/input/event*). */
-  evdevPaths?: string[];
-  /** Told about what the stub recovered from (a region truncated or re-created, a lock left taken). */
-  onProblem?: (message: string) => void;
-  /** Fuzzing only: called at fixed points of the producer's work to spoil the region (tamper.ts). */
-  tamper?: Tamper;
-}
 
 /** What the stub did, for its status lines and tests. Counts since the producer was made. */
 export interface StubStats {
@@ -103,22 +74,16 @@ export class StubProducer {
   private frames: Allocation[] = [];
   private cursorSlots: Allocation[] = [];
   private shapeSlots: Allocation[] = [];
-  private cursorIndex = 0;
-  private shapeIndex = 0;
-  private shapeMem: Allocation | null = null;
+  /** Which cursor buffer the next pointer message uses. */
+  private readonly cursorRing = new CursorRing();
   private watcher: NativeWatcher;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
-  private readonly scene: BarsScene;
   private readonly frameType: number;
-  private pixels: Buffer;
-  /** Bytes per row in the region (the 24-bit layouts pad rows). */
-  private pitch: number;
-  private readonly layout: Layout24;
-  /** 24-bit formats: the scene's 32-bit rows before packing. */
-  private unpacked: Buffer | null = null;
-  private readonly packed: boolean;
+  /** The frame's pixels and the KVMFRFrame fields that describe them. */
+  private readonly painter: FramePainter;
+  /** Rows of the current session's frames: the height, or fewer in a region too small for it. */
   private rows: number;
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
@@ -129,22 +94,9 @@ export class StubProducer {
   private echo: EvdevEchoScene | null = null;
 
   constructor(readonly options: StubOptions) {
-    const fmt = formatByName(options.format);
-    if (!fmt || !['BGRA', 'RGBA', 'BGR_32', 'RGB_24'].includes(fmt.name)) {
-      throw new GlasspaneError('ERR_USAGE', `format "${options.format}" is not supported by the stub`, 'use --format bgra, rgba, bgr_32 or rgb_24');
-    }
-    const packed = (this.packed = fmt.name === 'BGR_32' || fmt.name === 'RGB_24');
-    if (packed && options.scene !== 'bars') {
-      throw new GlasspaneError('ERR_USAGE', `the ${options.scene} scene draws 32-bit pixels only (got --format ${options.format})`, 'use --scene bars with a 24-bit format, or --format bgra');
-    }
-    if (!Number.isInteger(options.width) || !Number.isInteger(options.height) || options.width < MIN_SCENE_WIDTH || options.height < 2 || options.width > 16384 || options.height > 16384) {
-      throw new GlasspaneError('ERR_USAGE', `frame size ${options.width}x${options.height} is outside ${MIN_SCENE_WIDTH}x2 .. 16384x16384`, 'pass --width and --height within that range');
-    }
+    const fmt = checkStubOptions(options);
     this.frameType = fmt.type;
     this.uuid = (options.uuid ?? randomUUID()).replace(/-/g, '');
-    if (options.scene === 'input-echo' && (options.width < MIN_ECHO_WIDTH || options.height < MIN_ECHO_HEIGHT)) {
-      throw new GlasspaneError('ERR_USAGE', `the input-echo scene needs a frame of at least ${MIN_ECHO_WIDTH}x${MIN_ECHO_HEIGHT} (got ${options.width}x${options.height})`, 'pass a larger --width and --height');
-    }
     // Opened before the region so that a missing device leaves no half-made session behind.
     if (options.scene === 'input-echo') this.echo = new EvdevEchoScene(options.width, options.height, fmt.type, options.evdevPaths);
     try {
@@ -154,13 +106,8 @@ export class StubProducer {
       throw err;
     }
     this.dv = new DataView(this.region.buffer);
-    // 24-bit formats: the scene is drawn in the 32-bit order whose first 3 bytes are wanted, then packed.
-    const sceneType = fmt.type === FrameType.BGR_32 ? FrameType.BGRA : fmt.type === FrameType.RGB_24 ? FrameType.RGBA : fmt.type;
-    this.scene = new BarsScene(options.width, options.height, sceneType);
-    this.layout = packed ? layout24(fmt.type, options.width) : { dataWidth: options.width, stride: options.width, pitch: options.width * 4 };
-    this.pitch = this.layout.pitch;
+    this.painter = new FramePainter(new BarsScene(options.width, options.height, sceneFrameType(fmt.type)), options.width, options.height, fmt.type);
     this.rows = options.height;
-    this.pixels = Buffer.alloc(0);
     this.stats = {
       sessionID: 0,
       framesPosted: 0,
@@ -215,17 +162,14 @@ export class StubProducer {
   /** (Re)creates the LGMP session and the B7 memory layout (b7-session.ts). Called again if the header gets overwritten. */
   private startSession(): void {
     this.sessionPosted = 0;
-    const session = startB7Session(this.region, { producerVersion: STUB_VERSION, uuid: this.uuid, width: this.options.width, height: this.options.height, pitch: this.pitch });
+    const session = startB7Session(this.region, { producerVersion: STUB_VERSION, uuid: this.uuid, width: this.options.width, height: this.options.height, pitch: this.painter.pitch });
     ({ lgmp: this.lgmp, frameQ: this.frameQ, pointerQ: this.pointerQ, frames: this.frames, cursorSlots: this.cursorSlots, shapeSlots: this.shapeSlots, rows: this.rows } = session);
     this.stats.sessionID = this.lgmp.sessionID;
     this.stats.maxFrameBytes = session.maxFrameBytes;
     this.stats.truncated = this.rows < this.options.height;
     this.stats.dataHeight = this.rows;
-    if (this.pixels.length !== this.pitch * this.rows) this.pixels = Buffer.alloc(this.pitch * this.rows);
-    if (this.packed) this.unpacked = Buffer.alloc(this.options.width * 4 * this.rows);
-    this.shapeMem = this.shapeSlots[this.shapeIndex]!;
-    this.shapeIndex = (this.shapeIndex + 1) % this.shapeSlots.length;
-    writeArrowCursor(this.region, this.shapeMem);
+    this.painter.setRows(this.rows);
+    this.cursorRing.startSession(this.region, this.shapeSlots);
     log('session %d: frame buffers of %d bytes, %d rows%s', this.lgmp.sessionID, session.maxFrameBytes, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
   }
 
@@ -249,21 +193,13 @@ export class StubProducer {
 
   /** The "input" scene: the bars with the received input drawn over them, and a crosshair at the pointer. */
   private drawInput(): void {
-    if (this.input && this.options.scene === 'input') this.input.drawOnto(this.pixels, this.options.width, this.rows, this.pitch, this.frameType === FrameType.RGBA ? RGBA : BGRA);
+    if (this.input && this.options.scene === 'input') this.input.drawOnto(this.painter.pixels, this.options.width, this.rows, this.painter.pitch, this.frameType === FrameType.RGBA ? RGBA : BGRA);
   }
 
   /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
   private postCursor(withShape: boolean): void {
     const pos = this.cursorPos();
-    let mem: Allocation;
-    let flags = CursorFlags.POSITION | CursorFlags.VISIBLE;
-    if (withShape && this.shapeMem) {
-      mem = this.shapeMem;
-      flags |= CursorFlags.SHAPE;
-    } else {
-      mem = this.cursorSlots[this.cursorIndex]!;
-      this.cursorIndex = (this.cursorIndex + 1) % this.cursorSlots.length;
-    }
+    const { mem, flags } = this.cursorRing.next(withShape, this.cursorSlots);
     writeCursor(this.dv, mem.offset, pos);
     this.tamper('cursor', mem);
     if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
@@ -331,9 +267,9 @@ export class StubProducer {
         return;
       }
       for (let msg = this.pointerQ.readData(); msg; msg = this.pointerQ.readData()) {
-        const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-        if (msg.length >= SETCURSORPOS.SIZE && dv.getUint32(SETCURSORPOS.type, true) === KVMFR.MESSAGE_SETCURSORPOS) {
-          this.cursorOverride = { x: dv.getInt32(SETCURSORPOS.x, true), y: dv.getInt32(SETCURSORPOS.y, true) };
+        const request = decodeSetCursorPos(msg);
+        if (request) {
+          this.cursorOverride = request;
           this.stats.cursorRequests++;
         }
         this.pointerQ.ackData();
@@ -417,35 +353,15 @@ export class StubProducer {
   /** Renders, posts and writes one frame into frame buffer `slot` (post first, then write, as B7 does). */
   private postFrame(slot: number): 'posted' | 'no-subscribers' | 'full' {
     const serial = this.serial;
-    if (this.unpacked) {
-      this.scene.render(this.unpacked, this.options.width * 4, this.rows, serial);
-      pack24(this.unpacked, this.options.width * 4, this.pixels, this.pitch, this.options.width, this.rows);
-    } else {
-      this.scene.render(this.pixels, this.pitch, this.rows, serial);
-    }
+    const painter = this.painter;
+    painter.paint(serial);
     this.drawInput();
-    const pointerMoved = this.echo?.draw(this.pixels, this.pitch, this.rows) ?? false;
+    const pointerMoved = this.echo?.draw(painter.pixels, painter.pitch, this.rows) ?? false;
     const mem = this.frames[slot]!;
-    const { width, height } = this.options;
-    writeFrame(this.dv, mem.offset, {
-      formatVer: 1 + (this.stats.truncated ? 1 : 0),
-      frameSerial: serial,
-      type: this.frameType,
-      screenWidth: width,
-      screenHeight: height,
-      dataWidth: this.layout.dataWidth,
-      dataHeight: this.rows,
-      frameWidth: width,
-      frameHeight: height,
-      rotation: 0,
-      stride: this.layout.stride,
-      pitch: this.pitch,
-      flags: this.stats.truncated ? FrameFlags.TRUNCATED : 0,
-      damageRects: [],
-    });
+    writeFrame(this.dv, mem.offset, painter.frameFields(serial, this.stats.truncated));
     const wpOffset = wpOffsetOf(mem);
     this.region.store32(wpOffset, 0);
-    stampTimestamp(this.pixels, process.hrtime.bigint());
+    stampTimestamp(painter.pixels, process.hrtime.bigint());
     this.tamper('frame', mem);
     // Post first, then write: the consumer copies while we are still writing (as B7 does).
     const posted = this.frameQ.post(0, mem);
@@ -455,7 +371,7 @@ export class StubProducer {
     this.tamper('frame-posted', mem);
     // Written on this thread right after the post (as B7's capture thread does): a thread-pool
     // job could start late on a loaded host and leave the consumer waiting on wp = 0.
-    this.region.writeIn(this.pixels, 0, wpOffset + FRAMEBUFFER.data, this.pixels.length, wpOffset, MiB);
+    this.region.writeIn(painter.pixels, 0, wpOffset + FRAMEBUFFER.data, painter.pixels.length, wpOffset, MiB);
     this.tamper('frame-written', mem);
     this.serial = (this.serial + 1) >>> 0;
     if (!this.echo || pointerMoved) this.postCursor(false);

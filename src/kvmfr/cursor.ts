@@ -120,3 +120,15 @@ export function encodeSetCursorPos(x: number, y: number): Buffer {
   msg.writeInt32LE(y, SETCURSORPOS.y);
   return msg;
 }
+
+/**
+ * Producer side: the position a consumer's mailbox message asks for, or null when `msg` is not a
+ * KVMFRSetCursorPos (another type, or shorter than one). Extra trailing bytes are ignored. The
+ * coordinates are any int32 values: the caller bounds them before use.
+ */
+export function decodeSetCursorPos(msg: Uint8Array): { x: number; y: number } | null {
+  if (msg.length < SETCURSORPOS.SIZE) return null;
+  const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (dv.getUint32(SETCURSORPOS.type, true) !== KVMFR.MESSAGE_SETCURSORPOS) return null;
+  return { x: dv.getInt32(SETCURSORPOS.x, true), y: dv.getInt32(SETCURSORPOS.y, true) };
+}

@@ -154,8 +154,11 @@ export function readFrame(dv: DataView, regionLength: number, payloadOffset: num
   return f;
 }
 
-/** The u32 fields of KVMFRFrame that FrameFields carries one to one. */
-const SCALAR_FIELDS = [
+/**
+ * The u32 fields of KVMFRFrame that FrameFields carries one to one, in a fixed order (the frame
+ * mailbox stores them in this order too). Damage rects and the frame's offset are not among them.
+ */
+export const FRAME_SCALAR_FIELDS = [
   'formatVer',
   'frameSerial',
   'type',
@@ -178,7 +181,7 @@ const SCALAR_FIELDS = [
  */
 export function writeFrame(dv: DataView, offset: number, f: FrameFields): void {
   const set = (field: number, v: number) => dv.setUint32(offset + field, v >>> 0, true);
-  for (const k of SCALAR_FIELDS) set(FRAME[k], f[k]);
+  for (const k of FRAME_SCALAR_FIELDS) set(FRAME[k], f[k]);
   const n = Math.min(f.damageRects.length, KVMFR.MAX_DAMAGE_RECTS);
   set(FRAME.damageRectsCount, n);
   for (let i = 0; i < n; i++) {

@@ -14,7 +14,7 @@
  * same `MailboxMemory` (sent with postMessage; SharedArrayBuffers are shared, not copied).
  */
 import { formatOf } from '../kvmfr/formats.js';
-import type { FrameInfo, Rect } from '../kvmfr/frame.js';
+import { FRAME_SCALAR_FIELDS, type FrameInfo, type Rect } from '../kvmfr/frame.js';
 import { KVMFR } from '../kvmfr/layout.js';
 
 /** Slots: one being written, one ready, one held by the reader, and one spare (a reader holding two briefly). */
@@ -30,22 +30,8 @@ const C_READY = 0;
 const C_SKIPPED = 1;
 const C_PUBLISHED = 2;
 const C_HEADER = 4;
-const META_SCALARS = [
-  'formatVer',
-  'frameSerial',
-  'type',
-  'screenWidth',
-  'screenHeight',
-  'dataWidth',
-  'dataHeight',
-  'frameWidth',
-  'frameHeight',
-  'rotation',
-  'stride',
-  'pitch',
-  'flags',
-  'dataBytes',
-] as const;
+/** Per slot: KVMFRFrame's scalar fields, then the frame's byte count. */
+const META_SCALARS = [...FRAME_SCALAR_FIELDS, 'dataBytes'] as const;
 const M_STATE = 0;
 const M_GEN = 1;
 /** 1 = the frames in between were skipped: upload the whole frame, not just its damage. */

@@ -12,8 +12,8 @@ import type { ErrorCode } from '../errors.js';
 export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
 
 /**
- * The relay's options plus when to stop (after `seconds`, after `frames` frames, or on
- * SIGINT/SIGTERM, whichever comes first; with none of them only a signal stops it), an optional
+ * The relay's options plus when to stop (after `seconds`, after `frames` frames, or when `stop`
+ * is aborted, whichever comes first; with none of them it runs until aborted), an optional
  * per-frame verifier, and callbacks for what the CLI prints (problems, status lines, a report each
  * second).
  */
@@ -24,6 +24,11 @@ export interface HeadlessOptions extends RelayOptions {
   onProblem?: (message: string) => void;
   onStatus?: (message: string) => void;
   onSecond?: (r: HeadlessReport) => void;
+  /**
+   * Ends the run (with its report) when aborted, as `seconds` and `frames` do. The process's
+   * signals are the caller's to map onto it: this module installs no signal handlers.
+   */
+  stop?: AbortSignal;
 }
 
 /**
@@ -61,7 +66,7 @@ const PASSING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_REGION_OPEN', '
  * closes it and resolves with the report. Never rejects for guest data (it all becomes `errors`).
  * A verifier or onStatus that throws is reported by the relay as ERR_FRAME_LISTENER, an onProblem
  * that throws is only logged (NODE_DEBUG=glasspane:relay), and onSecond runs on a timer and must
- * not throw. Installs SIGINT/SIGTERM handlers for its duration and removes them after.
+ * not throw. Installs no signal handlers: the caller maps them onto `o.stop`.
  */
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
   const relay = new FrameRelay(o);
@@ -139,15 +144,14 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
 
   const ticker = o.onSecond ? setInterval(() => o.onSecond!(report()), 1000) : null;
   const timer = o.seconds !== undefined ? setTimeout(finish, o.seconds * 1000) : null;
-  const stopOnSignal = () => finish();
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  const stopOnAbort = () => finish();
+  if (o.stop?.aborted) finish();
+  o.stop?.addEventListener('abort', stopOnAbort, { once: true });
   const running = relay.start();
   await Promise.race([done, running]);
   if (ticker) clearInterval(ticker);
   if (timer) clearTimeout(timer);
-  process.off('SIGINT', stopOnSignal);
-  process.off('SIGTERM', stopOnSignal);
+  o.stop?.removeEventListener('abort', stopOnAbort);
   await relay.close();
   return report();
 }

@@ -15,21 +15,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { KvmfrInfo } from '../kvmfr/header.js';
-import type { FrameInfo } from '../kvmfr/frame.js';
 import { FrameMailbox, type TakenFrame } from './frame-mailbox.js';
-import type { CursorEvent, ProblemEvent, RelayCounters, RelayOptions, RelayState, SessionEvent, StatusEvent } from './frame-relay.js';
+import type { RelayCounters, RelayOptions, RelayState } from './frame-relay.js';
 import type { FromRelay, RelayWorkerData, ToRelay } from './relay-protocol.js';
-import type { FrameSource } from './frame-source.js';
+import type { FrameSource, FrameSourceEvents } from './frame-source.js';
 import { KVMFR } from '../kvmfr/layout.js';
-
-interface ThreadedRelayEvents {
-  ready: [];
-  session: [SessionEvent];
-  format: [FrameInfo];
-  cursor: [CursorEvent];
-  status: [StatusEvent];
-  problem: [ProblemEvent];
-}
 
 /** The compiled worker next to this module, or (running from TypeScript sources in tests) the one under dist/. */
 function workerPath(): string {
@@ -52,7 +42,7 @@ function workerPath(): string {
  * data; start() rejects with Error only when the compiled worker (dist/src/relay/relay-worker.js)
  * is missing (run `npm run build`).
  */
-export class ThreadedRelay extends EventEmitter<ThreadedRelayEvents> implements FrameSource {
+export class ThreadedRelay extends EventEmitter<FrameSourceEvents> implements FrameSource {
   private worker: Worker | null = null;
   private mailbox: FrameMailbox | null = null;
   private closing = false;

@@ -218,12 +218,7 @@ export class SpiceClient {
     clearTimeout(this.retryTimer);
     if (this.status.state === 'closed') return;
     this.setState({ state: 'closed', retryInMs: undefined });
-    const inputs = this.inputsCh;
-    const main = this.mainCh;
-    const audio = this.audioCh;
-    this.inputsCh = undefined;
-    this.mainCh = undefined;
-    this.audioCh = undefined;
+    const { inputs, main, audio } = this.detachChannels();
     await audio?.close();
     await inputs?.close();
     await main?.close();
@@ -261,12 +256,7 @@ export class SpiceClient {
   /** Main or inputs channel ended: drop both; reconnect when start() asked for it. */
   private lost(err?: SpiceError): void {
     if (this.status.state !== 'connected') return;
-    const inputs = this.inputsCh;
-    const main = this.mainCh;
-    const audio = this.audioCh;
-    this.inputsCh = undefined;
-    this.mainCh = undefined;
-    this.audioCh = undefined;
+    const { inputs, main, audio } = this.detachChannels();
     debug('client: link lost: %s', err?.message ?? 'closed');
     // State first: closing the other channel below reports its own close back into lost().
     if (this.keepTrying) {
@@ -278,6 +268,15 @@ export class SpiceClient {
     void audio?.close();
     void inputs?.close(0);
     void main?.close();
+  }
+
+  /** Forgets the open channels and hands them over for closing (so nothing uses them meanwhile). */
+  private detachChannels(): { inputs?: InputsChannel; main?: MainChannel; audio?: AudioChannels } {
+    const channels = { inputs: this.inputsCh, main: this.mainCh, audio: this.audioCh };
+    this.inputsCh = undefined;
+    this.mainCh = undefined;
+    this.audioCh = undefined;
+    return channels;
   }
 
   /** Re-reads the state (TypeScript narrows `this.status.state` across awaits otherwise). */

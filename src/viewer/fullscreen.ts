@@ -9,12 +9,7 @@
  * reached the screen origin) is done by hand, by moving and sizing the window over the screen,
  * which without a window manager is what fullscreen is (no decorations, nothing on top).
  */
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+import type { Rect } from './geometry.js';
 
 /** What this needs of an SDL window (@kmamal/sdl's Window has all of it). */
 export interface FullscreenWindow extends Rect {

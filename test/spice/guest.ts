@@ -5,80 +5,53 @@
  * and then dumps every /dev/input/event* (struct input_event, 24 bytes on x86-64) as hex lines
  * on the serial port: `EV<n> <48 hex digits>`.
  */
-import { existsSync, readdirSync, readFileSync, accessSync, constants as fsc, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startQemu, type QemuHandle } from './qemu.js';
 import { progressLog } from '../support/progress.js';
-import { moduleClosure } from '../vm/guest-image.js';
+import { findBusybox, findHostKernel, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile } from '../support/initramfs.js';
 
+/** The host's kernel and busybox, which the test guest boots (see findGuestParts). */
 export interface GuestParts {
+  /** /boot/vmlinuz-<version>. */
   kernel: string;
-  modules: string[];
+  /** Its version: the modules come from /lib/modules/<version>. */
+  version: string;
   busybox: string;
-  /** /lib/modules/<version>, for optional modules (virtio for the agent test). */
-  moduleDir: string;
 }
 
-/** Modules for a virtio-serial port, in load order (dependencies first). */
-export const VIRTIO_SERIAL_MODULES = [
-  'drivers/virtio/virtio_ring.ko',
-  'drivers/virtio/virtio.ko',
-  'drivers/virtio/virtio_pci_modern_dev.ko',
-  'drivers/virtio/virtio_pci_legacy_dev.ko',
-  'drivers/virtio/virtio_pci.ko',
-  'drivers/char/virtio_console.ko',
-];
+/** Modules for the PS/2 keyboard and mouse as evdev devices. */
+const INPUT_MODULES = ['evdev', 'psmouse'];
 
-/** Finds the kernel, modules and busybox, or says what is missing. */
+/** Modules for a virtio-serial port (the agent's), dependencies come with them. */
+const VIRTIO_SERIAL_MODULES = ['virtio_pci', 'virtio_console'];
+
+/** Sound modules for QEMU's intel-hda + hda-duplex with OSS emulation (/dev/dsp), dependencies come with them. */
+export const SOUND_MODULES = ['snd-hda-codec-generic', 'snd-hda-intel', 'snd-pcm-oss'];
+
+/** Finds the kernel (with evdev.ko and psmouse.ko) and busybox, or says what is missing. */
 export function findGuestParts(): GuestParts | string {
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  const busybox = findBusybox();
   if (!busybox) return 'busybox-static is not installed';
-  if (!existsSync('/boot')) return 'no /boot (install linux-image-amd64)';
-  const kernels = readdirSync('/boot').filter((f) => /^vmlinuz-.*-amd64$/.test(f)).sort();
-  if (!kernels.length) return 'no Debian kernel in /boot (install linux-image-amd64)';
-  for (const k of kernels.reverse()) {
-    const version = k.slice('vmlinuz-'.length);
-    const kernel = join('/boot', k);
-    const mods = ['kernel/drivers/input/evdev.ko', 'kernel/drivers/input/mouse/psmouse.ko'].map((m) => join('/lib/modules', version, m));
-    if (!mods.every((m) => existsSync(m))) continue;
-    try {
-      accessSync(kernel, fsc.R_OK);
-    } catch {
-      return `${kernel} is not readable by this user`;
-    }
-    return { kernel, modules: mods, busybox, moduleDir: join('/lib/modules', version) };
-  }
-  return 'no kernel in /boot with evdev.ko and psmouse.ko under /lib/modules';
+  const kernel = findHostKernel();
+  if (!kernel) return 'no readable Debian kernel in /boot with its /lib/modules (install linux-image-amd64)';
+  const missing = INPUT_MODULES.filter((m) => !moduleClosure(kernel.version, [m]).length);
+  if (missing.length) return `no ${missing.map((m) => `${m}.ko`).join(' or ')} under /lib/modules/${kernel.version}`;
+  return { kernel: kernel.vmlinuz, version: kernel.version, busybox };
 }
 
-const INIT = `#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys /dev /tmp
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t devtmpfs dev /dev
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-exec >/dev/ttyS0 2>&1
-insmod /evdev.ko
-insmod /psmouse.ko
-if [ -e /fake-vdagent ]; then
-  for m in $(cat /virtio.list); do insmod /$m; done
-  /fake-vdagent &
-fi
-if [ -e /guest-audio ]; then
-  for m in $(cat /sound.list); do insmod /$m; done
-  /guest-audio play $(cat /tone.hz) &
-  /guest-audio record &
-fi
-i=0
-while [ $i -lt 300 ]; do
-  if grep -q 'Handlers=.*kbd.*event' /proc/bus/input/devices && grep -q 'Handlers=mouse.*event' /proc/bus/input/devices; then break; fi
-  sleep 0.1
-  i=$((i+1))
-done
-grep -E '^(N|H):' /proc/bus/input/devices | sed 's/^/DEV /'
-for d in /dev/input/event*; do
+/**
+ * The guest's /init: loads the modules, starts what the test added, waits for the keyboard and
+ * the mouse (printing them as "DEV N:"/"DEV H:" lines), then dumps every /dev/input/event* as
+ * "EV<n> <hex>" lines and says GLASSPANE-READY.
+ */
+function initScript(o: { agent: boolean; toneHz?: number }): string {
+  const added = [
+    o.agent ? '/fake-vdagent &\n' : '',
+    o.toneHz !== undefined ? `/guest-audio play ${o.toneHz} &\n/guest-audio record &\n` : '',
+  ];
+  const dump = `for d in /dev/input/event*; do
   n=\${d#/dev/input/event}
   hexdump -v -e "\\"EV$n \\" 24/1 \\"%02x\\" \\"\\\\n\\"" $d &
 done
@@ -86,25 +59,8 @@ sleep 0.5
 echo GLASSPANE-READY
 while true; do sleep 1000; done
 `;
-
-/** newc cpio archive of the given entries (files, dirs, char devices). */
-function cpio(entries: Array<{ name: string; mode: number; data?: Buffer; rdev?: [number, number] }>): Buffer {
-  const parts: Buffer[] = [];
-  const pad = (n: number) => Buffer.alloc((4 - (n % 4)) % 4);
-  let ino = 1;
-  const push = (name: string, mode: number, data: Buffer, rdev: [number, number] = [0, 0]) => {
-    const fields = [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length + 1, 0];
-    const header = Buffer.from('070701' + fields.map((f) => f.toString(16).padStart(8, '0')).join(''), 'latin1');
-    const nameBuf = Buffer.from(name + '\0', 'latin1');
-    parts.push(header, nameBuf, pad(header.length + nameBuf.length), data, pad(data.length));
-  };
-  for (const e of entries) push(e.name, e.mode, e.data ?? Buffer.alloc(0), e.rdev);
-  push('TRAILER!!!', 0, Buffer.alloc(0));
-  return Buffer.concat(parts);
+  return [INIT_START, initLoadModules('GUEST'), ...added, initWaitForInput('DEV'), dump].join('');
 }
-
-/** Sound modules for QEMU's intel-hda + hda-duplex with OSS emulation (/dev/dsp), dependencies first. */
-export const SOUND_MODULES = ['snd-hda-codec-generic', 'snd-hda-intel', 'snd-pcm-oss'];
 
 /**
  * Writes the initramfs into `dir` and returns its path. With `agent` (a static binary), the
@@ -114,34 +70,23 @@ export const SOUND_MODULES = ['snd-hda-codec-generic', 'snd-hda-intel', 'snd-pcm
  */
 export function buildInitramfs(parts: GuestParts, dir: string, opts: { agent?: string; audio?: { bin: string; toneHz: number } } = {}): string {
   const path = join(dir, 'initramfs.cpio');
-  const extra: Array<{ name: string; mode: number; data?: Buffer }> = [];
+  const targets = [...INPUT_MODULES];
+  const files: ExtraFile[] = [];
   if (opts.agent) {
-    const names = VIRTIO_SERIAL_MODULES.map((m) => m.split('/').pop()!);
-    VIRTIO_SERIAL_MODULES.forEach((m, i) => extra.push({ name: names[i]!, mode: 0o100644, data: readFileSync(join(parts.moduleDir, 'kernel', m)) }));
-    extra.push({ name: 'virtio.list', mode: 0o100644, data: Buffer.from(names.join(' ') + '\n') });
-    extra.push({ name: 'fake-vdagent', mode: 0o100755, data: readFileSync(opts.agent) });
+    targets.push(...VIRTIO_SERIAL_MODULES);
+    files.push({ name: 'fake-vdagent', data: readFileSync(opts.agent), executable: true });
   }
   if (opts.audio) {
-    const version = basename(parts.moduleDir);
-    const mods = moduleClosure(version, SOUND_MODULES);
-    for (const m of mods) extra.push({ name: basename(m), mode: 0o100644, data: readFileSync(join(parts.moduleDir, m)) });
-    extra.push({ name: 'sound.list', mode: 0o100644, data: Buffer.from(mods.map((m) => basename(m)).join(' ') + '\n') });
-    extra.push({ name: 'guest-audio', mode: 0o100755, data: readFileSync(opts.audio.bin) });
-    extra.push({ name: 'tone.hz', mode: 0o100644, data: Buffer.from(`${opts.audio.toneHz}\n`) });
+    targets.push(...SOUND_MODULES);
+    files.push({ name: 'guest-audio', data: readFileSync(opts.audio.bin), executable: true });
   }
-  writeFileSync(
-    path,
-    cpio([
-      { name: 'bin', mode: 0o040755 },
-      { name: 'dev', mode: 0o040755 },
-      { name: 'dev/console', mode: 0o020600, rdev: [5, 1] },
-      { name: 'bin/busybox', mode: 0o100755, data: readFileSync(parts.busybox) },
-      { name: 'init', mode: 0o100755, data: Buffer.from(INIT) },
-      { name: 'evdev.ko', mode: 0o100644, data: readFileSync(parts.modules[0]!) },
-      { name: 'psmouse.ko', mode: 0o100644, data: readFileSync(parts.modules[1]!) },
-      ...extra,
-    ]),
-  );
+  writeInitramfs(path, {
+    busybox: parts.busybox,
+    version: parts.version,
+    modules: moduleClosure(parts.version, targets),
+    init: initScript({ agent: !!opts.agent, toneHz: opts.audio?.toneHz }),
+    files,
+  });
   return path;
 }
 

@@ -6,43 +6,23 @@
  * - regions in /dev/shm named after a test process that no longer exists are removed before the
  *   run and after it (the workers are gone by then), as are run folders of dead runs.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingParts, PARTS, type PartName } from './system.js';
+import { removeOrphanedFiles } from '../../src/orphan-files.js';
 
 /** /dev/shm files the tests, the demo and the e2e loop create: glasspane-<kind>-<pid>-... */
-const OURS = /^glasspane-(test|demo|e2e)-(\d+)(-|$)/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const OURS = /^glasspane-(?:test|demo|e2e)-(\d+)(?:-|$)/;
 
 /** Removes regions left by test processes that are gone (killed, crashed, or this run's workers). */
 export function sweepShm(): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/dev/shm');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = OURS.exec(name);
-    if (m && !alive(Number(m[2]))) rmSync(`/dev/shm/${name}`, { force: true, recursive: true });
-  }
+  removeOrphanedFiles('/dev/shm', OURS);
 }
 
 /** Run folders of test runs whose main process is gone (killed before its teardown). */
 function sweepRunDirs(base: string): void {
-  for (const name of readdirSync(base)) {
-    const m = /^glasspane-tests-(\d+)-/.exec(name);
-    if (m && !alive(Number(m[1]))) rmSync(join(base, name), { force: true, recursive: true });
-  }
+  removeOrphanedFiles(base, /^glasspane-tests-(\d+)-/);
 }
 
 export default function setup(): () => void {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SET1_BY_CODE, SET1_BY_HID } from '../../src/input/scancodes.js';
+import { SET1_BY_CODE, SET1_BY_HID } from '../../src/input/keymap-table.js';
 import { hidForCode } from '../../src/viewer/key-router.js';
 import { ROOT } from '../support/helpers.js';
 

@@ -17,36 +17,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_CANDIDATES, findHostKernel, moduleClosure, writeInitramfs } from './guest-image.js';
+import { findBusybox, findHostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, INIT_START, moduleClosure, writeInitramfs } from '../support/initramfs.js';
 import { makeTempDir } from './fake-sysfs.js';
 import { GUEST_PARTS, needs } from '../support/system.js';
 import { progressLog } from '../support/progress.js';
 
 const NIC = '0000:00:05.0';
 const PORT = '0000:00:06.0';
-
-const INIT = `#!/bin/sh
-export PATH=/bin
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in $(cat /modules/order); do insmod /modules/$m || echo "GP insmod $m failed"; done
-cd /newroot
-mkdir -p usr glasspane proc sys dev tmp run etc
-ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose usr /newroot/usr || echo "GP mount usr failed"
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose proj /newroot/glasspane || echo "GP mount proj failed"
-__NODE_MOUNT__
-mount -t proc proc /newroot/proc
-mount -t sysfs sys /newroot/sys
-mount -t devtmpfs dev /newroot/dev
-mount -t tmpfs tmp /newroot/tmp
-mount -t tmpfs run /newroot/run
-chroot /newroot /bin/sh /guest.sh
-echo "GP end"
-poweroff -f
-`;
 
 const GUEST = `
 export PATH=/usr/sbin:/usr/bin HOME=/tmp NODE=__NODE__
@@ -135,7 +112,7 @@ echo "GP t3 $(cut -d' ' -f1 /proc/uptime)"
 `;
 
 const kernel = findHostKernel();
-const busybox = BUSYBOX_CANDIDATES.find((p) => existsSync(p));
+const busybox = findBusybox();
 const dir = makeTempDir('glasspane-guest-');
 let qemuPid: number | undefined;
 
@@ -155,14 +132,16 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
   const progress = progressLog('guest-vfio');
   progress('booting the q35 guest under TCG (a few minutes on a busy machine)');
   const initrd = path.join(dir, 'initrd.cpio');
-  const modules = moduleClosure(kernel!.version, ['virtio_pci', '9p', '9pnet_virtio']);
-  // The guest runs this very node binary: under /usr it comes with the /usr share, otherwise
-  // (nvm, a tarball) its install directory is shared as well.
-  const nodeHome = path.dirname(path.dirname(process.execPath));
-  const nodeInUsr = process.execPath.startsWith('/usr/');
-  const guestNode = nodeInUsr ? process.execPath : `/opt/node/bin/${path.basename(process.execPath)}`;
-  const nodeMount = nodeInUsr ? '' : 'mkdir -p /newroot/opt/node && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose node /newroot/opt/node || echo "GP mount node failed"';
-  const init = INIT.replace('__NODE_MOUNT__', nodeMount).replace('chroot /newroot', `cat > /newroot/guest.sh <<'EOF'\n${GUEST.replace('__NODE__', guestNode)}\nEOF\nchroot /newroot`);
+  const modules = moduleClosure(kernel!.version, HOST_SHARE_MODULES);
+  // The guest runs this very node binary on this very build, shared over 9p.
+  const share = hostShare(process.cwd(), 'GP');
+  const init = [
+    INIT_START,
+    initLoadModules('GP'),
+    share.init,
+    `cat > /newroot/guest.sh <<'EOF'\n${GUEST.replace('__NODE__', share.guestNode)}\nEOF\n`,
+    'chroot /newroot /bin/sh /guest.sh\necho "GP end"\npoweroff -f\n',
+  ].join('');
   writeInitramfs(initrd, { busybox: busybox!, version: kernel!.version, modules, init });
   // no_timer_check: on a busy host TCG can be too slow for the kernel's IO-APIC timer check,
   // which panics when interrupt remapping is on ("timer doesn't work through Interrupt-remapped IO-APIC").
@@ -172,12 +151,10 @@ function bootGuest(): Promise<{ lines: string[]; log: string }> {
     '-device', 'intel-iommu',
     '-kernel', kernel!.vmlinuz, '-initrd', initrd,
     '-append', 'console=ttyS0 intel_iommu=on no_timer_check quiet loglevel=3 panic=-1 rdinit=/init',
-    '-virtfs', 'local,path=/usr,mount_tag=usr,security_model=none,readonly=on',
-    '-virtfs', `local,path=${process.cwd()},mount_tag=proj,security_model=none,readonly=on`,
+    ...share.qemuArgs,
     '-device', 'e1000,addr=0x5',
     '-device', 'pcie-root-port,id=rp1,addr=0x6,chassis=1',
   ];
-  if (!nodeInUsr) args.push('-virtfs', `local,path=${nodeHome},mount_tag=node,security_model=none,readonly=on`);
   return new Promise((resolve, reject) => {
     const q = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     qemuPid = q.pid;

@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
@@ -15,6 +15,8 @@ import { StubInputSink } from '../../input/stub-sink.js';
 import { loadViewerConfig } from '../../viewer/config.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir } from '../output-path.js';
+import { onStopSignals } from '../stop-signals.js';
+import { removeOrphanedFiles } from '../../orphan-files.js';
 
 /** Said when the demo cannot open its window: why, what it does instead, how to get the window. */
 const NO_DISPLAY =
@@ -32,21 +34,7 @@ interface DemoOptions {
 
 /** Regions of earlier demos that were killed before they could remove theirs (named by their pid). */
 function removeStaleDemoRegions(): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/dev/shm');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^glasspane-demo-(\d+)$/.exec(name)?.[1]);
-    if (!pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(`/dev/shm/${name}`, { force: true });
-    }
-  }
+  removeOrphanedFiles('/dev/shm', /^glasspane-demo-(\d+)$/);
 }
 
 /** Starts the stub as a child process; resolves with its input URL once it is listening. */
@@ -118,8 +106,9 @@ export function registerDemo(program: Command): void {
             onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
           });
           const stop = () => void viewer.close();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
+          // Left installed through the cleanup below: a Ctrl-C there closes the closed viewer again
+          // (nothing) rather than ending the demo before it removed its region.
+          onStopSignals(stop);
           const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
           void stub.exited.then(stop);
           await viewer.run();

@@ -8,6 +8,7 @@ import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
 import { GlasspaneError } from '../../errors.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /**
  * Adds `glasspane stub` to `program` (see ./program.ts: registered only when the user names it).
@@ -96,8 +97,7 @@ With --input-port the input address is printed on stdout (the one line before an
         );
       }
       const stop = () => void stub.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const offSignals = onStopSignals(stop);
       // Started by `glasspane demo` over an IPC channel: stop when the demo is gone, however it
       // went (the channel alone must not keep this process alive).
       process.channel?.unref();
@@ -114,8 +114,7 @@ With --input-port the input address is printed on stdout (the one line before an
         await stub.run();
       } finally {
         if (ticker) clearInterval(ticker);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        offSignals();
         process.off('disconnect', stop);
         await stub.stop();
       }

@@ -18,6 +18,7 @@ import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.j
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
 import { spiceStatusLogger } from '../spice-status-log.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /**
  * The options `view --headless` (and --screenshot) use: the region, when to stop (seconds, frames),
@@ -42,7 +43,8 @@ export function exitStatusFor(r: HeadlessReport): number {
 /**
  * Runs the headless consumer for `view --headless` and resolves with its report (never rejects for
  * guest data). Live lines (one per second, status, problems) go to `out` (stderr by default); with
- * --json only when stderr is a terminal, so stdout stays pure JSON.
+ * --json only when stderr is a terminal, so stdout stays pure JSON. SIGINT/SIGTERM end the run
+ * with its report (onStopSignals; the handlers are removed when it ends).
  */
 export async function runHeadlessView(o: ViewOptions, out: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<HeadlessReport> {
   const live = !o.json || process.stderr.isTTY;
@@ -53,23 +55,31 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
     toldWaiting = true;
     out(`glasspane: waiting for the first guest frame in ${o.shm}; ${o.seconds === undefined ? 'Ctrl-C stops (--seconds N gives up after N s)' : `giving up after ${o.seconds} s`}`);
   };
-  return runHeadless({
-    path: o.shm,
-    seconds: o.seconds,
-    frames: o.frames,
-    copyTimeoutMs: o.copyTimeout,
-    verifier: o.verify ? stubSceneVerifier() : undefined,
-    onProblem: (m) => out(`glasspane: ${m}`),
-    onStatus: (m) => live && out(`glasspane: ${m}`),
-    onSecond: live
-      ? (r) =>
-          r.frames === 0
-            ? waiting()
-            : out(
-                `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
-              )
-      : undefined,
-  });
+  // Ctrl-C or a kill ends the run with its report, as --seconds does.
+  const stop = new AbortController();
+  const offSignals = onStopSignals(() => stop.abort());
+  try {
+    return await runHeadless({
+      stop: stop.signal,
+      path: o.shm,
+      seconds: o.seconds,
+      frames: o.frames,
+      copyTimeoutMs: o.copyTimeout,
+      verifier: o.verify ? stubSceneVerifier() : undefined,
+      onProblem: (m) => out(`glasspane: ${m}`),
+      onStatus: (m) => live && out(`glasspane: ${m}`),
+      onSecond: live
+        ? (r) =>
+            r.frames === 0
+              ? waiting()
+              : out(
+                  `frames ${r.frames}  ups ${r.lastSecondUps}  latency p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${o.verify ? `  verify failures ${r.verifyFailures}` : ''}`,
+                )
+        : undefined,
+    });
+  } finally {
+    offSignals();
+  }
 }
 
 /** Options only the window uses (the rest of ViewOptions is shared with --headless). */
@@ -200,15 +210,13 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     audio,
   });
   const stop = () => void viewer.close();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const offSignals = onStopSignals(stop);
   const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
   try {
     await viewer.run();
   } finally {
     if (timer) clearTimeout(timer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    offSignals();
     await sink.close();
   }
 }

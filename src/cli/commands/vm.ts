@@ -12,6 +12,7 @@ import { ChildProcessWriter } from '../../vm/sysfs-writer.js';
 import { numberOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { formatWrites } from './vfio.js';
+import { onStopSignals } from '../stop-signals.js';
 
 interface VmCommonOptions {
   stateDir: string;
@@ -98,8 +99,7 @@ Examples:
       }
       if (o.foreground) {
         const stop = () => void vmDown(ctx, config.name).catch((e) => process.stderr.write(`glasspane: ${(e as Error).message}\n`));
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        onStopSignals(stop); // left installed: the command ends when the supervision does
         const outcome = await up.supervision;
         process.stdout.write(`${config.name}: ${outcome === 'handled-by-down' ? 'stopped' : outcome}\n`);
       }
