@@ -45,6 +45,7 @@ interface Struct {
   fields: Record<string, { offset: number; width: 1 | 2 | 4 | 8 }>;
 }
 
+
 const u32 = (offset: number) => ({ offset, width: 4 as const });
 const u64 = (offset: number) => ({ offset, width: 8 as const });
 
@@ -230,6 +231,17 @@ export interface ActiveMutation {
   durationMs: number;
 }
 
+/** A case of `caseMs` that calls `spoil` with the structure's offset at every phase it is visible in. */
+function spoilStruct(s: Struct, caseMs: number, spoil: (base: number, ctx: TamperContext) => void): ActiveMutation {
+  return {
+    durationMs: caseMs,
+    tamper(ctx) {
+      const base = s.phases.includes(ctx.phase) ? s.at(ctx) : undefined;
+      if (base !== undefined) spoil(base, ctx);
+    },
+  };
+}
+
 /**
  * Turns a spec into a tamper hook. The fields are set at every phase the structure is visible in,
  * for the whole case, so the consumer meets the spoiled value however its reads fall.
@@ -240,32 +252,20 @@ export function tamperFor(spec: MutationSpec, shmPath: string, caseMs: number): 
       const s = STRUCTS[spec.struct]!;
       const f = s.fields[spec.field]!;
       const random = prng(spec.random);
-      return {
-        durationMs: caseMs,
-        tamper(ctx) {
-          if (!s.phases.includes(ctx.phase)) return;
-          const base = s.at(ctx);
-          if (base === undefined) return;
-          const at = base + f.offset;
-          if (at + f.width > ctx.region.byteLength || (f.width >= 4 && at % f.width)) return;
-          writeField(ctx.region, at, f.width, valueFor(spec.value, f.width, readField(ctx.region, at, f.width), ctx.layout.regionBytes, random));
-        },
-      };
+      return spoilStruct(s, caseMs, (base, ctx) => {
+        const at = base + f.offset;
+        if (at + f.width > ctx.region.byteLength || (f.width >= 4 && at % f.width)) return;
+        writeField(ctx.region, at, f.width, valueFor(spec.value, f.width, readField(ctx.region, at, f.width), ctx.layout.regionBytes, random));
+      });
     }
     case 'flip': {
       const s = STRUCTS[spec.struct]!;
       const random = prng(spec.random);
-      return {
-        durationMs: caseMs,
-        tamper(ctx) {
-          if (!s.phases.includes(ctx.phase)) return;
-          const base = s.at(ctx);
-          if (base === undefined) return;
-          const bytes = new Uint8Array(ctx.region.buffer);
-          const size = Math.max(1, Math.min(s.size(ctx), ctx.region.byteLength - base));
-          for (let i = 0; i < spec.flips; i++) bytes[base + Math.floor(random() * size)]! ^= 1 << Math.floor(random() * 8);
-        },
-      };
+      return spoilStruct(s, caseMs, (base, ctx) => {
+        const bytes = new Uint8Array(ctx.region.buffer);
+        const size = Math.max(1, Math.min(s.size(ctx), ctx.region.byteLength - base));
+        for (let i = 0; i < spec.flips; i++) bytes[base + Math.floor(random() * size)]! ^= 1 << Math.floor(random() * 8);
+      });
     }
     case 'garbage': {
       const random = prng(spec.random);

@@ -12,6 +12,7 @@ import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
 import { FrameRelay, type LentFrame, type RelayState } from '../../src/relay/frame-relay.js';
 import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
+import { startStubProducer } from '../support/stub-producer.js';
 import { QUEUE, queueOffset } from '../../src/lgmp/layout.js';
 import { RawProducer } from '../support/raw-producer.js';
 import { removeShm, shmPath, startCli, stubFramesPosted, waitFor, type CliRun } from '../support/helpers.js';
@@ -38,15 +39,7 @@ function startRelay(path: string, copyTimeoutMs = 100): { relay: FrameRelay; fra
   return { relay, frames, problems, states };
 }
 
-function startStub(o: Partial<StubOptions> & { shmPath: string }): StubProducer {
-  const stub = new StubProducer({ sizeMiB: 8, width: 320, height: 200, fps: 100, scene: 'bars', format: 'bgra', ...o });
-  const run = stub.run();
-  cleanups.push(async () => {
-    await stub.stop();
-    await run;
-  });
-  return stub;
-}
+const startStub = (o: Partial<StubOptions> & { shmPath: string }): StubProducer => startStubProducer(o, cleanups);
 
 function cli(args: string[]): CliRun {
   const p = startCli(args);

@@ -3,7 +3,8 @@
  * consumer mailbox, TRUNCATED frames, and a consumer that stops acknowledging.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { StubProducer, type StubOptions } from '../../guest-stub/producer.js';
+import type { StubProducer, StubOptions } from '../../guest-stub/producer.js';
+import { startStubProducer } from '../support/stub-producer.js';
 import { FrameRelay, type CursorEvent, type LentFrame, type RelayOptions } from '../../src/relay/frame-relay.js';
 import { stubSceneVerifier } from '../../src/relay/scene-verifier.js';
 import { FrameFlags } from '../../src/kvmfr/layout.js';
@@ -17,15 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function startStub(o: Partial<StubOptions> & { shmPath: string }): StubProducer {
-  const stub = new StubProducer({ sizeMiB: 8, width: 320, height: 200, fps: 100, scene: 'bars', format: 'bgra', ...o });
-  const run = stub.run();
-  cleanups.push(async () => {
-    await stub.stop();
-    await run;
-  });
-  return stub;
-}
+const startStub = (o: Partial<StubOptions> & { shmPath: string }): StubProducer => startStubProducer(o, cleanups);
 
 function startRelay(path: string, options: Partial<RelayOptions> = {}): FrameRelay {
   const relay = new FrameRelay({ path, retryMs: 30, ...options });

@@ -8,7 +8,7 @@ import { truncateSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startXvfb, findWindow, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { killAll, removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
@@ -27,10 +27,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
-  for (const p of procs.splice(0)) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
 });
 const start = (args: string[]) => {
   const p = startCli(args, x.env);

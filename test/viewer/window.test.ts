@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { killAll, removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { cursorPosition, sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
@@ -25,10 +25,7 @@ afterAll(async () => {
   removeShm();
 });
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await killAll(procs);
 });
 const start = (args: string[]) => {
   const p = startCli(args, x.env);
