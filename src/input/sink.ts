@@ -69,7 +69,7 @@ export class NullInputSink implements InputSink {
   mousePosition(): void {}
   mouseButton(): void {}
   mouseWheel(): void {}
-  syncLocks(): void {}
+  syncLocks(_locks: LockState): void {}
   releaseAll(): void {}
   async close(): Promise<void> {}
 }

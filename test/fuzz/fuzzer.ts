@@ -211,7 +211,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     }
   } finally {
     active = null;
-    await consumer?.stop();
+    // (Assigned in the helpers above; the compiler's narrowing does not see that.)
+    await (consumer as Consumer | null)?.stop();
     await stub.stop();
     await running.catch(() => undefined);
     await xvfb?.stop();

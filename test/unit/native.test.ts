@@ -153,7 +153,7 @@ describe('native Region: copies that follow a write pointer', () => {
   it('plain copies (wp -1) match with every copy strategy', () => {
     const src = Buffer.alloc(3 * MiB + 17).fill(0x5c);
     src.writeUInt32LE(0x12345678, 3 * MiB + 13);
-    for (const s of ['memcpy', 'auto', ...(native.cpuHasAvx2 ? ['avx2-stream'] : [])] as const) {
+    for (const s of ['memcpy', 'auto', ...(native.cpuHasAvx2 ? ['avx2-stream' as const] : [])] as const) {
       native.setCopyStrategy(s);
       r.writeIn(src, 0, DATA + 3, src.length, -1);
       const dest = Buffer.alloc(src.length + 5);

@@ -78,7 +78,7 @@ describe('QMP client', () => {
       sock.write(`{"error": {"class": "CommandNotFound", "desc": "The command nope has not been found"}, "id": "${cmd.id}"}\n`);
     });
     const qmp = await connectQmp(file);
-    const err = await qmp.execute('nope').catch((e) => e);
+    const err = (await qmp.execute('nope').catch((e: unknown) => e)) as Error & { code: string };
     expect(err.code).toBe('ERR_QMP_COMMAND');
     expect(err.message).toBe('QMP nope failed: CommandNotFound: The command nope has not been found');
     qmp.close();
@@ -94,9 +94,9 @@ describe('QMP client', () => {
     await expect(a.execute('quit')).resolves.toEqual({});
     expect(await a.closed).toEqual({ shutdownSeen: true });
     const b = await connectQmp(file);
-    const pending = b.execute('crash').catch((e) => e);
+    const pending = b.execute('crash').then(() => null, (e: unknown) => e as Error & { code: string });
     expect(await b.closed).toEqual({ shutdownSeen: false });
-    expect((await pending).code).toBe('ERR_QMP_CLOSED');
+    expect((await pending)?.code).toBe('ERR_QMP_CLOSED');
   });
 
   it('reports a monitor that never greets as busy, and a missing socket after the deadline', async () => {

@@ -14,7 +14,7 @@ import { connectQmp } from '../../src/vm/qmp.js';
 import { MainChannel } from '../../src/spice/main-channel.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { MiB } from '../../src/vm/region-size.js';
-import { ChildProcessWriter } from '../../src/vm/sysfs-writer.js';
+import { ChildProcessWriter, type SysfsWriter } from '../../src/vm/sysfs-writer.js';
 import { bindDevices } from '../../src/vm/vfio.js';
 import { AMD_MATCHES, amdDualGpuHost, FakeKernel, makeFakeHost, makeTempDir, snapshotTree } from './fake-sysfs.js';
 import { needs } from '../support/system.js';
@@ -42,7 +42,7 @@ afterAll(() => {
 });
 
 /** The smoke example with its region moved into a fresh temp dir, and a fresh state dir. */
-function fixture(host = new HostRoot('/'), writer = new ChildProcessWriter(host)) {
+function fixture(host = new HostRoot('/'), writer: SysfsWriter = new ChildProcessWriter(host)) {
   const dir = makeTempDir('glasspane-smoke-');
   dirs.push(dir);
   const config: VmConfig = { ...base, region: { ...base.region!, path: path.join(dir, 'region') } };
