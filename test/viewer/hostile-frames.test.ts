@@ -3,37 +3,24 @@
  * 24-bit frames whose geometry does not fit their pitch, and the region truncated under it.
  * The window must stay, say what was wrong (stderr and OSD), and show the next good frame.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { truncateSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startXvfb, findWindow, type Xvfb } from '../support/xvfb.js';
+import { findWindow } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { killAll, removeShm, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { shmPath, waitFor, type CliRun } from '../support/helpers.js';
+import { useWindowHarness } from '../support/window-harness.js';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
 import { RawProducer } from '../support/raw-producer.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
 
-let x: Xvfb;
-const procs: CliRun[] = [];
 const cleanups: Array<() => void> = [];
-beforeAll(async () => {
-  x = await startXvfb();
-});
-afterAll(async () => {
-  await x?.stop();
-  removeShm();
-});
-afterEach(async () => {
+const h = useWindowHarness(() => {
   for (const c of cleanups.splice(0)) c();
-  await killAll(procs);
 });
-const start = (args: string[]) => {
-  const p = startCli(args, x.env);
-  procs.push(p);
-  return p;
-};
+const start = (args: string[]) => h.start(args);
 const figures = (p: CliRun): Array<{ frames: number }> =>
   p
     .stdout()
@@ -65,8 +52,8 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window against hostile frames', 
     producer.post();
     await waitFor(() => (figures(view).at(-1)?.frames ?? 0) >= 1, 30_000, 'the good frame presented');
     await sleep(200);
-    const win = findWindow(x, 'hostile');
-    const img = screenshot(x.display);
+    const win = findWindow(h.x, 'hostile');
+    const img = screenshot(h.x.display);
     expect(img.rgb(win.x + win.width / 2, win.y + win.height / 2)).toEqual([0, 255, 0]);
     expect(view.child.exitCode).toBeNull();
     // --stats carries the relay's state and the last problem's code.

@@ -3,35 +3,21 @@
  * the stub's scene at the expected places (exact colours), the guest cursor where the stub put
  * it, the aspect ratio kept when the window is resized, and a resolution change followed.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
+import { findWindow, xdotool } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { killAll, removeShm, runCli, shmPath, startCli, waitFor, type CliRun } from '../support/helpers.js';
+import { runCli, shmPath, waitFor, type CliRun } from '../support/helpers.js';
+import { useWindowHarness } from '../support/window-harness.js';
 import { cursorPosition, sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
 
-let x: Xvfb;
-const procs: CliRun[] = [];
-beforeAll(async () => {
-  x = await startXvfb();
-});
-afterAll(async () => {
-  await x?.stop();
-  removeShm();
-});
-afterEach(async () => {
-  await killAll(procs);
-});
-const start = (args: string[]) => {
-  const p = startCli(args, x.env);
-  procs.push(p);
-  return p;
-};
+const h = useWindowHarness();
+const start = (args: string[]) => h.start(args);
 
 interface Figures {
   /** Guest frames presented; with `skipped` (superseded by a newer one first), every frame consumed. */
@@ -75,10 +61,10 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'wintest']);
     await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
     await new Promise((r) => setTimeout(r, 300));
-    let win = findWindow(x, 'wintest');
+    let win = findWindow(h.x, 'wintest');
     expect([win.width, win.height]).toEqual([FW, FH]);
 
-    let img = screenshot(x.display);
+    let img = screenshot(h.x.display);
     for (const [fx, fy] of samplePoints(FW, FH)) {
       const p = toWindow(win, FW, FH, fx, fy);
       expect(img.rgb(p.x, p.y), `frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
@@ -91,13 +77,13 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     expect(img.rgb(outline.x, outline.y)).toEqual([0, 0, 0]);
 
     // Resize to a wide window: pillarboxed, aspect ratio kept.
-    xdotool(x, 'windowsize', win.id, '800', '300');
+    xdotool(h.x, 'windowsize', win.id, '800', '300');
     await new Promise((r) => setTimeout(r, 500));
-    win = findWindow(x, 'wintest');
+    win = findWindow(h.x, 'wintest');
     expect([win.width, win.height]).toEqual([800, 300]);
     const d = fitRect(FW, FH, 800, 300);
     expect(d.width / d.height).toBeCloseTo(FW / FH, 1);
-    img = screenshot(x.display);
+    img = screenshot(h.x.display);
     expect(img.rgb(win.x + 5, win.y + 150)).toEqual([0, 0, 0]);
     expect(img.rgb(win.x + 795, win.y + 150)).toEqual([0, 0, 0]);
     for (const [fx, fy] of samplePoints(FW, FH)) {
@@ -106,13 +92,13 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     }
 
     // The producer restarts at another resolution: the viewer follows.
-    procs[0]!.child.kill('SIGTERM');
-    await procs[0]!.exited;
+    h.procs[0]!.child.kill('SIGTERM');
+    await h.procs[0]!.exited;
     start(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '240', '--fps', '30', '--frames', '5', '--quiet']);
     await waitFor(() => lastFigures(view)?.width === 320 && lastFigures(view)?.height === 240, 60_000, 'the viewer to report 320x240');
     await new Promise((r) => setTimeout(r, 500));
-    img = screenshot(x.display);
-    win = findWindow(x, 'wintest');
+    img = screenshot(h.x.display);
+    win = findWindow(h.x, 'wintest');
     for (const [fx, fy] of samplePoints(320, 240)) {
       const p = toWindow(win, 320, 240, fx, fy);
       expect(img.rgb(p.x, p.y), `320x240: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, 320, 240));
@@ -132,17 +118,17 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
     await new Promise((r) => setTimeout(r, 300));
     expect((lastFigures(view) as Figures & { format: string }).format).toBe(name);
-    const win = findWindow(x, `fmt-${format}`);
-    const img = screenshot(x.display);
+    const win = findWindow(h.x, `fmt-${format}`);
+    const img = screenshot(h.x.display);
     for (const [fx, fy] of samplePoints(FW, FH)) {
       const p = toWindow(win, FW, FH, fx, fy);
       expect(img.rgb(p.x, p.y), `${format}: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
     }
 
     // escape+S: the frame on screen (serial 4) as a PNG at the guest's size.
-    const focus = findWindow(x, `fmt-${format}`);
-    xdotool(x, 'windowfocus', '--sync', focus.id);
-    xdotool(x, 'keydown', 'Scroll_Lock', 'key', 's', 'keyup', 'Scroll_Lock');
+    const focus = findWindow(h.x, `fmt-${format}`);
+    xdotool(h.x, 'windowfocus', '--sync', focus.id);
+    xdotool(h.x, 'keydown', 'Scroll_Lock', 'key', 's', 'keyup', 'Scroll_Lock');
     await waitFor(() => readdirSync(shots).some((f) => f.endsWith('.png')), 30_000, 'the screenshot file');
     await new Promise((r) => setTimeout(r, 200));
     const file = join(shots, readdirSync(shots).find((f) => f.endsWith('.png'))!);
