@@ -28,7 +28,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { GlasspaneError } from '../errors.js';
 import { describeValue, parseTomlText, readConfigText, whereIs } from '../config-file.js';
-import { hidForCode } from './key-router.js';
+import { keyName } from '../input/key-names.js';
+
+/** What an application id (X11 WM_CLASS, Wayland app_id) may hold: a desktop-file name. */
+export const APP_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 
@@ -38,22 +41,57 @@ const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(
  */
 export const ViewerConfigSchema = z
   .object({
-    escapeKey: z.string().refine((k) => hidForCode(k) !== undefined, { message: 'not a KeyboardEvent.code name (e.g. ScrollLock, Pause, ControlRight)' }),
+    shm: z.string().min(1).transform(expandHome),
+    escapeKey: z.string().refine((k) => keyName(k) !== undefined, { message: 'not a key name (e.g. ScrollLock, Pause, ControlRight, KEY_SCROLLLOCK)' }).transform((k) => keyName(k)!),
     fullscreen: z.boolean(),
     vsync: z.boolean(),
     integerScale: z.boolean(),
     osd: z.boolean(),
     size: z.string().regex(/^\d+x\d+$/, 'must look like 1920x1080'),
+    title: z.string(),
+    appId: z.string().regex(APP_ID, 'must be letters, digits, ".", "_" or "-" (e.g. glasspane)'),
+    position: z.string().regex(/^(center|-?\d+x-?\d+)$/, 'must be "center" or LEFTxTOP (e.g. 100x100)'),
+    borderless: z.boolean(),
+    maximize: z.boolean(),
+    resizable: z.boolean(),
+    autoResize: z.boolean(),
+    keepAspect: z.boolean(),
+    dontUpscale: z.boolean(),
+    shrinkOnUpscale: z.boolean(),
+    scaling: z.enum(['auto', 'nearest', 'linear']),
+    rotate: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]),
+    minimizeOnFocusLoss: z.boolean(),
+    ignoreQuit: z.boolean(),
+    inhibitScreensaver: z.boolean(),
+    alerts: z.boolean(),
+    uiFont: z.string().min(1),
+    uiSize: z.number().int().min(6).max(96),
+    captureOnFocus: z.boolean(),
+    captureOnStart: z.boolean(),
+    autoCapture: z.boolean(),
+    grabKeyboard: z.boolean(),
+    ignoreWindowsKeys: z.boolean(),
+    hideCursor: z.boolean(),
+    mouseSens: z.number().int().min(-9).max(9),
+    helpDelayMs: z.number().int().min(0).max(10000),
     screenshotDir: z.string().transform(expandHome),
     copyTimeoutMs: z.number().int().min(1).max(10000),
     input: z.string(),
     spice: z.string(),
+    spiceInput: z.boolean(),
     spicePasswordFile: z.string().transform(expandHome),
     spiceMouse: z.enum(['server', 'client']),
     clipboard: z.boolean(),
+    clipboardToGuest: z.boolean(),
+    clipboardToHost: z.boolean(),
     audio: z.boolean(),
     audioDevice: z.string().min(1),
+    audioBufferMs: z.number().int().min(0).max(1000),
+    audioPeriodFrames: z.number().int().min(64).max(16384),
+    syncVolume: z.boolean(),
     microphone: z.boolean(),
+    micDefault: z.enum(['prompt', 'allow', 'deny']),
+    micIndicator: z.boolean(),
     microphoneDevice: z.string().min(1),
   })
   .partial()

@@ -10,7 +10,6 @@
  * Pure state plus one timer: the viewer feeds it SDL scancodes (= USB HID usages) and acts on the
  * result; the help overlay is switched through `onHelp`.
  */
-import { SET1_BY_CODE, SET1_BY_HID } from '../input/scancodes.js';
 
 /** What an escape key tap or combination asks the viewer to do. */
 export type EscapeAction = 'toggle-capture' | 'fullscreen' | 'quit' | 'osd' | 'input' | 'screenshot';
@@ -25,13 +24,7 @@ const COMBOS: ReadonlyMap<number, EscapeAction> = new Map([
   [HID.S, 'screenshot'],
 ]);
 
-/** KeyboardEvent.code name → USB HID usage, via the set-1 table both sides share. */
-export function hidForCode(code: string): number | undefined {
-  const set1 = SET1_BY_CODE[code];
-  if (set1 === undefined) return undefined;
-  for (const [hid, s] of SET1_BY_HID) if (s === set1) return hid;
-  return undefined;
-}
+export { hidForCode } from '../input/key-names.js';
 
 /**
  * What the viewer does with one key event: an action, whether to forward the key to the guest, and
