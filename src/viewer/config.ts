@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { GlasspaneError } from '../errors.js';
 import { describeValue, parseTomlText, readConfigText, whereIs } from '../config-file.js';
-import { keyName } from '../input/key-names.js';
+import { keyName, unknownKeyMessage } from '../input/key-names.js';
 
 /** What an application id (X11 WM_CLASS, Wayland app_id) may hold: a desktop-file name. */
 export const APP_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -42,7 +42,12 @@ const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(
 export const ViewerConfigSchema = z
   .object({
     shm: z.string().min(1).transform(expandHome),
-    escapeKey: z.string().refine((k) => keyName(k) !== undefined, { message: 'not a key name (e.g. ScrollLock, Pause, ControlRight, KEY_SCROLLLOCK)' }).transform((k) => keyName(k)!),
+    escapeKey: z
+      .string()
+      .superRefine((k, ctx) => {
+        if (keyName(k) === undefined) ctx.addIssue({ code: 'custom', message: unknownKeyMessage(k) });
+      })
+      .transform((k) => keyName(k)!),
     fullscreen: z.boolean(),
     vsync: z.boolean(),
     integerScale: z.boolean(),

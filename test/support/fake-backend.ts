@@ -22,10 +22,12 @@ export class FakeWindowBackend extends EventEmitter<WindowEvents> implements Win
   pixelHeight = 360;
   destroyed = false;
   readonly titles: string[] = [];
-  readonly captures: Array<{ on: boolean; relative: boolean }> = [];
+  readonly captures: Array<{ on: boolean; relative: boolean; keyboard?: boolean }> = [];
+  readonly sizes: Array<{ width: number; height: number }> = [];
+  minimized = 0;
   readonly frames: Array<{ geometry: FrameGeometry; rects: readonly Rect[] | undefined; firstByte: number }> = [];
   readonly overlays = new Map<number, OverlayPlacement>();
-  readonly presents: Array<{ dst: Rect; scaling: Scaling }> = [];
+  readonly presents: Array<{ dst: Rect; scaling: Scaling; quarterTurns: number }> = [];
   readonly messageScreens: string[][] = [];
   fullscreenToggles = 0;
   /** When set, setFrame throws it (a renderer refusing a frame). */
@@ -41,8 +43,14 @@ export class FakeWindowBackend extends EventEmitter<WindowEvents> implements Win
   toggleFullscreen(): void {
     this.fullscreenToggles++;
   }
-  setCapture(on: boolean, relative: boolean): boolean {
-    this.captures.push({ on, relative });
+  minimize(): void {
+    this.minimized++;
+  }
+  setSize(width: number, height: number): void {
+    this.sizes.push({ width, height });
+  }
+  setCapture(on: boolean, relative: boolean, keyboard?: boolean): boolean {
+    this.captures.push(keyboard === false ? { on, relative, keyboard } : { on, relative });
     return this.keyboardGrab;
   }
   hostLocks(): Required<LockState> | null {
@@ -55,8 +63,8 @@ export class FakeWindowBackend extends EventEmitter<WindowEvents> implements Win
   setOverlay(slot: number, placement: OverlayPlacement): void {
     this.overlays.set(slot, { ...this.overlays.get(slot), ...placement });
   }
-  present(dst: Rect, scaling: Scaling): void {
-    this.presents.push({ dst, scaling });
+  present(dst: Rect, scaling: Scaling, quarterTurns = 0): void {
+    this.presents.push({ dst, scaling, quarterTurns });
   }
   showMessage(lines: string[]): void {
     this.messageScreens.push(lines);
