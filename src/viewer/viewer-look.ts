@@ -3,6 +3,9 @@
  * set in their client.ini (the option each comes from is named; docs/coming-from-looking-glass.md
  * has the whole table). Every field is optional; absent means glasspane's default.
  */
+import type { ViewerConfig } from './config.js';
+
+/** The behaviours above, each optional (see the module comment). */
 export interface ViewerLook {
   /** X11 WM_CLASS and Wayland app_id (win:appId; default "glasspane"). */
   appId?: string;
@@ -55,4 +58,38 @@ export interface ViewerLook {
   helpDelayMs?: number;
   /** Start with input to the guest off (spice:input=no). */
   inputOff?: boolean;
+}
+
+/** The ViewerLook a resolved config gives (keys not set stay absent: glasspane's defaults apply). */
+export function lookFromConfig(c: ViewerConfig): ViewerLook {
+  const pos = c.position && c.position !== 'center' ? /^(-?\d+)x(-?\d+)$/.exec(c.position) : null;
+  return {
+    appId: c.appId,
+    appIdExplicit: c.appId !== undefined,
+    position: pos ? { x: Number(pos[1]), y: Number(pos[2]) } : undefined,
+    borderless: c.borderless,
+    maximize: c.maximize,
+    resizable: c.resizable,
+    hideCursor: c.hideCursor,
+    inhibitScreensaver: c.inhibitScreensaver,
+    keepAspect: c.keepAspect,
+    dontUpscale: c.dontUpscale,
+    scaling: c.scaling,
+    rotate: c.rotate,
+    autoResize: c.autoResize,
+    shrinkOnUpscale: c.shrinkOnUpscale,
+    minimizeOnFocusLoss: c.minimizeOnFocusLoss,
+    ignoreQuit: c.ignoreQuit,
+    alerts: c.alerts,
+    uiFont: c.uiFont,
+    uiSize: c.uiSize,
+    captureOnFocus: c.captureOnFocus,
+    captureOnStart: c.captureOnStart,
+    autoCapture: c.autoCapture,
+    grabKeyboard: c.grabKeyboard,
+    ignoreWindowsKeys: c.ignoreWindowsKeys,
+    mouseSens: c.mouseSens,
+    helpDelayMs: c.helpDelayMs,
+    inputOff: c.spiceInput === false ? true : undefined,
+  };
 }
