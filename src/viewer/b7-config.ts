@@ -211,7 +211,7 @@ export function fragmentFor(reading: B7Reading, layer: Layer): Partial<ViewerCon
     const enable = get('enable') ?? true;
     const host = String(get('host') ?? '127.0.0.1');
     const port = Number(get('port') ?? 5900);
-    settings.spice = enable === false ? '' : port === 0 ? `unix:${host}` : formatSpiceAddress({ kind: 'tcp', host, port });
+    settings.spice = enable === false ? '' : port === 0 || host.startsWith('/') ? `unix:${host}` : formatSpiceAddress({ kind: 'tcp', host, port });
   }
   return settings;
 }
