@@ -86,9 +86,15 @@ export class Osd {
  * escape-bindings.ts (F1–F12 in one row), those without a feature behind them in grey.
  */
 export function helpPanel(escapeName: string, font: UiFont = DEFAULT_UI_FONT, maxWidth = 900): Panel {
+  // As wide as its longest row, up to the window.
+  return textPanel(helpLines(escapeName), { ...panelStyle(font, 380, '#202040'), pad: Math.round(font.size * 0.7), fit: true, maxWidth: Math.max(120, maxWidth) }, BGRA);
+}
+
+/** The help's rows: [text, colour] (see helpPanel). */
+export function helpLines(escapeName: string): Array<[string, string]> {
   const fKeys = ESCAPE_BINDINGS.filter((b) => b.action === 'send-ctrl-alt');
-  const label = (k: string) => `${escapeName}+${k}`.padEnd(escapeName.length + 8);
-  const rows: Array<[string, string]> = [[`${`${escapeName} (tap)`.padEnd(escapeName.length + 8)}capture on/off`, '#ffd060']];
+  const label = (k: string) => `${escapeName}+${k}`.padEnd(escapeName.length + 10);
+  const rows: Array<[string, string]> = [[`${`${escapeName} (tap)`.padEnd(escapeName.length + 10)}capture on/off`, '#ffd060']];
   for (const b of ESCAPE_BINDINGS) {
     if (b.action === 'send-ctrl-alt') {
       if (b === fKeys[0]) rows.push([`${label('F1..F12')}send Ctrl+Alt+F1..F12`, '#ffffff']);
@@ -96,8 +102,7 @@ export function helpPanel(escapeName: string, font: UiFont = DEFAULT_UI_FONT, ma
     }
     rows.push([`${label(b.label)}${b.help}`, b.action === 'unavailable' ? '#9090a0' : '#ffffff']);
   }
-  // As wide as its longest row, up to the window.
-  return textPanel(rows, { ...panelStyle(font, 380, '#202040'), pad: Math.round(font.size * 0.7), fit: true, maxWidth: Math.max(120, maxWidth) }, BGRA);
+  return rows;
 }
 
 /**
