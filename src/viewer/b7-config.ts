@@ -110,6 +110,7 @@ class B7Reader {
     } else {
       try {
         value = parseB7Value(o.type, text);
+        if (o.status === 'honoured' && value === '') throw new B7ValueError(`needs a value (e.g. ${optionId(o)}=${o.example})`);
         if (o.apply) o.apply(value); // checks the value now, where its place is known
       } catch (err) {
         if (err instanceof B7ValueError) throw fail(`${optionId(o)}: ${err.message}`);
