@@ -16,6 +16,7 @@ import type { InputSink, KeyId, LockState, MouseButton } from '../../src/input/s
 import { formatOf } from '../../src/kvmfr/formats.js';
 import { pixelGeometry } from '../../src/kvmfr/geometry.js';
 import type { FrameInfo } from '../../src/kvmfr/frame.js';
+import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
 
 export class FakeWindowBackend extends EventEmitter<WindowEvents> implements WindowBackend {
   pixelWidth = 640;
@@ -155,4 +156,40 @@ export class RecordingSink implements InputSink {
     this.events.push('releaseAll');
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * A running Viewer over the fakes above (window, frame source, recording sink), added to `viewers`
+ * for the caller to close; resolves once the viewer has opened its window and queued its first
+ * present. `opened` holds what the viewer asked of the window (title, size, B7 window options).
+ */
+export async function startFakeViewer(viewers: Viewer[], extra: Partial<ViewerOptions> = {}) {
+  const backend = new FakeWindowBackend();
+  const source = new FakeFrameSource();
+  const sink = new RecordingSink();
+  const messages: string[] = [];
+  const figures: Array<Record<string, unknown>> = [];
+  const opened: Array<Record<string, unknown>> = [];
+  const viewer = new Viewer({
+    shm: '/dev/shm/unused',
+    sink,
+    inputName: 'test',
+    source,
+    openWindow: async (o) => {
+      opened.push(o as unknown as Record<string, unknown>);
+      return backend;
+    },
+    onMessage: (m) => messages.push(m),
+    onFigures: (f) => figures.push(f as unknown as Record<string, unknown>),
+    ...extra,
+  });
+  viewers.push(viewer);
+  const running = viewer.run();
+  const deadline = Date.now() + 5_000;
+  while (!opened.length || !source.started) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the fake viewer to open its window');
+    await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setImmediate(r)); // the first present runs
+  return { viewer, backend, source, sink, messages, figures, opened, running };
 }

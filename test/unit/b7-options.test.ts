@@ -206,6 +206,15 @@ describe('files, arguments and precedence', () => {
   });
 });
 
+describe('the desktop entry', () => {
+  it('contrib/glasspane.desktop runs the viewer and names the window class the viewer sets', () => {
+    const entry = readFileSync(join(ROOT, 'contrib', 'glasspane.desktop'), 'utf8');
+    expect(entry).toMatch(/^\[Desktop Entry\]\n/);
+    expect(entry).toMatch(/^Exec=glasspane view$/m);
+    expect(entry).toMatch(/^StartupWMClass=glasspane$/m); // the default app id (test/viewer/looking-glass-window.test.ts reads WM_CLASS)
+  });
+});
+
 describe('key names', () => {
   it('takes B7\'s KEY_* names and keycodes and glasspane\'s names in any case; suggests the closest', () => {
     expect(['KEY_SCROLLLOCK', 'key_scrolllock', 'ScrollLock', 'scrolllock', 'SCROLLLOCK', '70'].map(keyName)).toEqual(Array(6).fill('ScrollLock'));

@@ -7,8 +7,8 @@
  * window pixels. The real QEMU trace of the sent keys is test/viewer/looking-glass-keys.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
-import { FakeFrameSource, FakeWindowBackend, RecordingSink, testFrame } from '../support/fake-backend.js';
+import type { Viewer, ViewerOptions } from '../../src/viewer/viewer.js';
+import { FakeWindowBackend, startFakeViewer, testFrame } from '../support/fake-backend.js';
 import { waitFor } from '../support/helpers.js';
 
 const SCROLL_LOCK = 0x47;
@@ -19,30 +19,7 @@ afterEach(async () => {
   for (const v of viewers.splice(0)) await v.close();
 });
 
-async function start(extra: Partial<ViewerOptions> = {}) {
-  const backend = new FakeWindowBackend();
-  const source = new FakeFrameSource();
-  const sink = new RecordingSink();
-  const messages: string[] = [];
-  const opened: Array<Record<string, unknown>> = [];
-  const viewer = new Viewer({
-    shm: '/dev/shm/unused',
-    sink,
-    inputName: 'test',
-    source,
-    openWindow: async (o) => {
-      opened.push(o as unknown as Record<string, unknown>);
-      return backend;
-    },
-    onMessage: (m) => messages.push(m),
-    ...extra,
-  });
-  viewers.push(viewer);
-  const running = viewer.run();
-  await waitFor(() => opened.length > 0, 5_000, 'the window to open');
-  await turn();
-  return { viewer, backend, source, sink, messages, opened, running };
-}
+const start = (extra: Partial<ViewerOptions> = {}) => startFakeViewer(viewers, extra);
 
 const turn = () => new Promise((r) => setImmediate(r));
 /** escape held, `hid` tapped, escape released. */
