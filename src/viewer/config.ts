@@ -4,7 +4,7 @@
  * name FILE:LINE:COLUMN, the key and what is accepted.
  *
  *   # ~/.config/glasspane/config.toml
- *   escapeKey = "ScrollLock"     # KeyboardEvent.code name
+ *   escapeKey = "ScrollLock"     # KeyboardEvent.code or KEY_* name, any case
  *   fullscreen = false
  *   vsync = true
  *   integerScale = false
@@ -21,6 +21,15 @@
  *   microphoneDevice = "…"       # an SDL capture device name
  *   copyTimeoutMs = 100          # drop a frame whose write pointer stops moving this long
  *   input = "none"               # or "stub:ws://127.0.0.1:PORT" (guest-stub's input endpoint)
+ *   shm = "/dev/shm/looking-glass"   # the region (kvmfrN = /dev/kvmfrN)
+ *
+ * and the Looking Glass behaviours (title, appId, position, borderless, maximize, resizable,
+ * autoResize, keepAspect, dontUpscale, shrinkOnUpscale, scaling, rotate, minimizeOnFocusLoss,
+ * ignoreQuit, inhibitScreensaver, alerts, uiFont, uiSize, captureOnFocus, captureOnStart,
+ * autoCapture, grabKeyboard, ignoreWindowsKeys, hideCursor, mouseSens, helpDelayMs, spiceInput,
+ * clipboardToGuest, clipboardToHost, micDefault, micIndicator, syncVolume, audioBufferMs,
+ * audioPeriodFrames): docs/viewer.md lists them with the B7 option each comes from. B7's own INI
+ * files are read beside this one (b7-config.ts).
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
