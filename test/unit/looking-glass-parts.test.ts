@@ -121,7 +121,7 @@ describe('clipboard directions', () => {
     toHostOnly.attachGuest(guest);
     toHostOnly.attachHost(host);
     toHostOnly.handlers.agentState!(true);
-    expect(toHostOnly.handlers.hostText()).toBeUndefined();
+    expect(toHostOnly.handlers.hostText!()).toBeUndefined();
     toHostOnly.handlers.guestGrab!([ClipboardType.UTF8_TEXT]);
     await new Promise((r) => setImmediate(r));
     expect(calls).toEqual(['guest.request', 'host.set guest text']);
@@ -133,6 +133,6 @@ describe('clipboard directions', () => {
     toGuestOnly.handlers.guestGrab!([ClipboardType.UTF8_TEXT]);
     await new Promise((r) => setImmediate(r));
     expect(calls).toEqual(['guest.grab']);
-    expect(toGuestOnly.handlers.hostText()).toBe('host text');
+    expect(toGuestOnly.handlers.hostText!()).toBe('host text');
   });
 });
