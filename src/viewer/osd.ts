@@ -64,21 +64,26 @@ export class Osd {
 
   /** The OSD panel for these figures; the same object while nothing visible changed. */
   render(f: OsdFigures): Panel {
-    const lines: Array<[string, string]> = [
-      [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
-      [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms${f.skipped ? ` · skipped ${f.skipped}` : ''}`, '#ffffff'],
-      [`${f.resolution} ${f.format}`, '#c0c0c0'],
-      [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}${f.mouseSens === undefined ? '' : ` · mouse sensitivity ${f.mouseSens}`}`, f.capture ? '#ffd060' : '#c0c0c0'],
-      ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),
-      // Whole messages, wrapped to the panel (a cut "…cannot c" hid the cause and the fix).
-      ...f.messages.slice(-3).map((m): [string, string] => [m.length > 400 ? `${m.slice(0, 399)}…` : m, '#ff8080']),
-    ];
+    const lines = osdLines(f);
     const key = lines.map((l) => l[0]).join('\n');
     if (key === this.key && this.panel) return this.panel;
     this.key = key;
     this.panel = textPanel(lines, { ...panelStyle(this.font, 420, '#101018'), wrap: true }, BGRA);
     return this.panel;
   }
+}
+
+/** The OSD's rows for these figures: [text, colour], as Osd.render() draws them. */
+export function osdLines(f: OsdFigures): Array<[string, string]> {
+  return [
+    [`FPS ${f.fps.toFixed(0).padStart(4)}   UPS ${f.ups.toFixed(0).padStart(4)}`, '#ffffff'],
+    [`latency ${f.latencyMs === null ? '   -' : f.latencyMs.toFixed(2)} ms${f.skipped ? ` · skipped ${f.skipped}` : ''}`, '#ffffff'],
+    [`${f.resolution} ${f.format}`, '#c0c0c0'],
+    [`${f.capture ? 'CAPTURE' : 'no capture'} · input: ${f.input}${f.mouseSens === undefined ? '' : ` · mouse sensitivity ${f.mouseSens}`}`, f.capture ? '#ffd060' : '#c0c0c0'],
+    ...(f.audio ? [[f.audio, f.audio.includes('MIC LIVE') ? '#ff6060' : '#c0c0c0'] as [string, string]] : []),
+    // Whole messages, wrapped to the panel (a cut "…cannot c" hid the cause and the fix).
+    ...f.messages.slice(-3).map((m): [string, string] => [m.length > 400 ? `${m.slice(0, 399)}…` : m, '#ff8080']),
+  ];
 }
 
 /**

@@ -51,7 +51,7 @@ export interface ViewerOptions extends ViewerLook {
   screenshotDir?: string;
   copyTimeoutMs?: number;
   /** Called once a second with the OSD's figures. */
-  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string; audio?: AudioFigures }) => void;
+  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; mouseSens: number; width: number; height: number; format: string; audio?: AudioFigures }) => void;
   onMessage?: (m: string) => void;
   /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it the window's clipboard. */
   clipboard?: ClipboardBridge;
@@ -318,6 +318,7 @@ export class Viewer {
       lastProblemCode: this.source.counters.lastProblemCode,
       skipped: this.skipped,
       capture: this.input?.capture ?? false,
+      mouseSens: this.input?.sensitivity.level ?? 0,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
       format: p.formatName,

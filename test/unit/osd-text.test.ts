@@ -4,7 +4,7 @@
  * "Fits" is checked on the pixels: the panel's right padding holds nothing but background.
  */
 import { describe, expect, it } from 'vitest';
-import { Osd, helpLines, helpPanel, messageScreen, type OsdFigures } from '../../src/viewer/osd.js';
+import { Osd, helpLines, helpPanel, messageScreen, osdLines, type OsdFigures } from '../../src/viewer/osd.js';
 import { ESCAPE_BINDINGS } from '../../src/viewer/escape-bindings.js';
 import { textPanel, wrapText } from '../../src/draw/text-panel.js';
 import { BGRA } from '../../src/kvmfr/pixels.js';
@@ -52,6 +52,11 @@ describe('OSD text', () => {
     }
     for (const k of ['F1..F12', 'Insert', 'Delete', 'Up', 'Down', 'M', 'LWin', 'RWin', 'V', 'R', 'O', 'E', 'C', 'F', 'D', 'I', 'S', 'Q']) expect(text).toContain(`ScrollLock+${k} `);
     expect(helpLines('ScrollLock')[0]![0]).toMatch(/^ScrollLock \(tap\) +capture on\/off$/);
+  });
+
+  it('the OSD shows the mouse sensitivity on the capture line', () => {
+    expect(osdLines({ ...figures([]), capture: true, mouseSens: '+3' })[3]![0]).toBe('CAPTURE · input: spice 127.0.0.1:5900 · mouse sensitivity +3');
+    expect(osdLines(figures([]))[3]![0]).toBe('no capture · input: spice 127.0.0.1:5900');
   });
 
   it('the waiting screen wraps a long message inside the window', () => {

@@ -42,10 +42,12 @@ describe('Looking Glass bindings (fake window, in process)', () => {
   });
 
   it('escape+Insert/Delete change the sensitivity (told, -9..9) and captured motion is scaled by (level + 10) / 10', async () => {
-    const { backend, sink, messages } = await start({ mouseSens: 1 });
+    const { backend, source, sink, messages, figures } = await start({ mouseSens: 1 });
+    source.push(testFrame(1, 1)); // the figures start with the first frame
     backend.tap(SCROLL_LOCK); // capture on
     for (let i = 0; i < 4; i++) combo(backend, HID.Insert);
     expect(messages.slice(-4)).toEqual(['mouse sensitivity +2', 'mouse sensitivity +3', 'mouse sensitivity +4', 'mouse sensitivity +5']);
+    await waitFor(() => figures.at(-1)?.mouseSens === 5, 5_000, 'the sensitivity in the figures (--stats, OSD)');
     backend.emit('mouseMove', { x: 0, y: 0, motion: { dx: 10, dy: -4 } });
     backend.emit('mouseMove', { x: 0, y: 0, motion: { dx: 1, dy: 1 } });
     backend.emit('mouseMove', { x: 0, y: 0, motion: { dx: 1, dy: 1 } });
