@@ -257,6 +257,8 @@ describe('the CLI', () => {
     const key = await runCli(['view', '--escape-key', 'KEY_SCROLLOCK', '--headless'], { env: env(home) });
     expect(key.code).toBe(2);
     expect(key.stderr).toContain('did you mean KEY_SCROLLLOCK');
+    const demo = await runCli(['demo', '-f', '/dev/shm/elsewhere', 'spice:port=5901', '-F', '--headless', '--seconds', '0.3'], { env: env(home) });
+    expect(demo.stderr).toContain('glasspane demo: -f spice:port=5901: the demo makes its own region and input; these are for `glasspane view`');
     const help = await runCli(['view', '--help'], { env: env(home) });
     expect(help.stdout).toContain('Looking Glass B7 options work too');
     expect(help.stdout).toContain('-C -g -l -f -a -n -r -d -F -T -K -Q -S -q -k -G -m -M -s -c -p -j');

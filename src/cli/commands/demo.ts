@@ -81,6 +81,9 @@ export function registerDemo(program: Command): void {
       const read = readWindowSettings(o.config, shorts, longs);
       if (!read) return; // -l printed the licence
       const cfg = read.settings;
+      // Asked for on this command line, they would otherwise be dropped without a word.
+      const forView = [...shorts.flatMap((a) => ('short' in a && 'fcps'.includes(a.short) ? [`-${a.short}`] : [])), ...longs.filter((l) => /^(app:shmFile|spice:)/i.test(l))];
+      if (forView.length) process.stderr.write(`glasspane demo: ${forView.join(' ')}: the demo makes its own region and input; these are for \`glasspane view\`\n`);
       const escapeKey = cmd.getOptionValueSource('escapeKey') === 'cli' ? o.escapeKey : (cfg.escapeKey ?? o.escapeKey);
       removeStaleDemoRegions();
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
