@@ -8,7 +8,7 @@
  * the two agree.
  */
 import { APP_ID } from './config.js';
-import { keyName, unknownKeyMessage } from '../input/key-names.js';
+import { KNOWN_KEY_NAMES, keyName, unknownKeyMessage } from '../input/key-names.js';
 import { B7_SECTIONS, B7ValueError, type B7Fragment, type B7Option, type B7Section, type B7Type, type B7Value } from './b7-option-types.js';
 
 interface Common {
@@ -123,6 +123,8 @@ export const B7_OPTIONS: readonly B7Option[] = Object.freeze([
   on('input', 'escapeKey', {
     short: 'm', type: 'custom', def: '70 = KEY_SCROLLLOCK', meaning: 'the escape (menu) key', example: 'KEY_RIGHTCTRL', glasspane: '`--escape-key NAME` / `escapeKey` (KEY_* names, numbers and KeyboardEvent.code names)',
     apply: (v) => {
+      // B7 answers "help" with the valid names; so does glasspane (as the refusal's text).
+      if (str(v).toLowerCase() === 'help') throw new B7ValueError(`the key names: ${KNOWN_KEY_NAMES.filter((n) => n.startsWith('KEY_')).join(' ')} (and KeyboardEvent.code names such as ScrollLock)`);
       const code = keyName(str(v));
       if (!code) throw new B7ValueError(unknownKeyMessage(str(v)));
       return { escapeKey: code };

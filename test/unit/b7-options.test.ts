@@ -177,6 +177,7 @@ describe('files, arguments and precedence', () => {
     expect(() => readB7Sources([{ long: 'input:escapekee=KEY_PAUSE' }], [], emptyEnv())).toThrow(coded('ERR_USAGE', /^unknown Looking Glass option input:escapekee \(did you mean input:escapeKey\?\)/));
     expect(() => readB7Sources([{ long: 'fullScreen=yes' }], [], emptyEnv())).toThrow(coded('ERR_USAGE', /write section:option=value/));
     expect(() => readB7Sources([{ long: 'win:size=big' }], [], emptyEnv())).toThrow(coded('ERR_USAGE', /^win:size: "big" is not a size/));
+    expect(() => readB7Sources([{ short: 'm', value: 'help' }], [], emptyEnv())).toThrow(coded('ERR_USAGE', /^input:escapeKey: the key names: .*KEY_SCROLLLOCK .*KEY_RIGHTCTRL/));
     // Found by the fuzzer: an empty value for a honoured string option reached the settings.
     expect(() => readB7Sources([{ long: 'pipewire:outDevice=' }], [], emptyEnv())).toThrow(coded('ERR_USAGE', /^pipewire:outDevice: needs a value/));
     expect(() => readB7Sources([{ short: 'C', value: join(dir, 'missing.ini') }], [], emptyEnv())).toThrow(coded('ERR_CONFIG', /missing\.ini does not exist/));
