@@ -21,6 +21,7 @@ static_assert(glasspane::sdl::kBlendMod == SDL_BLENDMODE_MOD);
 static_assert(sizeof(glasspane::sdl::RendererInfo) == sizeof(SDL_RendererInfo));
 static_assert(offsetof(glasspane::sdl::RendererInfo, max_texture_width) == offsetof(SDL_RendererInfo, max_texture_width));
 static_assert(sizeof(glasspane::sdl::Rect) == sizeof(SDL_Rect) && sizeof(glasspane::sdl::FRect) == sizeof(SDL_FRect));
+static_assert(sizeof(glasspane::sdl::FPoint) == sizeof(SDL_FPoint) && glasspane::sdl::kFlipNone == SDL_FLIP_NONE);
 #endif
 
 namespace glasspane {
@@ -58,6 +59,7 @@ const SdlApi* FindSdlApi() {
   get(api.RenderFillRects, "SDL_RenderFillRects");
   get(api.RenderCopy, "SDL_RenderCopy");
   get(api.RenderCopyF, "SDL_RenderCopyF");
+  get(api.RenderCopyExF, "SDL_RenderCopyExF");
   get(api.RenderPresent, "SDL_RenderPresent");
   get(api.GetError, "SDL_GetError");
   get(api.ClearError, "SDL_ClearError");

@@ -16,6 +16,10 @@ struct Rect {
 struct FRect {
   float x, y, w, h;
 };
+struct FPoint {
+  float x, y;
+};
+constexpr int kFlipNone = 0;
 struct RendererInfo {
   const char* name;
   uint32_t flags;
@@ -55,6 +59,7 @@ struct SdlApi {
   int (*RenderFillRects)(void*, const sdl::Rect*, int) = nullptr;
   int (*RenderCopy)(void*, void*, const sdl::Rect*, const sdl::Rect*) = nullptr;
   int (*RenderCopyF)(void*, void*, const sdl::Rect*, const sdl::FRect*) = nullptr;
+  int (*RenderCopyExF)(void*, void*, const sdl::Rect*, const sdl::FRect*, double, const sdl::FPoint*, int) = nullptr;
   void (*RenderPresent)(void*) = nullptr;
   const char* (*GetError)() = nullptr;
   void (*ClearError)() = nullptr;

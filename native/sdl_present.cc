@@ -285,33 +285,67 @@ Napi::Value Presenter::Present(const Napi::CallbackInfo& info) {
     a.SetRenderDrawBlendMode(renderer_, kMarkerBlendMode);
     if (rc != 0) ThrowSdl(env, "SDL_RenderFillRects");
   }
-  if (dst.w > 0 && dst.h > 0) {
+  const int turns = info.Length() > 6 && info[6].IsNumber() ? (Int(info[6]) & 3) : 0;
+  const double angle = 90.0 * turns;
+  // The frame unturned: its on-screen box (dst) with width and height swapped for odd turns,
+  // around the same centre. SDL turns a copy clockwise about its destination's centre.
+  const double cx = dst.x + dst.w / 2.0, cy = dst.y + dst.h / 2.0;
+  const double uw = (turns & 1) ? dst.h : dst.w, uh = (turns & 1) ? dst.w : dst.h;
+  const sdl::FRect frameTo{float(cx - uw / 2), float(cy - uh / 2), float(uw), float(uh)};
+  const bool frameShown = dst.w > 0 && dst.h > 0;
+  if (frameShown) {
     if (frame_.scale != scale) {
       a.SetTextureScaleMode(frame_.tex, scale);
       frame_.scale = scale;
     }
-    if (a.RenderCopy(renderer_, frame_.tex, nullptr, &dst) != 0) ThrowSdl(env, "SDL_RenderCopy");
-    // Overlays are placed in frame pixels, scaled with the frame and cut at its edges.
-    auto list = info[5].As<Napi::Float64Array>();
-    const double sx = double(dst.w) / frame_.width, sy = double(dst.h) / frame_.height;
-    for (size_t i = 0; i + 2 < list.ElementLength(); i += 3) {
-      const double slotD = list[i];
-      if (!(slotD >= 0 && slotD < kOverlaySlots)) continue;
-      Texture& t = overlays_[static_cast<int>(slotD)];
-      const double ox = list[i + 1], oy = list[i + 2];
-      if (!t.tex || !(ox > -1e7 && ox < 1e7 && oy > -1e7 && oy < 1e7)) continue;
-      const int ix = static_cast<int>(ox), iy = static_cast<int>(oy);
-      const int cx0 = std::max(ix, 0), cy0 = std::max(iy, 0);
-      const int cx1 = std::min(ix + t.width, frame_.width), cy1 = std::min(iy + t.height, frame_.height);
-      if (cx1 <= cx0 || cy1 <= cy0) continue;
-      if (t.scale != scale) {
-        a.SetTextureScaleMode(t.tex, scale);
-        t.scale = scale;
+    // Unturned frames keep the integer path (pixel-exact at 1:1).
+    const int rc = turns == 0 ? a.RenderCopy(renderer_, frame_.tex, nullptr, &dst) : a.RenderCopyExF(renderer_, frame_.tex, nullptr, &frameTo, angle, nullptr, sdl::kFlipNone);
+    if (rc != 0) ThrowSdl(env, "SDL_RenderCopy");
+  }
+  auto list = info[5].As<Napi::Float64Array>();
+  const double sx = uw / frame_.width, sy = uh / frame_.height;
+  for (size_t i = 0; i + 3 < list.ElementLength(); i += 4) {
+    const double slotD = list[i];
+    if (!(slotD >= 0 && slotD < kOverlaySlots)) continue;
+    Texture& t = overlays_[static_cast<int>(slotD)];
+    const double ox = list[i + 1], oy = list[i + 2];
+    if (!t.tex || !(ox > -1e7 && ox < 1e7 && oy > -1e7 && oy < 1e7)) continue;
+    const int ix = static_cast<int>(ox), iy = static_cast<int>(oy);
+    if (list[i + 3] == 1) {
+      // Window pixels, 1:1: never scaled, cut by the window's edges (SDL clips the copy).
+      if (t.scale != 0) {
+        a.SetTextureScaleMode(t.tex, 0);
+        t.scale = 0;
       }
-      const sdl::Rect src{cx0 - ix, cy0 - iy, cx1 - cx0, cy1 - cy0};
-      const sdl::FRect to{float(dst.x + cx0 * sx), float(dst.y + cy0 * sy), float((cx1 - cx0) * sx), float((cy1 - cy0) * sy)};
-      if (a.RenderCopyF(renderer_, t.tex, &src, &to) != 0) ThrowSdl(env, "SDL_RenderCopyF");
+      const sdl::Rect to{ix, iy, t.width, t.height};
+      if (a.RenderCopy(renderer_, t.tex, nullptr, &to) != 0) ThrowSdl(env, "SDL_RenderCopy");
+      continue;
     }
+    if (!frameShown) continue;
+    // Frame pixels: scaled and turned with the frame, cut at its edges.
+    const int cx0 = std::max(ix, 0), cy0 = std::max(iy, 0);
+    const int cx1 = std::min(ix + t.width, frame_.width), cy1 = std::min(iy + t.height, frame_.height);
+    if (cx1 <= cx0 || cy1 <= cy0) continue;
+    if (t.scale != scale) {
+      a.SetTextureScaleMode(t.tex, scale);
+      t.scale = scale;
+    }
+    const sdl::Rect src{cx0 - ix, cy0 - iy, cx1 - cx0, cy1 - cy0};
+    const double w = (cx1 - cx0) * sx, h = (cy1 - cy0) * sy;
+    if (turns == 0) {
+      const sdl::FRect to{float(dst.x + cx0 * sx), float(dst.y + cy0 * sy), float(w), float(h)};
+      if (a.RenderCopyF(renderer_, t.tex, &src, &to) != 0) ThrowSdl(env, "SDL_RenderCopyF");
+      continue;
+    }
+    // Its centre, relative to the frame's, turned clockwise (y down: (x, y) -> (-y, x)) per turn.
+    double px = frameTo.x + cx0 * sx + w / 2 - cx, py = frameTo.y + cy0 * sy + h / 2 - cy;
+    for (int k = 0; k < turns; k++) {
+      const double t0 = px;
+      px = -py;
+      py = t0;
+    }
+    const sdl::FRect to{float(cx + px - w / 2), float(cy + py - h / 2), float(w), float(h)};
+    if (a.RenderCopyExF(renderer_, t.tex, &src, &to, angle, nullptr, sdl::kFlipNone) != 0) ThrowSdl(env, "SDL_RenderCopyExF");
   }
   a.RenderPresent(renderer_);
   return Napi::Boolean::New(env, true);

@@ -4,7 +4,9 @@
 //    conversion; only the rectangles the caller names are uploaded (converted on the way from
 //    the frame's BGRA/RGBA/BGR24/RGB24 bytes when the orders differ);
 //  - a few small overlay textures (cursor, OSD, help) blended over the frame at present time,
-//    so they move or change without touching the frame.
+//    so they move or change without touching the frame: each placed either in frame pixels
+//    (scaled and rotated with the frame, cut at its edges: the guest cursor) or in window pixels
+//    (1:1 at the window's resolution: the OSD, help and messages, readable at any guest size).
 // The window's renderer is the binding's: it is destroyed and recreated when JS calls
 // window.setVsync()/setAccelerated(), which destroys our textures with it. Every call therefore
 // checks first that the renderer is still the one the textures were made on (its address and a
@@ -51,8 +53,10 @@ class Presenter : public Napi::ObjectWrap<Presenter> {
   Napi::Value SetFrame(const Napi::CallbackInfo& info);
   // setOverlay(slot, pixels | null, width, height, stride, rgba: boolean): null removes it.
   Napi::Value SetOverlay(const Napi::CallbackInfo& info);
-  // present(dx, dy, dw, dh, linear: boolean, overlays: Float64Array [slot, x, y]*) -> false when
-  // there is no frame texture (nothing was drawn).
+  // present(dx, dy, dw, dh, linear: boolean, overlays: Float64Array [slot, x, y, space]*,
+  // quarterTurns = 0) -> false when there is no frame texture (nothing was drawn). (dx, dy, dw,
+  // dh) is where the frame lands on screen after turning it clockwise by quarterTurns * 90°;
+  // space 0 places an overlay in frame pixels, 1 in window pixels.
   Napi::Value Present(const Napi::CallbackInfo& info);
   // info() -> { renderer, software, textureFormat, glRenderer, maxTextureWidth, maxTextureHeight }
   Napi::Value Info(const Napi::CallbackInfo& info);

@@ -75,3 +75,32 @@ export function describeValue(v: unknown): string {
   if (v && typeof v === 'object') return 'a table';
   return 'nothing';
 }
+
+/** Edit distance between two strings (insertions, deletions, substitutions; case-sensitive). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The candidates closest to `name` for a "did you mean" (case-insensitive edit distance, at most
+ * a third of the name's length plus one; a candidate that contains the name, or is contained in
+ * it, counts as close too), best first, at most `max`. Empty when nothing is close.
+ */
+export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
+  const want = name.toLowerCase();
+  const limit = Math.floor(want.length / 3) + 1;
+  const scored: Array<[string, number]> = [];
+  for (const c of new Set(candidates)) {
+    const lower = c.toLowerCase();
+    const d = editDistance(want, lower);
+    const contains = want.length >= 3 && (lower.includes(want) || want.includes(lower));
+    if (d <= limit || contains) scored.push([c, contains ? Math.min(d, limit) : d]);
+  }
+  return scored.sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).slice(0, max).map(([c]) => c);
+}

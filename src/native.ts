@@ -207,8 +207,11 @@ export interface NativePresenterHandle {
   /** Uploads `rects` (x, y, w, h groups; null = all) of the frame; returns the bytes uploaded. */
   setFrame(pixels: Uint8Array, width: number, height: number, stride: number, srcFormat: number, rects: Int32Array | null): number;
   setOverlay(slot: number, pixels: Uint8Array | null, width: number, height: number, stride: number, rgba: boolean): void;
-  /** Draws the frame into dst and the overlays ([slot, x, y] groups, frame pixels) over it, then presents; false = no frame texture. */
-  present(dx: number, dy: number, dw: number, dh: number, linear: boolean, overlays: Float64Array): boolean;
+  /**
+   * Draws the frame into dst, turned clockwise by quarterTurns × 90°, and the overlays ([slot, x, y,
+   * space] groups; space 0 frame pixels, 1 window pixels) over it, then presents; false = no frame texture.
+   */
+  present(dx: number, dy: number, dw: number, dh: number, linear: boolean, overlays: Float64Array, quarterTurns: number): boolean;
   info(): { renderer: string; software: boolean; textureFormat: string; glRenderer: string | null; maxTextureWidth: number; maxTextureHeight: number; generation: number };
   close(): void;
 }

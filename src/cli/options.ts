@@ -1,6 +1,6 @@
 /** Argument parsers for commander options: each names the option and the accepted range. */
 import { InvalidArgumentError } from 'commander';
-import { hidForCode } from '../viewer/key-router.js';
+import { keyName, unknownKeyMessage } from '../input/key-names.js';
 
 /**
  * A parser for an integer option in min..max (decimal digits only: no sign, no exponent); throws
@@ -47,10 +47,15 @@ export function sizeOption(name: string): (v: string) => { width: number; height
   };
 }
 
-/** A KeyboardEvent.code name the viewer can use as its escape key (ScrollLock, Pause, ControlRight…). */
+/**
+ * A key the viewer can use as its escape key, named any way key-names.ts accepts (ScrollLock,
+ * scrolllock, KEY_SCROLLLOCK, 70): returns its KeyboardEvent.code name; an unknown one is refused
+ * with the closest names.
+ */
 export function keyCodeOption(name: string): (v: string) => string {
   return (v: string) => {
-    if (hidForCode(v) === undefined) throw new InvalidArgumentError(`${name} must be a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight, got "${v}"`);
-    return v;
+    const code = keyName(v);
+    if (code === undefined) throw new InvalidArgumentError(`${name}: ${unknownKeyMessage(v)}`);
+    return code;
   };
 }

@@ -6,14 +6,24 @@
 import type { AudioHandlers } from '../spice/audio-channels.js';
 import type { AudioHost } from './audio-device.js';
 import { AudioOutput, type PlaybackFigures } from './audio-output.js';
-import { MicInput, type MicFigures } from './mic-input.js';
+import { MicInput, type MicFigures, type MicPolicy } from './mic-input.js';
 
 /** What the user chose for audio (from the CLI options or config.toml) and where problems go. */
 export interface AudioBridgeOptions {
   /** SDL playback device name (`--audio-device`); SDL's default when absent. */
   device?: string;
-  /** Send the host microphone to the guest while it records (`--microphone`). */
+  /** Send the host microphone to the guest while it records (`--microphone`; = micDefault allow). */
   microphone?: boolean;
+  /** When the guest starts recording: prompt, allow or deny (B7's audio:micDefault; default: allow with `microphone`, else deny). */
+  micDefault?: MicPolicy;
+  /** Show MIC LIVE on the OSD while the microphone is open (B7's audio:micShowIndicator; default true). */
+  micIndicator?: boolean;
+  /** Apply the guest's volume and mute (B7's audio:syncVolume; default true). */
+  syncVolume?: boolean;
+  /** The jitter buffer's least margin, ms (B7's audio:bufferLatency; default 20). */
+  bufferMs?: number;
+  /** SDL's device buffer, frames (B7's audio:periodSize; default 512). */
+  periodFrames?: number;
   /** SDL capture device name (`--microphone-device`). */
   microphoneDevice?: string;
   /** Shown to the user (OSD and stderr). */
@@ -34,12 +44,37 @@ export interface AudioFigures {
  */
 export class AudioBridge {
   readonly output: AudioOutput;
-  readonly mic?: MicInput;
+  readonly mic: MicInput;
   private changed: () => void = () => {};
+  private tell: (message: string) => void = () => {};
 
   constructor(private readonly o: AudioBridgeOptions) {
-    this.output = new AudioOutput({ deviceName: o.device, problem: o.problem });
-    if (o.microphone) this.mic = new MicInput({ deviceName: o.microphoneDevice, problem: o.problem, onLive: () => this.changed() });
+    this.output = new AudioOutput({ deviceName: o.device, problem: o.problem, syncVolume: o.syncVolume, deviceBufferFrames: o.periodFrames, jitter: o.bufferMs === undefined ? undefined : { minMarginMs: o.bufferMs } });
+    // Linked always, as B7 does, so that escape+C/E can open it during a session; the policy decides.
+    this.mic = new MicInput({
+      deviceName: o.microphoneDevice,
+      problem: o.problem,
+      onLive: () => this.changed(),
+      policy: o.micDefault ?? (o.microphone ? 'allow' : 'deny'),
+      onRequest: () => this.tell('the guest opened the microphone: escape+E lets it hear you (escape+C changes what happens next time)'),
+    });
+  }
+
+  /** Where the bridge says things to the user (the viewer's OSD messages). */
+  onMessage(tell: (message: string) => void): void {
+    this.tell = tell;
+  }
+
+  /** escape+E: the microphone on or off while the guest records; returns what to tell the user. */
+  toggleMicrophone(): string {
+    const r = this.mic.toggle();
+    return r === 'no-request' ? 'nothing in the guest is recording: the microphone opens when something does' : `microphone ${r}`;
+  }
+
+  /** escape+C: the next policy; returns what to tell the user. */
+  cycleMicDefault(): string {
+    const p = this.mic.cycle();
+    return `microphone when the guest records: ${p === 'prompt' ? 'ask' : p}`;
   }
 
   /** For SpiceClientOptions.audio. */
@@ -58,25 +93,25 @@ export class AudioBridge {
    */
   attachHost(host: AudioHost, onChange: () => void): void {
     this.output.attachHost(host);
-    this.mic?.attachHost(host);
+    this.mic.attachHost(host);
     this.changed = onChange;
   }
 
   /** The figures now (a new object; latencies in ms). */
   figures(): AudioFigures {
-    return { playback: this.output.figures(), microphone: this.mic?.figures() ?? { state: 'off', framesSent: 0 } };
+    return { playback: this.output.figures(), microphone: this.mic.figures() };
   }
 
   /** The OSD's audio line: "audio idle" until the guest plays, then e.g. "audio 48 kHz · 21 ms · 0 underruns", "· MIC LIVE" while recording. */
   osdLine(): string {
     const p = this.output.figures();
     const out = p.state !== 'playing' ? 'audio idle' : `audio ${p.rate / 1000} kHz · ${p.latencyMs.p50 === null ? '-' : Math.round(p.latencyMs.p50)} ms · ${p.underruns} underruns`;
-    return this.mic?.figures().state === 'live' ? `${out} · MIC LIVE` : out;
+    return this.mic.figures().state === 'live' && this.o.micIndicator !== false ? `${out} · MIC LIVE` : out;
   }
 
   /** Closes the devices; safe to call twice. */
   close(): void {
     this.output.shutdown();
-    this.mic?.close();
+    this.mic.close();
   }
 }

@@ -59,7 +59,15 @@ export class AudioOutput implements PlaybackHandlers {
   private readonly transports = new LatencySamples(1 << 16);
   private failed = false;
 
-  constructor(private readonly o: { deviceName?: string; jitter?: Partial<JitterOptions>; problem: (message: string) => void }) {}
+  /**
+   * `syncVolume` false ignores the guest mixer's volume and mute (B7's audio:syncVolume);
+   * `deviceBufferFrames` is SDL's device buffer (B7's audio:periodSize; default DEVICE_BUFFER_FRAMES).
+   */
+  constructor(private readonly o: { deviceName?: string; jitter?: Partial<JitterOptions>; syncVolume?: boolean; deviceBufferFrames?: number; problem: (message: string) => void }) {}
+
+  private get bufferFrames(): number {
+    return this.o.deviceBufferFrames ?? DEVICE_BUFFER_FRAMES;
+  }
 
   /** Lends the SDL audio module; checks the device name now, so a typo fails at start. */
   attachHost(host: AudioHost): void {
@@ -104,12 +112,14 @@ export class AudioOutput implements PlaybackHandlers {
   }
 
   volume(levels: number[]): void {
+    if (this.o.syncVolume === false) return;
     this.levels = levels;
     this.updateGains();
   }
 
   /** The guest mixer's mute: silences (or restores) the samples from the next packet on. */
   mute(muted: boolean): void {
+    if (this.o.syncVolume === false) return;
     this.muted = muted;
     this.updateGains();
   }
@@ -139,7 +149,7 @@ export class AudioOutput implements PlaybackHandlers {
       droppedFrames: j?.droppedFrames ?? 0,
       repeatedFrames: j?.repeatedFrames ?? 0,
       marginMs: j?.margin ?? 0,
-      deviceBufferMs: this.format ? Math.round((DEVICE_BUFFER_FRAMES * 10000) / this.format.frequency) / 10 : 0,
+      deviceBufferMs: this.format ? Math.round((this.bufferFrames * 10000) / this.format.frequency) / 10 : 0,
     };
   }
 
@@ -155,7 +165,7 @@ export class AudioOutput implements PlaybackHandlers {
     }
     try {
       const which = findAudioDevice(this.host, 'playback', this.o.deviceName);
-      this.device = this.host.openDevice(which as { type: 'playback' }, { channels: format.channels as 1 | 2 | 4 | 6, frequency: format.frequency, format: 's16', buffered: DEVICE_BUFFER_FRAMES }) as PlaybackDevice;
+      this.device = this.host.openDevice(which as { type: 'playback' }, { channels: format.channels as 1 | 2 | 4 | 6, frequency: format.frequency, format: 's16', buffered: this.bufferFrames }) as PlaybackDevice;
     } catch (err) {
       this.fail(`cannot open the sound device${this.o.deviceName ? ` "${this.o.deviceName}"` : ''}: ${(err as Error).message} (check SDL_AUDIODRIVER, or run with --no-audio)`);
       return false;

@@ -51,16 +51,24 @@ export class ClipboardBridge {
   /** The host text the guest was last told about (or took from the guest): no repeat GRABs. */
   private known = '';
 
-  constructor(private readonly onProblem: (message: string) => void = () => {}) {}
+  /**
+   * `directions` limits the sharing to one way (Looking Glass's spice:clipboardToVM and
+   * clipboardToLocal; both default to true).
+   */
+  constructor(
+    private readonly onProblem: (message: string) => void = () => {},
+    private readonly directions: { toGuest?: boolean; toHost?: boolean } = {},
+  ) {}
 
   /** Handlers for SpiceClient's `clipboard` option. */
   readonly handlers: ClipboardHandlers = {
     hostText: () => {
+      if (this.directions.toGuest === false) return undefined;
       const t = this.readHost();
       return t ? t : undefined;
     },
     guestGrab: (types) => {
-      if (types.includes(ClipboardType.UTF8_TEXT)) void this.fetchGuestText();
+      if (this.directions.toHost !== false && types.includes(ClipboardType.UTF8_TEXT)) void this.fetchGuestText();
     },
     agentState: (connected) => {
       this.agentUp = connected;
@@ -89,7 +97,7 @@ export class ClipboardBridge {
 
   /** Call when the host clipboard may have changed; offers new text to the guest. */
   hostMaybeChanged(): void {
-    if (!this.agentUp || !this.guest || !this.host) return;
+    if (!this.agentUp || !this.guest || !this.host || this.directions.toGuest === false) return;
     const text = this.readHost();
     if (text === this.known) return;
     this.known = text;

@@ -4,7 +4,7 @@
  * name FILE:LINE:COLUMN, the key and what is accepted.
  *
  *   # ~/.config/glasspane/config.toml
- *   escapeKey = "ScrollLock"     # KeyboardEvent.code name
+ *   escapeKey = "ScrollLock"     # KeyboardEvent.code or KEY_* name, any case
  *   fullscreen = false
  *   vsync = true
  *   integerScale = false
@@ -21,6 +21,15 @@
  *   microphoneDevice = "…"       # an SDL capture device name
  *   copyTimeoutMs = 100          # drop a frame whose write pointer stops moving this long
  *   input = "none"               # or "stub:ws://127.0.0.1:PORT" (guest-stub's input endpoint)
+ *   shm = "/dev/shm/looking-glass"   # the region (kvmfrN = /dev/kvmfrN)
+ *
+ * and the Looking Glass behaviours (title, appId, position, borderless, maximize, resizable,
+ * autoResize, keepAspect, dontUpscale, shrinkOnUpscale, scaling, rotate, minimizeOnFocusLoss,
+ * ignoreQuit, inhibitScreensaver, alerts, uiFont, uiSize, captureOnFocus, captureOnStart,
+ * autoCapture, grabKeyboard, ignoreWindowsKeys, hideCursor, mouseSens, helpDelayMs, spiceInput,
+ * clipboardToGuest, clipboardToHost, micDefault, micIndicator, syncVolume, audioBufferMs,
+ * audioPeriodFrames): docs/viewer.md lists them with the B7 option each comes from. B7's own INI
+ * files are read beside this one (b7-config.ts).
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -28,7 +37,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { GlasspaneError } from '../errors.js';
 import { describeValue, parseTomlText, readConfigText, whereIs } from '../config-file.js';
-import { hidForCode } from './key-router.js';
+import { keyName, unknownKeyMessage } from '../input/key-names.js';
+
+/** What an application id (X11 WM_CLASS, Wayland app_id) may hold: a desktop-file name. */
+export const APP_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 
@@ -38,22 +50,62 @@ const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(
  */
 export const ViewerConfigSchema = z
   .object({
-    escapeKey: z.string().refine((k) => hidForCode(k) !== undefined, { message: 'not a KeyboardEvent.code name (e.g. ScrollLock, Pause, ControlRight)' }),
+    shm: z.string().min(1).transform(expandHome),
+    escapeKey: z
+      .string()
+      .superRefine((k, ctx) => {
+        if (keyName(k) === undefined) ctx.addIssue({ code: 'custom', message: unknownKeyMessage(k) });
+      })
+      .transform((k) => keyName(k)!),
     fullscreen: z.boolean(),
     vsync: z.boolean(),
     integerScale: z.boolean(),
     osd: z.boolean(),
     size: z.string().regex(/^\d+x\d+$/, 'must look like 1920x1080'),
+    title: z.string(),
+    appId: z.string().regex(APP_ID, 'must be letters, digits, ".", "_" or "-" (e.g. glasspane)'),
+    position: z.string().regex(/^(center|-?\d+x-?\d+)$/, 'must be "center" or LEFTxTOP (e.g. 100x100)'),
+    borderless: z.boolean(),
+    maximize: z.boolean(),
+    resizable: z.boolean(),
+    autoResize: z.boolean(),
+    keepAspect: z.boolean(),
+    dontUpscale: z.boolean(),
+    shrinkOnUpscale: z.boolean(),
+    scaling: z.enum(['auto', 'nearest', 'linear']),
+    rotate: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]),
+    minimizeOnFocusLoss: z.boolean(),
+    ignoreQuit: z.boolean(),
+    inhibitScreensaver: z.boolean(),
+    alerts: z.boolean(),
+    uiFont: z.string().min(1),
+    uiSize: z.number().int().min(6).max(96),
+    captureOnFocus: z.boolean(),
+    captureOnStart: z.boolean(),
+    autoCapture: z.boolean(),
+    grabKeyboard: z.boolean(),
+    ignoreWindowsKeys: z.boolean(),
+    hideCursor: z.boolean(),
+    mouseSens: z.number().int().min(-9).max(9),
+    helpDelayMs: z.number().int().min(0).max(10000),
     screenshotDir: z.string().transform(expandHome),
     copyTimeoutMs: z.number().int().min(1).max(10000),
     input: z.string(),
     spice: z.string(),
+    spiceInput: z.boolean(),
     spicePasswordFile: z.string().transform(expandHome),
     spiceMouse: z.enum(['server', 'client']),
     clipboard: z.boolean(),
+    clipboardToGuest: z.boolean(),
+    clipboardToHost: z.boolean(),
     audio: z.boolean(),
+    audioBufferMs: z.number().int().min(0).max(1000),
+    audioPeriodFrames: z.number().int().min(64).max(16384),
     audioDevice: z.string().min(1),
+    syncVolume: z.boolean(),
     microphone: z.boolean(),
+    micDefault: z.enum(['prompt', 'allow', 'deny']),
+    micIndicator: z.boolean(),
     microphoneDevice: z.string().min(1),
   })
   .partial()

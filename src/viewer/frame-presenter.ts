@@ -14,19 +14,23 @@ import type { TakenFrame } from '../relay/frame-mailbox.js';
 import type { FrameSource } from '../relay/frame-source.js';
 import type { CursorEvent } from '../relay/frame-relay.js';
 import { DamageTracker } from './damage.js';
-import { fitRect, windowToFrame, type Rect } from './geometry.js';
-import type { OsdFigures } from './osd.js';
+import { placeFrame, windowToFrame, type Rect } from './geometry.js';
+import type { OsdFigures, UiFont } from './osd.js';
 import { OverlayScene } from './overlay-scene.js';
 import { presentableFormat, type Presentable } from './pixel-format.js';
 import { framePng } from './screenshot.js';
 import { ViewerStats } from './viewer-stats.js';
 import type { FrameSurface } from './window-backend.js';
 
-/** What the viewer adds to a present: the OSD (null: off), the help overlay, the waiting screen's lines. */
+/**
+ * What the viewer adds to a present: the OSD (null: off), the help overlay, the waiting screen's
+ * lines, and `paused` (video off: these lines instead of the guest, whose frames stay untaken).
+ */
 export interface PresentView {
   osd: Omit<OsdFigures, 'fps' | 'ups' | 'latencyMs' | 'resolution' | 'format'> | null;
   help: boolean;
   waiting: string[];
+  paused?: string[];
 }
 
 /**
@@ -38,6 +42,14 @@ export interface FramePresenterOptions {
   surface: FrameSurface & { readonly pixelWidth: number; readonly pixelHeight: number };
   source: Pick<FrameSource, 'takeLatest'>;
   integerScale?: boolean;
+  /** Keep the frame's aspect ratio (default true), never scale it up, filtering (auto: linear, nearest with integerScale). */
+  keepAspect?: boolean;
+  dontUpscale?: boolean;
+  scaling?: 'auto' | 'nearest' | 'linear';
+  /** The rotation at start: 0, 90, 180 or 270 degrees clockwise. */
+  rotate?: number;
+  /** The font of the OSD and the help (window pixels). */
+  uiFont?: UiFont;
   escapeKey?: string;
   /** A problem to tell the user (OSD and stderr). */
   message: (text: string) => void;
@@ -56,10 +68,23 @@ export class FramePresenter {
   private formatVer = -1;
   private readonly damage = new DamageTracker();
   private readonly overlays: OverlayScene;
+  private turns: number;
   readonly stats = new ViewerStats();
 
   constructor(private readonly o: FramePresenterOptions) {
-    this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock');
+    this.overlays = new OverlayScene(o.escapeKey ?? 'ScrollLock', o.uiFont);
+    this.turns = Math.round((o.rotate ?? 0) / 90) & 3;
+  }
+
+  /** Clockwise quarter turns the frame is shown at (0..3). */
+  get quarterTurns(): number {
+    return this.turns;
+  }
+
+  /** Turns the frame a quarter further clockwise (escape+R); returns the rotation in degrees. */
+  rotate(): number {
+    this.turns = (this.turns + 1) & 3;
+    return this.turns * 90;
   }
 
   /** The guest frame's size, once one can be shown. */
@@ -98,11 +123,17 @@ export class FramePresenter {
   toGuest(x: number, y: number): { x: number; y: number; width: number; height: number } | null {
     const f = this.frameSize;
     if (!f) return null;
-    return { ...windowToFrame(x, y, this.dst(f.width, f.height), f.width, f.height), ...f };
+    return { ...windowToFrame(x, y, this.dst(f.width, f.height), f.width, f.height, this.turns), ...f };
   }
 
   private dst(fw: number, fh: number): Rect {
-    return fitRect(fw, fh, this.o.surface.pixelWidth, this.o.surface.pixelHeight, this.o.integerScale);
+    const o = this.o;
+    return placeFrame(fw, fh, o.surface.pixelWidth, o.surface.pixelHeight, { integer: o.integerScale, keepAspect: o.keepAspect, dontUpscale: o.dontUpscale, quarterTurns: this.turns });
+  }
+
+  private get filtering(): 'nearest' | 'linear' {
+    const s = this.o.scaling ?? 'auto';
+    return s === 'nearest' || (s === 'auto' && this.o.integerScale) ? 'nearest' : 'linear';
   }
 
   /** Takes the newest frame (if any) and presents it with the overlays; never throws. */
@@ -125,6 +156,11 @@ export class FramePresenter {
   }
 
   private presentNow(view: PresentView): void {
+    if (view.paused) {
+      // Video off: the guest's frames wait in the mailbox (the newest wins) until it is on again.
+      this.o.surface.showMessage(view.paused);
+      return;
+    }
     const fresh = this.o.source.takeLatest();
     if (fresh) {
       this.current = fresh;
@@ -152,8 +188,9 @@ export class FramePresenter {
     }
     const f = this.stats.figures;
     const osd: OsdFigures | null = view.osd && { ...view.osd, fps: f.fps, ups: f.ups, latencyMs: f.latencyMs, resolution: `${fmt.width}x${fmt.height}`, format: cur.info.format.name };
-    this.overlays.place(this.o.surface, { data: cur.data, width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat }, osd, view.help);
-    this.o.surface.present(this.dst(fmt.width, fmt.height), this.o.integerScale ? 'nearest' : 'linear');
+    const win = { width: this.o.surface.pixelWidth, height: this.o.surface.pixelHeight };
+    this.overlays.place(this.o.surface, { data: cur.data, width: fmt.width, height: fmt.height, stride: fmt.stride, format: fmt.sdlFormat }, osd, view.help, win);
+    this.o.surface.present(this.dst(fmt.width, fmt.height), this.filtering, this.turns);
     this.stats.render(performance.now() - t0);
     if (fresh) this.stats.frame(Number(process.hrtime.bigint() - fresh.copiedAtNs) / 1e6);
   }

@@ -1,19 +1,30 @@
 /**
  * Capture mode and the keys: what the user's keyboard and mouse do in the viewer window. The
  * escape key (KeyRouter) toggles capture when tapped, shows the help while held and combines
- * with F/Q/D/I/S for the viewer's own actions; in capture every other key, the pointer's motion
- * (relative deltas, or absolute positions in SPICE client mode), buttons and wheel go to the
- * InputSink; lock keys are kept in step (LockSync). Losing focus releases capture and every key.
+ * with the keys of escape-bindings.ts; those that send keys to the guest (Ctrl+Alt+Fn, volume,
+ * the Windows keys) and change the mouse sensitivity are done here, the rest go to the viewer.
+ * In capture every other key, the pointer's motion (relative deltas scaled by the sensitivity,
+ * or absolute positions in SPICE client mode), buttons and wheel go to the InputSink; lock keys
+ * are kept in step (LockSync). Losing focus releases capture and every key.
  *
  * Knows nothing of SDL: it listens to a WindowBackend and calls back the viewer for its actions.
  */
 import type { InputSink, MouseButton } from '../input/sink.js';
 import { GlasspaneError } from '../errors.js';
+import { keyName, unknownKeyMessage } from '../input/key-names.js';
+import type { EscapeBinding } from './escape-bindings.js';
 import { KeyRouter, hidForCode, type EscapeAction } from './key-router.js';
+import { MouseSensitivity } from './mouse-sensitivity.js';
+import { screenToGuestMotion } from './geometry.js';
 import { LockSync } from './lock-sync.js';
 import type { WindowBackend, WindowKey } from './window-backend.js';
 
 const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right', 4: 'side', 5: 'extra' };
+/** USB HID usages of the Windows (Meta) keys. */
+const WINDOWS_KEYS = new Set([0xe3, 0xe7]);
+
+/** The escape actions the viewer does itself (the rest are done by the InputController). */
+export type ViewerAction = Exclude<EscapeAction, 'toggle-capture' | 'input' | 'sens-up' | 'sens-down' | 'send-ctrl-alt' | 'send-key'>;
 
 /**
  * What an InputController listens to and drives: the window, the input sink, the escape key, and
@@ -22,10 +33,25 @@ const BUTTONS: Record<number, MouseButton> = { 1: 'left', 2: 'middle', 3: 'right
 export interface InputControllerOptions {
   backend: WindowBackend;
   sink: InputSink;
-  /** KeyboardEvent.code name of the escape key (default ScrollLock). */
+  /** Name of the escape key (default ScrollLock): a KeyboardEvent.code or KEY_* name, any case. */
   escapeKey?: string;
-  /** The viewer's escape actions other than capture and input (fullscreen, quit, osd, screenshot). */
-  onAction: (action: Exclude<EscapeAction, 'toggle-capture' | 'input'>) => void;
+  /** Grab the keyboard in capture (default true; B7's input:grabKeyboard). */
+  grabKeyboard?: boolean;
+  /** Never send the Windows keys, except through escape+LWin/RWin (B7's input:ignoreWindowsKeys). */
+  ignoreWindowsKeys?: boolean;
+  /** Initial mouse sensitivity, -9..9 (default 0: raw deltas). */
+  mouseSens?: number;
+  /** Start with input to the guest off (B7's spice:input=no); escape+I turns it on. */
+  inputOff?: boolean;
+  /** Capture whenever the window gets focus (input:captureOnFocus), or the first time (spice:captureOnStart). */
+  captureOnFocus?: boolean;
+  captureOnStart?: boolean;
+  /** Escape held this long (ms) shows the help; a shorter press is a tap (default 300). */
+  helpDelayMs?: number;
+  /** How far the frame is turned now (clockwise quarter turns): motion is turned back to the guest's axes. */
+  quarterTurns?: () => number;
+  /** The escape actions the viewer does itself (video, rotate, the microphone, …), with the combination. */
+  onAction: (action: ViewerAction, binding?: EscapeBinding) => void;
   onHelp: (on: boolean) => void;
   /** Capture or input-enabled changed (title, OSD). */
   onChange: () => void;
@@ -42,23 +68,32 @@ export interface InputControllerOptions {
  */
 export class InputController {
   private captureOn = false;
-  private inputOn = true;
+  private inputOn: boolean;
   private relative = false;
   private warnedGrab = false;
+  private startCapturePending: boolean;
+  /** Capture turned on by autoCapture (so it may turn it off again). */
+  private autoCaptured = false;
+  readonly sensitivity: MouseSensitivity;
   private readonly router: KeyRouter;
   private readonly locks: LockSync;
   private readonly listeners: Array<[string, (...a: never[]) => void]> = [];
 
   constructor(private readonly o: InputControllerOptions) {
-    const escape = o.escapeKey ?? 'ScrollLock';
-    const escapeHid = hidForCode(escape);
-    if (escapeHid === undefined) {
-      throw new GlasspaneError('ERR_CONFIG', `unknown escape key "${escape}"`, 'use a KeyboardEvent.code name such as ScrollLock, Pause or ControlRight');
-    }
-    this.router = new KeyRouter(escapeHid, () => this.captureOn && this.inputOn, { onHelp: o.onHelp });
+    const escape = keyName(o.escapeKey ?? 'ScrollLock');
+    const escapeHid = escape === undefined ? undefined : hidForCode(escape);
+    if (escapeHid === undefined) throw new GlasspaneError('ERR_CONFIG', `escape key: ${unknownKeyMessage(o.escapeKey ?? '')}`, 'name the escape key as --help shows (e.g. ScrollLock or KEY_SCROLLLOCK)');
+    this.inputOn = !o.inputOff;
+    this.startCapturePending = o.captureOnStart ?? false;
+    this.sensitivity = new MouseSensitivity(o.mouseSens ?? 0);
+    this.router = new KeyRouter(escapeHid, () => this.captureOn && this.inputOn, { onHelp: o.onHelp, holdMs: o.helpDelayMs });
     // ScrollLock is synced only when it is not the escape key (its taps toggle the host's).
     this.locks = new LockSync({ sink: o.sink, host: () => o.backend.hostLocks(), scroll: escape !== 'ScrollLock', warn: o.message });
     this.listen('blur', () => this.focusLost());
+    this.listen('focus', () => {
+      if (this.o.captureOnFocus || this.startCapturePending) this.setCapture(true);
+      this.startCapturePending = false;
+    });
     this.listen('keyDown', (e: WindowKey) => this.keyDown(e));
     this.listen('keyUp', (e: WindowKey) => this.keyUp(e));
     this.listen('mouseMove', (e: { x: number; y: number; motion: { dx: number; dy: number } | null }) => this.mouseMove(e));
@@ -99,9 +134,11 @@ export class InputController {
   setCapture(on: boolean): void {
     if (this.captureOn === on || this.o.backend.destroyed) return;
     this.captureOn = on;
+    if (!on) this.autoCaptured = false;
     this.relative = on && !this.o.sink.absolute;
-    const grabbed = this.o.backend.setCapture(on, this.relative);
-    if (on && !grabbed && !this.warnedGrab) {
+    const grabKeyboard = this.o.grabKeyboard ?? true;
+    const grabbed = this.o.backend.setCapture(on, this.relative, grabKeyboard);
+    if (on && grabKeyboard && !grabbed && !this.warnedGrab) {
       this.warnedGrab = true;
       this.o.message('keyboard not grabbed: desktop shortcuts (Alt+Tab, Super) still go to the desktop');
     }
@@ -120,18 +157,33 @@ export class InputController {
     this.router.reset();
   }
 
+  /**
+   * The guest hid or showed its cursor (input:autoCapture): capture while it is hidden and the
+   * window has focus, release a capture this turned on when it shows again.
+   */
+  guestCursorVisible(visible: boolean, focused: boolean): void {
+    if (!visible && focused && !this.captureOn) {
+      this.setCapture(true);
+      this.autoCaptured = this.captureOn;
+    } else if (visible && this.autoCaptured) {
+      this.setCapture(false);
+    }
+  }
+
   private keyDown(e: WindowKey): void {
     this.locks.keyEvent(e); // fallback when SDL's lock state was unknown at capture start
+    // input:ignoreWindowsKeys: the router never sees them, so neither press nor release is sent.
+    if (this.o.ignoreWindowsKeys && WINDOWS_KEYS.has(e.scancode) && !this.router.escapeIsHeld) return;
     const r = this.router.keyDown(e.scancode, e.repeat);
     if (r.help !== undefined) this.o.onHelp(r.help);
-    if (r.action) this.act(r.action);
+    if (r.action) this.act(r.action, r.binding);
     if (r.forward) this.o.sink.keyDown(e.scancode);
   }
 
   private keyUp(e: WindowKey): void {
     const r = this.router.keyUp(e.scancode);
     if (r.help !== undefined) this.o.onHelp(r.help);
-    if (r.action) this.act(r.action);
+    if (r.action) this.act(r.action, r.binding);
     if (r.forward) this.o.sink.keyUp(e.scancode);
   }
 
@@ -147,17 +199,39 @@ export class InputController {
       if (p) this.o.sink.mousePosition(p.x, p.y, p.width, p.height);
       return;
     }
-    if (e.motion) this.o.sink.mouseMotion(e.motion.dx, e.motion.dy);
+    if (!e.motion) return;
+    const g = screenToGuestMotion(e.motion.dx, e.motion.dy, this.o.quarterTurns?.() ?? 0);
+    const m = this.sensitivity.scale(g.dx, g.dy);
+    if (m.dx !== 0 || m.dy !== 0) this.o.sink.mouseMotion(m.dx, m.dy);
   }
 
-  private act(a: EscapeAction): void {
-    if (a === 'toggle-capture') this.setCapture(!this.captureOn);
-    else if (a === 'input') {
-      this.inputOn = !this.inputOn;
-      if (!this.inputOn) this.o.sink.releaseAll();
-      this.o.message(`input to the guest ${this.inputOn ? 'on' : 'off'}`);
-      this.o.onChange();
-    } else this.o.onAction(a);
+  private act(a: EscapeAction, binding?: EscapeBinding): void {
+    switch (a) {
+      case 'toggle-capture':
+        return this.setCapture(!this.captureOn);
+      case 'input':
+        this.inputOn = !this.inputOn;
+        if (!this.inputOn) this.o.sink.releaseAll();
+        this.o.message(`input to the guest ${this.inputOn ? 'on' : 'off'}`);
+        return this.o.onChange();
+      case 'sens-up':
+      case 'sens-down':
+        this.sensitivity.level += a === 'sens-up' ? 1 : -1;
+        this.o.message(`mouse sensitivity ${this.sensitivity.label}`);
+        return this.o.onChange();
+      case 'send-ctrl-alt':
+      case 'send-key':
+        return this.sendKeys(a === 'send-ctrl-alt' ? ['ControlLeft', 'AltLeft', binding!.sends!] : [binding!.sends!]);
+      default:
+        this.o.onAction(a, binding);
+    }
+  }
+
+  /** Presses `keys` in order, then releases them in the same order (as B7 does), if input is on. */
+  private sendKeys(keys: string[]): void {
+    if (!this.inputOn) return this.o.message('input to the guest is off (escape+I turns it on)');
+    for (const k of keys) this.o.sink.keyDown(k);
+    for (const k of keys) this.o.sink.keyUp(k);
   }
 
   /** Releases capture and stops listening. */

@@ -1,7 +1,7 @@
 /**
  * Keyboard routing for the viewer, as in Looking Glass: the escape key (ScrollLock by default)
- * tapped alone toggles capture; held, it shows the help overlay and combines with F (fullscreen),
- * Q (quit), D (OSD), I (input on/off) and S (screenshot). In capture every other key goes to the
+ * tapped alone toggles capture; held, it shows the help overlay and combines with the keys of
+ * escape-bindings.ts (B7's bindings and glasspane's own). In capture every other key goes to the
  * guest; a key's release is forwarded only if its press was, so the guest never sees stray ups.
  *
  * Tap or hold: a release within `holdMs` (300 ms) of the press, with no combination key between,
@@ -10,28 +10,12 @@
  * Pure state plus one timer: the viewer feeds it SDL scancodes (= USB HID usages) and acts on the
  * result; the help overlay is switched through `onHelp`.
  */
-import { SET1_BY_CODE, SET1_BY_HID } from '../input/scancodes.js';
 
-/** What an escape key tap or combination asks the viewer to do. */
-export type EscapeAction = 'toggle-capture' | 'fullscreen' | 'quit' | 'osd' | 'input' | 'screenshot';
+import { bindingFor, type EscapeAction, type EscapeBinding } from './escape-bindings.js';
 
-/** USB HID usages of the combination keys. */
-const HID = { F: 0x09, Q: 0x14, D: 0x07, I: 0x0c, S: 0x16 } as const;
-const COMBOS: ReadonlyMap<number, EscapeAction> = new Map([
-  [HID.F, 'fullscreen'],
-  [HID.Q, 'quit'],
-  [HID.D, 'osd'],
-  [HID.I, 'input'],
-  [HID.S, 'screenshot'],
-]);
+export type { EscapeAction } from './escape-bindings.js';
 
-/** KeyboardEvent.code name → USB HID usage, via the set-1 table both sides share. */
-export function hidForCode(code: string): number | undefined {
-  const set1 = SET1_BY_CODE[code];
-  if (set1 === undefined) return undefined;
-  for (const [hid, s] of SET1_BY_HID) if (s === set1) return hid;
-  return undefined;
-}
+export { hidForCode } from '../input/key-names.js';
 
 /**
  * What the viewer does with one key event: an action, whether to forward the key to the guest, and
@@ -39,6 +23,8 @@ export function hidForCode(code: string): number | undefined {
  */
 export interface KeyResult {
   action?: EscapeAction;
+  /** The combination that asked for `action` (what to send, what to say), when it was one. */
+  binding?: EscapeBinding;
   /** Forward this key event to the guest. */
   forward: boolean;
   /** The help overlay should be hidden now (the escape key went up after a hold). */
@@ -105,7 +91,8 @@ export class KeyRouter {
       this.comboUsed = true;
       this.stopHelpTimer(); // a combination typed at once needs no help: no overlay flash
       if (repeat) return { forward: false };
-      return { action: COMBOS.get(hid), forward: false };
+      const binding = bindingFor(hid);
+      return binding ? { action: binding.action, binding, forward: false } : { forward: false };
     }
     if (!this.shouldForward()) return { forward: false };
     this.forwarded.add(hid);

@@ -1,7 +1,11 @@
 /**
- * Host microphone → the guest's sound input (SPICE record channel). Off unless the user asked
- * for it (`--microphone`); even then the capture device is open only while the guest records
- * (START..STOP), and `onLive` tells the OSD so the user always sees when the microphone is live.
+ * Host microphone → the guest's sound input (SPICE record channel). What happens when the guest
+ * starts recording is the policy (Looking Glass B7's audio:micDefault): `deny` (glasspane's
+ * default) keeps the microphone off, `allow` (`--microphone`) opens it, `prompt` asks the user
+ * through `onRequest` (the OSD says escape+E allows it). escape+E (toggle()) turns it on or off
+ * while the guest records, whatever the policy; escape+C (cycle()) changes the policy. The
+ * capture device is open only while the guest records (START..STOP), and `onLive` tells the OSD
+ * so the user always sees when the microphone is live.
  *
  * Every 10 ms whatever SDL captured is taken (whole frames, at most 100 ms at a time), scaled
  * by the guest's record volume, and sent.
@@ -14,6 +18,10 @@ import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, SDL_CHANNEL
 const log = debuglog('glasspane:audio');
 
 const POLL_MS = 10;
+
+/** What happens when the guest starts recording (see the module comment). */
+export type MicPolicy = 'prompt' | 'allow' | 'deny';
+const NEXT_POLICY: Record<MicPolicy, MicPolicy> = { prompt: 'allow', allow: 'deny', deny: 'prompt' };
 
 /**
  * The microphone as --stats shows it: off (not asked for, or no audio host), idle (waiting for
@@ -38,8 +46,38 @@ export class MicInput implements RecordHandlers {
   private muted = false;
   private framesSent = 0;
   private warned = false;
+  /** The guest's recording while it lasts (START..STOP), whether or not the microphone is open. */
+  private request?: { format: AudioFormat; channel: RecordChannel };
+  private current: MicPolicy;
 
-  constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void }) {}
+  constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void; policy?: MicPolicy; onRequest?: () => void }) {
+    this.current = o.policy ?? 'allow';
+  }
+
+  /** The policy now. */
+  get policy(): MicPolicy {
+    return this.current;
+  }
+
+  /** escape+C: prompt → allow → deny → prompt; returns the new policy (it applies from the guest's next START). */
+  cycle(): MicPolicy {
+    this.current = NEXT_POLICY[this.current];
+    return this.current;
+  }
+
+  /**
+   * escape+E: opens the microphone while the guest records ('on'), closes it ('off'), or says
+   * nobody records ('no-request').
+   */
+  toggle(): 'on' | 'off' | 'no-request' {
+    if (!this.request) return 'no-request';
+    if (this.device) {
+      this.stopCapture();
+      return 'off';
+    }
+    this.open(this.request.format, this.request.channel);
+    return 'on';
+  }
 
   /**
    * Lends SDL's audio module; throws GlasspaneError ERR_AUDIO_DEVICE for a capture device name
@@ -52,6 +90,13 @@ export class MicInput implements RecordHandlers {
 
   start(format: AudioFormat, channel: RecordChannel): void {
     this.stopCapture();
+    this.request = { format, channel };
+    if (this.current === 'allow') this.open(format, channel);
+    else if (this.current === 'prompt' && this.host) this.o.onRequest?.();
+    else log('the guest records; the microphone stays off (deny)');
+  }
+
+  private open(format: AudioFormat, channel: RecordChannel): void {
     if (!this.host) return;
     if (!SDL_CHANNELS.has(format.channels)) return this.warn(`the guest records ${format.channels} channels; SDL captures 1, 2, 4 or 6`);
     let dev: RecordingDevice;
@@ -83,6 +128,7 @@ export class MicInput implements RecordHandlers {
 
   /** The guest stopped recording: the capture device closes (the OSD is told through onLive). */
   stop(): void {
+    this.request = undefined;
     this.stopCapture();
   }
 
@@ -103,7 +149,7 @@ export class MicInput implements RecordHandlers {
 
   /** The figures now (a new object). */
   figures(): MicFigures {
-    return { state: this.device ? 'live' : this.host ? 'idle' : 'off', framesSent: this.framesSent };
+    return { state: this.device ? 'live' : this.host && this.current !== 'deny' ? 'idle' : 'off', framesSent: this.framesSent };
   }
 
   private stopCapture(): void {

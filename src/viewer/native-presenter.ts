@@ -5,8 +5,10 @@
  *  - the frame lives in one streaming texture; setFrame() uploads only the rectangles it is told
  *    changed (a full upload when the texture is new: first frame, new size or format, or a
  *    renderer the binding recreated);
- *  - overlays (cursor, OSD, help) are small textures blended over the frame by present(), placed
- *    in frame pixels and scaled with it, so they move without a new frame and never touch it.
+ *  - overlays (cursor, OSD, help) are small textures blended over the frame by present(), so they
+ *    move without a new frame and never touch it: the guest cursor placed in frame pixels and
+ *    scaled (and turned) with the frame, the OSD, help and messages in window pixels at 1:1, so
+ *    they are as readable over a 4K guest in a small window as over a small guest fullscreen.
  *
  * Damage contract: setFrame(buffer, geometry, rects) must be given every rectangle that differs
  * between `buffer` and the last buffer given to setFrame. A caller that skips frames (a
@@ -52,10 +54,15 @@ export interface OverlayImage {
 
 /** Where and whether overlay slot content is drawn (see NativePresenter.setOverlay). */
 export interface OverlayPlacement {
-  /** Top-left corner in frame pixels (may be partly outside the frame: it is cut at the edges). */
+  /**
+   * Top-left corner: in frame pixels (may be partly outside the frame: it is cut at the edges),
+   * or in window pixels with `space: 'window'` (cut at the window's edges).
+   */
   x: number;
   y: number;
   visible: boolean;
+  /** frame (default): scaled and turned with the frame; window: 1:1 in the window's pixels. */
+  space?: 'frame' | 'window';
   /** New pixels; omitted = keep the image this slot has. */
   image?: OverlayImage;
 }
@@ -153,7 +160,7 @@ const attached = new Set<number>();
 export class NativePresenter {
   private generation: number;
   private frame: { buf: Uint8Array; g: FrameGeometry } | null = null;
-  private readonly overlays = new Map<number, { image: OverlayImage | null; x: number; y: number; visible: boolean }>();
+  private readonly overlays = new Map<number, { image: OverlayImage | null; x: number; y: number; visible: boolean; window: boolean }>();
   private closed = false;
 
   private constructor(
@@ -213,7 +220,7 @@ export class NativePresenter {
   setOverlay(slot: number, p: OverlayPlacement): void {
     if (!isInt(slot, 0, OVERLAY_SLOTS - 1)) throw bad(`overlay slot ${slot} (expected 0..${OVERLAY_SLOTS - 1})`);
     if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw bad(`overlay position ${p.x},${p.y}`);
-    const cur = this.overlays.get(slot) ?? { image: null, x: 0, y: 0, visible: false };
+    const cur = this.overlays.get(slot) ?? { image: null, x: 0, y: 0, visible: false, window: false };
     if (p.image) {
       const stride = checkOverlay(p.image);
       this.sync(true);
@@ -223,22 +230,28 @@ export class NativePresenter {
     cur.x = Math.round(p.x);
     cur.y = Math.round(p.y);
     cur.visible = p.visible;
+    cur.window = p.space === 'window';
     this.overlays.set(slot, cur);
   }
 
-  /** Draws the frame into `dst` (window pixels; black around it) with the visible overlays, and presents. False before any frame. */
-  present(dst: Rect, scaling: Scaling): boolean {
+  /**
+   * Draws the frame into `dst` (window pixels; black around it), turned clockwise by
+   * `quarterTurns` × 90° (`dst` is where it lands after turning), with the visible overlays, and
+   * presents. False before any frame.
+   */
+  present(dst: Rect, scaling: Scaling, quarterTurns = 0): boolean {
     for (const k of ['x', 'y', 'width', 'height'] as const) {
       if (!isInt(dst[k], k === 'x' || k === 'y' ? -MAX_FRAME_DIMENSION * 4 : 0, MAX_FRAME_DIMENSION * 4)) throw bad(`destination ${k} ${dst[k]}`);
     }
     if (scaling !== 'nearest' && scaling !== 'linear') throw bad(`scaling "${String(scaling)}" (expected nearest or linear)`);
+    if (!isInt(quarterTurns, 0, 3)) throw bad(`rotation of ${quarterTurns} quarter turns (expected 0..3)`);
     this.sync(true);
     const list: number[] = [];
     for (const slot of [...this.overlays.keys()].sort((a, b) => a - b)) {
       const o = this.overlays.get(slot)!;
-      if (o.visible && o.image) list.push(slot, o.x, o.y);
+      if (o.visible && o.image) list.push(slot, o.x, o.y, o.window ? 1 : 0);
     }
-    return this.handle.present(dst.x, dst.y, dst.width, dst.height, scaling === 'linear', Float64Array.from(list));
+    return this.handle.present(dst.x, dst.y, dst.width, dst.height, scaling === 'linear', Float64Array.from(list), quarterTurns);
   }
 
   /** Destroys the textures (if their renderer still exists). Safe to call twice; call before destroying the window. */

@@ -9,20 +9,32 @@ import type { LockState } from '../input/sink.js';
 import type { Rect } from './geometry.js';
 import { NativePresenter, isSoftwareGl, type FrameGeometry, type OverlayPlacement, type Scaling } from './native-presenter.js';
 import { messageScreen } from './osd.js';
-import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlHints, type SdlWindow } from './sdl.js';
 import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { RelativeMouse } from './relative-mouse.js';
 import type { WindowBackend, WindowEvents } from './window-backend.js';
 
 const log = debuglog('glasspane:viewer');
 
-/** How SdlWindowBackend.open() makes the window: title, size in window units, fullscreen at start, vsync. */
-export interface SdlWindowOptions {
+/**
+ * How SdlWindowBackend.open() makes the window: title, size in window units, fullscreen at start,
+ * vsync, and the Looking Glass window options (position, decorations, resizing, maximized, the
+ * host pointer outside capture, the application id and screensaver hints SDL takes at load).
+ */
+export interface SdlWindowOptions extends SdlHints {
   title: string;
   width: number;
   height: number;
   fullscreen: boolean;
   vsync: boolean;
+  /** Top-left corner on the screen; centred when absent. */
+  position?: { x: number; y: number };
+  borderless?: boolean;
+  /** False: the user cannot resize the window (default true). */
+  resizable?: boolean;
+  maximize?: boolean;
+  /** Hide the host pointer over the window outside capture too (it is hidden in capture always). */
+  hideCursor?: boolean;
   /** Told once about what works less well here (no relative mode, …). */
   warn: (message: string) => void;
 }
@@ -42,6 +54,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     private readonly sdl: Sdl,
     private readonly window: SdlWindow,
     warn: (message: string) => void,
+    private readonly hideCursor: boolean,
   ) {
     super();
     this.presenter = NativePresenter.attach(window);
@@ -53,10 +66,21 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
 
   /** Loads SDL (a display is needed) and opens the window. */
   static async open(o: SdlWindowOptions): Promise<SdlWindowBackend> {
-    const sdl = await loadSdl();
-    const window = sdl.video.createWindow({ title: o.title, width: o.width, height: o.height, resizable: true, fullscreen: o.fullscreen, vsync: o.vsync });
+    const sdl = await loadSdl({ appId: o.appId, inhibitScreensaver: o.inhibitScreensaver });
+    const window = sdl.video.createWindow({
+      title: o.title,
+      width: o.width,
+      height: o.height,
+      ...o.position,
+      resizable: o.resizable ?? true,
+      borderless: o.borderless ?? false,
+      fullscreen: o.fullscreen,
+      vsync: o.vsync,
+    });
     try {
-      return new SdlWindowBackend(sdl, window, o.warn);
+      if (o.maximize && !o.fullscreen) window.maximize();
+      if (o.hideCursor) sdl.mouse.hideCursor();
+      return new SdlWindowBackend(sdl, window, o.warn, o.hideCursor ?? false);
     } catch (err) {
       window.destroy();
       throw err;
@@ -127,21 +151,30 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.fullscreen.toggle();
   }
 
-  setCapture(on: boolean, relative: boolean): boolean {
+  minimize(): void {
+    if (!this.window.destroyed) this.window.minimize();
+  }
+
+  setSize(width: number, height: number): void {
+    if (this.window.destroyed || this.fullscreen.active || this.window.maximized) return;
+    this.window.setSize(Math.max(1, Math.round(width)), Math.max(1, Math.round(height)));
+  }
+
+  setCapture(on: boolean, relative: boolean, keyboard = true): boolean {
     if (this.window.destroyed) return false;
     this.capturing = on;
     const mouse = this.sdl.mouse;
     if (on) {
       mouse.hideCursor();
       mouse.capture();
-      const grabbed = grabWindow(this.window, true);
+      const grabbed = grabWindow(this.window, true, keyboard);
       this.relative.set(relative);
       return grabbed;
     }
     this.relative.set(false);
     grabWindow(this.window, false);
     mouse.uncapture();
-    mouse.showCursor();
+    if (!this.hideCursor) mouse.showCursor();
     return true;
   }
 
@@ -157,8 +190,8 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.presenter.setOverlay(slot, placement);
   }
 
-  present(dst: Rect, scaling: Scaling): void {
-    this.presenter.present(dst, scaling);
+  present(dst: Rect, scaling: Scaling, quarterTurns = 0): void {
+    this.presenter.present(dst, scaling, quarterTurns);
   }
 
   showMessage(lines: string[]): void {

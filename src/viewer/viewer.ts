@@ -16,9 +16,12 @@ import type { FrameSource } from '../relay/frame-source.js';
 import { ThreadedRelay } from '../relay/threaded-relay.js';
 import { FramePresenter } from './frame-presenter.js';
 import { InputController } from './input-controller.js';
-import { SdlWindowBackend } from './sdl-backend.js';
+import { SdlWindowBackend, type SdlWindowOptions } from './sdl-backend.js';
+import type { ViewerLook } from './viewer-look.js';
+import { ViewerActions } from './viewer-actions.js';
 import type { WindowBackend } from './window-backend.js';
 import { windowTitle } from './window-title.js';
+import { turnedSize } from './geometry.js';
 import type { ViewerFigures } from './viewer-stats.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
 import type { AudioBridge, AudioFigures } from './audio-bridge.js';
@@ -31,7 +34,7 @@ const log = debuglog('glasspane:viewer');
  * clipboard and audio bridges are the caller's: the viewer uses them while it runs, closes the
  * audio bridge when it closes, and leaves the sink and the clipboard bridge to the caller.
  */
-export interface ViewerOptions {
+export interface ViewerOptions extends ViewerLook {
   shm: string;
   /** Initial window size (default 1280x720). */
   size?: { width: number; height: number };
@@ -39,7 +42,7 @@ export interface ViewerOptions {
   vsync?: boolean;
   integerScale?: boolean;
   osd?: boolean;
-  /** KeyboardEvent.code name of the escape key (default ScrollLock). */
+  /** Name of the escape key (default ScrollLock): a KeyboardEvent.code or KEY_* name. */
   escapeKey?: string;
   sink: InputSink;
   /** Shown on the OSD ("stub ws://…", "spice 127.0.0.1:5900", "none"). */
@@ -48,14 +51,14 @@ export interface ViewerOptions {
   screenshotDir?: string;
   copyTimeoutMs?: number;
   /** Called once a second with the OSD's figures. */
-  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; width: number; height: number; format: string; audio?: AudioFigures }) => void;
+  onFigures?: (f: ViewerFigures & FrameSourceFigures & { capture: boolean; mouseSens: number; width: number; height: number; format: string; audio?: AudioFigures }) => void;
   onMessage?: (m: string) => void;
   /** Shares clipboard text with the guest (the SPICE agent); the viewer lends it the window's clipboard. */
   clipboard?: ClipboardBridge;
   /** Guest audio both ways (SPICE playback/record); the viewer lends it the window's audio devices. */
   audio?: AudioBridge;
   /** Opens the window (default: an SDL window); tests pass a fake. */
-  openWindow?: (o: { title: string; width: number; height: number; fullscreen: boolean; vsync: boolean; warn: (m: string) => void }) => Promise<WindowBackend>;
+  openWindow?: (o: SdlWindowOptions) => Promise<WindowBackend>;
   /** Where frames come from (default: the relay on its own thread, reading `shm`). */
   source?: FrameSource;
 }
@@ -91,6 +94,8 @@ export class Viewer {
   private inputName: string;
   private inputVmUuid = '';
   private warnedUuid = false;
+  private focused = false;
+  private actions: ViewerActions | null = null;
   private unwireClipboard: () => void = () => {};
 
   constructor(private readonly o: ViewerOptions) {
@@ -108,29 +113,64 @@ export class Viewer {
    * --audio-device) or ERR_CONFIG (an unknown escape key). Call it once.
    */
   async run(): Promise<void> {
-    const size = this.o.size ?? { width: 1280, height: 720 };
-    const open = this.o.openWindow ?? ((w) => SdlWindowBackend.open(w));
-    const backend = (this.backend = await open({ title: this.windowTitle(), width: size.width, height: size.height, fullscreen: this.o.fullscreen ?? false, vsync: this.o.vsync ?? true, warn: (m) => this.message(m) }));
+    const o = this.o;
+    const size = o.size ?? { width: 1280, height: 720 };
+    const open = o.openWindow ?? ((w) => SdlWindowBackend.open(w));
+    const backend = (this.backend = await open({
+      title: this.windowTitle(),
+      width: size.width,
+      height: size.height,
+      fullscreen: o.fullscreen ?? false,
+      vsync: o.vsync ?? true,
+      warn: (m) => this.message(m),
+      appId: { id: o.appId ?? 'glasspane', explicit: o.appIdExplicit ?? false },
+      inhibitScreensaver: o.inhibitScreensaver,
+      position: o.position,
+      borderless: o.borderless,
+      resizable: o.resizable,
+      maximize: o.maximize,
+      hideCursor: o.hideCursor,
+    }));
     if (this.closed) {
       backend.destroy(); // closed while the window was opening
       return;
     }
-    if (this.o.audio && backend.audio) this.o.audio.attachHost(backend.audio, () => this.touch()); // throws for an unknown device name
-    this.presenter = new FramePresenter({ surface: backend, source: this.source, integerScale: this.o.integerScale, escapeKey: this.o.escapeKey, message: (m) => this.message(m) });
+    if (o.audio && backend.audio) o.audio.attachHost(backend.audio, () => this.touch()); // throws for an unknown device name
+    o.audio?.onMessage((m) => this.message(m));
+    const uiFont = { family: o.uiFont ?? 'DejaVu Sans Mono', size: o.uiSize ?? 14 };
+    const presenter = (this.presenter = new FramePresenter({ ...o, surface: backend, source: this.source, uiFont, message: (m) => this.message(m) }));
+    this.actions = new ViewerActions({
+      toggleFullscreen: () => backend.toggleFullscreen(),
+      quit: () => void this.close(),
+      toggleOsd: () => (this.osdOn = !this.osdOn),
+      screenshot: () => this.screenshot(),
+      rotate: () => presenter.rotate(),
+      audio: o.audio,
+      message: (m) => this.message(m),
+      changed: () => this.touch(),
+    });
     this.input = new InputController({
+      ...o,
       backend,
-      sink: this.o.sink,
-      escapeKey: this.o.escapeKey,
-      onAction: (a) => this.act(a),
+      onAction: (a, binding) => this.actions!.run(a, binding),
       onHelp: (on) => this.setHelp(on),
       onChange: () => {
         backend.setTitle(this.windowTitle());
         this.touch();
       },
       message: (m) => this.message(m),
-      toGuest: (x, y) => this.presenter!.toGuest(x, y),
+      toGuest: (x, y) => presenter.toGuest(x, y),
+      quarterTurns: () => presenter.quarterTurns,
     });
-    backend.on('close', () => void this.close());
+    backend.on('close', () => {
+      if (o.ignoreQuit) this.message(`closing the window is ignored (win:ignoreQuit): ${o.escapeKey ?? 'ScrollLock'}+Q quits`);
+      else void this.close();
+    });
+    backend.on('focus', () => (this.focused = true));
+    backend.on('blur', () => {
+      this.focused = false;
+      if (o.minimizeOnFocusLoss) backend.minimize();
+    });
     backend.on('geometry', () => this.touch());
     backend.on('expose', () => this.touch());
     this.wireSource();
@@ -196,9 +236,13 @@ export class Viewer {
   private wireSource(): void {
     const s = this.source;
     s.on('ready', () => this.schedule());
-    s.on('format', (info) => log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name));
+    s.on('format', (info) => {
+      log('format %d: %dx%d %s', info.formatVer, info.frameWidth, info.frameHeight, info.format.name);
+      this.fitWindow(info.frameWidth, info.frameHeight);
+    });
     s.on('cursor', (c) => {
       this.presenter?.cursor(c);
+      if (this.o.autoCapture) this.input?.guestCursorVisible(c.visible, this.focused);
       this.touch();
     });
     s.on('session', (ev) => {
@@ -237,31 +281,22 @@ export class Viewer {
     };
   }
 
+  /**
+   * A new guest resolution: win:autoResize gives the window the frame's (turned) size;
+   * win:shrinkOnUpscale with dontUpscale shrinks a window larger than the frame to it.
+   */
+  private fitWindow(width: number, height: number): void {
+    const b = this.backend;
+    if (!b || b.destroyed || width < 1 || height < 1) return;
+    const t = turnedSize(width, height, this.presenter?.quarterTurns ?? 0);
+    if (this.o.autoResize) b.setSize(t.width, t.height);
+    else if (this.o.shrinkOnUpscale && this.o.dontUpscale && (b.pixelWidth > t.width || b.pixelHeight > t.height)) b.setSize(Math.min(b.pixelWidth, t.width), Math.min(b.pixelHeight, t.height));
+  }
+
   private setHelp(on: boolean): void {
     if (this.help === on) return;
     this.help = on;
     this.touch();
-  }
-
-  private act(a: 'fullscreen' | 'quit' | 'osd' | 'screenshot'): void {
-    switch (a) {
-      case 'fullscreen':
-        this.backend?.toggleFullscreen();
-        break;
-      case 'quit':
-        void this.close();
-        break;
-      case 'osd':
-        this.osdOn = !this.osdOn;
-        this.touch();
-        break;
-      case 'screenshot':
-        this.screenshot().then(
-          (file) => this.message(`screenshot saved: ${file}`),
-          (err: Error) => this.message(`screenshot failed: ${err.message}`),
-        );
-        break;
-    }
   }
 
   /** Skipped frames: superseded in the mailbox, or skipped by the relay itself. */
@@ -283,6 +318,7 @@ export class Viewer {
       lastProblemCode: this.source.counters.lastProblemCode,
       skipped: this.skipped,
       capture: this.input?.capture ?? false,
+      mouseSens: this.input?.sensitivity.level ?? 0,
       width: size?.width ?? 0,
       height: size?.height ?? 0,
       format: p.formatName,
@@ -309,13 +345,15 @@ export class Viewer {
           ? {
               capture: input.capture,
               input: input.inputEnabled ? this.inputName : 'off',
+              mouseSens: input.sensitivity.label,
               audio: this.o.audio?.osdLine(),
               skipped: this.skipped,
-              messages: this.messages.map((m) => m.text),
+              messages: this.o.alerts === false ? [] : this.messages.map((m) => m.text),
             }
           : null,
         help: this.help,
         waiting: [this.status || 'waiting for the guest…', ...this.messages.map((m) => m.text)],
+        paused: this.actions?.video === false ? [`video off — ${this.o.escapeKey ?? 'ScrollLock'}+V turns it on`, ...(this.o.alerts === false ? [] : this.messages.map((m) => m.text))] : undefined,
       });
     });
   }

@@ -50,8 +50,8 @@ export interface FrameSurface {
   setFrame(data: Uint8Array, geometry: FrameGeometry, rects: readonly Rect[] | undefined): void;
   /** Sets, moves, shows or hides overlay `slot` (see NativePresenter.setOverlay). */
   setOverlay(slot: number, placement: OverlayPlacement): void;
-  /** Draws the frame into `dst` (window pixels) with the visible overlays, and presents. */
-  present(dst: Rect, scaling: Scaling): void;
+  /** Draws the frame into `dst` (window pixels), turned clockwise by quarterTurns × 90°, with the visible overlays, and presents. */
+  present(dst: Rect, scaling: Scaling, quarterTurns?: number): void;
   /** Shows text instead of a frame (waiting, a format it cannot show). */
   showMessage(lines: string[]): void;
 }
@@ -71,12 +71,16 @@ export interface WindowBackend extends FrameSurface, Pick<EventEmitter<WindowEve
   setTitle(title: string): void;
   /** Switches fullscreen on the display under the window, or back to the window it was. */
   toggleFullscreen(): void;
+  /** Minimizes (iconifies) the window. */
+  minimize(): void;
+  /** Gives the window this size in window units (not while fullscreen or maximized). */
+  setSize(width: number, height: number): void;
   /**
-   * Capture on: pointer hidden and confined, keyboard grabbed, and with `relative` the pointer's
-   * own deltas reported in mouseMove. Off gives everything back. Returns false when the keyboard
-   * grab did not hold (desktop shortcuts still reach the desktop).
+   * Capture on: pointer hidden and confined, keyboard grabbed (unless `keyboard` is false), and
+   * with `relative` the pointer's own deltas reported in mouseMove. Off gives everything back.
+   * Returns false when the keyboard grab did not hold (desktop shortcuts still reach the desktop).
    */
-  setCapture(on: boolean, relative: boolean): boolean;
+  setCapture(on: boolean, relative: boolean, keyboard?: boolean): boolean;
   /** The host's lock keys now, or null when unknown. */
   hostLocks(): Required<LockState> | null;
   /** The desktop clipboard (for the clipboard bridge), or null when the backend has none. */

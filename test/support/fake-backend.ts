@@ -16,16 +16,19 @@ import type { InputSink, KeyId, LockState, MouseButton } from '../../src/input/s
 import { formatOf } from '../../src/kvmfr/formats.js';
 import { pixelGeometry } from '../../src/kvmfr/geometry.js';
 import type { FrameInfo } from '../../src/kvmfr/frame.js';
+import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
 
 export class FakeWindowBackend extends EventEmitter<WindowEvents> implements WindowBackend {
   pixelWidth = 640;
   pixelHeight = 360;
   destroyed = false;
   readonly titles: string[] = [];
-  readonly captures: Array<{ on: boolean; relative: boolean }> = [];
+  readonly captures: Array<{ on: boolean; relative: boolean; keyboard?: boolean }> = [];
+  readonly sizes: Array<{ width: number; height: number }> = [];
+  minimized = 0;
   readonly frames: Array<{ geometry: FrameGeometry; rects: readonly Rect[] | undefined; firstByte: number }> = [];
   readonly overlays = new Map<number, OverlayPlacement>();
-  readonly presents: Array<{ dst: Rect; scaling: Scaling }> = [];
+  readonly presents: Array<{ dst: Rect; scaling: Scaling; quarterTurns: number }> = [];
   readonly messageScreens: string[][] = [];
   fullscreenToggles = 0;
   /** When set, setFrame throws it (a renderer refusing a frame). */
@@ -41,8 +44,14 @@ export class FakeWindowBackend extends EventEmitter<WindowEvents> implements Win
   toggleFullscreen(): void {
     this.fullscreenToggles++;
   }
-  setCapture(on: boolean, relative: boolean): boolean {
-    this.captures.push({ on, relative });
+  minimize(): void {
+    this.minimized++;
+  }
+  setSize(width: number, height: number): void {
+    this.sizes.push({ width, height });
+  }
+  setCapture(on: boolean, relative: boolean, keyboard?: boolean): boolean {
+    this.captures.push(keyboard === false ? { on, relative, keyboard } : { on, relative });
     return this.keyboardGrab;
   }
   hostLocks(): Required<LockState> | null {
@@ -55,8 +64,8 @@ export class FakeWindowBackend extends EventEmitter<WindowEvents> implements Win
   setOverlay(slot: number, placement: OverlayPlacement): void {
     this.overlays.set(slot, { ...this.overlays.get(slot), ...placement });
   }
-  present(dst: Rect, scaling: Scaling): void {
-    this.presents.push({ dst, scaling });
+  present(dst: Rect, scaling: Scaling, quarterTurns = 0): void {
+    this.presents.push({ dst, scaling, quarterTurns });
   }
   showMessage(lines: string[]): void {
     this.messageScreens.push(lines);
@@ -147,4 +156,40 @@ export class RecordingSink implements InputSink {
     this.events.push('releaseAll');
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * A running Viewer over the fakes above (window, frame source, recording sink), added to `viewers`
+ * for the caller to close; resolves once the viewer has opened its window and queued its first
+ * present. `opened` holds what the viewer asked of the window (title, size, B7 window options).
+ */
+export async function startFakeViewer(viewers: Viewer[], extra: Partial<ViewerOptions> = {}) {
+  const backend = new FakeWindowBackend();
+  const source = new FakeFrameSource();
+  const sink = new RecordingSink();
+  const messages: string[] = [];
+  const figures: Array<Record<string, unknown>> = [];
+  const opened: Array<Record<string, unknown>> = [];
+  const viewer = new Viewer({
+    shm: '/dev/shm/unused',
+    sink,
+    inputName: 'test',
+    source,
+    openWindow: async (o) => {
+      opened.push(o as unknown as Record<string, unknown>);
+      return backend;
+    },
+    onMessage: (m) => messages.push(m),
+    onFigures: (f) => figures.push(f as unknown as Record<string, unknown>),
+    ...extra,
+  });
+  viewers.push(viewer);
+  const running = viewer.run();
+  const deadline = Date.now() + 5_000;
+  while (!opened.length || !source.started) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the fake viewer to open its window');
+    await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setImmediate(r)); // the first present runs
+  return { viewer, backend, source, sink, messages, figures, opened, running };
 }

@@ -55,6 +55,7 @@ export const PARTS = {
   xvfb: { what: 'Xvfb', pkg: 'xvfb', present: () => onPath('Xvfb') },
   xdotool: { what: 'xdotool', pkg: 'xdotool', present: () => onPath('xdotool') },
   xwd: { what: 'xwd', pkg: 'x11-apps', present: () => onPath('xwd') },
+  xprop: { what: 'xprop', pkg: 'x11-utils', present: () => onPath('xprop') },
   xclip: { what: 'xclip', pkg: 'xclip', present: () => onPath('xclip') },
   sdl: { what: 'the SDL binding (dist/sdl.node, built against libsdl2-dev)', pkg: 'libsdl2-dev, then npm run build:sdl', present: sdlBinding },
   qemu: { what: 'QEMU (qemu-system-x86_64)', pkg: 'qemu-system-x86', present: () => runs(process.env.GLASSPANE_QEMU ?? 'qemu-system-x86_64', '--version') },

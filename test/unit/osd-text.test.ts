@@ -4,7 +4,8 @@
  * "Fits" is checked on the pixels: the panel's right padding holds nothing but background.
  */
 import { describe, expect, it } from 'vitest';
-import { Osd, helpPanel, messageScreen, type OsdFigures } from '../../src/viewer/osd.js';
+import { Osd, helpLines, helpPanel, messageScreen, osdLines, type OsdFigures } from '../../src/viewer/osd.js';
+import { ESCAPE_BINDINGS } from '../../src/viewer/escape-bindings.js';
 import { textPanel, wrapText } from '../../src/draw/text-panel.js';
 import { BGRA } from '../../src/kvmfr/pixels.js';
 import { createCanvas } from '@napi-rs/canvas';
@@ -41,6 +42,21 @@ describe('OSD text', () => {
       expect(p.width, key).toBeGreaterThanOrEqual(longest + 20);
       expect(onlyBackground(p, p.width - 8, p.width, [0x40, 0x20, 0x20]), key).toBe(true);
     }
+  });
+
+  it('the help lists every Looking Glass B7 binding and glasspane\'s own, by the escape key\'s name', () => {
+    const text = helpLines('ScrollLock').map(([t]) => t).join('\n');
+    for (const b of ESCAPE_BINDINGS) {
+      const label = b.action === 'send-ctrl-alt' ? 'F1..F12' : b.label;
+      expect(text, b.label).toMatch(new RegExp(`^ScrollLock\\+${label.replace(/\./g, '\\.')} +${b.action === 'send-ctrl-alt' ? 'send Ctrl\\+Alt\\+F1\\.\\.F12' : b.help.replace(/[()+.]/g, '\\$&')}$`, 'm'));
+    }
+    for (const k of ['F1..F12', 'Insert', 'Delete', 'Up', 'Down', 'M', 'LWin', 'RWin', 'V', 'R', 'O', 'E', 'C', 'F', 'D', 'I', 'S', 'Q']) expect(text).toContain(`ScrollLock+${k} `);
+    expect(helpLines('ScrollLock')[0]![0]).toMatch(/^ScrollLock \(tap\) +capture on\/off$/);
+  });
+
+  it('the OSD shows the mouse sensitivity on the capture line', () => {
+    expect(osdLines({ ...figures([]), capture: true, mouseSens: '+3' })[3]![0]).toBe('CAPTURE · input: spice 127.0.0.1:5900 · mouse sensitivity +3');
+    expect(osdLines(figures([]))[3]![0]).toBe('no capture · input: spice 127.0.0.1:5900');
   });
 
   it('the waiting screen wraps a long message inside the window', () => {

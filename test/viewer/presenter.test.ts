@@ -4,6 +4,8 @@
  *  - setFrame uploads exactly the rectangles it is given: a change outside them stays unseen
  *    until named, for every frame layout, on SDL's software renderer and on OpenGL (llvmpipe);
  *  - overlays blend over the frame, are cut at its edge, move and hide without a new frame;
+ *  - window-space overlays (the OSD, help) stay 1:1 in window pixels whatever the frame's scale,
+ *    and are not cut at the frame's edge; a frame turned by quarter turns takes its cursor along;
  *  - a renderer the binding recreates (setAccelerated, setVsync) keeps frame and overlays;
  *  - bad geometry is refused with ERR_PRESENT_GEOMETRY (TS) or a RangeError/TypeError (addon),
  *    and the process lives on.
@@ -124,8 +126,8 @@ async function open(width: number, height: number, title: string, accelerated: b
 }
 
 /** Presents, then reads the window's pixel at (px, py) through a screenshot of the display. */
-async function presentAndShoot(win: { x: number; y: number }, dst: Rect, scaling: 'nearest' | 'linear' = 'nearest') {
-  expect(await ok<boolean>({ op: 'present', dst, scaling })).toBe(true);
+async function presentAndShoot(win: { x: number; y: number }, dst: Rect, scaling: 'nearest' | 'linear' = 'nearest', quarterTurns = 0) {
+  expect(await ok<boolean>({ op: 'present', dst, scaling, quarterTurns })).toBe(true);
   const img: XImage = screenshot(x.display);
   return (px: number, py: number) => img.rgb(win.x + px, win.y + py);
 }
@@ -233,6 +235,32 @@ describe('NativePresenter under Xvfb', () => {
     const small = { x: 20, y: 15, width: W / 2, height: H / 2 };
     at = await presentAndShoot(win, small);
     expect([at(20 + 7, 15 + 7), at(20 + 2, 15 + 2), at(20 + 40, 15 + 30), at(20 + 81, 15 + 30)]).toEqual([RED, GREY, GREY, [0, 0, 0]]);
+  }, 60_000);
+
+  it('window-space overlays stay 1:1 in window pixels over a scaled frame; a turned frame takes its frame-space overlays along', async () => {
+    const { win } = await open(200, 150, 'spaces', false);
+    // A 400x300 frame shown at half size: quadrants red (top-left), green (top-right), blue, grey.
+    const f = new Frame(400, 300, 'bgra32', GREY).paint({ x: 0, y: 0, width: 200, height: 150 }, RED).paint({ x: 200, y: 0, width: 200, height: 150 }, GREEN).paint({ x: 0, y: 150, width: 200, height: 150 }, BLUE);
+    await setFrame(f);
+    const white = Buffer.alloc(10 * 10 * 4, 255);
+    const image = { pixels: white.toString('base64'), width: 10, height: 10, order: 'rgba' };
+    // Window space: 10x10 window pixels at (5, 5), however the frame is scaled.
+    await ok({ op: 'setOverlay', slot: 1, x: 5, y: 5, visible: true, image, space: 'window' });
+    let at = await presentAndShoot(win, { x: 0, y: 0, width: 200, height: 150 });
+    expect([at(5, 5), at(14, 14), at(15, 15), at(4, 4)]).toEqual([[255, 255, 255], [255, 255, 255], RED, RED]);
+    // In a letterbox bar (outside the frame) it is still drawn: not cut at the frame's edge.
+    await ok({ op: 'setOverlay', slot: 1, x: 2, y: 2, visible: true, space: 'window' });
+    at = await presentAndShoot(win, { x: 50, y: 40, width: 100, height: 75 });
+    expect([at(2, 2), at(11, 11), at(12, 12)]).toEqual([[255, 255, 255], [255, 255, 255], [0, 0, 0]]);
+    // A quarter turn clockwise: the red top-left quadrant goes to the top right, blue to the top
+    // left; a frame-space overlay at frame (0, 0) goes with the corner it marks.
+    await ok({ op: 'setOverlay', slot: 1, x: 0, y: 0, visible: false, space: 'window' });
+    await ok({ op: 'setOverlay', slot: 0, x: 0, y: 0, visible: true, image });
+    at = await presentAndShoot(win, { x: 25, y: 0, width: 150, height: 150 }, 'nearest', 1); // 300x400 turned, at half size
+    expect([at(25 + 37, 37), at(25 + 112, 37), at(25 + 37, 112), at(25 + 112, 112)]).toEqual([BLUE, RED, GREY, GREEN]);
+    expect([at(25 + 148, 1), at(25 + 146, 3)]).toEqual([[255, 255, 255], [255, 255, 255]]); // frame (0,0) is now the top-right corner
+    expect(at(25 + 1, 1)).toEqual(BLUE);
+    expect((await driver!.call({ op: 'present', dst: { x: 0, y: 0, width: 10, height: 10 }, scaling: 'nearest', quarterTurns: 4 })).error).toMatchObject({ code: 'ERR_PRESENT_GEOMETRY' });
   }, 60_000);
 
   it('keeps frame and overlays when the binding recreates the renderer (setAccelerated, setVsync)', async () => {

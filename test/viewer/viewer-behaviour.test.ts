@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
-import { FakeFrameSource, FakeWindowBackend, RecordingSink, testFrame } from '../support/fake-backend.js';
+import type { Viewer, ViewerOptions } from '../../src/viewer/viewer.js';
+import { startFakeViewer, testFrame } from '../support/fake-backend.js';
 
 const SCROLL_LOCK = 0x47;
 const PAUSE = 0x48;
@@ -20,27 +20,7 @@ afterEach(async () => {
 });
 
 /** A running viewer over fakes; resolves once the window is open. */
-async function start(extra: Partial<ViewerOptions> = {}) {
-  const backend = new FakeWindowBackend();
-  const source = new FakeFrameSource();
-  const sink = new RecordingSink();
-  const messages: string[] = [];
-  const figures: Array<Record<string, unknown>> = [];
-  const viewer = new Viewer({
-    shm: '/dev/shm/unused',
-    sink,
-    inputName: 'test',
-    source,
-    openWindow: async () => backend,
-    onMessage: (m) => messages.push(m),
-    onFigures: (f) => figures.push(f as unknown as Record<string, unknown>),
-    ...extra,
-  });
-  viewers.push(viewer);
-  const running = viewer.run();
-  await sleep(5); // the window opens, the first present is queued
-  return { viewer, backend, source, sink, messages, figures, running };
-}
+const start = (extra: Partial<ViewerOptions> = {}) => startFakeViewer(viewers, extra);
 
 const turn = () => new Promise((r) => setImmediate(r));
 

@@ -12,7 +12,8 @@ import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.j
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { Viewer } from '../../viewer/viewer.js';
 import { StubInputSink } from '../../input/stub-sink.js';
-import { loadViewerConfig } from '../../viewer/config.js';
+import { lookFromConfig } from '../../viewer/viewer-look.js';
+import { addLookingGlassArgs, LOOKING_GLASS_HELP, readWindowSettings } from '../looking-glass-args.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir } from '../output-path.js';
 import { onStopSignals } from '../stop-signals.js';
@@ -64,19 +65,25 @@ async function startStub(shm: string, o: DemoOptions, interactive: boolean): Pro
  * Starts the stub as a child process and stops it (and removes its region) on every way out.
  */
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  const demo = program.command('demo');
+  const shorts = addLookingGlassArgs(demo);
+  demo
     .description('guest-stub and glasspane together: the viewer window with input on a desktop, a verifying consumer without one')
     .addOption(new Option('--size <WxH>', 'frame size').argParser(sizeOption('--size')).default({ width: 1920, height: 1080 }, '1920x1080'))
     .option('--fps <n>', 'frame rate', intOption('--fps', 1, 1000), 60)
     .option('--seconds <s>', 'stop after this many seconds (default: until Ctrl-C or the window closes)', numberOption('--seconds', 0, 1e7))
     .option('--headless', 'no window even on a desktop: verify every frame and print statistics')
-    .addOption(new Option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name (e.g. Pause, ControlRight on a laptop without ScrollLock)').argParser(keyCodeOption('--escape-key')).default('ScrollLock', 'escapeKey from the config file, else ScrollLock'))
-    .option('--config <file>', 'viewer config file: escapeKey, fullscreen, vsync, integerScale, osd, screenshotDir (default: $XDG_CONFIG_HOME/glasspane/config.toml)')
-    .addHelpText('after', `\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --escape-key Pause\n  glasspane demo --headless --seconds 10${exitStatusHelp({ 1: 'frames failed verification (--headless)', 3: 'no frame arrived (--headless)' })}`)
-    .action(async (o: DemoOptions, cmd: Command) => {
-      // The same config file as `view` (flags given on the command line win).
-      const cfg = loadViewerConfig(o.config);
+    .addOption(new Option('--escape-key <name>', 'the capture/escape key, a KeyboardEvent.code or KEY_* name (e.g. Pause, ControlRight on a laptop without ScrollLock)').argParser(keyCodeOption('--escape-key')).default('ScrollLock', 'escapeKey from the config file, else ScrollLock'))
+    .option('--config <file>', 'viewer config file: glasspane TOML or a Looking Glass .ini; the window settings apply (default: $XDG_CONFIG_HOME/glasspane/config.toml)')
+    .addHelpText('after', `\nExamples:\n  npm start\n  glasspane demo --size 2560x1440 --fps 144 --seconds 10\n  glasspane demo --escape-key Pause\n  glasspane demo -F input:mouseSens=3\n  glasspane demo --headless --seconds 10\nThe demo makes its own region and input: the region and SPICE settings of the config files do not apply.\n${LOOKING_GLASS_HELP}${exitStatusHelp({ 1: 'frames failed verification (--headless)', 3: 'no frame arrived (--headless)' })}`)
+    .action(async (longs: string[], o: DemoOptions, cmd: Command) => {
+      // The same config sources as `view` (flags given on the command line win).
+      const read = readWindowSettings(o.config, shorts, longs);
+      if (!read) return; // -l printed the licence
+      const cfg = read.settings;
+      // Asked for on this command line, they would otherwise be dropped without a word.
+      const forView = [...shorts.flatMap((a) => ('short' in a && 'fcps'.includes(a.short) ? [`-${a.short}`] : [])), ...longs.filter((l) => /^(app:shmFile|spice:)/i.test(l))];
+      if (forView.length) process.stderr.write(`glasspane demo: ${forView.join(' ')}: the demo makes its own region and input; these are for \`glasspane view\`\n`);
       const escapeKey = cmd.getOptionValueSource('escapeKey') === 'cli' ? o.escapeKey : (cfg.escapeKey ?? o.escapeKey);
       removeStaleDemoRegions();
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
@@ -92,11 +99,12 @@ export function registerDemo(program: Command): void {
         if (interactive) {
           const sink = StubInputSink.connect(stub.url ?? 'ws://127.0.0.1:1');
           const viewer = new Viewer({
+            ...lookFromConfig(cfg),
             shm,
             sink,
             inputName: 'guest-stub',
-            title: 'demo (guest-stub)',
-            size: { width: Math.min(width, 1280), height: Math.round((Math.min(width, 1280) * height) / width) },
+            title: cfg.title ?? 'demo (guest-stub)',
+            size: cfg.size ? sizeOption('size')(cfg.size) : { width: Math.min(width, 1280), height: Math.round((Math.min(width, 1280) * height) / width) },
             escapeKey,
             fullscreen: cfg.fullscreen,
             vsync: cfg.vsync,

@@ -4,7 +4,11 @@ import { writeFile } from 'node:fs/promises';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
 import { Viewer, type ViewerOptions } from '../../viewer/viewer.js';
 import { framePng } from '../../viewer/screenshot.js';
-import { loadViewerConfig, type ViewerConfig } from '../../viewer/config.js';
+import type { ViewerConfig } from '../../viewer/config.js';
+import { lookFromConfig } from '../../viewer/viewer-look.js';
+import { regionPath } from '../../viewer/b7-option-types.js';
+import { keyName } from '../../input/key-names.js';
+import { addLookingGlassArgs, defaultRegion, LOOKING_GLASS_HELP, readWindowSettings } from '../looking-glass-args.js';
 import { NullInputSink, type InputSink } from '../../input/sink.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 import { SpiceInputSink } from '../../spice/input-sink.js';
@@ -98,18 +102,26 @@ type WindowFlags = Pick<ViewerOptions, 'size' | 'fullscreen' | 'vsync' | 'intege
   stats?: boolean;
 };
 
-/** CLI flags given on the command line win over the config file; defaults come last. */
-function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOptions & WindowFlags {
-  const cfg = loadViewerConfig(o.config);
+/** What the view command runs with: its flags merged with every config source, and the rest of the settings. */
+type Merged = ViewOptions & WindowFlags & { settings: ViewerConfig };
+
+/**
+ * glasspane's flags given on the command line win over every config source (b7-config.ts's
+ * precedence: B7 INI files < config.toml < -C / --config FILE.ini < B7 arguments); defaults
+ * come last. The region: --shm, else the configs' (app:shmFile, -f, shm), else B7's default.
+ */
+function mergeWithConfig(cmd: Command, o: Partial<ViewOptions> & WindowFlags, cfg: ViewerConfig): Merged {
   const fromCli = (k: string) => cmd.getOptionValueSource(k) === 'cli';
   const pick = <K extends keyof ViewerConfig & keyof WindowFlags>(k: K) => (fromCli(k) || cfg[k] === undefined ? o[k] : cfg[k]);
   return {
     ...o,
+    shm: regionPath(fromCli('shm') ? o.shm! : (cfg.shm ?? defaultRegion())),
     fullscreen: pick('fullscreen'),
     vsync: pick('vsync'),
     integerScale: pick('integerScale'),
     osd: pick('osd'),
-    escapeKey: pick('escapeKey'),
+    escapeKey: keyName(pick('escapeKey') ?? 'ScrollLock') ?? 'ScrollLock',
+    title: pick('title'),
     input: pick('input'),
     spice: pick('spice'),
     spicePasswordFile: pick('spicePasswordFile'),
@@ -122,6 +134,7 @@ function mergeWithConfig(cmd: Command, o: ViewOptions & WindowFlags): ViewOption
     screenshotDir: pick('screenshotDir'),
     size: fromCli('size') || !cfg.size ? o.size : sizeOption('size')(cfg.size),
     copyTimeout: fromCli('copyTimeout') || cfg.copyTimeoutMs === undefined ? o.copyTimeout : cfg.copyTimeoutMs,
+    settings: cfg,
   };
 }
 
@@ -131,14 +144,29 @@ function roundedNumbers(_key: string, v: unknown): unknown {
 }
 
 function openSink(
-  o: WindowFlags,
+  o: WindowFlags & { settings: ViewerConfig },
   onStatus: (text: string, vmUuid?: string) => void,
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
     const logSpice = spiceStatusLogger(onProblem);
-    const clipboard = o.clipboard === false ? undefined : new ClipboardBridge(onProblem);
-    const audio = o.audio === false ? undefined : new AudioBridge({ device: o.audioDevice, microphone: o.microphone, microphoneDevice: o.microphoneDevice, problem: onProblem });
+    const c = o.settings;
+    const clipboard = o.clipboard === false || (c.clipboardToGuest === false && c.clipboardToHost === false) ? undefined : new ClipboardBridge(onProblem, { toGuest: c.clipboardToGuest, toHost: c.clipboardToHost });
+    const audio =
+      o.audio === false
+        ? undefined
+        : new AudioBridge({
+            device: o.audioDevice,
+            microphone: o.microphone,
+            // --microphone on the command line beats a micDefault from the files.
+            micDefault: o.microphone ? 'allow' : c.micDefault,
+            micIndicator: c.micIndicator,
+            syncVolume: c.syncVolume,
+            bufferMs: c.audioBufferMs,
+            periodFrames: c.audioPeriodFrames,
+            microphoneDevice: o.microphoneDevice,
+            problem: onProblem,
+          });
     const sink = SpiceInputSink.open({
       spice: o.spice,
       passwordFile: o.spicePasswordFile,
@@ -162,7 +190,7 @@ function openSink(
 }
 
 /** `view --screenshot FILE`: the first guest frame as a PNG at the guest's size, no window needed. */
-async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
+async function screenshotAndExit(o: Merged): Promise<void> {
   const relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeout });
   const seconds = o.seconds ?? 10;
   relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? ` (fix: ${p.fix})` : ''}\n`));
@@ -187,11 +215,12 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
   }
 }
 
-async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
+async function runWindow(o: Merged): Promise<void> {
   let viewer: Viewer | null = null;
   const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
   const { sink, name, clipboard, audio } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
   viewer = new Viewer({
+    ...lookFromConfig(o.settings),
     shm: o.shm,
     size: o.size,
     fullscreen: o.fullscreen,
@@ -229,10 +258,11 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
  * headless and --screenshot exit 3 when no frame arrived, headless 1 when --verify failed.
  */
 export function registerView(program: Command): void {
-  program
-    .command('view')
+  const view = program.command('view');
+  const shorts = addLookingGlassArgs(view);
+  view
     .description('show the guest in a window (or consume its frames headless)')
-    .requiredOption('--shm <path>', 'the region: /dev/shm/NAME (QEMU ivshmem mem-path) or /dev/kvmfrN')
+    .option('--shm <path>', 'the region: /dev/shm/NAME (QEMU ivshmem mem-path), /dev/kvmfrN or kvmfrN (default: the config\'s, else /dev/kvmfr0 if present, else /dev/shm/looking-glass)')
     .option('--headless', 'no window: read every frame and print statistics')
     .option('--seconds <s>', 'stop after this many seconds', numberOption('--seconds', 0, 1e7))
     .option('--frames <n>', 'headless: stop after this many frames', intOption('--frames', 1, 2 ** 31))
@@ -244,7 +274,7 @@ export function registerView(program: Command): void {
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
     .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
     .option('--no-osd', 'start without the on-screen display')
-    .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', keyCodeOption('--escape-key'), 'ScrollLock')
+    .option('--escape-key <name>', 'the capture/escape key: a KeyboardEvent.code or Linux KEY_* name, any case', keyCodeOption('--escape-key'), 'ScrollLock')
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
     .option('--spice <addr>', 'forward input to QEMU over SPICE: HOST:PORT or unix:/path')
     .option('--spice-password-file <file>', 'SPICE password file (else $GLASSPANE_SPICE_PASSWORD)')
@@ -262,12 +292,13 @@ export function registerView(program: Command): void {
     .option('--screenshot <file>', 'write the first guest frame as a PNG at the guest\'s size and exit (no window needed)')
     .option('--screenshot-dir <dir>', 'where escape+S saves screenshots (default: the current folder)')
     .option('--stats', 'print the OSD figures as a JSON line every second')
-    .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/glasspane/config.toml)')
+    .option('--config <file>', 'config file: glasspane TOML (default: $XDG_CONFIG_HOME/glasspane/config.toml) or a Looking Glass .ini')
     .addHelpText(
       'after',
       `
 Examples:
-  glasspane view --shm /dev/shm/looking-glass --spice 127.0.0.1:5900
+  glasspane view --spice 127.0.0.1:5900            # the region: /dev/shm/looking-glass
+  glasspane view -f /dev/shm/win11 -F spice:port=5901
   glasspane view --shm /dev/kvmfr0 --size 1920x1080 --integer-scale --escape-key Pause
   glasspane view --shm /dev/shm/looking-glass --screenshot guest.png
   glasspane view --shm /dev/shm/looking-glass --headless --seconds 10 --json
@@ -275,11 +306,16 @@ Examples:
 Audio: with --spice, the guest's sound plays here when QEMU has -audiodev spice,id=snd0
 -device intel-hda -device hda-duplex,audiodev=snd0 (\`vm up\` adds them with audio = true).
 Keys: ScrollLock tapped toggles capture (keyboard and mouse go to the guest); held, it shows the
-help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot.
+help overlay; ScrollLock+F fullscreen, +Q quit, +D OSD, +I input on/off, +S screenshot, and
+Looking Glass's: +F1..F12 Ctrl+Alt+Fn, +Insert/Delete mouse sensitivity, +Up/Down/M volume and
+mute, +LWin/RWin, +V video, +R rotate, +E/C microphone (docs/viewer.md).
+${LOOKING_GLASS_HELP}
 ${exitStatusHelp({ 1: 'frames failed --verify', 3: 'no guest frame arrived (--headless, --screenshot)' })}`,
     )
-    .action(async (raw: ViewOptions & WindowFlags, cmd: Command) => {
-      const o = mergeWithConfig(cmd, raw);
+    .action(async (longs: string[], raw: Partial<ViewOptions> & WindowFlags, cmd: Command) => {
+      const read = readWindowSettings(raw.config, shorts, longs);
+      if (!read) return; // -l printed the licence
+      const o = mergeWithConfig(cmd, raw, read.settings);
       // Output paths are checked before any waiting: a typo fails now, not after the first frame.
       if (o.screenshot) o.screenshot = requireOutputFile(o.screenshot, '--screenshot');
       if (o.screenshotDir) o.screenshotDir = requireOutputDir(o.screenshotDir, o.screenshotDir === raw.screenshotDir ? '--screenshot-dir' : 'screenshotDir (config)');

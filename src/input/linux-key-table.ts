@@ -1,0 +1,203 @@
+/**
+ * Linux input-event key names (KEY_*, as Looking Glass B7's `input:escapeKey` and the kernel's
+ * input-event-codes.h spell them), their Linux keycodes, and the KeyboardEvent.code name of the
+ * same physical key. Only data: key-names.ts does the lookups. Rows are keys that have a set-1
+ * scancode in keymap-table.ts (so glasspane can watch and send them); each Linux name appears once.
+ *
+ * Derived from keycodemapdb's keymaps.csv (columns "Linux Name", "Linux Keycode", "HTML code"),
+ * whose data is licensed as follows:
+ *
+ * Copyright (c) Individual contributors.
+ * All rights reserved.
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ *     1. Redistributions of source code must retain the above copyright notice,
+ *        this list of conditions and the following disclaimer.
+ *
+ *     2. Redistributions in binary form must reproduce the above copyright
+ *        notice, this list of conditions and the following disclaimer in the
+ *        documentation and/or other materials provided with the distribution.
+ *
+ *     3. Neither the name of PyCA Cryptography nor the names of its contributors
+ *        may be used to endorse or promote products derived from this software
+ *        without specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT OWNER OR CONTRIBUTORS BE LIABLE FOR
+ * ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES
+ * (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES;
+ * LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON
+ * ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT
+ * (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS
+ * SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** [Linux KEY_* name, Linux keycode, KeyboardEvent.code name], by keycode. */
+export const LINUX_KEYS: ReadonlyArray<readonly [string, number, string]> = Object.freeze([
+  ['KEY_ESC', 1, 'Escape'],
+  ['KEY_1', 2, 'Digit1'],
+  ['KEY_2', 3, 'Digit2'],
+  ['KEY_3', 4, 'Digit3'],
+  ['KEY_4', 5, 'Digit4'],
+  ['KEY_5', 6, 'Digit5'],
+  ['KEY_6', 7, 'Digit6'],
+  ['KEY_7', 8, 'Digit7'],
+  ['KEY_8', 9, 'Digit8'],
+  ['KEY_9', 10, 'Digit9'],
+  ['KEY_0', 11, 'Digit0'],
+  ['KEY_MINUS', 12, 'Minus'],
+  ['KEY_EQUAL', 13, 'Equal'],
+  ['KEY_BACKSPACE', 14, 'Backspace'],
+  ['KEY_TAB', 15, 'Tab'],
+  ['KEY_Q', 16, 'KeyQ'],
+  ['KEY_W', 17, 'KeyW'],
+  ['KEY_E', 18, 'KeyE'],
+  ['KEY_R', 19, 'KeyR'],
+  ['KEY_T', 20, 'KeyT'],
+  ['KEY_Y', 21, 'KeyY'],
+  ['KEY_U', 22, 'KeyU'],
+  ['KEY_I', 23, 'KeyI'],
+  ['KEY_O', 24, 'KeyO'],
+  ['KEY_P', 25, 'KeyP'],
+  ['KEY_LEFTBRACE', 26, 'BracketLeft'],
+  ['KEY_RIGHTBRACE', 27, 'BracketRight'],
+  ['KEY_ENTER', 28, 'Enter'],
+  ['KEY_LEFTCTRL', 29, 'ControlLeft'],
+  ['KEY_A', 30, 'KeyA'],
+  ['KEY_S', 31, 'KeyS'],
+  ['KEY_D', 32, 'KeyD'],
+  ['KEY_F', 33, 'KeyF'],
+  ['KEY_G', 34, 'KeyG'],
+  ['KEY_H', 35, 'KeyH'],
+  ['KEY_J', 36, 'KeyJ'],
+  ['KEY_K', 37, 'KeyK'],
+  ['KEY_L', 38, 'KeyL'],
+  ['KEY_SEMICOLON', 39, 'Semicolon'],
+  ['KEY_APOSTROPHE', 40, 'Quote'],
+  ['KEY_GRAVE', 41, 'Backquote'],
+  ['KEY_SHIFT', 42, 'ShiftLeft'],
+  ['KEY_LEFTSHIFT', 42, 'ShiftLeft'],
+  ['KEY_BACKSLASH', 43, 'Backslash'],
+  ['KEY_Z', 44, 'KeyZ'],
+  ['KEY_X', 45, 'KeyX'],
+  ['KEY_C', 46, 'KeyC'],
+  ['KEY_V', 47, 'KeyV'],
+  ['KEY_B', 48, 'KeyB'],
+  ['KEY_N', 49, 'KeyN'],
+  ['KEY_M', 50, 'KeyM'],
+  ['KEY_COMMA', 51, 'Comma'],
+  ['KEY_DOT', 52, 'Period'],
+  ['KEY_SLASH', 53, 'Slash'],
+  ['KEY_RIGHTSHIFT', 54, 'ShiftRight'],
+  ['KEY_KPASTERISK', 55, 'NumpadMultiply'],
+  ['KEY_LEFTALT', 56, 'AltLeft'],
+  ['KEY_SPACE', 57, 'Space'],
+  ['KEY_CAPSLOCK', 58, 'CapsLock'],
+  ['KEY_F1', 59, 'F1'],
+  ['KEY_F2', 60, 'F2'],
+  ['KEY_F3', 61, 'F3'],
+  ['KEY_F4', 62, 'F4'],
+  ['KEY_F5', 63, 'F5'],
+  ['KEY_F6', 64, 'F6'],
+  ['KEY_F7', 65, 'F7'],
+  ['KEY_F8', 66, 'F8'],
+  ['KEY_F9', 67, 'F9'],
+  ['KEY_F10', 68, 'F10'],
+  ['KEY_NUMLOCK', 69, 'NumLock'],
+  ['KEY_SCROLLLOCK', 70, 'ScrollLock'],
+  ['KEY_KP7', 71, 'Numpad7'],
+  ['KEY_KP8', 72, 'Numpad8'],
+  ['KEY_KP9', 73, 'Numpad9'],
+  ['KEY_KPMINUS', 74, 'NumpadSubtract'],
+  ['KEY_KP4', 75, 'Numpad4'],
+  ['KEY_KP5', 76, 'Numpad5'],
+  ['KEY_KP6', 77, 'Numpad6'],
+  ['KEY_KPPLUS', 78, 'NumpadAdd'],
+  ['KEY_KP1', 79, 'Numpad1'],
+  ['KEY_KP2', 80, 'Numpad2'],
+  ['KEY_KP3', 81, 'Numpad3'],
+  ['KEY_KP0', 82, 'Numpad0'],
+  ['KEY_KPDOT', 83, 'NumpadDecimal'],
+  ['KEY_ZENKAKUHANKAKU', 85, 'Lang5'],
+  ['KEY_102ND', 86, 'IntlBackslash'],
+  ['KEY_F11', 87, 'F11'],
+  ['KEY_F12', 88, 'F12'],
+  ['KEY_RO', 89, 'IntlRo'],
+  ['KEY_KATAKANA', 90, 'Katakana'],
+  ['KEY_HIRAGANA', 91, 'Hiragana'],
+  ['KEY_HENKAN', 92, 'Convert'],
+  ['KEY_KATAKANAHIRAGANA', 93, 'KanaMode'],
+  ['KEY_MUHENKAN', 94, 'NonConvert'],
+  ['KEY_KPENTER', 96, 'NumpadEnter'],
+  ['KEY_RIGHTCTRL', 97, 'ControlRight'],
+  ['KEY_KPSLASH', 98, 'NumpadDivide'],
+  ['KEY_SYSRQ', 99, 'PrintScreen'],
+  ['KEY_RIGHTALT', 100, 'AltRight'],
+  ['KEY_HOME', 102, 'Home'],
+  ['KEY_UP', 103, 'ArrowUp'],
+  ['KEY_PAGEUP', 104, 'PageUp'],
+  ['KEY_LEFT', 105, 'ArrowLeft'],
+  ['KEY_RIGHT', 106, 'ArrowRight'],
+  ['KEY_END', 107, 'End'],
+  ['KEY_DOWN', 108, 'ArrowDown'],
+  ['KEY_PAGEDOWN', 109, 'PageDown'],
+  ['KEY_INSERT', 110, 'Insert'],
+  ['KEY_DELETE', 111, 'Delete'],
+  ['KEY_MUTE', 113, 'AudioVolumeMute'],
+  ['KEY_VOLUMEDOWN', 114, 'AudioVolumeDown'],
+  ['KEY_VOLUMEUP', 115, 'AudioVolumeUp'],
+  ['KEY_POWER', 116, 'Power'],
+  ['KEY_KPEQUAL', 117, 'NumpadEqual'],
+  ['KEY_PAUSE', 119, 'Pause'],
+  ['KEY_KPCOMMA', 121, 'NumpadComma'],
+  ['KEY_YEN', 124, 'IntlYen'],
+  ['KEY_LEFTMETA', 125, 'MetaLeft'],
+  ['KEY_RIGHTMETA', 126, 'MetaRight'],
+  ['KEY_COMPOSE', 127, 'ContextMenu'],
+  ['KEY_STOP', 128, 'BrowserStop'],
+  ['KEY_AGAIN', 129, 'Again'],
+  ['KEY_PROPS', 130, 'Props'],
+  ['KEY_UNDO', 131, 'Undo'],
+  ['KEY_COPY', 133, 'Copy'],
+  ['KEY_OPEN', 134, 'Open'],
+  ['KEY_PASTE', 135, 'Paste'],
+  ['KEY_FIND', 136, 'Find'],
+  ['KEY_CUT', 137, 'Cut'],
+  ['KEY_HELP', 138, 'Help'],
+  ['KEY_CALC', 140, 'LaunchApp2'],
+  ['KEY_SLEEP', 142, 'Sleep'],
+  ['KEY_WAKEUP', 143, 'WakeUp'],
+  ['KEY_MAIL', 155, 'LaunchMail'],
+  ['KEY_BOOKMARKS', 156, 'BrowserFavorites'],
+  ['KEY_COMPUTER', 157, 'LaunchApp1'],
+  ['KEY_BACK', 158, 'BrowserBack'],
+  ['KEY_FORWARD', 159, 'BrowserForward'],
+  ['KEY_EJECTCLOSECD', 162, 'Eject'],
+  ['KEY_NEXTSONG', 163, 'MediaTrackNext'],
+  ['KEY_PLAYPAUSE', 164, 'MediaPlayPause'],
+  ['KEY_PREVIOUSSONG', 165, 'MediaTrackPrevious'],
+  ['KEY_STOPCD', 166, 'MediaStop'],
+  ['KEY_HOMEPAGE', 172, 'BrowserHome'],
+  ['KEY_REFRESH', 173, 'BrowserRefresh'],
+  ['KEY_KPLEFTPAREN', 179, 'NumpadParenLeft'],
+  ['KEY_KPRIGHTPAREN', 180, 'NumpadParenRight'],
+  ['KEY_F13', 183, 'F13'],
+  ['KEY_F14', 184, 'F14'],
+  ['KEY_F15', 185, 'F15'],
+  ['KEY_F16', 186, 'F16'],
+  ['KEY_F17', 187, 'F17'],
+  ['KEY_F18', 188, 'F18'],
+  ['KEY_F19', 189, 'F19'],
+  ['KEY_F20', 190, 'F20'],
+  ['KEY_F21', 191, 'F21'],
+  ['KEY_F22', 192, 'F22'],
+  ['KEY_F23', 193, 'F23'],
+  ['KEY_F24', 194, 'F24'],
+  ['KEY_SUSPEND', 205, 'Suspend'],
+  ['KEY_SEARCH', 217, 'BrowserSearch'],
+  ['KEY_MEDIA', 226, 'MediaSelect'],
+]);
