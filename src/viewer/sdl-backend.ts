@@ -9,7 +9,8 @@ import type { LockState } from '../input/sink.js';
 import type { Rect } from './geometry.js';
 import { NativePresenter, isSoftwareGl, type FrameGeometry, type OverlayPlacement, type Scaling } from './native-presenter.js';
 import { messageScreen } from './osd.js';
-import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { displayName, grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
+import { GlasspaneError } from '../errors.js';
 import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { RelativeMouse } from './relative-mouse.js';
 import type { WindowBackend, WindowEvents } from './window-backend.js';
@@ -29,8 +30,9 @@ export interface SdlWindowOptions {
 
 /**
  * The SDL WindowBackend (see the module comment). Main thread only; made by open(), which throws
- * loadSdl()'s GlasspaneErrors (ERR_NO_DISPLAY, ERR_NO_SDL) and NativePresenter.attach()'s
- * ERR_PRESENTER (the window is destroyed again then).
+ * loadSdl()'s GlasspaneErrors (ERR_NO_DISPLAY, ERR_NO_SDL, ERR_DISPLAY_UNREACHABLE), ERR_PRESENTER
+ * when SDL refuses the window, and NativePresenter.attach()'s ERR_PRESENTER (the window is
+ * destroyed again then).
  */
 export class SdlWindowBackend extends EventEmitter<WindowEvents> implements WindowBackend {
   private readonly presenter: NativePresenter;
@@ -54,7 +56,13 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
   /** Loads SDL (a display is needed) and opens the window. */
   static async open(o: SdlWindowOptions): Promise<SdlWindowBackend> {
     const sdl = await loadSdl();
-    const window = sdl.video.createWindow({ title: o.title, width: o.width, height: o.height, resizable: true, fullscreen: o.fullscreen, vsync: o.vsync });
+    let window: SdlWindow;
+    try {
+      window = sdl.video.createWindow({ title: o.title, width: o.width, height: o.height, resizable: true, fullscreen: o.fullscreen, vsync: o.vsync });
+    } catch (err) {
+      // The display answered when SDL started, but this window was refused (size, GL, the server went away).
+      throw new GlasspaneError('ERR_PRESENTER', `cannot open a window on ${displayName()}: ${(err as Error).message}`, 'try a smaller --size or SDL_RENDER_DRIVER=software, or use --headless', { cause: err });
+    }
     try {
       return new SdlWindowBackend(sdl, window, o.warn);
     } catch (err) {

@@ -185,11 +185,13 @@ export class Viewer {
     return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
   }
 
-  private message(text: string): void {
-    if (this.messages.at(-1)?.text === text) return; // the same problem again: once is enough
-    this.messages.push({ text, until: performance.now() + 10_000 });
+  /** A message for the OSD (with its fix on the same line) and onMessage (the fix on a line of its own, as errors are printed). */
+  private message(text: string, fix?: string): void {
+    const shown = fix ? `${text} — ${fix}` : text;
+    if (this.messages.at(-1)?.text === shown) return; // the same problem again: once is enough
+    this.messages.push({ text: shown, until: performance.now() + 10_000 });
     if (this.messages.length > 5) this.messages.shift();
-    this.o.onMessage?.(text);
+    this.o.onMessage?.(fix ? `${text}\n  fix: ${fix}` : text);
     this.touch();
   }
 
@@ -215,7 +217,7 @@ export class Viewer {
       if (ev.state !== 'connected') this.status = ev.message;
       this.touch();
     });
-    s.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
+    s.on('problem', (p) => this.message(p.message, p.fix));
   }
 
   private wireClipboard(backend: WindowBackend): void {

@@ -160,7 +160,8 @@ describe('viewer behaviour (fake window, in process)', () => {
     source.emit('problem', { code: 'ERR_PRODUCER_STALLED', message: 'the producer stopped', fix: 'nothing to do' });
     await turn();
     await turn();
-    expect(messages.filter((m) => m === 'the producer stopped — nothing to do')).toHaveLength(1);
+    // stderr gets the fix on a line of its own, as every error (docs/cli.md); the OSD keeps one line.
+    expect(messages.filter((m) => m === 'the producer stopped\n  fix: nothing to do')).toHaveLength(1);
     expect(backend.messageScreens.at(-1)).toEqual(['the guest stopped sending; waiting for it', 'the producer stopped — nothing to do']);
   });
 

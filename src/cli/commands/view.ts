@@ -14,6 +14,8 @@ import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type HeadlessReport } from '../../relay/headless.js';
 import { stubSceneVerifier } from '../../relay/scene-verifier.js';
 import { GlasspaneError } from '../../errors.js';
+import { checkRegionPath } from '../../region.js';
+import { parseSpiceAddress } from '../../spice/address.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
@@ -32,6 +34,8 @@ export interface ViewOptions {
   verify?: boolean;
   json?: boolean;
   copyTimeout?: number;
+  /** Ends the run (with its report) when aborted, as a signal does: e.g. the demo's stub ended. */
+  stop?: AbortSignal;
 }
 
 /** Exit status: 0 frames arrived and verified, 1 verify failures, 3 no frame arrived. */
@@ -58,6 +62,8 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
   // Ctrl-C or a kill ends the run with its report, as --seconds does.
   const stop = new AbortController();
   const offSignals = onStopSignals(() => stop.abort());
+  o.stop?.addEventListener('abort', () => stop.abort(), { once: true });
+  if (o.stop?.aborted) stop.abort();
   try {
     return await runHeadless({
       stop: stop.signal,
@@ -165,7 +171,7 @@ function openSink(
 async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
   const relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeout });
   const seconds = o.seconds ?? 10;
-  relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? ` (fix: ${p.fix})` : ''}\n`));
+  relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? `\n  fix: ${p.fix}` : ''}\n`));
   const frame = await new Promise<LentFrame | null>((resolve) => {
     const t = setTimeout(() => resolve(null), seconds * 1000);
     relay.once('frame', (f) => {
@@ -280,6 +286,10 @@ ${exitStatusHelp({ 1: 'frames failed --verify', 3: 'no guest frame arrived (--he
     )
     .action(async (raw: ViewOptions & WindowFlags, cmd: Command) => {
       const o = mergeWithConfig(cmd, raw);
+      // A region that can never be one, or that we may not open, and a malformed --spice fail now
+      // (also with --headless, which has no use for --spice): not after a wait, not never.
+      checkRegionPath(o.shm, '--shm');
+      if (o.spice) parseSpiceAddress(o.spice);
       // Output paths are checked before any waiting: a typo fails now, not after the first frame.
       if (o.screenshot) o.screenshot = requireOutputFile(o.screenshot, '--screenshot');
       if (o.screenshotDir) o.screenshotDir = requireOutputDir(o.screenshotDir, o.screenshotDir === raw.screenshotDir ? '--screenshot-dir' : 'screenshotDir (config)');
