@@ -25,7 +25,7 @@ import { readPciDevice } from './pci.js';
 import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, type RuntimePaths } from './qemu-args.js';
 import { killQemu, qemuStarted, spawnQemu, waitUntilRunning } from './qemu-process.js';
 import { formatSize } from './region-size.js';
-import { bindDevices, planBind, planDeviceBind, planWrites, restoreFromJournal, type PlannedWrite, type VfioContext } from './vfio.js';
+import { bindDevices, planBindChecked, planDeviceBind, planWrites, restoreFromJournal, type PlannedWrite, type VfioContext } from './vfio.js';
 import { prepareFirmware, prepareRegion, removeSockets, shareSpiceSocket, writeSpicePasswordCopy, type LifecycleContext } from './vm-host.js';
 import { superviseVm } from './vm-watch.js';
 import { isVmProcess, journalPathFor, readState, statePath, writeState, type VmState } from './vm-state.js';
@@ -44,6 +44,8 @@ export interface DryRunReport {
   command: string;
   writes: PlannedWrite[];
   notes: string[];
+  /** What would refuse the bind (no IOMMU, group, boot GPU, vfio-pci), most fundamental first; empty when none. */
+  blockers: GlasspaneError[];
 }
 
 /**
@@ -58,10 +60,13 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
   else notes.push(`the files the config names (firmware, disks, ROM, evdev, password) were not checked: --root ${ctx.host.root} is another machine's tree`);
   const addrs = passthroughAddresses(config);
   let writes: PlannedWrite[] = [];
+  let blockers: GlasspaneError[] = [];
   const present = [];
   for (const a of addrs) present.push(await readPciDevice(ctx.host, a));
   if (addrs.length && present.every(Boolean)) {
-    writes = planWrites(await planBind(ctx.host, addrs, { forceBootGpu: config.lifecycle.force_boot_gpu, unbindConsole: config.lifecycle.unbind_console, owner: `vm:${config.name}` }));
+    const checked = await planBindChecked(ctx.host, addrs, { forceBootGpu: config.lifecycle.force_boot_gpu, unbindConsole: config.lifecycle.unbind_console, owner: `vm:${config.name}` });
+    writes = planWrites(checked.plan);
+    blockers = checked.blockers;
   } else if (addrs.length) {
     notes.push(`not all of ${addrs.join(', ')} exist under ${ctx.host.root}: writes shown for devices bound to a host driver`);
     for (const a of addrs) writes.push(...planDeviceBind({ address: a, class: '', vendor: '', device: '', driver: 'HOST-DRIVER', driverOverride: null, bootVga: false, resetMethods: [], iommuGroup: null }));
@@ -72,7 +77,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
   if (config.firmware) notes.push(`copy ${config.firmware.vars_template} to ${config.firmware.vars} if it does not exist`);
   if (paths.spicePasswordCopy) notes.push(`SPICE password: ${config.spice!.password_file} copied to ${paths.spicePasswordCopy} (mode 0600) without its trailing newline, for QEMU`);
   notes.push(`journal: ${journalPathFor(ctx.stateDir, config.name)}`);
-  return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
+  return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes, blockers };
 }
 
 /** How vmUp() keeps watch over the VM after starting it. */

@@ -11,6 +11,7 @@ import { ChildProcessWriter } from '../../vm/sysfs-writer.js';
 import { numberOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { formatWrites } from './vfio.js';
+import { formatBlockers } from '../../vm/vfio.js';
 import { onStopSignals } from '../stop-signals.js';
 import { startVmViewer, type VmViewer } from '../vm-viewer.js';
 
@@ -83,13 +84,17 @@ export function registerVm(program: Command): void {
 Examples:
   glasspane vm up examples/vm-amd-dual-gpu.toml --dry-run
   sudo glasspane vm up /etc/glasspane/win11.toml --view    # the window gets the VM's SPICE input
-  glasspane vm up examples/vm-smoke.toml --foreground${exitStatusHelp({ 1: "the host checks failed (see `glasspane doctor FILE`)" })}`)
+  glasspane vm up examples/vm-smoke.toml --foreground${exitStatusHelp({ 1: "the host checks failed (see `glasspane doctor FILE`), or --dry-run found blockers" })}`)
     .action(async (file: string, o: VmCommonOptions & { dryRun?: boolean; foreground?: boolean; view?: boolean }) => {
       const { config } = await loadVmConfig(file);
       const ctx = context(o);
       if (o.dryRun) {
         const r = await planUp(ctx, config);
-        process.stdout.write(`${r.command}\n\n# sysfs writes\n${formatWrites(r.writes)}\n\n# also\n${r.notes.map((n) => `# ${n}`).join('\n')}\n`);
+        process.stdout.write(`${r.command}\n\n# sysfs writes\n${formatWrites(r.writes)}\n${r.blockers.length ? `${formatBlockers(r.blockers)}\n` : ''}\n# also\n${r.notes.map((n) => `# ${n}`).join('\n')}\n`);
+        if (r.blockers.length) {
+          process.stderr.write(`glasspane: the bind would be refused: ${r.blockers.length} blocker(s), listed with their fixes after the sysfs writes\n`);
+          process.exitCode = 1;
+        }
         return;
       }
       if (!o.root || path.resolve(o.root) !== '/') {
