@@ -106,15 +106,19 @@ export function openRegion(path: string, options: OpenRegionOptions = {}): Regio
  * that deletes and re-creates the region (or a producer that grows it) leaves us holding the old,
  * unlinked file; re-opening is the cure. Returns why it changed, or null when it did not (also
  * for devices and BARs, which cannot be swapped under a mapping, and while the path is missing —
- * nothing to re-open yet).
+ * nothing to re-open yet). A path that cannot be looked at any more (EACCES: its folder's or its
+ * own permissions changed; ENOTDIR, ELOOP) is a change too: re-opening then reports the cause
+ * with its fix, where "unchanged" would hide it.
  */
 export function regionFileChanged(region: Region): string | null {
   if (region.kind !== 'file' || region.closed) return null;
   let st;
   try {
     st = statSync(region.path, { bigint: true });
-  } catch {
-    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return `${region.path} cannot be looked at any more (${code ?? (err as Error).message})`;
   }
   if (`${st.dev}:${st.ino}` !== region.fileId) return `${region.path} was deleted and created again`;
   if (st.size !== BigInt(region.byteLength)) return `${region.path} changed size from ${region.byteLength} to ${st.size} bytes`;
