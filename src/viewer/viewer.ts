@@ -19,6 +19,7 @@ import { InputController } from './input-controller.js';
 import { SdlWindowBackend } from './sdl-backend.js';
 import type { WindowBackend } from './window-backend.js';
 import { windowTitle } from './window-title.js';
+import { AUDIO_WITHOUT_SPICE, captureWithoutInput, inputLine, titleNote } from './input-reach.js';
 import type { ViewerFigures } from './viewer-stats.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
 import type { AudioBridge, AudioFigures } from './audio-bridge.js';
@@ -44,6 +45,8 @@ export interface ViewerOptions {
   sink: InputSink;
   /** Shown on the OSD ("stub ws://…", "spice 127.0.0.1:5900", "none"). */
   inputName: string;
+  /** Whether the sink delivers now (default true); a SPICE sink starts false and follows setInputStatus(). */
+  inputReachable?: boolean;
   title?: string;
   screenshotDir?: string;
   copyTimeoutMs?: number;
@@ -89,6 +92,8 @@ export class Viewer {
   private readonly finished: Promise<void>;
   private closed = false;
   private inputName: string;
+  private inputReachable: boolean;
+  private wasCapturing = false;
   private inputVmUuid = '';
   private warnedUuid = false;
   private unwireClipboard: () => void = () => {};
@@ -97,6 +102,7 @@ export class Viewer {
     this.source = o.source ?? new ThreadedRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
     this.osdOn = o.osd ?? true;
     this.inputName = o.inputName;
+    this.inputReachable = o.inputReachable ?? true;
     this.title = o.title ?? '';
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
@@ -125,6 +131,7 @@ export class Viewer {
       onHelp: (on) => this.setHelp(on),
       onChange: () => {
         backend.setTitle(this.windowTitle());
+        this.noteCaptureWithoutInput();
         this.touch();
       },
       message: (m) => this.message(m),
@@ -157,12 +164,28 @@ export class Viewer {
     this.done();
   }
 
-  /** The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is the VM we show. */
-  setInputStatus(text: string, vmUuid?: string): void {
+  /**
+   * The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is
+   * the VM we show; `reachable` false says input has nowhere to go (OSD, title, audio line).
+   */
+  setInputStatus(text: string, vmUuid?: string, reachable?: boolean): void {
     this.inputName = text;
     if (vmUuid) this.inputVmUuid = vmUuid;
+    if (reachable !== undefined && reachable !== this.inputReachable) {
+      this.inputReachable = reachable;
+      this.backend?.setTitle(this.windowTitle());
+      this.wasCapturing = false; // capture that outlived a reconnect is told again if SPICE drops again
+      this.noteCaptureWithoutInput();
+    }
     this.checkSameVm();
     this.touch();
+  }
+
+  /** Says so when capture is on (newly, or input just went down) while input has nowhere to go. */
+  private noteCaptureWithoutInput(): void {
+    const capturing = Boolean(this.input?.capture && this.input.inputEnabled);
+    if (capturing && !this.wasCapturing && !this.inputReachable) this.message(captureWithoutInput(this.inputName));
+    this.wasCapturing = capturing;
   }
 
   /** Writes the shown guest frame (without cursor or OSD) as a PNG; returns the file name. */
@@ -182,7 +205,7 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
+    return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' }) + titleNote(this.input?.inputEnabled ?? true, this.inputReachable);
   }
 
   /** A message for the OSD (with its fix on the same line) and onMessage (the fix on a line of its own, as errors are printed). */
@@ -310,8 +333,8 @@ export class Viewer {
         osd: this.osdOn
           ? {
               capture: input.capture,
-              input: input.inputEnabled ? this.inputName : 'off',
-              audio: this.o.audio?.osdLine(),
+              input: inputLine(this.inputName, input.inputEnabled, this.inputReachable),
+              audio: this.o.audio && (this.inputReachable ? this.o.audio.osdLine() : AUDIO_WITHOUT_SPICE),
               skipped: this.skipped,
               messages: this.messages.map((m) => m.text),
             }

@@ -138,7 +138,7 @@ function roundedNumbers(_key: string, v: unknown): unknown {
 
 function openSink(
   o: WindowFlags,
-  onStatus: (text: string, vmUuid?: string) => void,
+  onStatus: (text: string, vmUuid?: string, reachable?: boolean) => void,
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
@@ -152,7 +152,7 @@ function openSink(
       clipboard: clipboard?.handlers,
       audio: audio?.handlers,
       onState: (s) => {
-        onStatus(describeSpiceStatus(s), s.vmUuid);
+        onStatus(describeSpiceStatus(s), s.vmUuid, s.state === 'connected');
         logSpice(s);
       },
     });
@@ -196,7 +196,7 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
 async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   let viewer: Viewer | null = null;
   const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
-  const { sink, name, clipboard, audio } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
+  const { sink, name, clipboard, audio } = openSink(o, (text, uuid, reachable) => viewer?.setInputStatus(text, uuid, reachable), onMessage);
   viewer = new Viewer({
     shm: o.shm,
     size: o.size,
@@ -207,6 +207,7 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     escapeKey: o.escapeKey,
     sink,
     inputName: name,
+    inputReachable: !o.spice, // SPICE delivers once connected (setInputStatus follows it)
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
