@@ -49,7 +49,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.presenter = NativePresenter.attach(window);
     this.chooseRenderer();
     this.relative = new RelativeMouse(sdl, window, warn);
-    this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays));
+    this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays), undefined, () => this.emit('geometry'));
     this.wire();
   }
 
@@ -89,6 +89,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     w.on('close', () => this.emit('close'));
     const geometry = () => {
       if (this.capturing) this.relative.windowMoved(); // the warp fallback must not send the jump
+      this.fullscreen.settle();
       this.emit('geometry');
     };
     w.on('resize', geometry);
@@ -166,10 +167,13 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
   }
 
   present(dst: Rect, scaling: Scaling): void {
+    // SDL's size is not the window's while fullscreen is pending: the last picture stays instead of a crop.
+    if (this.fullscreen.pending) return;
     this.presenter.present(dst, scaling);
   }
 
   showMessage(lines: string[]): void {
+    if (this.fullscreen.pending) return;
     const w = Math.max(1, this.window.pixelWidth);
     const h = Math.max(1, this.window.pixelHeight);
     this.window.render(w, h, w * 4, 'rgba32', messageScreen(lines, w, h));
