@@ -1,4 +1,7 @@
-/** `glasspane view`: consume frames from a region (headless now; the window comes with the viewer). */
+/**
+ * `glasspane view`: the viewer window on a region (SDL, with keyboard and mouse to the guest over
+ * SPICE or to the stub), or a headless consumer (`--headless`), or one screenshot (`--screenshot`).
+ */
 import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
@@ -249,7 +252,7 @@ export function registerView(program: Command): void {
     .option('--size <WxH>', 'window size', sizeOption('--size'))
     .option('--fullscreen', 'start fullscreen')
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
-    .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
+    .option('--integer-scale', 'scale by whole numbers only, 2x or 1/2 (sharp pixels)')
     .option('--no-osd', 'start without the on-screen display')
     .option('--escape-key <code>', 'the capture/escape key, a KeyboardEvent.code name', keyCodeOption('--escape-key'), 'ScrollLock')
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
