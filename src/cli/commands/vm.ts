@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { GlasspaneError } from '../../errors.js';
 import { loadVmConfig } from '../../vm/config.js';
 import { HostRoot } from '../../vm/host-root.js';
-import { defaultStateDir, planUp, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext, type VmState } from '../../vm/lifecycle.js';
+import { defaultStateDir, planUp, readState, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext, type VmState } from '../../vm/lifecycle.js';
 import type { VmConfig } from '../../vm/config.js';
 import { formatSpiceAddress, type SpiceAddress } from '../../spice/address.js';
 import { ChildProcessWriter } from '../../vm/sysfs-writer.js';
@@ -118,8 +118,11 @@ Examples:
         const first = await Promise.race([viewer.exited.then(() => null), qemuEnded]);
         if (first) {
           await viewer.close();
-          process.stdout.write(`${config.name}: ${first.code === 0 ? 'stopped' : 'crashed'}\n`);
-          if (first.code !== 0) throw vmCrashed(config.name, up.state.logPath, first.signal ? `QEMU was killed by ${first.signal}` : `QEMU exited with status ${first.code}`);
+          // `vm down` marks the state "stopping" (or has removed it) before it signals QEMU: its doing, not a crash.
+          const now = await readState(ctx.stateDir, config.name);
+          const crashed = first.code !== 0 && Boolean(now) && !now!.stopping;
+          process.stdout.write(`${config.name}: ${crashed ? 'crashed' : 'stopped'}\n`);
+          if (crashed) throw vmCrashed(config.name, up.state.logPath, first.signal ? `QEMU was killed by ${first.signal}` : `QEMU exited with status ${first.code}`);
         }
       }
     });
