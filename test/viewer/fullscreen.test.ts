@@ -9,11 +9,13 @@ import { screenshot } from '../support/xwd.js';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 import { sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 import type { StubInputMessage } from '../../src/scenes/input-messages.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
 beforeAll(async () => {
+  if (needs(...WINDOW_PARTS)) return;
   x = await startXvfb(1280, 800);
 });
 afterAll(async () => {
@@ -55,7 +57,7 @@ function expectWholeFrame(win: { x: number; y: number; width: number; height: nu
   expect(wrongPixels(win, fw, fh), `${what}: frame pixels not shown where they belong`).toEqual([]);
 }
 
-describe('fullscreen under a bare X server', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () => {
   it('toggling fullscreen in capture sends no motion, and toggling back shows the whole frame', async () => {
     const FW = 640;
     const FH = 360;

@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A smoke VM (TCG, no passthrough) with `extra` TOML appended, its region in the temp folder. */
 function config(name: string, extra: string): string {
   const file = path.join(dir, `${name}.toml`);
-  writeFileSync(file, `name = "${name}"\nqemu = { accel = "tcg" }\ncpu = { cores = 1 }\nmemory = { size = "128M" }\nnetwork = { mode = "none" }\nregion = { path = "${path.join(dir, `${name}.region`)}", width = 640, height = 480 }\n${extra}`);
+  // The binary is any executable that exists (node): QEMU never starts here, and the checks must not depend on it.
+  writeFileSync(file, `name = "${name}"\nqemu = { accel = "tcg", binary = "${process.execPath}" }\ncpu = { cores = 1 }\nmemory = { size = "128M" }\nnetwork = { mode = "none" }\nregion = { path = "${path.join(dir, `${name}.region`)}", width = 640, height = 480 }\n${extra}`);
   return file;
 }
 
