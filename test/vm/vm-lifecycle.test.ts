@@ -4,6 +4,7 @@
  * afterAll, whatever happened.
  */
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,7 +115,9 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
     const how = await vmDown(ctx, 'smoke', { timeoutS: 1 });
     expect(how).toBe('quit');
     expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
-    expect(up.child.exitCode).toBe(0);
+    // Gone from /proc (a zombie counts as gone) can come before Node has reaped it: wait for its exit event.
+    const code = up.child.exitCode ?? (await once(up.child, 'exit'))[0];
+    expect(code).toBe(0);
     expect(await up.supervision).toBe('handled-by-down');
     expect(await vmStatus(ctx, 'smoke')).toEqual({ name: 'smoke', status: 'stopped', pid: null, qmpSocket: null });
     expect(existsSync(config.region!.path)).toBe(false);
