@@ -135,7 +135,7 @@ export class StubInputServer {
         [`held: ${[...this.held].map((s) => s.toString(16)).join(' ') || '-'}`, '#ffff80'],
         ...this.recent.map((t): [string, string] => [t, '#ffffff']),
       ],
-      { width: 360, background: '#000030', lineHeight: 16 },
+      { width: 360, background: '#000030', lineHeight: 16, fit: true, maxWidth: 720 },
       layout,
     );
     this.overlayStale = false;

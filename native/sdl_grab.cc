@@ -38,7 +38,26 @@ bool FindSdl(SdlGrabApi* api) {
   return api->complete();
 }
 
+using GetError = const char* (*)();
+using ClearError = void (*)();
+
 }  // namespace
+
+Napi::Value SdlTakeError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
+  if (!lib) return env.Null();
+  auto get = reinterpret_cast<GetError>(dlsym(lib, "SDL_GetError"));
+  auto clear = reinterpret_cast<ClearError>(dlsym(lib, "SDL_ClearError"));
+  Napi::Value out = env.Null();
+  if (get && clear) {
+    const char* text = get();
+    if (text && *text) out = Napi::String::New(env, text);
+    clear();
+  }
+  dlclose(lib);  // the library stays loaded by its owner
+  return out;
+}
 
 Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -13,4 +13,11 @@ namespace glasspane {
 // (SDL's video calls belong to the thread that drives its events, which is the JS thread here).
 Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info);
 
+// sdlTakeError() -> SDL's pending error text (SDL_GetError) and clears it (SDL_ClearError); null
+// when none is pending or SDL2 is not loaded. The binding prints a pending error as "SDL silent
+// error: ..." at its next call that checks one, long after the call that set it (e.g. SDL 2.26's
+// "Couldn't get DPI" from a display without physical size, printed when the audio devices are
+// listed): the viewer takes it where it is set, so it is seen only when it means something.
+Napi::Value SdlTakeError(const Napi::CallbackInfo& info);
+
 }  // namespace glasspane

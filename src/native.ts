@@ -233,6 +233,11 @@ interface Addon {
    * window has input focus. JS main thread only.
    */
   sdlWindowGrab(windowId: number, keyboard: boolean, mouse: boolean): { keyboard: boolean; mouse: boolean } | null;
+  /**
+   * SDL's pending error text, cleared by the call (SDL_GetError + SDL_ClearError through the loaded
+   * SDL2; see native/sdl_grab.h); null when none is pending or SDL2 is not loaded. Main thread.
+   */
+  sdlTakeError(): string | null;
   /** Throws when SDL2 is not loaded in this process or no window has that id. */
   Presenter: new (windowId: number) => NativePresenterHandle;
   /**

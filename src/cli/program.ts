@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError, errorInfo, GlasspaneError } from '../errors.js';
 import { loadAddon } from '../native.js';
 import { ExitCode, exitCodeFor, exitCodeForCommander, throwInsteadOfExit } from './exit-codes.js';
+import { commandPath, formatUsageError } from './usage-error.js';
 
 type Register = (program: Command) => void;
 
@@ -45,7 +46,8 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
     .name('glasspane')
     .description('See and drive a GPU-passthrough VM in a window: Looking Glass B7 frame relay and VM lifecycle')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors are printed by main() in glasspane's own form (usage-error.ts), not by commander.
+    .configureOutput({ outputError: () => {} })
     // A command that maps shared memory fails at once, with the fix, when the addon is missing
     // (not after it started its children or its retry loop); its --help works without it.
     .hook('preAction', (_program, action) => {
@@ -65,13 +67,19 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
 
 /** Runs the CLI on `argv` (node, script, args...) and returns the exit status; never throws. */
 export async function main(argv: string[]): Promise<number> {
+  let program: Command | undefined;
   try {
-    const program = await buildProgram(argv.slice(2));
+    program = await buildProgram(argv.slice(2));
     throwInsteadOfExit(program);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return exitCodeForCommander(err.exitCode);
+    if (err instanceof CommanderError) {
+      const status = exitCodeForCommander(err.exitCode);
+      // 'commander.help': a command group named without its subcommand; commander printed its help.
+      if (status !== ExitCode.OK && err.code !== 'commander.help') process.stderr.write(formatUsageError(err.message, program ? commandPath(program, argv.slice(2)) : ''));
+      return status;
+    }
     const status = exitCodeFor(err);
     process.stderr.write(`glasspane: ${describeError(err)}\n`);
     // Not one of ours: a bug. Say how to report it (ERR_INTERNAL's fix) unless the stack follows.

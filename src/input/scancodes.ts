@@ -35,11 +35,26 @@ export function scancodeForKey(key: string | number): number | undefined {
   return typeof key === 'number' ? scancodeForHid(key) : scancodeForCode(key);
 }
 
-/** Known code names that look like `name` (for "did you mean" in error messages). */
+/** Names people type for a key whose KeyboardEvent.code is different ("return" for Enter). */
+const TYPED_NAMES: Readonly<Record<string, string>> = Object.freeze({ return: 'Enter', esc: 'Escape', del: 'Delete', ins: 'Insert', pgup: 'PageUp', pgdn: 'PageDown', win: 'MetaLeft', caps: 'CapsLock' });
+
+/**
+ * Known code names that look like `name` (for "did you mean" in error messages), closest first:
+ * the same name in another case; the code a typed character or key name stands for ("a" → KeyA,
+ * "1" → Digit1, "up" → ArrowUp, "return" → Enter); then names that start with it, then names
+ * that contain it or that it contains, shortest first.
+ */
 export function similarCodes(name: string, max = 3): string[] {
   const lower = name.toLowerCase();
   const all = [...Object.keys(SET1_BY_CODE), ...Object.keys(KEY_ALIASES)];
+  const known = new Set(all);
   const exact = all.filter((c) => c.toLowerCase() === lower);
   if (exact.length) return exact;
-  return all.filter((c) => c.toLowerCase().includes(lower) || lower.includes(c.toLowerCase())).slice(0, max);
+  const cap = lower.charAt(0).toUpperCase() + lower.slice(1);
+  const meant = [TYPED_NAMES[lower], `Key${name.toUpperCase()}`, `Digit${name}`, `Arrow${cap}`].filter((c): c is string => c !== undefined && known.has(c));
+  if (meant.length) return meant.slice(0, max);
+  const starts = all.filter((c) => c.toLowerCase().startsWith(lower));
+  const near = all.filter((c) => !starts.includes(c) && (c.toLowerCase().includes(lower) || lower.includes(c.toLowerCase())));
+  const byLength = (a: string, b: string) => a.length - b.length;
+  return [...starts.sort(byLength), ...near.sort(byLength)].slice(0, max);
 }

@@ -116,7 +116,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     // events, not errors of the run.
     if (!RECOVERED.has(p.code)) addError(p.message);
     if (PASSING.has(p.code) && errors.includes(p.message)) transient.add(p.message);
-    o.onProblem?.(p.fix ? `${p.message} (fix: ${p.fix})` : p.message);
+    o.onProblem?.(p.fix ? `${p.message}\n  fix: ${p.fix}` : p.message);
   });
   relay.on('frame', (f) => {
     try {

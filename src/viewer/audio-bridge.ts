@@ -82,7 +82,7 @@ export class AudioBridge {
     return {
       playback: this.output,
       record: this.mic,
-      problem: (e) => this.o.problem(`audio: ${e.message}${e.fix ? ` — ${e.fix}` : ''}`),
+      problem: (e) => this.o.problem(`audio: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`),
     };
   }
 

@@ -8,6 +8,10 @@
  * report, and a request that nothing granted within `grantMs` (the window neither moved nor
  * reached the screen origin) is done by hand, by moving and sizing the window over the screen,
  * which without a window manager is what fullscreen is (no decorations, nothing on top).
+ *
+ * While a request is pending (not yet granted, not yet done by hand) SDL reports the screen's size
+ * for a window X still keeps at its old one, so a present then draws a crop: `pending` tells the
+ * backend to keep the last picture instead, and `onSettled` says when to draw again.
  */
 import type { Rect } from './geometry.js';
 
@@ -28,13 +32,30 @@ export class FullscreenSwitch {
   private windowed: Rect | null = null;
   private byHand = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Where the window was when fullscreen was asked for, while the request is pending. */
+  private requested: Rect | null = null;
 
   constructor(
     private readonly w: FullscreenWindow,
     /** The screen the window is on. */
     private readonly screen: () => Rect,
     private readonly grantMs = 1000,
+    /** Called when a pending request is settled (granted, or done by hand): the window may be drawn again. */
+    private readonly onSettled: () => void = () => {},
   ) {}
+
+  /** True from a fullscreen request until it is granted or done by hand: SDL's idea of the window's size is not X's. */
+  get pending(): boolean {
+    return this.requested !== null;
+  }
+
+  /**
+   * Looks again whether a pending request was granted (the window manager moved the window): call
+   * on each move or resize of the window. Ends `pending` (and calls onSettled) when it was.
+   */
+  settle(): void {
+    if (this.requested && this.granted(this.requested)) this.finish();
+  }
 
   /** True while fullscreen, by the window manager or by hand. */
   get active(): boolean {
@@ -51,25 +72,41 @@ export class FullscreenSwitch {
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.requested = null;
+  }
+
+  /** Whether the window manager granted the request made with the window at `before`. */
+  private granted(before: Rect): boolean {
+    const w = this.w;
+    const s = this.screen();
+    return w.x !== before.x || w.y !== before.y || (w.x === s.x && w.y === s.y && before.width >= s.width);
+  }
+
+  /** The request is settled: draw again. */
+  private finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.requested = null;
+    this.onSettled();
   }
 
   private enter(): void {
     const w = this.w;
     const before: Rect = { x: w.x, y: w.y, width: w.width, height: w.height };
     this.windowed = before;
-    w.setFullscreen(true);
     this.dispose();
+    this.requested = before;
+    w.setFullscreen(true);
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (w.destroyed || !w.fullscreen) return;
-      const s = this.screen();
-      const granted = w.x !== before.x || w.y !== before.y || (w.x === s.x && w.y === s.y && before.width >= s.width);
-      if (granted) return;
+      if (w.destroyed || !w.fullscreen || this.granted(before)) return this.finish();
       // Nobody granted it: no window manager. Cover the screen by hand.
+      const s = this.screen();
       w.setFullscreen(false);
       w.setPosition(s.x, s.y);
       w.setSize(s.width, s.height);
       this.byHand = true;
+      this.finish();
     }, this.grantMs);
   }
 

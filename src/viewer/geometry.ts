@@ -32,7 +32,8 @@ export function placeFrame(frameW: number, frameH: number, winW: number, winH: n
   const t = turnedSize(frameW, frameH, o.quarterTurns);
   const limit = (s: number) => {
     if (o.dontUpscale) s = Math.min(s, 1);
-    return o.integer && s >= 1 ? Math.floor(s) : s;
+    if (!o.integer) return s;
+    return s >= 1 ? Math.floor(s) : 1 / Math.ceil(1 / s - 1e-9);
   };
   let sx = limit(winW / t.width);
   let sy = limit(winH / t.height);
@@ -44,8 +45,10 @@ export function placeFrame(frameW: number, frameH: number, winW: number, winH: n
 
 /**
  * The largest rectangle with the frame's aspect ratio that fits the window, centred (letterbox or
- * pillarbox). With `integer`, the scale is a whole number (1x, 2x, …) when the window is at least
- * as large as the frame, for sharp pixels.
+ * pillarbox). With `integer`, the scale is a whole multiple (1x, 2x, …) or, for a frame larger
+ * than the window, a whole divisor (1/2, 1/3, …): every guest pixel maps to the same number of
+ * window pixels, so nearest-neighbour scaling stays sharp and even (a fraction such as 3/4 drops
+ * every fourth row and column).
  */
 export function fitRect(frameW: number, frameH: number, winW: number, winH: number, integer = false): Rect {
   return placeFrame(frameW, frameH, winW, winH, { integer });

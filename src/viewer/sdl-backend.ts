@@ -9,7 +9,8 @@ import type { LockState } from '../input/sink.js';
 import type { Rect } from './geometry.js';
 import { NativePresenter, isSoftwareGl, type FrameGeometry, type OverlayPlacement, type Scaling } from './native-presenter.js';
 import { messageScreen } from './osd.js';
-import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlHints, type SdlWindow } from './sdl.js';
+import { displayName, grabWindow, hostLockState, loadSdl, type Sdl, type SdlHints, type SdlWindow } from './sdl.js';
+import { GlasspaneError } from '../errors.js';
 import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { RelativeMouse } from './relative-mouse.js';
 import type { WindowBackend, WindowEvents } from './window-backend.js';
@@ -41,8 +42,9 @@ export interface SdlWindowOptions extends SdlHints {
 
 /**
  * The SDL WindowBackend (see the module comment). Main thread only; made by open(), which throws
- * loadSdl()'s GlasspaneErrors (ERR_NO_DISPLAY, ERR_NO_SDL) and NativePresenter.attach()'s
- * ERR_PRESENTER (the window is destroyed again then).
+ * loadSdl()'s GlasspaneErrors (ERR_NO_DISPLAY, ERR_NO_SDL, ERR_DISPLAY_UNREACHABLE), ERR_PRESENTER
+ * when SDL refuses the window, and NativePresenter.attach()'s ERR_PRESENTER (the window is
+ * destroyed again then).
  */
 export class SdlWindowBackend extends EventEmitter<WindowEvents> implements WindowBackend {
   private readonly presenter: NativePresenter;
@@ -60,23 +62,29 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.presenter = NativePresenter.attach(window);
     this.chooseRenderer();
     this.relative = new RelativeMouse(sdl, window, warn);
-    this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays));
+    this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays), undefined, () => this.emit('geometry'));
     this.wire();
   }
 
   /** Loads SDL (a display is needed) and opens the window. */
   static async open(o: SdlWindowOptions): Promise<SdlWindowBackend> {
     const sdl = await loadSdl({ appId: o.appId, inhibitScreensaver: o.inhibitScreensaver });
-    const window = sdl.video.createWindow({
-      title: o.title,
-      width: o.width,
-      height: o.height,
-      ...o.position,
-      resizable: o.resizable ?? true,
-      borderless: o.borderless ?? false,
-      fullscreen: o.fullscreen,
-      vsync: o.vsync,
-    });
+    let window: SdlWindow;
+    try {
+      window = sdl.video.createWindow({
+        title: o.title,
+        width: o.width,
+        height: o.height,
+        ...o.position,
+        resizable: o.resizable ?? true,
+        borderless: o.borderless ?? false,
+        fullscreen: o.fullscreen,
+        vsync: o.vsync,
+      });
+    } catch (err) {
+      // The display answered when SDL started, but this window was refused (size, GL, the server went away).
+      throw new GlasspaneError('ERR_PRESENTER', `cannot open a window on ${displayName()}: ${(err as Error).message}`, 'try a smaller --size or SDL_RENDER_DRIVER=software, or use --headless', { cause: err });
+    }
     try {
       if (o.maximize && !o.fullscreen) window.maximize();
       if (o.hideCursor) sdl.mouse.hideCursor();
@@ -105,6 +113,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     w.on('close', () => this.emit('close'));
     const geometry = () => {
       if (this.capturing) this.relative.windowMoved(); // the warp fallback must not send the jump
+      this.fullscreen.settle();
       this.emit('geometry');
     };
     w.on('resize', geometry);
@@ -191,10 +200,13 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
   }
 
   present(dst: Rect, scaling: Scaling, quarterTurns = 0): void {
+    // SDL's size is not the window's while fullscreen is pending: the last picture stays instead of a crop.
+    if (this.fullscreen.pending) return;
     this.presenter.present(dst, scaling, quarterTurns);
   }
 
   showMessage(lines: string[]): void {
+    if (this.fullscreen.pending) return;
     const w = Math.max(1, this.window.pixelWidth);
     const h = Math.max(1, this.window.pixelHeight);
     this.window.render(w, h, w * 4, 'rgba32', messageScreen(lines, w, h));

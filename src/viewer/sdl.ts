@@ -1,28 +1,89 @@
 /**
  * The only module that loads @kmamal/sdl. Loading it needs a display; without one (no DISPLAY or
  * WAYLAND_DISPLAY) the caller gets a clear message suggesting --headless instead of an SDL error.
+ *
+ * A display that is named but does not answer (a stale DISPLAY from an old session or tmux, a
+ * typo) is an error too: left to itself, SDL falls back to its "offscreen" driver and draws into
+ * nothing, so the viewer would run without a window and report success. SDL is therefore offered
+ * only the desktop drivers the environment names (x11 for DISPLAY, wayland for WAYLAND_DISPLAY)
+ * unless the user chose drivers with SDL_VIDEODRIVER, and a video subsystem that did not start is
+ * ERR_DISPLAY_UNREACHABLE.
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { debuglog } from 'node:util';
 import { GlasspaneError } from '../errors.js';
 import { native } from '../native.js';
+
+const log = debuglog('glasspane:viewer');
 
 /** The @kmamal/sdl module as loadSdl() returns it. */
 export type Sdl = typeof import('@kmamal/sdl');
 /** A window of @kmamal/sdl. */
 export type SdlWindow = ReturnType<Sdl['video']['createWindow']>;
 
+/** The displays the environment names, for messages: ":0", "wayland-0", or both. */
+export function displayName(env: NodeJS.ProcessEnv = process.env): string {
+  return [env.DISPLAY, env.WAYLAND_DISPLAY].filter(Boolean).join(' or ');
+}
+
+/**
+ * The SDL_VIDEODRIVER list for the displays the environment names, in SDL's own order of
+ * preference (x11 before wayland); null when it names none.
+ */
+export function desktopVideoDrivers(env: NodeJS.ProcessEnv = process.env): string | null {
+  const drivers = [env.DISPLAY ? 'x11' : '', env.WAYLAND_DISPLAY ? 'wayland' : ''].filter(Boolean);
+  return drivers.length ? drivers.join(',') : null;
+}
+
+/**
+ * Makes the binding take SDL's pending error right after it lists the displays. SDL 2.26 leaves
+ * "Couldn't get DPI" pending for a display without a physical size (Xvfb, many projectors), and
+ * the binding prints a pending error as "SDL silent error: ..." at its next call that looks (when
+ * it lists the audio devices, at load): noise on every window start. The error goes to the debug
+ * log instead. The binding's native module is shared through Node's require cache, so this
+ * wraps the function its own code calls; done once, before the binding's index loads.
+ */
+function quietDisplayErrors(require: NodeJS.Require): void {
+  const bindings = require(join(dirname(require.resolve('@kmamal/sdl')), 'bindings.js')) as Record<string, unknown>;
+  const list = bindings.video_getDisplays;
+  if (typeof list !== 'function' || (list as { quiet?: true }).quiet) return;
+  const quiet = (...args: unknown[]): unknown => {
+    try {
+      return list(...args);
+    } finally {
+      const pending = native.sdlTakeError();
+      if (pending) log('SDL (listing displays): %s', pending);
+    }
+  };
+  bindings.video_getDisplays = Object.assign(quiet, { quiet: true as const });
+}
+
 /**
  * Loads @kmamal/sdl (once; Node caches the import). Main thread only: SDL's video calls belong
  * to the thread that loaded it. Throws GlasspaneError ERR_NO_DISPLAY when neither DISPLAY nor
- * WAYLAND_DISPLAY is set, ERR_NO_SDL when the binding does not load (the fix says how to build it).
+ * WAYLAND_DISPLAY is set, ERR_NO_SDL when the binding does not load (the fix says how to build
+ * it), ERR_DISPLAY_UNREACHABLE when SDL could not open the display they name.
  */
 export async function loadSdl(hints: SdlHints = {}): Promise<Sdl> {
-  if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+  const drivers = desktopVideoDrivers();
+  if (!drivers) {
     throw new GlasspaneError('ERR_NO_DISPLAY', 'no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset)', 'run inside a desktop session, or add --headless to consume frames without a window');
   }
   setSdlHints(hints);
+  const chosen = process.env.SDL_VIDEODRIVER;
+  let sdl: Sdl;
   try {
-    const mod = (await import('@kmamal/sdl')) as Sdl & { default?: Sdl };
-    return mod.default ?? mod;
+    const require = createRequire(import.meta.url);
+    quietDisplayErrors(require);
+    // SDL reads its driver list once, when the binding loads; children must not inherit ours.
+    if (!chosen) process.env.SDL_VIDEODRIVER = drivers;
+    try {
+      const mod = require('@kmamal/sdl') as Sdl & { default?: Sdl };
+      sdl = mod.default ?? mod;
+    } finally {
+      if (!chosen) delete process.env.SDL_VIDEODRIVER;
+    }
   } catch (err) {
     throw new GlasspaneError(
       'ERR_NO_SDL',
@@ -31,6 +92,17 @@ export async function loadSdl(hints: SdlHints = {}): Promise<Sdl> {
       { cause: err },
     );
   }
+  const video = sdl.info.drivers.video.current;
+  log('SDL video driver %s (offered %s)', video, chosen ?? drivers);
+  if (!video) {
+    const what = [process.env.DISPLAY ? 'no X server' : '', process.env.WAYLAND_DISPLAY ? 'no Wayland compositor' : ''].filter(Boolean).join(' and ');
+    throw new GlasspaneError(
+      'ERR_DISPLAY_UNREACHABLE',
+      `cannot open a window on ${displayName()}: ${chosen ? `SDL_VIDEODRIVER=${chosen} did not start` : `${what} answers there`}`,
+      'check DISPLAY / WAYLAND_DISPLAY (a terminal left over from another session, tmux or ssh keeps a stale one), run in a terminal of your desktop session, or add --headless',
+    );
+  }
+  return sdl;
 }
 
 /**

@@ -22,6 +22,7 @@ import { ViewerActions } from './viewer-actions.js';
 import type { WindowBackend } from './window-backend.js';
 import { windowTitle } from './window-title.js';
 import { turnedSize } from './geometry.js';
+import { AUDIO_WITHOUT_SPICE, captureWithoutInput, inputLine, titleNote } from './input-reach.js';
 import type { ViewerFigures } from './viewer-stats.js';
 import type { ClipboardBridge } from './clipboard-bridge.js';
 import type { AudioBridge, AudioFigures } from './audio-bridge.js';
@@ -47,6 +48,8 @@ export interface ViewerOptions extends ViewerLook {
   sink: InputSink;
   /** Shown on the OSD ("stub ws://…", "spice 127.0.0.1:5900", "none"). */
   inputName: string;
+  /** Whether the sink delivers now (default true); a SPICE sink starts false and follows setInputStatus(). */
+  inputReachable?: boolean;
   title?: string;
   screenshotDir?: string;
   copyTimeoutMs?: number;
@@ -92,6 +95,8 @@ export class Viewer {
   private readonly finished: Promise<void>;
   private closed = false;
   private inputName: string;
+  private inputReachable: boolean;
+  private wasCapturing = false;
   private inputVmUuid = '';
   private warnedUuid = false;
   private focused = false;
@@ -102,6 +107,7 @@ export class Viewer {
     this.source = o.source ?? new ThreadedRelay({ path: o.shm, copyTimeoutMs: o.copyTimeoutMs });
     this.osdOn = o.osd ?? true;
     this.inputName = o.inputName;
+    this.inputReachable = o.inputReachable ?? true;
     this.title = o.title ?? '';
     this.finished = new Promise((resolve) => (this.done = resolve));
   }
@@ -156,6 +162,7 @@ export class Viewer {
       onHelp: (on) => this.setHelp(on),
       onChange: () => {
         backend.setTitle(this.windowTitle());
+        this.noteCaptureWithoutInput();
         this.touch();
       },
       message: (m) => this.message(m),
@@ -197,12 +204,28 @@ export class Viewer {
     this.done();
   }
 
-  /** The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is the VM we show. */
-  setInputStatus(text: string, vmUuid?: string): void {
+  /**
+   * The input target's state for the OSD (e.g. "SPICE: connected to win11"); `vmUuid` checks it is
+   * the VM we show; `reachable` false says input has nowhere to go (OSD, title, audio line).
+   */
+  setInputStatus(text: string, vmUuid?: string, reachable?: boolean): void {
     this.inputName = text;
     if (vmUuid) this.inputVmUuid = vmUuid;
+    if (reachable !== undefined && reachable !== this.inputReachable) {
+      this.inputReachable = reachable;
+      this.backend?.setTitle(this.windowTitle());
+      this.wasCapturing = false; // capture that outlived a reconnect is told again if SPICE drops again
+      this.noteCaptureWithoutInput();
+    }
     this.checkSameVm();
     this.touch();
+  }
+
+  /** Says so when capture is on (newly, or input just went down) while input has nowhere to go. */
+  private noteCaptureWithoutInput(): void {
+    const capturing = Boolean(this.input?.capture && this.input.inputEnabled);
+    if (capturing && !this.wasCapturing && !this.inputReachable) this.message(captureWithoutInput(this.inputName));
+    this.wasCapturing = capturing;
   }
 
   /** Writes the shown guest frame (without cursor or OSD) as a PNG; returns the file name. */
@@ -222,14 +245,16 @@ export class Viewer {
   }
 
   private windowTitle(): string {
-    return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' });
+    return windowTitle({ title: this.title, capture: this.input?.capture ?? false, escapeKey: this.o.escapeKey ?? 'ScrollLock' }) + titleNote(this.input?.inputEnabled ?? true, this.inputReachable);
   }
 
-  private message(text: string): void {
-    if (this.messages.at(-1)?.text === text) return; // the same problem again: once is enough
-    this.messages.push({ text, until: performance.now() + 10_000 });
+  /** A message for the OSD (with its fix on the same line) and onMessage (the fix on a line of its own, as errors are printed). */
+  private message(text: string, fix?: string): void {
+    const shown = fix ? `${text} — ${fix}` : text;
+    if (this.messages.at(-1)?.text === shown) return; // the same problem again: once is enough
+    this.messages.push({ text: shown, until: performance.now() + 10_000 });
     if (this.messages.length > 5) this.messages.shift();
-    this.o.onMessage?.(text);
+    this.o.onMessage?.(fix ? `${text}\n  fix: ${fix}` : text);
     this.touch();
   }
 
@@ -259,7 +284,7 @@ export class Viewer {
       if (ev.state !== 'connected') this.status = ev.message;
       this.touch();
     });
-    s.on('problem', (p) => this.message(p.fix ? `${p.message} — ${p.fix}` : p.message));
+    s.on('problem', (p) => this.message(p.message, p.fix));
   }
 
   private wireClipboard(backend: WindowBackend): void {
@@ -344,9 +369,9 @@ export class Viewer {
         osd: this.osdOn
           ? {
               capture: input.capture,
-              input: input.inputEnabled ? this.inputName : 'off',
+              input: inputLine(this.inputName, input.inputEnabled, this.inputReachable),
               mouseSens: input.sensitivity.label,
-              audio: this.o.audio?.osdLine(),
+              audio: this.o.audio && (this.inputReachable ? this.o.audio.osdLine() : AUDIO_WITHOUT_SPICE),
               skipped: this.skipped,
               messages: this.o.alerts === false ? [] : this.messages.map((m) => m.text),
             }

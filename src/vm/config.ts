@@ -87,14 +87,24 @@ export const vmConfigSchema = z
       })
       .optional(),
     usb: z.strictObject({ controllers: z.array(pciAddress).default([]) }).optional(),
-    /** evdev passthrough via QEMU input-linux objects (paths under /dev/input/by-id). */
+    /**
+     * The keyboard and pointers the guest sees. The virtio devices take SPICE's input (the
+     * viewer's) once the guest's virtio-input driver is up (PS/2 before that); evdev passthrough
+     * goes through QEMU input-linux objects (paths under /dev/input/by-id).
+     */
     input: z
       .strictObject({
+        /** virtio-keyboard-pci: PS/2 drops key events when the guest is slow; virtio queues them. */
+        virtio_keyboard: z.boolean().default(true),
+        /** virtio-mouse-pci: relative motion (the viewer's default SPICE server mouse mode). */
+        virtio_mouse: z.boolean().default(true),
+        /** virtio-tablet-pci: the absolute pointer `--spice-mouse client` needs. */
+        virtio_tablet: z.boolean().default(true),
         keyboard: z.string().optional(),
         mouse: z.string().optional(),
         extra: z.array(z.string()).default([]),
       })
-      .optional(),
+      .prefault({}),
     region: z
       .strictObject({
         /** /dev/shm/NAME (file, created with the right size) or /dev/kvmfrN (kvmfr module). */
@@ -219,6 +229,7 @@ function resolvePaths(c: VmConfig, dir: string): VmConfig {
     firmware: c.firmware && { ...c.firmware, code: abs(c.firmware.code), vars_template: abs(c.firmware.vars_template), vars: abs(c.firmware.vars) },
     disk: c.disk.map((d) => (d.file ? { ...d, file: abs(d.file) } : d)),
     gpu: c.gpu && { ...c.gpu, romfile: c.gpu.romfile && abs(c.gpu.romfile) },
+    input: { ...c.input, keyboard: c.input.keyboard && abs(c.input.keyboard), mouse: c.input.mouse && abs(c.input.mouse), extra: c.input.extra.map(abs) },
     region: c.region && { ...c.region, path: abs(c.region.path) },
     spice: c.spice && {
       ...c.spice,

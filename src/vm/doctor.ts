@@ -6,6 +6,7 @@
  */
 import { GlasspaneError } from '../errors.js';
 import { vcpuCount, regionBytes, passthroughAddresses, type VmConfig } from './config.js';
+import { configFilesCheck } from './config-files.js';
 import type { HostRoot } from './host-root.js';
 import { readFramebufferOwners } from './iomem.js';
 import { isDisplay, listPciDevices, readPciDevice, type PciDevice } from './pci.js';
@@ -188,6 +189,8 @@ export async function runDoctor(host: HostRoot, config?: VmConfig, options: { pr
     checks.push(...configChecks(config, amd));
     const pt = await passthroughCheck(host, config);
     if (pt) checks.push(pt);
+    // The files are this machine's: a --root tree is another machine's sysfs, not its disks.
+    if (host.root === '/') checks.push(configFilesCheck(config));
   }
   return checks;
 }

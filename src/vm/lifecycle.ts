@@ -19,12 +19,13 @@ import path from 'node:path';
 import { GlasspaneError } from '../errors.js';
 import { passthroughAddresses, regionBytes, type VmConfig } from './config.js';
 import { requireHostReady } from './doctor.js';
+import { requireConfigFiles } from './config-files.js';
 import { readJournal } from './journal.js';
 import { readPciDevice } from './pci.js';
 import { buildQemuArgs, buildQemuFlags, formatCommand, runtimePaths, type RuntimePaths } from './qemu-args.js';
 import { killQemu, qemuStarted, spawnQemu, waitUntilRunning } from './qemu-process.js';
 import { formatSize } from './region-size.js';
-import { bindDevices, planBind, planDeviceBind, planWrites, restoreFromJournal, type PlannedWrite, type VfioContext } from './vfio.js';
+import { bindDevices, planBindChecked, planDeviceBind, planWrites, restoreFromJournal, type PlannedWrite, type VfioContext } from './vfio.js';
 import { prepareFirmware, prepareRegion, removeSockets, shareSpiceSocket, writeSpicePasswordCopy, type LifecycleContext } from './vm-host.js';
 import { superviseVm } from './vm-watch.js';
 import { isVmProcess, journalPathFor, readState, statePath, writeState, type VmState } from './vm-state.js';
@@ -43,18 +44,29 @@ export interface DryRunReport {
   command: string;
   writes: PlannedWrite[];
   notes: string[];
+  /** What would refuse the bind (no IOMMU, group, boot GPU, vfio-pci), most fundamental first; empty when none. */
+  blockers: GlasspaneError[];
 }
 
-/** What `vm up --dry-run` prints: the QEMU command and every planned host write; touches nothing. */
+/**
+ * What `vm up --dry-run` prints: the QEMU command and every planned host write; touches nothing.
+ * Rejects with ERR_VM_FILE, as `vm up` would, when a file the config names cannot be used (on
+ * this host only: under another --root the files are not this machine's, and a note says so).
+ */
 export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<DryRunReport> {
   const paths = runtimePaths(config, ctx.stateDir);
   const notes: string[] = [];
+  if (ctx.host.root === '/') requireConfigFiles(config, `the config of ${config.name}`);
+  else notes.push(`the files the config names (firmware, disks, ROM, evdev, password) were not checked: --root ${ctx.host.root} is another machine's tree`);
   const addrs = passthroughAddresses(config);
   let writes: PlannedWrite[] = [];
+  let blockers: GlasspaneError[] = [];
   const present = [];
   for (const a of addrs) present.push(await readPciDevice(ctx.host, a));
   if (addrs.length && present.every(Boolean)) {
-    writes = planWrites(await planBind(ctx.host, addrs, { forceBootGpu: config.lifecycle.force_boot_gpu, unbindConsole: config.lifecycle.unbind_console, owner: `vm:${config.name}` }));
+    const checked = await planBindChecked(ctx.host, addrs, { forceBootGpu: config.lifecycle.force_boot_gpu, unbindConsole: config.lifecycle.unbind_console, owner: `vm:${config.name}` });
+    writes = planWrites(checked.plan);
+    blockers = checked.blockers;
   } else if (addrs.length) {
     notes.push(`not all of ${addrs.join(', ')} exist under ${ctx.host.root}: writes shown for devices bound to a host driver`);
     for (const a of addrs) writes.push(...planDeviceBind({ address: a, class: '', vendor: '', device: '', driver: 'HOST-DRIVER', driverOverride: null, bootVga: false, resetMethods: [], iommuGroup: null }));
@@ -65,7 +77,7 @@ export async function planUp(ctx: LifecycleContext, config: VmConfig): Promise<D
   if (config.firmware) notes.push(`copy ${config.firmware.vars_template} to ${config.firmware.vars} if it does not exist`);
   if (paths.spicePasswordCopy) notes.push(`SPICE password: ${config.spice!.password_file} copied to ${paths.spicePasswordCopy} (mode 0600) without its trailing newline, for QEMU`);
   notes.push(`journal: ${journalPathFor(ctx.stateDir, config.name)}`);
-  return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes };
+  return { command: formatCommand(config.qemu.binary, buildQemuFlags(config, paths)), writes, notes, blockers };
 }
 
 /** How vmUp() keeps watch over the VM after starting it. */
@@ -122,6 +134,8 @@ function startSupervisor(ctx: LifecycleContext, name: string, opts: UpOptions): 
 interface UpProgress {
   child: ChildProcess | null;
   regionCreated: boolean;
+  /** The private firmware variables were copied by this run (removed again if it fails). */
+  varsCreated: boolean;
 }
 
 /**
@@ -133,7 +147,10 @@ interface UpProgress {
 async function undoUp(ctx: LifecycleContext, config: VmConfig, paths: RuntimePaths, done: UpProgress, vfio: VfioContext | null, err: unknown): Promise<never> {
   if (done.child) await killQemu(done.child);
   if (done.regionCreated && config.region) await fs.rm(config.region.path, { force: true });
+  if (done.varsCreated && config.firmware) await fs.rm(config.firmware.vars, { force: true });
   if (paths.spicePasswordCopy) await fs.rm(paths.spicePasswordCopy, { force: true });
+  // QEMU's sockets too: a failed start leaves only its log (what the error points at).
+  await removeSockets(paths);
   await fs.rm(statePath(ctx.stateDir, config.name), { force: true });
   if (vfio) {
     try {
@@ -148,7 +165,8 @@ async function undoUp(ctx: LifecycleContext, config: VmConfig, paths: RuntimePat
 /**
  * Starts the VM: host checks → bind (journal) → firmware vars → region → QEMU → QMP → running.
  * On any failure after the bind, QEMU is killed and the host restored before the error is thrown.
- * Rejects with GlasspaneError: ERR_VM_RUNNING / ERR_JOURNAL_EXISTS (an earlier run is not over),
+ * Rejects with GlasspaneError: ERR_VM_FILE (a file the config names cannot be used; checked before
+ * anything else, so nothing is made), ERR_VM_RUNNING / ERR_JOURNAL_EXISTS (an earlier run is not over),
  * ERR_HOST_NOT_READY (a check this VM needs failed), bindDevices()'s errors, ERR_QEMU_SPAWN (no
  * QEMU binary), ERR_QEMU_EXITED (QEMU quit or QMP never answered; the message quotes its log),
  * ERR_VM_NOT_RUNNING, or ERR_ROLLBACK_FAILED when restoring the host failed too (the fix names
@@ -157,6 +175,8 @@ async function undoUp(ctx: LifecycleContext, config: VmConfig, paths: RuntimePat
 export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOptions): Promise<UpResult> {
   const log = ctx.log ?? (() => {});
   const paths: RuntimePaths = runtimePaths(config, ctx.stateDir);
+  // Every file first: a missing one is the user's to fix, and nothing has been made yet.
+  requireConfigFiles(config, `the config of ${config.name}`);
   const journalPath = await refuseUnfinishedRun(ctx, config);
 
   log('checking the host');
@@ -169,10 +189,10 @@ export async function vmUp(ctx: LifecycleContext, config: VmConfig, opts: UpOpti
     await bindDevices(vfio, addrs, { forceBootGpu: config.lifecycle.force_boot_gpu, unbindConsole: config.lifecycle.unbind_console, owner: `vm:${config.name}` });
   }
 
-  const done: UpProgress = { child: null, regionCreated: false };
+  const done: UpProgress = { child: null, regionCreated: false, varsCreated: false };
   const logPath = path.join(ctx.stateDir, `${config.name}.log`);
   try {
-    await prepareFirmware(config, log);
+    done.varsCreated = await prepareFirmware(config, log);
     done.regionCreated = await prepareRegion(config, log);
     await writeSpicePasswordCopy(config, paths);
     await removeSockets(paths);

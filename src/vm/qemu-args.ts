@@ -143,15 +143,19 @@ export function buildQemuFlags(c: VmConfig, paths: RuntimePaths): QemuFlag[] {
   if (c.network.mode === 'user') f.push(['-nic', `user,model=virtio-net-pci${c.network.mac ? `,mac=${c.network.mac}` : ''}`]);
   if (c.network.mode === 'bridge') f.push(['-nic', `bridge,br=${c.network.bridge},model=virtio-net-pci${c.network.mac ? `,mac=${c.network.mac}` : ''}`]);
 
+  // virtio input: what SPICE's keys and motion reach once the guest driver is up (PS/2, always
+  // there on the PC machines, until then and for guests without the driver).
+  if (c.input.virtio_keyboard) f.push(['-device', 'virtio-keyboard-pci,id=glasspane-keyboard']);
+  if (c.input.virtio_mouse) f.push(['-device', 'virtio-mouse-pci,id=glasspane-mouse']);
+  if (c.input.virtio_tablet) f.push(['-device', 'virtio-tablet-pci,id=glasspane-tablet']);
+
   // evdev passthrough: the keyboard object grabs all devices and toggles with both Ctrl keys;
   // other keyboard interfaces (a gaming mouse's "-event-kbd") get key repeat too.
-  if (c.input) {
-    const evdevs: [string, string, string][] = [];
-    if (c.input.keyboard) evdevs.push(['kbd', c.input.keyboard, ',grab_all=on,repeat=on']);
-    if (c.input.mouse) evdevs.push(['mouse', c.input.mouse, '']);
-    c.input.extra.forEach((p, i) => evdevs.push([`evdev${i}`, p, /-event-kbd$/.test(p) ? ',repeat=on' : '']));
-    for (const [id, p, opts] of evdevs) f.push(['-object', `input-linux,id=${id},evdev=${esc(p)}${opts}`]);
-  }
+  const evdevs: [string, string, string][] = [];
+  if (c.input.keyboard) evdevs.push(['kbd', c.input.keyboard, ',grab_all=on,repeat=on']);
+  if (c.input.mouse) evdevs.push(['mouse', c.input.mouse, '']);
+  c.input.extra.forEach((p, i) => evdevs.push([`evdev${i}`, p, /-event-kbd$/.test(p) ? ',repeat=on' : '']));
+  for (const [id, p, opts] of evdevs) f.push(['-object', `input-linux,id=${id},evdev=${esc(p)}${opts}`]);
 
   if (c.region) {
     f.push(['-object', `memory-backend-file,id=lgmem,mem-path=${esc(c.region.path)},size=${formatSize(regionBytes(c)!)},share=on`]);

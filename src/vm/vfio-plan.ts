@@ -112,60 +112,94 @@ async function planConsoleUnbind(host: HostRoot, journal: Journal): Promise<Plan
   return writes;
 }
 
+/** A plan with everything that would refuse it, most fundamental first (what planBindChecked() returns). */
+export interface CheckedBindPlan {
+  plan: BindPlan;
+  /** Each one a GlasspaneError with the device, the reason and the fix; empty when the bind may go ahead. */
+  blockers: GlasspaneError[];
+}
+
 /**
- * Checks everything that can be checked without writing and returns the plan. Throws a
- * GlasspaneError naming the device and the fix for: bad or missing address, no IOMMU group,
- * a group that would not be viable, the boot GPU / framebuffer device, vfio-pci not loaded.
+ * Plans the bind from reads only and collects every blocker instead of stopping at the first, so
+ * `--dry-run` can show the whole plan and all that stands in its way. Blockers, in the order a
+ * user must fix them: no IOMMU group (the IOMMU is off: nothing else matters yet), a group that
+ * would not be viable, the boot GPU / framebuffer device, vfio-pci not loaded. Throws only for
+ * what leaves nothing to plan: a malformed, duplicate or missing address.
  */
-export async function planBind(host: HostRoot, addresses: string[], opts: BindOptions = {}): Promise<BindPlan> {
+export async function planBindChecked(host: HostRoot, addresses: string[], opts: BindOptions = {}): Promise<CheckedBindPlan> {
   const wanted = normalizeAll(addresses);
   const devices: PciDevice[] = [];
   for (const a of wanted) devices.push(await requirePciDevice(host, a));
-
-  if (!(await host.exists(`${PCI_DRIVERS}/${VFIO_DRIVER}`)) && devices.some((d) => d.driver !== VFIO_DRIVER)) {
-    throw new GlasspaneError('ERR_VFIO_DRIVER_MISSING', 'the vfio-pci driver is not loaded', 'run `modprobe vfio-pci` (and add it to /etc/modules-load.d)');
-  }
+  const blockers: GlasspaneError[] = [];
 
   const fbOwners = await readFramebufferOwners(host);
   const groups = new Map<number, PciDevice[]>();
   for (const dev of devices) {
     if (dev.iommuGroup === null) {
-      throw new GlasspaneError(
-        'ERR_NO_IOMMU_GROUP',
-        `${dev.address} has no IOMMU group: the IOMMU is off`,
-        'enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (Intel); check with `glasspane doctor`',
+      blockers.push(
+        new GlasspaneError(
+          'ERR_NO_IOMMU_GROUP',
+          `${dev.address} has no IOMMU group: the IOMMU is off`,
+          'enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (Intel); check with `glasspane doctor`',
+        ),
       );
+    } else if (!groups.has(dev.iommuGroup)) {
+      groups.set(dev.iommuGroup, await groupMembers(host, dev.iommuGroup));
     }
-    if (!groups.has(dev.iommuGroup)) groups.set(dev.iommuGroup, await groupMembers(host, dev.iommuGroup));
   }
 
   for (const [group, members] of groups) {
-    const blockers = members.filter((m) => !wanted.includes(m.address) && !isBridge(m) && !VFIO_SAFE_DRIVERS.includes(m.driver));
-    if (blockers.length > 0) {
-      const list = blockers.map((b) => `${b.address} (${b.driver})`).join(', ');
-      throw new GlasspaneError(
-        'ERR_GROUP_NOT_VIABLE',
-        `IOMMU group ${group} also holds ${list}; QEMU would fail with "group ${group} is not viable"`,
-        `lend the whole group: add ${blockers.map((b) => b.address).join(' ')} to the command (or move the card to another slot)`,
+    const others = members.filter((m) => !wanted.includes(m.address) && !isBridge(m) && !VFIO_SAFE_DRIVERS.includes(m.driver));
+    if (others.length > 0) {
+      const list = others.map((b) => `${b.address} (${b.driver})`).join(', ');
+      blockers.push(
+        new GlasspaneError(
+          'ERR_GROUP_NOT_VIABLE',
+          `IOMMU group ${group} also holds ${list}; QEMU would fail with "group ${group} is not viable"`,
+          `lend the whole group: add ${others.map((b) => b.address).join(' ')} to the command (or move the card to another slot)`,
+        ),
       );
     }
     if (opts.forceBootGpu) continue;
     for (const m of members) {
       const why = m.bootVga ? 'is the boot GPU (boot_vga=1)' : fbOwners?.has(m.address) ? 'scans out the active framebuffer (/proc/iomem)' : null;
       if (why) {
-        throw new GlasspaneError(
-          'ERR_BOOT_GPU',
-          `${m.address} in IOMMU group ${group} ${why}; taking it would leave the host without a display`,
-          'pass through the other GPU, make the other card the boot GPU in the firmware setup, or add --force-boot-gpu if the host has another screen',
+        blockers.push(
+          new GlasspaneError(
+            'ERR_BOOT_GPU',
+            `${m.address} in IOMMU group ${group} ${why}; taking it would leave the host without a display`,
+            'pass through the other GPU, make the other card the boot GPU in the firmware setup, or add --force-boot-gpu if the host has another screen',
+          ),
         );
       }
     }
   }
 
+  if (!(await host.exists(`${PCI_DRIVERS}/${VFIO_DRIVER}`)) && devices.some((d) => d.driver !== VFIO_DRIVER)) {
+    blockers.push(new GlasspaneError('ERR_VFIO_DRIVER_MISSING', 'the vfio-pci driver is not loaded', 'run `modprobe vfio-pci` (and add it to /etc/modules-load.d)'));
+  }
+
   const journal = newJournal(opts.owner ?? 'vfio', host.root);
   journal.devices = devices.map((d) => ({ address: d.address, driver: d.driver, driverOverride: d.driverOverride }));
   const consoleWrites = opts.unbindConsole ? await planConsoleUnbind(host, journal) : [];
-  return { devices, consoleWrites, deviceWrites: devices.map(planDeviceBind), journal };
+  return { plan: { devices, consoleWrites, deviceWrites: devices.map(planDeviceBind), journal }, blockers };
+}
+
+/**
+ * Checks everything that can be checked without writing and returns the plan. Throws a
+ * GlasspaneError naming the device and the fix for: bad or missing address, and the first
+ * blocker of planBindChecked() (no IOMMU group, a group that would not be viable, the boot GPU /
+ * framebuffer device, vfio-pci not loaded).
+ */
+export async function planBind(host: HostRoot, addresses: string[], opts: BindOptions = {}): Promise<BindPlan> {
+  const { plan, blockers } = await planBindChecked(host, addresses, opts);
+  if (blockers.length) throw blockers[0];
+  return plan;
+}
+
+/** Blockers as `--dry-run` prints them: `# blocked: WHAT` and `#   fix: WHAT TO DO`, for each. */
+export function formatBlockers(blockers: readonly GlasspaneError[]): string {
+  return blockers.map((b) => `# blocked: ${b.message}\n#   fix: ${b.fix}`).join('\n');
 }
 
 /** Every write of a plan in execution order (for --dry-run). */

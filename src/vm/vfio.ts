@@ -16,7 +16,7 @@ import { PCI_DEVICES } from './pci.js';
 import { planBind, VFIO_DRIVER, type BindOptions, type BindPlan, type VfioContext } from './vfio-plan.js';
 import { restoreJournal } from './vfio-restore.js';
 
-export { VFIO_DRIVER, planBind, planDeviceBind, planWrites, type BindOptions, type BindPlan, type PlannedWrite, type VfioContext } from './vfio-plan.js';
+export { VFIO_DRIVER, formatBlockers, planBind, planBindChecked, planDeviceBind, planWrites, type BindOptions, type BindPlan, type CheckedBindPlan, type PlannedWrite, type VfioContext } from './vfio-plan.js';
 export { planRestore, restoreFromJournal, restoreJournal, unbindDevices } from './vfio-restore.js';
 
 const debug = debuglog('glasspane:vm');

@@ -60,16 +60,22 @@ export async function prepareRegion(config: VmConfig, log: (l: string) => void):
   return true;
 }
 
-/** Copies the firmware variables template to the VM's own file (mode 0600) unless that exists. Throws fs errors. */
-export async function prepareFirmware(config: VmConfig, log: (l: string) => void): Promise<void> {
-  if (!config.firmware) return;
+/**
+ * Copies the firmware variables template to the VM's own file (mode 0600) unless that exists.
+ * Returns true when it made the copy. Throws fs errors (the files were checked before: see
+ * config-files.ts).
+ */
+export async function prepareFirmware(config: VmConfig, log: (l: string) => void): Promise<boolean> {
+  if (!config.firmware) return false;
   try {
     await fs.access(config.firmware.vars);
+    return false;
   } catch {
     await fs.mkdir(path.dirname(config.firmware.vars), { recursive: true });
     await fs.copyFile(config.firmware.vars_template, config.firmware.vars);
     await fs.chmod(config.firmware.vars, 0o600);
     log(`firmware variables: private copy at ${config.firmware.vars}`);
+    return true;
   }
 }
 

@@ -3,7 +3,7 @@
  * spawned, removed by `vm down`), NAME.journal.json (only while devices are lent) and NAME.log
  * (QEMU's output; it stays, so a stopped VM is told apart from a name that never ran).
  */
-import { promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GlasspaneError } from '../errors.js';
@@ -76,17 +76,36 @@ export async function writeState(dir: string, state: VmState): Promise<void> {
   await fs.rename(`${file}.tmp`, file);
 }
 
+/** Reads a /proc file (the default, readFileSync); tests pass one that fails as a hardened /proc does. */
+export type ProcReader = (path: string) => string;
+
+/** Whether a process `pid` exists, by signal 0: EPERM means it does (another user's). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Whether `pid` is still this VM's QEMU: alive, not a zombie, and its command line names our QMP
- * socket (guards against pid reuse after a crash).
+ * socket (guards against pid reuse after a crash). Where /proc hides another user's processes
+ * (mounted with hidepid: EACCES, or ENOENT although the process exists) the command line cannot
+ * be read: the process counts as this VM's while it exists and its QMP socket is there, rather
+ * than a running VM looking dead (and `vm up` starting a second one, or `vm down` skipping it).
  */
-export function isVmProcess(pid: number, qmpSocket: string): boolean {
+export function isVmProcess(pid: number, qmpSocket: string, read: ProcReader = (p) => readFileSync(p, 'utf8')): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = read(`/proc/${pid}/stat`);
     if (/^\d+ \(.*\) Z/s.test(stat)) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(qmpSocket);
-  } catch {
-    return false;
+    return read(`/proc/${pid}/cmdline`).includes(qmpSocket);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOENT') throw err;
+    // ENOENT with the process alive: hidepid=2 hides it; EACCES/EPERM: hidepid=1 shows it but not its files.
+    return processExists(pid) && existsSync(qmpSocket);
   }
 }
 

@@ -2,11 +2,12 @@
  * What `glasspane stub --shm PATH` does to the file at PATH, with real files in /dev/shm and the
  * real stub process: a file that is not a region is refused untouched (unless --force), a region
  * the stub creates is mode 0660 whatever the umask and names its group, and a stub that fails to
- * start removes the file it created.
+ * start removes the file it created. A region a live producer is writing (its heartbeat moves) is
+ * refused (exit 4) unless --force, and a folder is never a region (exit 2).
  */
-import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeShm, runCli, shmPath, startCli, waitFor } from '../support/helpers.js';
+import { removeShm, runCli, shmPath, startCli, stubFramesPosted, waitFor } from '../support/helpers.js';
 import { native } from '../../src/native.js';
 import { LGMP } from '../../src/lgmp/layout.js';
 
@@ -64,5 +65,36 @@ describe('stub --shm and the file that is there', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/region has no room/);
     expect(existsSync(shm)).toBe(false);
+  });
+
+  it('refuses a region whose producer is alive (exit 4), leaving that producer undisturbed; --force takes it over', async () => {
+    const shm = shmPath('live');
+    const first = startCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '30']);
+    try {
+      await waitFor(() => /region /.test(first.stderr()), 15_000, 'the first stub to claim its region');
+      const second = await runCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--seconds', '1', '--quiet']);
+      expect(second.code, second.stderr).toBe(4);
+      expect(second.stderr).toContain(`glasspane: ${shm} has a live producer (its LGMP heartbeat is moving)`);
+      expect(second.stderr).toMatch(/\n {2}fix: .*--force/);
+      // The first one's session is intact: a consumer still gets its frames.
+      const view = await runCli(['view', '--shm', shm, '--headless', '--frames', '3', '--seconds', '20', '--json']);
+      expect(view.code, view.stderr).toBe(0);
+      expect(JSON.parse(view.stdout)).toMatchObject({ frames: 3, sessions: 1 });
+      expect(first.child.exitCode).toBe(null);
+      const forced = await runCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--frames', '1', '--seconds', '0.5', '--quiet', '--force']);
+      expect(forced.code, forced.stderr).toBe(0);
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+    expect(stubFramesPosted(first)).toBeGreaterThan(0);
+  });
+
+  it('a folder is never a region: usage error (exit 2) at once, naming it', async () => {
+    const dir = shmPath('folder');
+    mkdirSync(dir);
+    const r = await runCli(['stub', '--shm', dir, '--seconds', '1', '--quiet']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`glasspane: --shm ${dir} is a folder: a region is a file`);
   });
 });

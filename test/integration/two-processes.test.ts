@@ -133,6 +133,6 @@ describe('version refusal through the CLI', () => {
   it('a missing region names the file and the fix', async () => {
     const r = await runCli(['view', '--shm', '/dev/shm/glasspane-nothing-here', '--headless', '--seconds', '0.5']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/\/dev\/shm\/glasspane-nothing-here does not exist .*fix: start the VM/);
+    expect(r.stderr).toMatch(/\/dev\/shm\/glasspane-nothing-here does not exist\n {2}fix: start the VM/);
   });
 });

@@ -39,9 +39,12 @@ function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return merged;
 }
 
-/** Starts `glasspane ARGS` (the built CLI, exactly as a user runs it) and collects its output. */
-export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env) });
+/**
+ * Starts `glasspane ARGS` (the built CLI, exactly as a user runs it) and collects its output;
+ * `as` runs it as another user (a root test run seeing what an ordinary user sees).
+ */
+export function startCli(args: string[], env?: NodeJS.ProcessEnv, as?: { uid: number; gid: number }): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env), ...as });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -62,8 +65,8 @@ export interface CliResult {
  * exit status, signal and output. A command still running after `timeoutMs` is killed
  * (signal SIGKILL in the result), so a hang fails the test instead of stalling the run.
  */
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  const r = startCli(args, options.env);
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; as?: { uid: number; gid: number } } = {}): Promise<CliResult> {
+  const r = startCli(args, options.env, options.as);
   const timer = setTimeout(() => r.child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
   const e = await r.exited.finally(() => clearTimeout(timer));
   return { ...e, stdout: r.stdout(), stderr: r.stderr() };

@@ -55,6 +55,25 @@ describe('exit statuses and output (docs/cli.md)', () => {
     expect(missing.code).toBe(2);
   });
 
+  it('usage errors read like every other error: "glasspane: WHAT", then the fix on a line of its own', async () => {
+    const unknown = await runCli(['view', '--shm', '/dev/shm/x', '--bogus']);
+    expect(unknown.stderr).toBe("glasspane: unknown option '--bogus'\n  fix: see `glasspane view --help` for the arguments and options\n");
+    const value = await runCli(['vm', 'down', 'x', '--timeout', 'soon']);
+    expect(value.stderr).toMatch(/^glasspane: .*--timeout.*"soon"\n {2}fix: see `glasspane vm down --help` for the arguments and options\n$/);
+    const command = await runCli(['bogus']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/^glasspane: unknown command 'bogus'\n {2}fix: see `glasspane --help`/);
+  });
+
+  it('demo --size out of the stub\'s range is a usage error naming --size (exit 2), not a bug', async () => {
+    for (const size of ['0x0', '20000x100']) {
+      const r = await runCli(['demo', '--size', size, '--headless', '--seconds', '1']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`--size must be from 8x2 to 16384x16384, got "${size}"`);
+      expect(r.stderr).not.toMatch(/--width|guest-stub exited|report/);
+    }
+  });
+
   it('vm status of a name that never ran exits 3 naming the state dir; vm down of a stopped VM is done (0)', async () => {
     const stateDir = join(dir, 'state');
     const status = await runCli(['vm', 'status', 'nosuchvm', '--state-dir', stateDir]);

@@ -107,6 +107,26 @@ describe('FullscreenSwitch', () => {
     expect([w.width, w.height]).toEqual([640, 360]);
   });
 
+  it('is pending from the request until granted (settle on the window manager\'s move) or done by hand, then says to draw again', () => {
+    vi.useFakeTimers();
+    const settled: string[] = [];
+    const wm = fakeWindow(true);
+    const granted = new FullscreenSwitch(wm, () => SCREEN, 1000, () => settled.push('wm'));
+    granted.toggle();
+    expect(granted.pending).toBe(true);
+    granted.settle(); // the window manager's move arrived
+    expect(granted.pending).toBe(false);
+    expect(settled).toEqual(['wm']);
+    const bare = fakeWindow(false);
+    const byHand = new FullscreenSwitch(bare, () => SCREEN, 1000, () => settled.push('by hand'));
+    byHand.toggle();
+    byHand.settle(); // SDL's own resize: nothing granted yet
+    expect(byHand.pending).toBe(true);
+    vi.advanceTimersByTime(1000);
+    expect(byHand.pending).toBe(false);
+    expect(settled).toEqual(['wm', 'by hand']);
+  });
+
   it('displayUnder picks the display under the window centre', () => {
     const displays = [{ geometry: SCREEN }, { geometry: { x: 1280, y: 0, width: 1920, height: 1080 } }];
     expect(displayUnder({ x: 1500, y: 100, width: 640, height: 360 }, displays)).toEqual(displays[1]!.geometry);

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isStubInputMessage, StubInputServer } from '../../guest-stub/input-server.js';
+import { BGRA } from '../../src/kvmfr/pixels.js';
 
 const servers: StubInputServer[] = [];
 afterAll(async () => {
@@ -49,5 +50,19 @@ describe('stub input endpoint', () => {
     expect(isStubInputMessage({ t: 'key', down: true, scancode: 0x10000 })).toBe(false);
     expect(isStubInputMessage({ t: 'wheel', notches: Number.MAX_SAFE_INTEGER + 2 })).toBe(false);
     expect(isStubInputMessage([])).toBe(false);
+  });
+
+  it('the input scene\'s panel is as wide as its longest line (docs/demo.png showed the first line running out of it)', async () => {
+    const server = await StubInputServer.listen(0, { width: 2560, height: 1440 });
+    servers.push(server);
+    server.pointer = { x: 1000, y: 570 }; // the 4-digit pointer of a 1080p/1440p guest
+    const p = server.panel(BGRA);
+    // Its right padding holds nothing but the background (#000030).
+    for (let y = 0; y < p.height; y++) {
+      for (let x = p.width - 6; x < p.width; x++) {
+        const o = (y * p.width + x) * 4;
+        expect([p.pixels[o], p.pixels[o + 1], p.pixels[o + 2]], `pixel ${x},${y}`).toEqual([0x30, 0, 0]);
+      }
+    }
   });
 });

@@ -20,7 +20,11 @@ describe('geometry', () => {
     expect(fitRect(1920, 1080, 1280, 1024)).toEqual({ x: 0, y: 152, width: 1280, height: 720 });
     expect(fitRect(1920, 1080, 800, 300)).toEqual({ x: 133, y: 0, width: 533, height: 300 });
     expect(fitRect(640, 360, 1400, 800, true)).toEqual({ x: 60, y: 40, width: 1280, height: 720 }); // 2x, not 2.18x
-    expect(fitRect(1920, 1080, 960, 540, true)).toEqual({ x: 0, y: 0, width: 960, height: 540 }); // below 1x: not integer
+    // A guest larger than the window: a whole divisor (1/2, 1/3), never a fraction such as 0.75.
+    expect(fitRect(1920, 1080, 960, 540, true)).toEqual({ x: 0, y: 0, width: 960, height: 540 }); // exactly 1/2
+    expect(fitRect(2560, 1440, 1920, 1080, true)).toEqual({ x: 320, y: 180, width: 1280, height: 720 }); // 1/2, not 3/4
+    expect(fitRect(3840, 2160, 1280, 800, true)).toEqual({ x: 0, y: 40, width: 1280, height: 720 }); // exactly 1/3
+    expect(fitRect(3840, 2160, 1200, 800, true)).toEqual({ x: 120, y: 130, width: 960, height: 540 }); // 1/4, not 0.3125
   });
   it('maps window positions to clamped frame positions', () => {
     const d = fitRect(1920, 1080, 960, 540);

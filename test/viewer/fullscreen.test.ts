@@ -9,11 +9,13 @@ import { screenshot } from '../support/xwd.js';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 import { sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 import type { StubInputMessage } from '../../src/scenes/input-messages.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
 beforeAll(async () => {
+  if (needs(...WINDOW_PARTS)) return;
   x = await startXvfb(1280, 800);
 });
 afterAll(async () => {
@@ -34,21 +36,28 @@ const motions = (stub: CliRun) =>
     .map((l) => JSON.parse(l) as StubInputMessage)
     .filter((m): m is Extract<StubInputMessage, { t: 'motion' }> => m.t === 'motion');
 
-/** The stub's last frame (serial 4) at points well inside its bars, in window coordinates. */
-function expectWholeFrame(win: { x: number; y: number; width: number; height: number }, fw: number, fh: number, what: string): void {
+/** Frame pixels of the stub's last frame (serial 4) well inside its bars that the screen does not show where `win` would put them. */
+function wrongPixels(win: { x: number; y: number; width: number; height: number }, fw: number, fh: number): string[] {
   const img = screenshot(x.display);
   const d = fitRect(fw, fh, win.width, win.height);
+  const wrong: string[] = [];
   for (const fy of [Math.floor(fh * 0.3), Math.floor(fh * 0.9)]) {
     for (let i = 1; i < 8; i++) {
       const fx = Math.floor(((i + 0.5) * fw) / 8);
       const px = win.x + d.x + Math.floor(((fx + 0.5) * d.width) / fw);
       const py = win.y + d.y + Math.floor(((fy + 0.5) * d.height) / fh);
-      expect(img.rgb(px, py), `${what}: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, fw, fh));
+      if (JSON.stringify(img.rgb(px, py)) !== JSON.stringify(sceneColour(4, fx, fy, fw, fh))) wrong.push(`${fx},${fy}`);
     }
   }
+  return wrong;
 }
 
-describe('fullscreen under a bare X server', () => {
+/** The stub's last frame (serial 4) at points well inside its bars, in window coordinates. */
+function expectWholeFrame(win: { x: number; y: number; width: number; height: number }, fw: number, fh: number, what: string): void {
+  expect(wrongPixels(win, fw, fh), `${what}: frame pixels not shown where they belong`).toEqual([]);
+}
+
+describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () => {
   it('toggling fullscreen in capture sends no motion, and toggling back shows the whole frame', async () => {
     const FW = 640;
     const FH = 360;
@@ -97,5 +106,33 @@ describe('fullscreen under a bare X server', () => {
     win = findWindow(x, 'fstest');
     expect([win.width, win.height]).toEqual([FW, FH]);
     expectWholeFrame(win, FW, FH, 'back from fullscreen');
+  }, 90_000);
+
+  it('while a fullscreen request is not yet granted (no window manager: about 1 s), the window never shows a wrongly scaled frame', async () => {
+    const FW = 640;
+    const FH = 360;
+    const shm = shmPath('fs-pending');
+    const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--scene', 'bars', '--quiet'], x.env);
+    procs.push(stub);
+    const view = startCli(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'fspending'], x.env);
+    procs.push(view);
+    await waitFor(() => (lastStats(view)?.frames ?? 0) + (lastStats(view)?.skipped ?? 0) >= 5, 30_000, 'the viewer to take all 5 frames');
+    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 10_000, 'the last frame on screen');
+    const win = findWindow(x, 'fspending');
+    xdotool(x, 'windowfocus', '--sync', win.id);
+    xdotool(x, 'keydown', 'Scroll_Lock', 'key', 'f', 'keyup', 'Scroll_Lock');
+    // Until the switch is done by hand the X window keeps its size: every look at it shows the whole frame.
+    const looks: string[][] = [];
+    const same = (a: ReturnType<typeof findWindow>, b: ReturnType<typeof findWindow>) => a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+    for (let tries = 0; findWindow(x, 'fspending').width === FW; tries++) {
+      const before = findWindow(x, 'fspending');
+      const wrong = wrongPixels(before, FW, FH);
+      // A look counts only if the window did not move or grow while the screen was read (the switch by hand can land in between).
+      if (before.width === FW && same(before, findWindow(x, 'fspending'))) looks.push(wrong);
+      if (tries > 400) throw new Error('the window never went fullscreen');
+    }
+    expect(looks.length, 'looks at the window before it grew').toBeGreaterThan(0);
+    expect(looks.filter((w) => w.length > 0), 'looks that showed a crop or a wrongly scaled frame').toEqual([]);
+    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 10_000, 'the whole frame, fullscreen');
   }, 90_000);
 });

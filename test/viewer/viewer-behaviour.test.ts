@@ -3,7 +3,9 @@
  * child process): capture and the escape key, what reaches the guest and when, focus loss, OSD
  * messages, the fault barrier, skipped frames in the figures, and quitting.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Osd, type OsdFigures } from '../../src/viewer/osd.js';
+import type { AudioBridge } from '../../src/viewer/audio-bridge.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Viewer, ViewerOptions } from '../../src/viewer/viewer.js';
 import { startFakeViewer, testFrame } from '../support/fake-backend.js';
@@ -17,6 +19,7 @@ const KEY_I = 0x0c;
 let viewers: Viewer[] = [];
 afterEach(async () => {
   for (const v of viewers.splice(0)) await v.close();
+  vi.restoreAllMocks();
 });
 
 /** A running viewer over fakes; resolves once the window is open. */
@@ -133,6 +136,34 @@ describe('viewer behaviour (fake window, in process)', () => {
     expect(backend.frames.at(-1)?.firstByte).toBe(2);
   });
 
+  it('with SPICE down, the OSD, the title and the audio line say input goes nowhere, and capture says so once', async () => {
+    const osd: OsdFigures[] = [];
+    const render = Osd.prototype.render;
+    vi.spyOn(Osd.prototype, 'render').mockImplementation(function (this: Osd, f: OsdFigures) {
+      osd.push(f);
+      return render.call(this, f);
+    });
+    const audio = { osdLine: () => 'audio idle', figures: () => undefined, attachHost: () => {}, close: () => {} } as unknown as AudioBridge;
+    const { viewer, backend, source, messages } = await start({ inputName: 'SPICE: connecting', inputReachable: false, audio });
+    source.push(testFrame(1, 1));
+    await turn();
+    await turn();
+    expect(osd.at(-1)).toMatchObject({ input: 'NOWHERE (SPICE: connecting)', audio: 'audio: no SPICE connection' });
+    backend.tap(SCROLL_LOCK);
+    expect(backend.titles.at(-1)).toMatch(/\(capture: ScrollLock releases\) \[input not connected\]$/);
+    expect(messages.filter((m) => m.startsWith('capture is on, but keyboard and mouse go nowhere'))).toEqual(['capture is on, but keyboard and mouse go nowhere: SPICE: connecting']);
+    // SPICE connects: everything says where input goes again.
+    viewer.setInputStatus('SPICE: connected to vm (relative mouse)', undefined, true);
+    await turn();
+    await turn();
+    expect(backend.titles.at(-1)).toMatch(/\(capture: ScrollLock releases\)$/);
+    expect(osd.at(-1)).toMatchObject({ input: 'SPICE: connected to vm (relative mouse)', audio: 'audio idle' });
+    // It drops while captured: told again.
+    viewer.setInputStatus('SPICE: retrying in 1 s', undefined, false);
+    expect(messages.at(-1)).toBe('capture is on, but keyboard and mouse go nowhere: SPICE: retrying in 1 s');
+    expect(backend.titles.at(-1)).toMatch(/\[input not connected\]$/);
+  });
+
   it('each relay problem is told once (OSD and stderr), and the waiting screen shows the relay state', async () => {
     const { backend, source, messages } = await start();
     source.emit('status', { state: 'producer-gone', message: 'the guest stopped sending; waiting for it' });
@@ -140,7 +171,8 @@ describe('viewer behaviour (fake window, in process)', () => {
     source.emit('problem', { code: 'ERR_PRODUCER_STALLED', message: 'the producer stopped', fix: 'nothing to do' });
     await turn();
     await turn();
-    expect(messages.filter((m) => m === 'the producer stopped — nothing to do')).toHaveLength(1);
+    // stderr gets the fix on a line of its own, as every error (docs/cli.md); the OSD keeps one line.
+    expect(messages.filter((m) => m === 'the producer stopped\n  fix: nothing to do')).toHaveLength(1);
     expect(backend.messageScreens.at(-1)).toEqual(['the guest stopped sending; waiting for it', 'the producer stopped — nothing to do']);
   });
 

@@ -134,6 +134,14 @@ describe('qemu args', () => {
     expect(buildQemuArgs(silent, paths).join(' ')).not.toMatch(/audiodev|hda/);
   });
 
+  it('virtio keyboard, mouse and tablet are on by default, and each can be turned off under [input]', () => {
+    const base = 'name="a"\ncpu={cores=2}\nmemory={size="1G"}\n';
+    const on = buildQemuArgs(parseVmConfig(parse(base), 'a.toml'), paths);
+    expect(values(on, '-device')).toEqual(expect.arrayContaining(['virtio-keyboard-pci,id=glasspane-keyboard', 'virtio-mouse-pci,id=glasspane-mouse', 'virtio-tablet-pci,id=glasspane-tablet']));
+    const off = buildQemuArgs(parseVmConfig(parse(`${base}input={virtio_keyboard=false,virtio_tablet=false}`), 'a.toml'), paths);
+    expect(values(off, '-device').filter((d) => d.startsWith('virtio-') && /keyboard|mouse|tablet/.test(d))).toEqual(['virtio-mouse-pci,id=glasspane-mouse']);
+  });
+
   it('prints one flag per line, escaping commas in paths', () => {
     const c = parseVmConfig(parse('name="a"\ncpu={cores=2}\nmemory={size="1G"}\nregion={path="/dev/shm/a,b",width=800,height=600}'), '/x/a.toml');
     const text = formatCommand('qemu-system-x86_64', buildQemuFlags(c, paths));

@@ -216,6 +216,32 @@ describe('vfio and vm commands over a --root tree', () => {
     expect(snapshotTree(root)).toEqual(before);
   });
 
+  it('vfio bind --dry-run previews even when blocked: the writes, then every blocker with its fix (IOMMU off first), exit 1', async () => {
+    const spec = amdDualGpuHost({ noVfio: true });
+    spec.devices.forEach((d) => (d.group = null));
+    const root = tree(spec);
+    const before = snapshotTree(root);
+    const { out, code } = await cli(registerVfio, ['vfio', 'bind', '0000:2f:00.0', '0000:2f:00.1', '--root', root, '--dry-run']);
+    expect(code).toBe(1);
+    expect(out).toContain('echo "vfio-pci" > /sys/bus/pci/devices/0000:2f:00.0/driver_override');
+    const blocked = out.split('\n').filter((l) => l.startsWith('# blocked: '));
+    expect(blocked).toEqual([
+      '# blocked: 0000:2f:00.0 has no IOMMU group: the IOMMU is off',
+      '# blocked: 0000:2f:00.1 has no IOMMU group: the IOMMU is off',
+      '# blocked: the vfio-pci driver is not loaded',
+    ]);
+    expect(out).toMatch(/# blocked: the vfio-pci driver is not loaded\n# {3}fix: run `modprobe vfio-pci`/);
+    expect(snapshotTree(root)).toEqual(before);
+    // The real bind refuses with the most fundamental blocker, not the driver.
+    const err = await cli(registerVfio, ['vfio', 'bind', '0000:2f:00.0', '0000:2f:00.1', '--root', root]).catch((e) => e);
+    expect(err.code).toBe('ERR_NO_IOMMU_GROUP');
+    // vm up --dry-run shows the same blockers after its sysfs writes.
+    const vm = await cli(registerVm, ['vm', 'up', 'examples/vm-amd-dual-gpu.toml', '--dry-run', '--root', root, '--state-dir', path.join(root, 'state')]);
+    expect(vm.code).toBe(1);
+    expect(vm.out).toContain('# blocked: 0000:2f:00.0 has no IOMMU group: the IOMMU is off');
+    expect(vm.out).toContain('# blocked: the vfio-pci driver is not loaded');
+  });
+
   it('vfio bind for real on a plain tree: nothing binds after drivers_probe, so it rolls back and says so', async () => {
     // A plain file tree has no kernel behind it: the writes land in files and vfio-pci never
     // appears as the driver, which is exactly "a driver that does not bind after drivers_probe".

@@ -49,7 +49,7 @@ async function standIn(c: VmConfig, tag: string): Promise<VmConfig> {
     disk: c.disk.filter((d) => d.file).map((d, i) => ({ ...d, file: file(`disk${i}`), format: 'raw' as const })),
     gpu: undefined,
     usb: undefined,
-    input: undefined,
+    input: { ...c.input, keyboard: undefined, mouse: undefined, extra: [] }, // evdev devices are the host's; virtio input stays
     region: c.region && { ...c.region, path: file('region', 0) },
     spice: c.spice && { ...c.spice, port: await freePort() },
   };
@@ -77,6 +77,8 @@ async function startAndInspect(example: string, tag: string) {
     rootPort: await props('pcie-root-port'),
     inputLinux: await props('input-linux', 'qom-list-properties'),
     cpu: await props('max-x86_64-cpu'),
+    peripherals: (await qmp.execute<{ name: string }[]>('qom-list', { path: '/machine/peripheral' })).map((p) => p.name),
+    mice: await qmp.execute<{ name: string; absolute: boolean }[]>('query-mice'),
   };
   await qmp.execute('quit');
   return { flags: buildQemuFlags(config, paths), ...inspected };
@@ -121,6 +123,9 @@ describe.skipIf(needs('qemu', 'ovmf'))('QEMU 7.2 accepts the example command lin
       for (const obj of values('-object').filter((o) => o.startsWith('input-linux,'))) {
         for (const opt of optionNames(obj)) expect(r.inputLinux, `input-linux has no property ${opt}`).toContain(opt);
       }
+      // The virtio keyboard, mouse and tablet (on by default) are made, and QEMU routes pointers to them.
+      expect(r.peripherals).toEqual(expect.arrayContaining(['glasspane-keyboard', 'glasspane-mouse', 'glasspane-tablet']));
+      expect(r.mice).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'QEMU Virtio Mouse', absolute: false }), expect.objectContaining({ name: 'QEMU Virtio Tablet', absolute: true })]));
       const cpuFlags = values('-cpu')[0].split(',').slice(1).map((f) => f.split('=')[0]);
       expect(cpuFlags.length).toBeGreaterThan(5);
       for (const f of cpuFlags) expect(r.cpu, `the CPU has no property ${f}`).toContain(f);

@@ -3,7 +3,8 @@
  * kill -9 detected as a crash with the host restored. Every QEMU started here is killed in
  * afterAll, whatever happened.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,7 +115,9 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
     const how = await vmDown(ctx, 'smoke', { timeoutS: 1 });
     expect(how).toBe('quit');
     expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
-    expect(up.child.exitCode).toBe(0);
+    // Gone from /proc (a zombie counts as gone) can come before Node has reaped it: wait for its exit event.
+    const code = up.child.exitCode ?? (await once(up.child, 'exit'))[0];
+    expect(code).toBe(0);
     expect(await up.supervision).toBe('handled-by-down');
     expect(await vmStatus(ctx, 'smoke')).toEqual({ name: 'smoke', status: 'stopped', pid: null, qmpSocket: null });
     expect(existsSync(config.region!.path)).toBe(false);
@@ -196,5 +199,17 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
     expect(err.message).toMatch(/no-such-flag/);
     expect(existsSync(config.region!.path)).toBe(false);
     expect(await readState(ctx.stateDir, 'smoke')).toBeNull();
+  });
+
+  it('a start that fails after QEMU made its sockets (a disk that is not qcow2) leaves only the QEMU log in the state folder', async () => {
+    const { config, ctx } = fixture();
+    const disk = path.join(path.dirname(config.region!.path), 'disk.qcow2');
+    writeFileSync(disk, 'not a qcow2 image');
+    const bad: VmConfig = { ...config, disk: [{ file: disk, format: 'qcow2', bus: 'virtio', boot: false, readonly: false }] };
+    const err = await vmUp(ctx, bad, { supervise: 'none' }).catch((e) => e);
+    expect(err.code, err.message).toBe('ERR_QEMU_EXITED');
+    expect(err.message).toMatch(/not in qcow2 format/);
+    expect(readdirSync(ctx.stateDir)).toEqual(['smoke.log']);
+    expect(existsSync(config.region!.path)).toBe(false);
   });
 });

@@ -2,8 +2,9 @@
  * `vm up FILE --view` with the built CLI, real QEMU (TCG, examples/vm-smoke.toml with a SPICE
  * password) and the real viewer under Xvfb: the window it opens carries the VM's name, and the
  * viewer links to the VM's SPICE server with the password file, so keyboard and mouse can reach
- * the guest (QEMU lists its main and inputs channels as connected). Everything started is
- * stopped in afterAll.
+ * the guest (QEMU lists its main and inputs channels as connected). When the VM ends (`vm down`
+ * from another terminal, Ctrl-C on `vm up` alone, QEMU killed), the window closes with it and
+ * `vm up` ends with the VM's status. Everything started is stopped in afterAll.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,15 +15,18 @@ import { connectQmp } from '../../src/vm/qmp.js';
 import { readState } from '../../src/vm/vm-state.js';
 import { viewArgsFor } from '../../src/cli/commands/vm.js';
 import { loadVmConfig } from '../../src/vm/config.js';
-import { CLI, runCli } from '../support/helpers.js';
+import { CLI, runCli, startCli, waitFor, type CliRun } from '../support/helpers.js';
 import { startXvfb, xdotool, type Xvfb } from '../support/xvfb.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 import { makeTempDir } from './fake-sysfs.js';
 
 const dir = makeTempDir('glasspane-vmview-');
 const stateDir = path.join(dir, 'state');
 let x: Xvfb;
 let up: ChildProcess | null = null;
+const attached: CliRun[] = [];
 beforeAll(async () => {
+  if (needs(...WINDOW_PARTS, 'qemu')) return;
   x = await startXvfb();
 });
 afterAll(async () => {
@@ -33,23 +37,25 @@ afterAll(async () => {
       /* gone */
     }
   }
-  await runCli(['vm', 'down', 'smoke', '--timeout', '1', '--state-dir', stateDir]);
+  for (const p of attached.splice(0)) p.child.kill('SIGKILL');
+  for (const name of ['smoke', 'downed', 'interrupted', 'killed']) await runCli(['vm', 'down', name, '--timeout', '1', '--state-dir', stateDir]);
   await x?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function smokeConfig(): Promise<string> {
-  const toml = path.join(dir, 'smoke.toml');
+async function smokeConfig(name = 'smoke'): Promise<string> {
+  const toml = path.join(dir, `${name}.toml`);
   const pw = path.join(dir, 'spice-password');
   writeFileSync(pw, 'open-sesame\n', { mode: 0o600 }); // as `echo open-sesame > FILE` writes it
   const text = readFileSync('examples/vm-smoke.toml', 'utf8')
-    .replace('path = "/dev/shm/glasspane-smoke"', `path = "${path.join(dir, 'region')}"`)
+    .replace('name = "smoke"', `name = "${name}"`)
+    .replace('path = "/dev/shm/glasspane-smoke"', `path = "${path.join(dir, name === 'smoke' ? 'region' : `${name}.region`)}"`)
     .replace('socket = true', `socket = true\npassword_file = "${pw}"`);
   writeFileSync(toml, text);
   return toml;
 }
 
-describe('vm up --view (built CLI, real QEMU, Xvfb)', () => {
+describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('vm up --view (built CLI, real QEMU, Xvfb)', () => {
   it('the viewer it starts is given the VM\'s SPICE socket, password file and name', async () => {
     const toml = await smokeConfig();
     const { config } = await loadVmConfig(toml);
@@ -94,5 +100,51 @@ describe('vm up --view (built CLI, real QEMU, Xvfb)', () => {
     } finally {
       qmp.close();
     }
+  }, 120_000);
+
+  /** `vm up NAME --view` (with `extra` flags) under Xvfb, once its window is there. */
+  async function upWithWindow(name: string, extra: string[]): Promise<CliRun> {
+    const run = startCli(['vm', 'up', await smokeConfig(name), '--view', ...extra, '--state-dir', stateDir], x.env);
+    attached.push(run);
+    await waitFor(() => windowOf(name) !== '' || run.child.exitCode !== null, 60_000, `the viewer window of ${name}`);
+    expect(windowOf(name), run.stderr()).not.toBe('');
+    return run;
+  }
+  const windowOf = (name: string) => {
+    try {
+      return xdotool(x, 'search', '--name', `^glasspane - ${name}$`);
+    } catch {
+      return ''; // xdotool exits 1 when no window matches
+    }
+  };
+
+  it('vm down from another terminal closes the window, and vm up --foreground --view exits 0', async () => {
+    const run = await upWithWindow('downed', ['--foreground']);
+    const down = await runCli(['vm', 'down', 'downed', '--timeout', '1', '--state-dir', stateDir]);
+    expect(down.code, down.stderr).toBe(0);
+    const { code } = await Promise.race([run.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`vm up did not end after vm down: ${run.stderr()}`)), 60_000))]);
+    expect(code, run.stderr()).toBe(0);
+    expect(run.stdout()).toMatch(/^downed: stopped$/m);
+    expect(windowOf('downed')).toBe('');
+  }, 120_000);
+
+  it('Ctrl-C on vm up alone stops the VM, closes the window and exits 0', async () => {
+    const run = await upWithWindow('interrupted', ['--foreground']);
+    run.child.kill('SIGINT'); // to vm up only: the viewer is not told
+    const { code } = await Promise.race([run.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`vm up did not end after SIGINT: ${run.stderr()}`)), 60_000))]);
+    expect(code, run.stderr()).toBe(0);
+    expect(windowOf('interrupted')).toBe('');
+    const status = await runCli(['vm', 'status', 'interrupted', '--json', '--state-dir', stateDir]);
+    expect(JSON.parse(status.stdout).status).toBe('stopped');
+  }, 120_000);
+
+  it('QEMU killed under vm up --view (not --foreground): the window closes and vm up exits 4 (ERR_VM_CRASHED)', async () => {
+    const run = await upWithWindow('killed', []);
+    const state = (await readState(stateDir, 'killed'))!;
+    process.kill(state.pid, 'SIGKILL');
+    const { code } = await Promise.race([run.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`vm up did not end after QEMU died: ${run.stderr()}`)), 60_000))]);
+    expect(code, run.stderr()).toBe(4);
+    expect(run.stderr()).toMatch(/glasspane: killed crashed: QEMU was killed by SIGKILL/);
+    expect(windowOf('killed')).toBe('');
   }, 120_000);
 });

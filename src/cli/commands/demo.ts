@@ -4,13 +4,15 @@
  * to the stub over a WebSocket (ScrollLock toggles capture). Without a display (or --headless):
  * a consumer that verifies every frame and prints live statistics.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { runHeadlessView, exitStatusFor } from './view.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { Viewer } from '../../viewer/viewer.js';
+import { loadSdl } from '../../viewer/sdl.js';
+import { GlasspaneError } from '../../errors.js';
 import { StubInputSink } from '../../input/stub-sink.js';
 import { lookFromConfig } from '../../viewer/viewer-look.js';
 import { addLookingGlassArgs, LOOKING_GLASS_HELP, readWindowSettings } from '../looking-glass-args.js';
@@ -33,6 +35,39 @@ interface DemoOptions {
   headless?: boolean;
 }
 
+/** The stub's own limits on the frame size (`stub --width`, `--height`), checked here so the error names --size. */
+const FRAME_LIMITS = { minWidth: 8, minHeight: 2, max: 16384 } as const;
+
+/** "WxH" within FRAME_LIMITS; a usage error (exit 2) naming --size otherwise. */
+function demoSize(v: string): { width: number; height: number } {
+  const size = sizeOption('--size')(v);
+  const { minWidth, minHeight, max } = FRAME_LIMITS;
+  if (size.width < minWidth || size.height < minHeight || size.width > max || size.height > max) {
+    throw new InvalidArgumentError(`--size must be from ${minWidth}x${minHeight} to ${max}x${max}, got "${v}"`);
+  }
+  return size;
+}
+
+/** The demo's stub ended before the demo did: its own message (on stderr, inherited) says why. */
+function stubExited(code: number | null): GlasspaneError {
+  return new GlasspaneError('ERR_DEMO_STUB_EXITED', `the guest-stub the demo runs exited (status ${code ?? 'killed by a signal'}) before the demo ended; its message is above`, 'fix what the stub said, then run the demo again');
+}
+
+/**
+ * Whether the viewer window can open here: SDL loads and reaches the display. When it cannot, the
+ * line that says so and that the demo runs headless instead (with the fix); null when it can.
+ */
+async function windowUnavailable(): Promise<string | null> {
+  try {
+    await loadSdl();
+    return null;
+  } catch (err) {
+    if (!(err instanceof GlasspaneError) || (err.code !== 'ERR_DISPLAY_UNREACHABLE' && err.code !== 'ERR_NO_SDL')) throw err;
+    const fix = err.code === 'ERR_NO_SDL' ? 'install libsdl2-dev and run `npm run build:sdl` in the glasspane folder' : 'check DISPLAY / WAYLAND_DISPLAY, or run it in a terminal of your desktop session';
+    return `glasspane demo: ${err.message}, so no window: running the demo headless instead.\n  to see the window: ${fix}\n`;
+  }
+}
+
 /** Regions of earlier demos that were killed before they could remove theirs (named by their pid). */
 function removeStaleDemoRegions(): void {
   removeOrphanedFiles('/dev/shm', /^glasspane-demo-(\d+)$/);
@@ -53,8 +88,11 @@ async function startStub(shm: string, o: DemoOptions, interactive: boolean): Pro
     out += String(d);
     url ??= /^(ws:\/\/\S+)$/m.exec(out)?.[1] ?? null;
   });
-  // Let the stub create the region (and its input endpoint) first.
-  for (let i = 0; i < 100 && (!existsSync(shm) || (interactive && !url)); i++) await new Promise((r) => setTimeout(r, 50));
+  let ended: number | null | undefined;
+  void exited.then((code) => (ended = code));
+  // Let the stub create the region (and its input endpoint) first; a stub that ended is an error.
+  for (let i = 0; i < 100 && ended === undefined && (!existsSync(shm) || (interactive && !url)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (ended !== undefined) throw stubExited(ended);
   return { child, url, exited };
 }
 
@@ -69,7 +107,7 @@ export function registerDemo(program: Command): void {
   const shorts = addLookingGlassArgs(demo);
   demo
     .description('guest-stub and glasspane together: the viewer window with input on a desktop, a verifying consumer without one')
-    .addOption(new Option('--size <WxH>', 'frame size').argParser(sizeOption('--size')).default({ width: 1920, height: 1080 }, '1920x1080'))
+    .addOption(new Option('--size <WxH>', 'frame size').argParser(demoSize).default({ width: 1920, height: 1080 }, '1920x1080'))
     .option('--fps <n>', 'frame rate', intOption('--fps', 1, 1000), 60)
     .option('--seconds <s>', 'stop after this many seconds (default: until Ctrl-C or the window closes)', numberOption('--seconds', 0, 1e7))
     .option('--headless', 'no window even on a desktop: verify every frame and print statistics')
@@ -87,14 +125,20 @@ export function registerDemo(program: Command): void {
       const escapeKey = cmd.getOptionValueSource('escapeKey') === 'cli' ? o.escapeKey : (cfg.escapeKey ?? o.escapeKey);
       removeStaleDemoRegions();
       const shm = `/dev/shm/glasspane-demo-${process.pid}`;
-      const interactive = !o.headless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+      const hasDisplay = Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+      // A display that is named but does not answer gets the headless demo too, said as such.
+      const noWindow = o.headless ? '' : hasDisplay ? await windowUnavailable() : NO_DISPLAY;
+      const interactive = !o.headless && !noWindow;
       const { width, height } = o.size;
       process.stderr.write(
         interactive
           ? `glasspane demo: guest-stub draws ${width}x${height} at ${o.fps} fps; ${escapeKey} (tap) captures keyboard and mouse and sends them to the stub, which draws them. Hold ${escapeKey} for help.\n`
-          : `${o.headless ? '' : NO_DISPLAY}glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame and prints statistics (Ctrl-C stops)\n`,
+          : `${noWindow ?? ''}glasspane demo: guest-stub writes ${width}x${height} at ${o.fps} fps into ${shm}; the consumer verifies every frame and prints statistics (Ctrl-C stops)\n`,
       );
-      const stub = await startStub(shm, o, interactive);
+      const stub = await startStub(shm, o, interactive).catch((err: unknown) => {
+        rmSync(shm, { force: true });
+        throw err;
+      });
       try {
         if (interactive) {
           const sink = StubInputSink.connect(stub.url ?? 'ws://127.0.0.1:1');
@@ -113,23 +157,35 @@ export function registerDemo(program: Command): void {
             screenshotDir: cfg.screenshotDir && requireOutputDir(cfg.screenshotDir, 'screenshotDir (config)'),
             onMessage: (m) => process.stderr.write(`glasspane: ${m}\n`),
           });
-          const stop = () => void viewer.close();
+          let stopping = false;
+          const stop = () => {
+            stopping = true;
+            void viewer.close();
+          };
           // Left installed through the cleanup below: a Ctrl-C there closes the closed viewer again
           // (nothing) rather than ending the demo before it removed its region.
           onStopSignals(stop);
           const timer = o.seconds !== undefined ? setTimeout(stop, o.seconds * 1000) : null;
-          void stub.exited.then(stop);
+          let stubCode: number | null | undefined;
+          void stub.exited.then((code) => {
+            if (!stopping) stubCode = code;
+            stop();
+          });
           await viewer.run();
           if (timer) clearTimeout(timer);
           await sink.close();
+          if (stubCode !== undefined) throw stubExited(stubCode);
           return;
         }
-        const r = await Promise.race([
-          runHeadlessView({ shm, headless: true, verify: true, seconds: o.seconds }, (l) => process.stdout.write(`${l}\n`)),
-          stub.exited.then((code) => {
-            throw new Error(`guest-stub exited (status ${code}) before the demo ended`);
-          }),
-        ]);
+        // The stub ending first ends the run, and the demo with ERR_DEMO_STUB_EXITED.
+        const stubGone = new AbortController();
+        let stubCode: number | null | undefined;
+        void stub.exited.then((code) => {
+          stubCode = code;
+          stubGone.abort();
+        });
+        const r = await runHeadlessView({ shm, headless: true, verify: true, seconds: o.seconds, stop: stubGone.signal }, (l) => process.stdout.write(`${l}\n`));
+        if (stubCode !== undefined) throw stubExited(stubCode);
         process.stdout.write(
           `demo: ${r.frames} frames verified with ${r.verifyFailures} failures, ${r.ups} ups, post→copied latency p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms\n`,
         );

@@ -6,6 +6,7 @@ import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
 import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
 import { GlasspaneError } from '../../errors.js';
+import { checkRegionPath } from '../../region.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
 import { onStopSignals } from '../stop-signals.js';
@@ -36,7 +37,7 @@ export function registerStub(program: Command): void {
     .option('--frames <n>', 'post this many frames, then only keep the session alive', intOption('--frames', 1, 2 ** 31))
     .option('--input-port <port>', 'accept viewer input on ws://127.0.0.1:PORT (0 = any free port; the address is printed)', intOption('--input-port', 0, 65535))
     .option('--input-log', 'print every input message received as a JSON line on stdout')
-    .option('--force', 'write into an existing file even if it is not an LGMP region (its content is lost)')
+    .option('--force', 'write into an existing file even if it is not an LGMP region (its content is lost) or another producer is writing it')
     .option('--quiet', 'no live statistics')
     .addHelpText(
       'after',
@@ -48,7 +49,8 @@ Examples:
   glasspane stub --device auto --scene input-echo --width 640 --height 360    # in a guest with ivshmem-plain, as root
 The official Looking Glass B7 client can show it: looking-glass-client -f /dev/shm/looking-glass
 A region file the stub creates gets mode 0660 (owner and group may map it, e.g. QEMU in group kvm);
-an existing file is used only if it already is a region (or all zeros), unless --force.
+an existing file is used only if it already is a region (or all zeros) that no live producer is
+writing (its heartbeat still), unless --force.
 With --input-port the input address is printed on stdout (the one line before any --input-log).${exitStatusHelp()}`,
     )
     .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24'; seconds?: number; uuid?: string; quiet?: boolean; force?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
@@ -63,7 +65,8 @@ With --input-port the input address is printed on stdout (the one line before an
         mapBytes = dev.bytes;
         process.stderr.write(`glasspane stub: ivshmem device ${dev.address}, BAR 2 ${dev.bytes >> 20} MiB (${dev.resourcePath})\n`);
       }
-      const file = o.shm ? claimRegionFile(o.shm, Boolean(o.force)) : null;
+      if (o.shm) checkRegionPath(o.shm, '--shm');
+      const file = o.shm ? await claimRegionFile(o.shm, Boolean(o.force)) : null;
       let stub: StubProducer;
       try {
         stub = new StubProducer({

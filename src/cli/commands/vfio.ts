@@ -10,7 +10,7 @@ import { readJournal } from '../../vm/journal.js';
 import { defaultStateDir } from '../../vm/vm-state.js';
 import { normalizePciAddress, requirePciDevice } from '../../vm/pci.js';
 import { ChildProcessWriter, RecordingWriter, type SysfsWriter } from '../../vm/sysfs-writer.js';
-import { bindDevices, planBind, planRestore, planWrites, unbindDevices, restoreFromJournal, type PlannedWrite, type VfioContext } from '../../vm/vfio.js';
+import { bindDevices, formatBlockers, planBindChecked, planRestore, planWrites, unbindDevices, restoreFromJournal, type PlannedWrite, type VfioContext } from '../../vm/vfio.js';
 import { numberOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 
@@ -69,12 +69,17 @@ export function registerVfio(program: Command): void {
     .argument('<address...>', 'PCI addresses, e.g. 0000:2f:00.0 0000:2f:00.1 (the whole IOMMU group)')
     .option('--force-boot-gpu', 'allow taking the boot GPU / the framebuffer device')
     .option('--unbind-console', 'also unbind the firmware framebuffer and framebuffer consoles (journaled, restored)')
-    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio bind 0000:2f:00.0 0000:2f:00.1\n  glasspane vfio bind 0000:2f:00.0 --dry-run${exitStatusHelp()}`)
+    .addHelpText('after', `\nExamples:\n  sudo glasspane vfio bind 0000:2f:00.0 0000:2f:00.1\n  glasspane vfio bind 0000:2f:00.0 --dry-run    # the writes, and every blocker (no IOMMU, group, boot GPU, vfio-pci)${exitStatusHelp({ 1: '--dry-run found blockers (listed after the writes)' })}`)
     .action(async (addresses: string[], o: CommonOptions & { forceBootGpu?: boolean; unbindConsole?: boolean }) => {
       const opts = { forceBootGpu: o.forceBootGpu, unbindConsole: o.unbindConsole };
       if (o.dryRun) {
-        const plan = await planBind(new HostRoot(o.root), addresses, opts);
-        process.stdout.write(`# journal: ${context(o).journalPath}\n${formatWrites(planWrites(plan))}\n`);
+        // The whole plan and everything in its way: a preview, not the first refusal.
+        const { plan, blockers } = await planBindChecked(new HostRoot(o.root), addresses, opts);
+        process.stdout.write(`# journal: ${context(o).journalPath}\n${formatWrites(planWrites(plan))}\n${blockers.length ? `${formatBlockers(blockers)}\n` : ''}`);
+        if (blockers.length) {
+          process.stderr.write(`glasspane: the bind would be refused: ${blockers.length} blocker(s), listed with their fixes after the planned writes\n`);
+          process.exitCode = 1;
+        }
         return;
       }
       const plan = await bindDevices(context(o), addresses, opts);

@@ -1,4 +1,7 @@
-/** `glasspane view`: consume frames from a region (headless now; the window comes with the viewer). */
+/**
+ * `glasspane view`: the viewer window on a region (SDL, with keyboard and mouse to the guest over
+ * SPICE or to the stub), or a headless consumer (`--headless`), or one screenshot (`--screenshot`).
+ */
 import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
@@ -18,6 +21,8 @@ import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type HeadlessReport } from '../../relay/headless.js';
 import { stubSceneVerifier } from '../../relay/scene-verifier.js';
 import { GlasspaneError } from '../../errors.js';
+import { checkRegionPath } from '../../region.js';
+import { parseSpiceAddress } from '../../spice/address.js';
 import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
@@ -36,6 +41,8 @@ export interface ViewOptions {
   verify?: boolean;
   json?: boolean;
   copyTimeout?: number;
+  /** Ends the run (with its report) when aborted, as a signal does: e.g. the demo's stub ended. */
+  stop?: AbortSignal;
 }
 
 /** Exit status: 0 frames arrived and verified, 1 verify failures, 3 no frame arrived. */
@@ -62,6 +69,8 @@ export async function runHeadlessView(o: ViewOptions, out: (line: string) => voi
   // Ctrl-C or a kill ends the run with its report, as --seconds does.
   const stop = new AbortController();
   const offSignals = onStopSignals(() => stop.abort());
+  o.stop?.addEventListener('abort', () => stop.abort(), { once: true });
+  if (o.stop?.aborted) stop.abort();
   try {
     return await runHeadless({
       stop: stop.signal,
@@ -145,7 +154,7 @@ function roundedNumbers(_key: string, v: unknown): unknown {
 
 function openSink(
   o: WindowFlags & { settings: ViewerConfig },
-  onStatus: (text: string, vmUuid?: string) => void,
+  onStatus: (text: string, vmUuid?: string, reachable?: boolean) => void,
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
@@ -174,7 +183,7 @@ function openSink(
       clipboard: clipboard?.handlers,
       audio: audio?.handlers,
       onState: (s) => {
-        onStatus(describeSpiceStatus(s), s.vmUuid);
+        onStatus(describeSpiceStatus(s), s.vmUuid, s.state === 'connected');
         logSpice(s);
       },
     });
@@ -193,7 +202,7 @@ function openSink(
 async function screenshotAndExit(o: Merged): Promise<void> {
   const relay = new FrameRelay({ path: o.shm, copyTimeoutMs: o.copyTimeout });
   const seconds = o.seconds ?? 10;
-  relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? ` (fix: ${p.fix})` : ''}\n`));
+  relay.on('problem', (p) => process.stderr.write(`glasspane: ${p.message}${p.fix ? `\n  fix: ${p.fix}` : ''}\n`));
   const frame = await new Promise<LentFrame | null>((resolve) => {
     const t = setTimeout(() => resolve(null), seconds * 1000);
     relay.once('frame', (f) => {
@@ -218,7 +227,7 @@ async function screenshotAndExit(o: Merged): Promise<void> {
 async function runWindow(o: Merged): Promise<void> {
   let viewer: Viewer | null = null;
   const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
-  const { sink, name, clipboard, audio } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
+  const { sink, name, clipboard, audio } = openSink(o, (text, uuid, reachable) => viewer?.setInputStatus(text, uuid, reachable), onMessage);
   viewer = new Viewer({
     ...lookFromConfig(o.settings),
     shm: o.shm,
@@ -230,6 +239,7 @@ async function runWindow(o: Merged): Promise<void> {
     escapeKey: o.escapeKey,
     sink,
     inputName: name,
+    inputReachable: !o.spice, // SPICE delivers once connected (setInputStatus follows it)
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
@@ -272,7 +282,7 @@ export function registerView(program: Command): void {
     .option('--size <WxH>', 'window size', sizeOption('--size'))
     .option('--fullscreen', 'start fullscreen')
     .option('--no-vsync', 'present frames as they come instead of at the display refresh')
-    .option('--integer-scale', 'scale by whole numbers only (sharp pixels)')
+    .option('--integer-scale', 'scale by whole numbers only, 2x or 1/2 (sharp pixels)')
     .option('--no-osd', 'start without the on-screen display')
     .option('--escape-key <name>', 'the capture/escape key: a KeyboardEvent.code or Linux KEY_* name, any case', keyCodeOption('--escape-key'), 'ScrollLock')
     .option('--input <target>', 'where keyboard and mouse go in capture: stub:ws://127.0.0.1:PORT or none', 'none')
@@ -316,6 +326,10 @@ ${exitStatusHelp({ 1: 'frames failed --verify', 3: 'no guest frame arrived (--he
       const read = readWindowSettings(raw.config, shorts, longs);
       if (!read) return; // -l printed the licence
       const o = mergeWithConfig(cmd, raw, read.settings);
+      // A region that can never be one, or that we may not open, and a malformed --spice fail now
+      // (also with --headless, which has no use for --spice): not after a wait, not never.
+      checkRegionPath(o.shm, '--shm');
+      if (o.spice) parseSpiceAddress(o.spice);
       // Output paths are checked before any waiting: a typo fails now, not after the first frame.
       if (o.screenshot) o.screenshot = requireOutputFile(o.screenshot, '--screenshot');
       if (o.screenshotDir) o.screenshotDir = requireOutputDir(o.screenshotDir, o.screenshotDir === raw.screenshotDir ? '--screenshot-dir' : 'screenshotDir (config)');

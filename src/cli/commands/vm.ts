@@ -1,18 +1,19 @@
 /** `glasspane vm up|status|down`: run a VM described in a TOML file, watch it, stop it. */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { GlasspaneError } from '../../errors.js';
 import { loadVmConfig } from '../../vm/config.js';
 import { HostRoot } from '../../vm/host-root.js';
-import { defaultStateDir, planUp, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext, type VmState } from '../../vm/lifecycle.js';
+import { defaultStateDir, planUp, readState, superviseVm, vmDown, vmStatus, vmUp, type LifecycleContext, type VmState } from '../../vm/lifecycle.js';
 import type { VmConfig } from '../../vm/config.js';
 import { formatSpiceAddress, type SpiceAddress } from '../../spice/address.js';
 import { ChildProcessWriter } from '../../vm/sysfs-writer.js';
 import { numberOption } from '../options.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { formatWrites } from './vfio.js';
+import { formatBlockers } from '../../vm/vfio.js';
 import { onStopSignals } from '../stop-signals.js';
+import { startVmViewer, type VmViewer } from '../vm-viewer.js';
 
 interface VmCommonOptions {
   stateDir: string;
@@ -47,6 +48,11 @@ export function viewArgsFor(config: VmConfig, state: Pick<VmState, 'spiceSocket'
   return args;
 }
 
+/** The error `vm up --foreground` / `--view` ends with when the VM crashed (exit 4). */
+function vmCrashed(name: string, logPath: string, how: string): GlasspaneError {
+  return new GlasspaneError('ERR_VM_CRASHED', `${name} crashed: ${how}; the host is given back`, `see the QEMU log ${logPath}; \`glasspane vm up\` starts it again`);
+}
+
 /** argv that re-enters this CLI (node + main.js), for the detached supervisor and --view. */
 function selfCommand(...args: string[]): string[] {
   return [process.execPath, process.argv[1], ...args];
@@ -70,21 +76,25 @@ export function registerVm(program: Command): void {
     .argument('<file>', 'the VM TOML file (see examples/)')
     .option('--dry-run', 'print the QEMU command (one flag per line) and the planned sysfs writes; change nothing')
     .option('--root <dir>', 'read the host tree under this directory (for --dry-run on another machine\'s capture)', '/')
-    .option('--foreground', 'stay attached until the VM ends (Ctrl-C runs `vm down`)')
-    .option('--view', 'open the viewer on the VM\'s region once it runs')
+    .option('--foreground', 'stay attached until the VM ends (Ctrl-C runs `vm down`); exits 0 when it stopped, 4 when it crashed')
+    .option('--view', 'open the viewer on the VM\'s region once it runs; it closes when the VM ends (and `vm up` ends with the VM\'s status)')
     .option('--timeout <seconds>', 'sysfs write timeout', numberOption('--timeout', 0.1, 600), 10)
     .option(...stateDirOption)
     .addHelpText('after', `
 Examples:
   glasspane vm up examples/vm-amd-dual-gpu.toml --dry-run
   sudo glasspane vm up /etc/glasspane/win11.toml --view    # the window gets the VM's SPICE input
-  glasspane vm up examples/vm-smoke.toml --foreground${exitStatusHelp({ 1: "the host checks failed (see `glasspane doctor FILE`)" })}`)
+  glasspane vm up examples/vm-smoke.toml --foreground${exitStatusHelp({ 1: "the host checks failed (see `glasspane doctor FILE`), or --dry-run found blockers" })}`)
     .action(async (file: string, o: VmCommonOptions & { dryRun?: boolean; foreground?: boolean; view?: boolean }) => {
       const { config } = await loadVmConfig(file);
       const ctx = context(o);
       if (o.dryRun) {
         const r = await planUp(ctx, config);
-        process.stdout.write(`${r.command}\n\n# sysfs writes\n${formatWrites(r.writes)}\n\n# also\n${r.notes.map((n) => `# ${n}`).join('\n')}\n`);
+        process.stdout.write(`${r.command}\n\n# sysfs writes\n${formatWrites(r.writes)}\n${r.blockers.length ? `${formatBlockers(r.blockers)}\n` : ''}\n# also\n${r.notes.map((n) => `# ${n}`).join('\n')}\n`);
+        if (r.blockers.length) {
+          process.stderr.write(`glasspane: the bind would be refused: ${r.blockers.length} blocker(s), listed with their fixes after the sysfs writes\n`);
+          process.exitCode = 1;
+        }
         return;
       }
       if (!o.root || path.resolve(o.root) !== '/') {
@@ -92,16 +102,28 @@ Examples:
       }
       const up = await vmUp(ctx, config, { supervise: o.foreground ? 'inline' : 'detached', superviseCommand: selfCommand('vm', 'supervise'), foreground: o.foreground });
       process.stdout.write(`${config.name} running (pid ${up.state.pid}), QMP ${up.state.qmpSocket}${up.state.spiceSocket ? `, SPICE ${up.state.spiceSocket}` : config.spice ? `, SPICE ${config.spice.addr}:${config.spice.port}` : ''}\n`);
-      if (o.view && config.region) {
-        const [cmd, ...args] = selfCommand(...viewArgsFor(config, up.state));
-        const viewer = spawn(cmd, args, { stdio: 'inherit' });
-        viewer.on('exit', (code) => code && process.stderr.write(`glasspane: the viewer exited with status ${code}\n`));
-      }
+      const viewer: VmViewer | null = o.view && config.region ? startVmViewer(selfCommand(...viewArgsFor(config, up.state))) : null;
+      // QEMU's end as its child sees it (the detached supervisor restores the host meanwhile).
+      const qemuEnded = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => up.child.once('exit', (code, signal) => resolve({ code, signal })));
       if (o.foreground) {
         const stop = () => void vmDown(ctx, config.name).catch((e) => process.stderr.write(`glasspane: ${(e as Error).message}\n`));
         onStopSignals(stop); // left installed: the command ends when the supervision does
         const outcome = await up.supervision;
+        // The VM is over, however it ended: its window goes with it.
+        await viewer?.close();
         process.stdout.write(`${config.name}: ${outcome === 'handled-by-down' ? 'stopped' : outcome}\n`);
+        if (outcome === 'crashed') throw vmCrashed(config.name, up.state.logPath, 'QEMU ended without a SHUTDOWN event');
+      } else if (viewer) {
+        // Attached while the window is open: closing it leaves the VM running; the VM ending closes it.
+        const first = await Promise.race([viewer.exited.then(() => null), qemuEnded]);
+        if (first) {
+          await viewer.close();
+          // `vm down` marks the state "stopping" (or has removed it) before it signals QEMU: its doing, not a crash.
+          const now = await readState(ctx.stateDir, config.name);
+          const crashed = first.code !== 0 && Boolean(now) && !now!.stopping;
+          process.stdout.write(`${config.name}: ${crashed ? 'crashed' : 'stopped'}\n`);
+          if (crashed) throw vmCrashed(config.name, up.state.logPath, first.signal ? `QEMU was killed by ${first.signal}` : `QEMU exited with status ${first.code}`);
+        }
       }
     });
 
