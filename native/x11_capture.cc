@@ -11,6 +11,7 @@
 #include <xcb/xinput.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -306,18 +307,24 @@ Napi::Value X11Capture::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// takeEvents() -> { bits, errors: string[] }: the pending bits (cleared) and the X errors since.
+// takeEvents() -> { bits, errors: string[], pointer: { x, y, onScreen } }: the pending bits
+// (cleared), the X errors since, and the pointer's last known hotspot position.
 Napi::Value X11Capture::TakeEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
   out.Set("bits", pending_.exchange(0));
   auto errs = Napi::Array::New(env);
+  auto ptr = Napi::Object::New(env);
   {
     std::lock_guard<std::mutex> lk(mu_);
     for (size_t i = 0; i < errors_.size(); ++i) errs.Set(static_cast<uint32_t>(i), errors_[i]);
     errors_.clear();
+    ptr.Set("x", pointer_.x);
+    ptr.Set("y", pointer_.y);
+    ptr.Set("onScreen", pointer_.onScreen);
   }
   out.Set("errors", errs);
+  out.Set("pointer", ptr);
   return out;
 }
 
@@ -528,7 +535,8 @@ Napi::Value X11Capture::Warp(const Napi::CallbackInfo& info) {
   y = std::max(-32768, std::min(32767, y));
   xcb_warp_pointer(conn_, XCB_NONE, root_, 0, 0, 0, 0, static_cast<int16_t>(x), static_cast<int16_t>(y));
   xcb_flush(conn_);
-  Raise(kPointer);
+  queryPointer_ = true;
+  Poke();
   return env.Undefined();
 }
 
@@ -560,8 +568,25 @@ void X11Capture::Shutdown() {
   if (auto* state = env.GetInstanceData<X11State>()) state->captures.erase(this);
 }
 
+// On the event thread: QueryPointer, and kPointer when the answer differs from the last one (true).
+bool X11Capture::ReadPointer() {
+  auto r = Owned(xcb_query_pointer_reply(conn_, xcb_query_pointer(conn_, root_), nullptr));
+  if (!r) return false;  // the connection is gone: the loop notices
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    Pointer now{r->root_x, r->root_y, static_cast<bool>(r->same_screen), true};
+    changed = !pointer_.known || now.x != pointer_.x || now.y != pointer_.y || now.onScreen != pointer_.onScreen;
+    pointer_ = now;
+  }
+  if (changed) Raise(kPointer);
+  return changed;
+}
+
 void X11Capture::Run() {
   const int xfd = xcb_get_file_descriptor(conn_);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point lastChange = Clock::now() - std::chrono::seconds(1), nextPoll = Clock::now();
   for (;;) {
     while (xcb_generic_event_t* ev = xcb_poll_for_event(conn_)) {
       Handle(ev);
@@ -572,8 +597,18 @@ void X11Capture::Run() {
       Raise(kGone);
       return;
     }
+    // Raw motion says the pointer moved; warps by other clients say nothing, so a poll finds them:
+    // often just after a change (a click that warps), rarely when the pointer rests.
+    Clock::time_point now = Clock::now();
+    if (queryPointer_.exchange(false) || now >= nextPoll) {
+      if (ReadPointer()) lastChange = now;
+      bool recent = now - lastChange < std::chrono::milliseconds(500);
+      nextPoll = now + std::chrono::milliseconds(recent ? 16 : 100);
+      continue;  // the reply may have brought events into the queue
+    }
+    int timeoutMs = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(nextPoll - now).count()) + 1;
     pollfd fds[2] = {{xfd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-    int n = poll(fds, 2, -1);
+    int n = poll(fds, 2, timeoutMs);
     if (n < 0 && errno != EINTR) {
       Raise(kGone);
       return;
@@ -607,7 +642,7 @@ void X11Capture::Handle(xcb_generic_event_t* ev) {
     if (reinterpret_cast<xcb_configure_notify_event_t*>(ev)->window == root_) Raise(kScreen | kDamage);
   } else if (type == XCB_GE_GENERIC) {
     auto* ge = reinterpret_cast<xcb_ge_generic_event_t*>(ev);
-    if (ge->extension == xinputOpcode_ && ge->event_type == XCB_INPUT_RAW_MOTION) Raise(kPointer);
+    if (ge->extension == xinputOpcode_ && ge->event_type == XCB_INPUT_RAW_MOTION) queryPointer_ = true;
   }
 }
 

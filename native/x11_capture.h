@@ -82,9 +82,19 @@ class X11Capture : public Napi::ObjectWrap<X11Capture> {
   uint16_t shmMajor_ = 0, shmMinor_ = 0;
   bool sharedPixmaps_ = false;
 
-  std::mutex mu_;  // pixmaps_, errors_
+  std::mutex mu_;  // pixmaps_, errors_, pointer_
   std::vector<uint32_t> pixmaps_;
   std::vector<std::string> errors_;
+  // Where the pointer's hotspot is (root coordinates) and whether it is on this screen, as the
+  // event thread last read it: after raw motion, after a warp, and on a poll that catches warps by
+  // other clients (every 16 ms for half a second after a change, every 100 ms otherwise).
+  struct Pointer {
+    int x = 0, y = 0;
+    bool onScreen = true;
+    bool known = false;
+  } pointer_;
+  std::atomic<bool> queryPointer_{true};
+  bool ReadPointer();
   std::atomic<uint32_t> pending_{0};
   std::atomic<int> busy_{0};
   std::atomic<bool> closing_{false};

@@ -329,8 +329,13 @@ export interface NativeX11Capture {
   screen(): X11Screen;
   /** Starts the event thread; `onWake` runs on this thread when takeEvents() has something new (coalesced). Does not keep the process alive. */
   start(onWake: () => void): void;
-  /** The X11Pending bits since the last call (cleared) and the X errors reported meanwhile. */
-  takeEvents(): { bits: number; errors: string[] };
+  /**
+   * The X11Pending bits since the last call (cleared), the X errors reported meanwhile, and where
+   * the pointer's hotspot is (root coordinates; the event thread reads it after raw motion and
+   * warps, and polls for other clients' warps: every 16 ms for half a second after a change, every
+   * 100 ms otherwise).
+   */
+  takeEvents(): { bits: number; errors: string[]; pointer: { x: number; y: number; onScreen: boolean } };
   /** Hands `path` (opened read-write) to the server as the MIT-SHM segment; the server maps the whole file. Drops the previous one and its targets. */
   attach(path: string): void;
   /** One shared pixmap of width x height (the server's pitch for the root depth) at each byte offset of the segment. */
@@ -341,7 +346,7 @@ export interface NativeX11Capture {
   copyAsync(target: number, rects: Int32Array): Promise<void>;
   cursorAsync(): Promise<X11CursorImage>;
   pointerAsync(): Promise<{ x: number; y: number; onScreen: boolean }>;
-  /** Moves the pointer to root (x, y) (clamped to 16 bits); raises X11Pending.POINTER. */
+  /** Moves the pointer to root (x, y) (clamped to 16 bits); the event thread then reads it back (X11Pending.POINTER). */
   warp(x: number, y: number): void;
   /** Stops the thread, ends round trips in flight (they reject), disconnects. Safe twice. */
   close(): void;
