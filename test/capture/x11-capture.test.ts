@@ -142,7 +142,7 @@ describe.skipIf(needs(...CAPTURE_PARTS))('glasspane capture on Xvfb', () => {
     startCapture({ shmPath: path, display: x.display });
     const { relay, cursors } = startConsumer(path);
     await waitFor(() => cursors.some((c) => c.shape?.width === 16) && cursors.at(-1)?.position?.x === 197, 30_000, 'the 16x16 cursor at 197,145');
-    const shape = cursors.findLast((c) => c.shape)!.shape!;
+    const shape = [...cursors].reverse().find((c) => c.shape)!.shape!;
     expect(shape).toMatchObject({ type: 'color', width: 16, height: 16, pitch: 64, hotX: 3, hotY: 5 });
     const px = (cx: number, cy: number) => [...shape.pixels.subarray(cy * 64 + cx * 4, cy * 64 + cx * 4 + 4)];
     expect(px(0, 0)).toEqual([0, 0, 255, 255]); // (0+0) even: red, BGRA

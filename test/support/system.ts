@@ -69,6 +69,11 @@ export const PARTS = {
   },
   xephyr: { what: 'Xephyr (a nested X server that resizes with xrandr)', pkg: 'xserver-xephyr', present: () => onPath('Xephyr') },
   xrandr: { what: 'xrandr', pkg: 'x11-xserver-utils', present: () => onPath('xrandr') },
+  xorg: {
+    what: 'Xorg with the dummy video and evdev input drivers (the capture guest\'s desktop)',
+    pkg: 'xserver-xorg-core xserver-xorg-video-dummy xserver-xorg-input-evdev',
+    present: () => ['/usr/lib/xorg/Xorg', '/usr/lib/xorg/modules/drivers/dummy_drv.so', '/usr/lib/xorg/modules/input/evdev_drv.so'].every(existsSync),
+  },
 } satisfies Record<string, Part>;
 
 export type PartName = keyof typeof PARTS;
