@@ -168,6 +168,11 @@ X11Capture::X11Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<X11Cap
   for (auto [ext, name] : {std::pair{shm, "MIT-SHM"}, {dmg, "DAMAGE"}, {fix, "XFIXES"}, {xi, "XInputExtension"}}) {
     if (!ext || !ext->present) throw fail("X11_EXTENSION", std::string("the X server has no ") + name + " extension");
   }
+  // Xwayland has every extension, but its root window holds only the X11 windows of a Wayland
+  // desktop: capturing it would send a black screen with a few windows. Refused by name.
+  auto xwl = Owned(xcb_query_extension_reply(conn_, xcb_query_extension(conn_, 8, "XWAYLAND"), nullptr));
+  if (xwl && xwl->present)
+    throw fail("X11_EXTENSION", "the X display is Xwayland: the desktop is a Wayland session, whose screen an X11 client cannot capture (log in to an X11 session)");
   damageEvent_ = dmg->first_event;
   xfixesEvent_ = fix->first_event;
   xinputOpcode_ = xi->major_opcode;

@@ -290,7 +290,7 @@ const GUEST_STUB = {
 const X11_CAPTURE = {
   ERR_X11_MISSING: { exit: 'refused',
     meaning: 'The X11 capture addon (build/Release/glasspane_x11.node) was not built or does not load: the xcb development files were missing when glasspane was built.',
-    fix: 'install libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev pkg-config (`tools/setup` does), then `npm run build:native`' },
+    fix: 'install pkg-config libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev (`tools/setup` does), then `npm run build:native`' },
   ERR_X11_DISPLAY: { exit: 'usage',
     meaning: '`glasspane capture` cannot connect to the X display: DISPLAY is unset or wrong, or the X server refuses this user (no Xauthority).',
     fix: 'run it inside the desktop session (autostart), or pass --display :0 and XAUTHORITY=~/.Xauthority' },

@@ -374,7 +374,7 @@ export function loadX11Addon(): X11Addon {
     throw new GlasspaneError(
       'ERR_X11_MISSING',
       `the X11 capture addon ${file} ${existsSync(file) ? `does not load (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` : 'was not built (the xcb development files were missing)'}`,
-      'install libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev pkg-config (`tools/setup` does), then `npm run build:native`',
+      'install pkg-config libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev (`tools/setup` does), then `npm run build:native`',
       { cause: err },
     );
   }
