@@ -2,7 +2,8 @@
  * What every producer in Looking Glass B7's format does besides making frames, shared by the test
  * scenes (StubProducer, producer.ts) and the X11 capture (CaptureProducer, x11-producer.ts): open
  * (or create) the region, lay out a session (b7-session.ts), run the LGMP duty every 10 ms
- * (heartbeat, subscriber timeouts, the consumers' mailbox, the cursor for new subscribers), wait for
+ * (heartbeat, subscriber timeouts, the consumers' mailbox, the cursor for new subscribers; B7's
+ * period, or a longer one), wait for
  * a free frame buffer, and recover from what consumers or the host do to the shared memory — a
  * header overwritten or a lock left taken (new session), the region file truncated or re-created
  * (open it again). The format and these rules: docs/protocol.md.
@@ -237,10 +238,15 @@ export abstract class B7Producer {
     }
   };
 
-  /** Starts the 10 ms duty (and runs it once now). */
-  protected startDuty(): void {
+  /**
+   * Starts the duty every `periodMs` (and runs it once now): B7 runs it every 10 ms. Consumers need
+   * the heartbeat to move within 200 ms of attaching (B7's client) and call a producer stalled
+   * after 300 ms (glasspane's relay) and gone after 1000 ms (LGMP), so a producer may run it less
+   * often when a waking timer is what its idle cost is made of.
+   */
+  protected startDuty(periodMs = 10): void {
     this.running = true;
-    this.timer = setInterval(this.tick, 10);
+    this.timer = setInterval(this.tick, periodMs);
     this.tick();
   }
 

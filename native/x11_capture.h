@@ -47,8 +47,12 @@ class X11Capture : public Napi::ObjectWrap<X11Capture> {
   xcb_gcontext_t gc() const { return gc_; }
   uint32_t damage() const { return damage_; }
   uint32_t region() const { return region_; }
-  // The pixmap over target buffer `i`, or 0.
-  uint32_t Pixmap(size_t i);
+  // Target buffer `i`: its pixmap (0: none), its byte offset in the segment, and the targets'
+  // width and row pitch (full-width rows are read with ShmGetImage straight to their place).
+  struct Target {
+    uint32_t pixmap = 0, offset = 0, width = 0, pitch = 0, segment = 0;
+  };
+  Target TargetAt(size_t i);
   void Poke();
   void NoteError(const std::string& what);
 
@@ -82,8 +86,10 @@ class X11Capture : public Napi::ObjectWrap<X11Capture> {
   uint16_t shmMajor_ = 0, shmMinor_ = 0;
   bool sharedPixmaps_ = false;
 
-  std::mutex mu_;  // pixmaps_, errors_, pointer_
+  std::mutex mu_;  // pixmaps_, offsets_, targetWidth_, targetPitch_, errors_, pointer_
   std::vector<uint32_t> pixmaps_;
+  std::vector<uint32_t> offsets_;
+  uint32_t targetWidth_ = 0, targetPitch_ = 0;
   std::vector<std::string> errors_;
   // Where the pointer's hotspot is (root coordinates) and whether it is on this screen, as the
   // event thread last read it: after raw motion, after a warp, and on a poll that catches warps by
