@@ -8,6 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { startXvfb, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
 import { removeShm, shmPath, waitFor } from '../support/helpers.js';
@@ -130,6 +131,33 @@ describe.skipIf(needs(...CAPTURE_PARTS))('glasspane capture on Xvfb', () => {
     expect(cap.stats.framesReposted).toBeGreaterThanOrEqual(1);
     expect(cap.stats.sessionID).toBe(beat);
     expect(compareWithScreen(b.frames[0]!.data, b.frames[0]!.info, screenshot(x.display)).differ).toBe(0);
+  }, 120_000);
+
+  it('a new session (as after a header overwritten) and a region file re-created under it: the X server is given the new buffers, frames go on', async () => {
+    const draw = new XDraw(x.display);
+    cleanups.push(() => draw.close());
+    await draw.do('root 102030');
+    await draw.do('rect 10 10 60 40 c0c0c0');
+    const path = shmPath('again');
+    const cap = startCapture({ shmPath: path, display: x.display, sizeMiB: 8 });
+    const { frames } = startConsumer(path);
+    await waitFor(() => frames.length >= 1, 30_000, 'the first frame');
+    const first = cap.stats.sessionID;
+    cap.newSession();
+    expect(cap.stats.sessionID).not.toBe(first);
+    await draw.do('rect 200 200 30 30 00ffff');
+    await waitFor(() => frames.some((f) => framePixel(f.data, f.info, 210, 210).join() === '0,255,255'), 30_000, 'a frame of the new session with the new rectangle');
+    expect(compareWithScreen(frames.at(-1)!.data, frames.at(-1)!.info, screenshot(x.display)).differ).toBe(0);
+
+    // The file is deleted and made again (as a host tool would): the capture opens the new file,
+    // hands it to the X server and starts a session there; the consumer follows.
+    rmSync(path);
+    writeFileSync(path, Buffer.alloc(0));
+    await waitFor(() => cap.stats.reopens === 1, 30_000, 'the capture to open the new file');
+    const n = frames.length;
+    await draw.do('rect 300 100 30 30 ff00ff');
+    await waitFor(() => frames.length > n && framePixel(frames.at(-1)!.data, frames.at(-1)!.info, 310, 110).join() === '255,0,255', 30_000, 'a frame from the new file');
+    expect(compareWithScreen(frames.at(-1)!.data, frames.at(-1)!.info, screenshot(x.display)).differ).toBe(0);
   }, 120_000);
 
   it('the cursor: its shape and hotspot from XFixes, its position as the shape\'s top-left corner, and SETCURSORPOS', async () => {
