@@ -33,7 +33,7 @@
       "targets": [
         {
           "target_name": "glasspane_x11",
-          "sources": ["native/x11_addon.cc", "native/x11_capture.cc"],
+          "sources": ["native/x11_addon.cc", "native/x11_capture.cc", "native/x11_events.cc", "native/x11_requests.cc"],
           "libraries": ["<!@(pkg-config --libs xcb xcb-shm xcb-damage xcb-xfixes xcb-xinput)"],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

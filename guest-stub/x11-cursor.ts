@@ -47,6 +47,45 @@ export function cursorShape(img: X11CursorImage): CursorShapeImage {
   return { width, height, hotX: clampI8(img.hotX), hotY: clampI8(img.hotY), pixels };
 }
 
+/**
+ * The X pointer as the capture last told consumers about it: its shape (null until the first
+ * image), XFixes' serial of that shape, where its hotspot is on the screen and whether it is on
+ * this screen at all.
+ */
+export class PointerState {
+  shape: CursorShapeImage | null = null;
+  serial = -1;
+  hot = { x: 0, y: 0 };
+  visible = true;
+
+  /** The KVMFR position: the shape's top-left corner. */
+  topLeft(): { x: number; y: number } {
+    return cursorTopLeft(this.hot.x, this.hot.y, this.shape);
+  }
+
+  /** A cursor image from XFixes: takes its position, and its shape when that is new (then true). */
+  takeImage(img: X11CursorImage): boolean {
+    this.hot = { x: img.x, y: img.y };
+    if (img.serial === this.serial && this.shape) return false;
+    this.serial = img.serial;
+    this.shape = cursorShape(img);
+    return true;
+  }
+
+  /** The pointer was found at `p`: true when that is news (it moved, or left or entered the screen). */
+  moveTo(p: { x: number; y: number; onScreen: boolean }): boolean {
+    if (p.x === this.hot.x && p.y === this.hot.y && p.onScreen === this.visible) return false;
+    this.hot = { x: p.x, y: p.y };
+    this.visible = p.onScreen;
+    return true;
+  }
+
+  /** Draws the shape (struct and pixels, at the current position) into shape buffer `slot`; nothing without a shape. */
+  writeShape(region: Region, slot: Allocation): void {
+    if (this.shape) writeCursorShape(region, slot, this.shape, this.topLeft());
+  }
+}
+
 /** The KVMFR position of a cursor whose hotspot is at screen (`x`, `y`): the shape's top-left corner. */
 export function cursorTopLeft(x: number, y: number, shape: Pick<CursorShapeImage, 'hotX' | 'hotY'> | null): { x: number; y: number } {
   return { x: x - (shape?.hotX ?? 0), y: y - (shape?.hotY ?? 0) };

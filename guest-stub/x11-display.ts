@@ -6,7 +6,8 @@
  */
 import { loadX11Addon, type NativeX11Capture, type X11Screen } from '../src/native.js';
 import { GlasspaneError } from '../src/errors.js';
-import { FrameType } from '../src/kvmfr/layout.js';
+import { FrameFlags, FrameType } from '../src/kvmfr/layout.js';
+import type { FrameFields, Rect } from '../src/kvmfr/frame.js';
 
 /** A screen as a KVMFR frame: its type (BGRA or RGBA), size in pixels and bytes per row. */
 export interface ScreenFormat {
@@ -76,4 +77,27 @@ export function screenFormat(s: X11Screen): ScreenFormat {
 
 function hex(v: number): string {
   return `0x${v.toString(16)}`;
+}
+
+/**
+ * The KVMFRFrame fields of a frame of the screen in `f`: `rows` rows of it in the buffer (fewer
+ * than its height: TRUNCATED), the frame's `serial` and `formatVer`, and its damage ([] = all).
+ */
+export function screenFrame(f: ScreenFormat, o: { formatVer: number; serial: number; rows: number; damageRects: Rect[] }): FrameFields {
+  return {
+    formatVer: o.formatVer,
+    frameSerial: o.serial,
+    type: f.type,
+    screenWidth: f.width,
+    screenHeight: f.height,
+    dataWidth: f.width,
+    dataHeight: o.rows,
+    frameWidth: f.width,
+    frameHeight: f.height,
+    rotation: 0,
+    stride: f.pitch / 4,
+    pitch: f.pitch,
+    flags: o.rows < f.height ? FrameFlags.TRUNCATED : 0,
+    damageRects: o.damageRects,
+  };
 }

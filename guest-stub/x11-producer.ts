@@ -22,13 +22,14 @@
 import { randomUUID } from 'node:crypto';
 import { B7Producer, type B7ProducerOptions, type B7ProducerStats, type SessionShape } from './b7-producer.js';
 import { wpOffsetOf } from './b7-session.js';
-import { openX11Display, screenFormat, x11Error, type ScreenFormat } from './x11-display.js';
-import { cursorShape, cursorTopLeft, writeCursorShape, type CursorShapeImage } from './x11-cursor.js';
+import { openX11Display, screenFormat, screenFrame, x11Error, type ScreenFormat } from './x11-display.js';
+import { PointerState } from './x11-cursor.js';
+import { Wakeup } from './wakeup.js';
 import { BufferDamage, clipRects, frameDamage, pixelsIn, toQuads } from './capture-damage.js';
 import { X11Pending, type NativeX11Capture } from '../src/native.js';
 import { writeFrame, type Rect } from '../src/kvmfr/frame.js';
 import { writeCursor } from '../src/kvmfr/cursor.js';
-import { FRAMEBUFFER, FrameFlags } from '../src/kvmfr/layout.js';
+import { FRAMEBUFFER } from '../src/kvmfr/layout.js';
 import { regionSizeMiB } from '../src/kvmfr/sizing.js';
 import { GlasspaneError } from '../src/errors.js';
 
@@ -110,15 +111,10 @@ export class CaptureProducer extends B7Producer {
   private targetsTriedAt = 0;
   /** Why the targets could not be set up, the last time they could not. */
   private targetsError: GlasspaneError | null = null;
-  private shape: CursorShapeImage | null = null;
-  private cursorSerial = -1;
+  private readonly pointer = new PointerState();
   private cursorNeeded = true;
-  /** Where the pointer's hotspot is on the screen, and whether it is on this screen. */
-  private hot = { x: 0, y: 0 };
-  private visible = true;
   private shapeRetry = false;
-  private kick: (() => void) | null = null;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   private loop: Promise<void> | null = null;
   private lastXProblem = '';
 
@@ -182,11 +178,9 @@ export class CaptureProducer extends B7Producer {
     this.lastPosted = null;
     this.slot = 0;
     this.dirty = true;
-    const shape = this.shape;
-    const pos = cursorTopLeft(this.hot.x, this.hot.y, shape);
-    this.cursorRing.startSession(this.region, this.shapeSlots, shape ? (r, slot) => writeCursorShape(r, slot, shape, pos) : null);
+    this.cursorRing.startSession(this.region, this.shapeSlots, this.pointer.shape ? (r, slot) => this.pointer.writeShape(r, slot) : null);
     this.setTargets(reopened || !this.targetsReady);
-    this.wake();
+    this.wakeup.wake();
   }
 
   /**
@@ -225,7 +219,7 @@ export class CaptureProducer extends B7Producer {
   protected onDuty(): void {
     if (this.frameQ.newSubs() > 0) {
       this.repostWanted = true;
-      this.wake();
+      this.wakeup.wake();
     }
     if (this.shapeRetry) {
       this.shapeRetry = false;
@@ -235,9 +229,8 @@ export class CaptureProducer extends B7Producer {
 
   /** Pointer messages: the shape's top-left corner (B7's convention), with the shape for new subscribers. */
   protected postCursor(withShape: boolean): void {
-    const pos = cursorTopLeft(this.hot.x, this.hot.y, this.shape);
-    const { mem, flags } = this.cursorRing.next(withShape, this.cursorSlots, this.visible);
-    writeCursor(this.dv, mem.offset, pos);
+    const { mem, flags } = this.cursorRing.next(withShape, this.cursorSlots, this.pointer.visible);
+    writeCursor(this.dv, mem.offset, this.pointer.topLeft());
     this.tamper('cursor', mem);
     const r = this.pointerQ.post(flags, mem);
     if (r === 'posted') this.stats.cursorMessages++;
@@ -245,36 +238,10 @@ export class CaptureProducer extends B7Producer {
     this.tamper('cursor-posted', mem);
   }
 
-  /** Wakes the loop (X events, a new consumer, stop()); a wake while it is busy is kept for its next wait. */
-  private wake(): void {
-    const k = this.kick;
-    this.kick = null;
-    if (k) k();
-    else this.woken = true;
-  }
-
-  /** Waits until wake() or `ms` passed. */
-  private waitForWork(ms: number): Promise<void> {
-    if (this.woken || !this.running) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.kick = null;
-        resolve();
-      }, Math.max(1, ms));
-      this.kick = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   /** Starts watching the display, the duty and the frame loop; resolves when the loop ends (seconds elapsed or stop()); rejects with ERR_X11_LOST. */
   run(): Promise<void> {
     if (this.loop) return this.loop;
-    this.x.start(() => this.wake());
+    this.x.start(() => this.wakeup.wake());
     this.startDuty(CAPTURE_DUTY_MS);
     this.loop = this.produce().finally(() => {
       this.running = false;
@@ -290,13 +257,13 @@ export class CaptureProducer extends B7Producer {
       for (const e of events.errors) this.problem(`the X server reported ${e}`);
       if (events.bits & X11Pending.SCREEN) this.reconfigure();
       if (events.bits & X11Pending.CURSOR || this.cursorNeeded) await this.readCursor();
-      else if (events.bits & X11Pending.POINTER) this.movePointer(events.pointer);
+      else if (events.bits & X11Pending.POINTER && this.pointer.moveTo(events.pointer)) this.postCursor(false);
       if (events.bits & X11Pending.DAMAGE) this.dirty = true;
       if (!this.targetsReady && performance.now() - this.targetsTriedAt > 1000) this.setTargets(true);
       const wanted = (this.dirty || this.repostWanted) && this.targetsReady && this.hasLiveSubscriber();
       const now = performance.now();
       if (wanted && now >= this.nextFrameAt) await this.sendFrame();
-      else await this.waitForWork(Math.min(wanted ? this.nextFrameAt - now : 1000, deadline - now));
+      else await this.wakeup.wait(Math.min(wanted ? this.nextFrameAt - now : 1000, deadline - now));
     }
   }
 
@@ -345,26 +312,10 @@ export class CaptureProducer extends B7Producer {
       return;
     }
     if (!this.running) return;
-    this.hot = { x: img.x, y: img.y };
-    if (img.serial === this.cursorSerial && this.shape) {
-      this.postCursor(false);
-      return;
-    }
-    this.cursorSerial = img.serial;
-    const shape = cursorShape(img);
-    this.shape = shape;
-    const pos = cursorTopLeft(img.x, img.y, shape);
-    this.cursorRing.newShape(this.region, (r, slot) => writeCursorShape(r, slot, shape, pos));
+    if (!this.pointer.takeImage(img)) return this.postCursor(false);
+    this.cursorRing.newShape(this.region, (r, slot) => this.pointer.writeShape(r, slot));
     this.stats.cursorShapes++;
     this.postCursor(true);
-  }
-
-  /** The pointer's hotspot moved (or left the screen): a position message. */
-  private movePointer(p: { x: number; y: number; onScreen: boolean }): void {
-    if (p.x === this.hot.x && p.y === this.hot.y && p.onScreen === this.visible) return;
-    this.hot = { x: p.x, y: p.y };
-    this.visible = p.onScreen;
-    this.postCursor(false);
   }
 
   /**
@@ -410,22 +361,7 @@ export class CaptureProducer extends B7Producer {
     const mem = this.frames[slot]!;
     const f = this.format;
     const damageRects = frameDamage(changed, whole);
-    writeFrame(this.dv, mem.offset, {
-      formatVer: this.formatVer,
-      frameSerial: this.serial,
-      type: f.type,
-      screenWidth: f.width,
-      screenHeight: f.height,
-      dataWidth: f.width,
-      dataHeight: rows,
-      frameWidth: f.width,
-      frameHeight: f.height,
-      rotation: 0,
-      stride: f.pitch / 4,
-      pitch: f.pitch,
-      flags: rows < f.height ? FrameFlags.TRUNCATED : 0,
-      damageRects,
-    });
+    writeFrame(this.dv, mem.offset, screenFrame(f, { formatVer: this.formatVer, serial: this.serial, rows, damageRects }));
     // Complete before the post: the write pointer already says every byte is there.
     this.region.store32(wpOffsetOf(mem), f.pitch * rows);
     this.tamper('frame', mem);
@@ -464,7 +400,7 @@ export class CaptureProducer extends B7Producer {
   /** Stops capturing; the region and its last frames stay (consumers see the heartbeat stop). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    this.wakeup.wake();
     this.watcher.cancel();
     await this.loop?.catch(() => undefined);
     this.closeShared();
