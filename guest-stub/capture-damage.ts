@@ -8,7 +8,7 @@
  * that buffer was last written; the frame's KVMFR damage is only what changed since the previous
  * frame. Rectangles are in screen pixels and always clipped to the frame.
  */
-import type { Rect } from '../src/kvmfr/frame.js';
+import { boundingBox, type Rect } from '../src/kvmfr/frame.js';
 import { KVMFR } from '../src/kvmfr/layout.js';
 
 /** Beyond this many rectangles a buffer's list becomes its bounding box (one copy instead of many). */
@@ -25,21 +25,6 @@ export function clipRects(quads: ArrayLike<number>, width: number, height: numbe
     if (x1 > x0 && y1 > y0) out.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
   }
   return out;
-}
-
-/** The smallest rectangle holding all of `rects` (which must not be empty). */
-export function boundingBox(rects: readonly Rect[]): Rect {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const r of rects) {
-    x0 = Math.min(x0, r.x);
-    y0 = Math.min(y0, r.y);
-    x1 = Math.max(x1, r.x + r.width);
-    y1 = Math.max(y1, r.y + r.height);
-  }
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** Pixels covered by `rects`, counting overlaps twice (what copying them costs). */

@@ -103,6 +103,21 @@ export function findIvshmemDevice(which: string, opts: FindIvshmemOptions = {}):
   return { address, resourcePath: path.join(devDir, `resource${IVSHMEM_BAR}`), bytes };
 }
 
+/**
+ * Where a producer command (`stub`, `capture`) writes: `--shm PATH` as given, or the BAR file of
+ * the `--device` findIvshmemDevice() picks (with its size to map, and the device to report).
+ * Throws GlasspaneError ERR_USAGE unless exactly one of the two is given, and
+ * findIvshmemDevice()'s errors.
+ */
+export function producerRegion(o: { shm?: string; device?: string; sysRoot?: string }): { shmPath: string; mapBytes?: number; device?: IvshmemDevice } {
+  if (Boolean(o.shm) === Boolean(o.device)) {
+    throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
+  }
+  if (o.shm) return { shmPath: o.shm };
+  const device = findIvshmemDevice(o.device!, { sysRoot: o.sysRoot });
+  return { shmPath: device.resourcePath, mapBytes: device.bytes, device };
+}
+
 /** Size of BAR `bar` from the `resource` table ("start end flags" per line, hex); 0 when unassigned. */
 export function barSize(devDir: string, bar: number): number {
   let table: string;

@@ -41,7 +41,6 @@ Napi::Function X11Capture::Init(Napi::Env env) {
                          InstanceMethod<&X11Capture::TakeDamageAsync>("takeDamageAsync"),
                          InstanceMethod<&X11Capture::CopyAsync>("copyAsync"),
                          InstanceMethod<&X11Capture::CursorAsync>("cursorAsync"),
-                         InstanceMethod<&X11Capture::PointerAsync>("pointerAsync"),
                          InstanceMethod<&X11Capture::Warp>("warp"),
                          InstanceMethod<&X11Capture::Close>("close"),
                          InstanceAccessor<&X11Capture::GetClosed>("closed"),

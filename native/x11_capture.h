@@ -65,7 +65,6 @@ class X11Capture : public Napi::ObjectWrap<X11Capture> {
   Napi::Value TakeDamageAsync(const Napi::CallbackInfo& info);
   Napi::Value CopyAsync(const Napi::CallbackInfo& info);
   Napi::Value CursorAsync(const Napi::CallbackInfo& info);
-  Napi::Value PointerAsync(const Napi::CallbackInfo& info);
   Napi::Value Warp(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);

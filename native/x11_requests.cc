@@ -1,5 +1,5 @@
 // The X11 capture's round trips that run on the libuv pool (see x11_capture.h): the damage, the
-// copies into the region, the cursor image and the pointer.
+// copies into the region and the cursor image.
 #include <xcb/damage.h>
 #include <xcb/shm.h>
 #include <xcb/xfixes.h>
@@ -130,28 +130,6 @@ Napi::Value X11Capture::CursorAsync(const Napi::CallbackInfo& info) {
         auto px = Napi::Uint32Array::New(env, n);
         if (n) memcpy(px.Data(), xcb_xfixes_get_cursor_image_cursor_image(r), n * 4);
         out.Set("pixels", px);
-        return out;
-      });
-  w->Queue();
-  return w->Promise();
-}
-
-// pointerAsync() -> Promise<{ x, y, onScreen }>: where the pointer is on the root window.
-Napi::Value X11Capture::PointerAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env);
-  auto reply = std::make_shared<std::unique_ptr<xcb_query_pointer_reply_t, decltype(&free)>>(nullptr, &free);
-  auto* w = new XWork(
-      info.This().As<Napi::Object>(), this,
-      [this, reply] {
-        xcb_generic_error_t* err = nullptr;
-        *reply = Need(xcb_query_pointer_reply(conn_, xcb_query_pointer(conn_, root_), &err), err, "reading the pointer position");
-      },
-      [reply](Napi::Env env) {
-        auto out = Napi::Object::New(env);
-        out.Set("x", (*reply)->root_x);
-        out.Set("y", (*reply)->root_y);
-        out.Set("onScreen", static_cast<bool>((*reply)->same_screen));
         return out;
       });
   w->Queue();

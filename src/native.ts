@@ -345,7 +345,6 @@ export interface NativeX11Capture {
   /** Copies each rectangle (x, y, w, h) of the screen to the same place of target `target`; resolves when the server is done. */
   copyAsync(target: number, rects: Int32Array): Promise<void>;
   cursorAsync(): Promise<X11CursorImage>;
-  pointerAsync(): Promise<{ x: number; y: number; onScreen: boolean }>;
   /** Moves the pointer to root (x, y) (clamped to 16 bits); the event thread then reads it back (X11Pending.POINTER). */
   warp(x: number, y: number): void;
   /** Stops the thread, ends round trips in flight (they reject), disconnects. Safe twice. */

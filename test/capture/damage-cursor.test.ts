@@ -4,7 +4,8 @@
  * premultiplied) as a KVMFR colour cursor (BGRA, straight alpha) with B7's position convention.
  */
 import { describe, expect, it } from 'vitest';
-import { BufferDamage, MAX_PENDING_RECTS, boundingBox, clipRects, frameDamage, pixelsIn, toQuads } from '../../guest-stub/capture-damage.js';
+import { BufferDamage, MAX_PENDING_RECTS, clipRects, frameDamage, pixelsIn, toQuads } from '../../guest-stub/capture-damage.js';
+import { boundingBox } from '../../src/kvmfr/frame.js';
 import { cursorShape, cursorTopLeft } from '../../guest-stub/x11-cursor.js';
 
 const A = { x: 10, y: 10, width: 5, height: 5 };

@@ -14,7 +14,8 @@ import { GUEST_PARTS, needs, CAPTURE_PARTS } from '../support/system.js';
 import { progressLog } from '../support/progress.js';
 import { waitFor } from '../support/helpers.js';
 import { framePixel } from './x-support.js';
-import { GUEST_SCREEN, RECT, RECT_RGB, ROOT_RGB, startCaptureGuest, type CaptureGuest } from './guest.js';
+import { GUEST_SCREEN, RECT, RECT_RGB, ROOT_RGB, startCaptureGuest } from './guest.js';
+import type { E2eGuest } from '../e2e/guest.js';
 
 /** The position of the last cursor message that carried one. */
 function lastPosition(cursors: CursorEvent[]): { x: number; y: number } | undefined {
@@ -58,9 +59,9 @@ afterAll(async () => {
 describe.skipIf(needs(...GUEST_PARTS, ...CAPTURE_PARTS, 'xorg'))('capture in a QEMU guest: Xorg → ivshmem BAR → host, keys and mouse back over SPICE', () => {
   it('the guest desktop arrives pixel for pixel, with its cursor; a key and mouse motion sent over SPICE come back', async () => {
     const log = progressLog('capture guest');
-    const guest: CaptureGuest = await startCaptureGuest();
+    const guest: E2eGuest = await startCaptureGuest();
     cleanups.push(() => guest.stop());
-    const why = () => `guest serial:\n${guest.serialTail()}`;
+    const why = () => `guest serial:\n${guest.serial().slice(-3000)}`;
     const relay = new FrameRelay({ path: guest.shmPath, retryMs: 100 });
     cleanups.push(() => relay.close());
     const frames: Got[] = [];

@@ -9,15 +9,13 @@
  * made readable and writable, as docs/linux-guest.md's udev rule does. Lines /init prints on the
  * serial port start with "CAP ".
  *
- * Contract: startCaptureGuest() returns a running guest or throws with the reason; stop() kills
- * QEMU and removes the temp dir and the /dev/shm file, and is safe to call twice.
+ * Contract (test/e2e/guest.ts bootIvshmemGuest): startCaptureGuest() returns a running guest or
+ * throws with the reason; stop() kills QEMU and removes the temp dir and the /dev/shm file, and is
+ * safe to call twice.
  */
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { findBusybox, findHostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs } from '../support/initramfs.js';
-import { startQemu, type QemuHandle } from '../spice/qemu.js';
-import { ROOT } from '../support/helpers.js';
+import { readFileSync } from 'node:fs';
+import { initLoadModules, initWaitForInput, INIT_START } from '../support/initramfs.js';
+import { bootIvshmemGuest, type E2eGuest } from '../e2e/guest.js';
 import { buildXDraw } from './x-support.js';
 
 /** The picture x-draw draws: the root in ROOT_RGB, a RECT window in RECT_RGB that takes the keys. */
@@ -25,20 +23,6 @@ export const GUEST_SCREEN = { width: 640, height: 480 };
 export const ROOT_RGB: [number, number, number] = [0x33, 0x66, 0x99];
 export const RECT = { x: 40, y: 30, width: 100, height: 60 };
 export const RECT_RGB: [number, number, number] = [0xff, 0x80, 0x00];
-
-/** A running capture guest. */
-export interface CaptureGuest {
-  /** The host side of the ivshmem region. */
-  shmPath: string;
-  /** SPICE address for glasspane (unix:/path). */
-  spice: string;
-  qemu: QemuHandle;
-  /** "CAP ..." lines so far, without the prefix. */
-  lines(): string[];
-  /** The serial console's last `chars` characters. */
-  serialTail(chars?: number): string;
-  stop(): Promise<void>;
-}
 
 const XORG_CONF = `Section "ServerFlags"
   Option "AutoAddDevices" "false"
@@ -111,65 +95,15 @@ poweroff -f
 }
 
 /** Boots the guest (see the module comment); throws when a part is missing or QEMU does not start. */
-export async function startCaptureGuest(): Promise<CaptureGuest> {
-  const kernel = findHostKernel();
-  const busybox = findBusybox();
-  if (!kernel || !busybox) throw new Error('the capture guest needs a readable host kernel and busybox-static');
-  const dir = mkdtempSync(path.join(tmpdir(), 'glasspane-capture-guest-'));
-  const shmPath = `/dev/shm/glasspane-test-${process.pid}-capture-guest-${Date.now().toString(36)}`;
-  let qemu: QemuHandle | undefined;
-  const cleanup = async () => {
-    await qemu?.stop(true);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(shmPath, { force: true });
-  };
-  try {
-    const fd = openSync(shmPath, 'wx', 0o600);
-    ftruncateSync(fd, 8 * 1024 * 1024);
-    closeSync(fd);
-    const share = hostShare(ROOT, 'CAP');
-    const initrd = path.join(dir, 'initrd.cpio');
-    const modules = moduleClosure(kernel.version, [...HOST_SHARE_MODULES, 'evdev', 'psmouse']);
-    writeInitramfs(initrd, {
-      busybox,
-      version: kernel.version,
-      modules,
-      init: initScript(share.guestNode, share.init),
-      files: [
-        { name: 'x-draw', data: readFileSync(buildXDraw()), executable: true },
-        { name: 'xorg.conf', data: Buffer.from(XORG_CONF) },
-      ],
-    });
-    const serialPath = path.join(dir, 'serial.log');
-    qemu = await startQemu({
-      transport: 'unix',
-      dir,
-      extraArgs: [
-        '-m', '512',
-        '-kernel', kernel.vmlinuz, '-initrd', initrd,
-        '-append', 'console=ttyS0 no_timer_check quiet loglevel=3 panic=-1 rdinit=/init',
-        '-no-reboot', '-serial', `file:${serialPath}`,
-        ...share.qemuArgs,
-        '-object', `memory-backend-file,id=gpshm,share=on,mem-path=${shmPath},size=8M`,
-        '-device', 'ivshmem-plain,memdev=gpshm,addr=0x5',
-      ],
-    });
-    const serial = () => (existsSync(serialPath) ? readFileSync(serialPath, 'utf8') : '');
-    let stopped = false;
-    return {
-      shmPath,
-      spice: qemu.address,
-      qemu,
-      lines: () => serial().split(/\r?\n/).filter((l) => l.startsWith('CAP ')).map((l) => l.slice(4)),
-      serialTail: (chars = 3000) => serial().slice(-chars),
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        await cleanup();
-      },
-    };
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
+export function startCaptureGuest(): Promise<E2eGuest> {
+  return bootIvshmemGuest({
+    tag: 'CAP',
+    modules: ['evdev', 'psmouse'],
+    regionMiB: 8,
+    init: (share) => initScript(share.guestNode, share.init),
+    files: [
+      { name: 'x-draw', data: readFileSync(buildXDraw()), executable: true },
+      { name: 'xorg.conf', data: Buffer.from(XORG_CONF) },
+    ],
+  });
 }

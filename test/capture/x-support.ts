@@ -7,9 +7,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import type { Xvfb } from '../support/xvfb.js';
+import { startXServer, type Xvfb } from '../support/xvfb.js';
 import type { XImage } from '../support/xwd.js';
 import type { FrameInfo, Rect } from '../../src/kvmfr/frame.js';
 import { FrameType } from '../../src/kvmfr/layout.js';
@@ -65,37 +64,8 @@ export class XDraw {
 }
 
 /** Starts Xephyr as a window of `host` with a `width` x `height` screen that xrandr -s can resize; resolves once it accepts clients. */
-export async function startXephyr(host: Xvfb, width: number, height: number): Promise<Xvfb> {
-  const proc = spawn('Xephyr', ['-displayfd', '3', '-screen', `${width}x${height}`, '-resizeable', '-nolisten', 'tcp', '-retro'], { env: host.env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  const display = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const fail = (e: Error) => {
-      clearTimeout(timer);
-      proc.kill('SIGKILL');
-      reject(e);
-    };
-    const timer = setTimeout(() => fail(new Error(`Xephyr did not start within 60 s: ${err.slice(-500)}`)), 60_000);
-    proc.once('exit', (code) => fail(new Error(`Xephyr exited (status ${code}): ${err.slice(-500)}`)));
-    (proc.stdio[3] as Readable).on('data', (d) => {
-      out += d;
-      if (!out.includes('\n')) return;
-      clearTimeout(timer);
-      proc.removeAllListeners('exit');
-      resolve(`:${out.trim()}`);
-    });
-  });
-  return {
-    display,
-    env: { ...process.env, DISPLAY: display },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
+export function startXephyr(host: Xvfb, width: number, height: number): Promise<Xvfb> {
+  return startXServer('Xephyr', ['-screen', `${width}x${height}`, '-resizeable', '-nolisten', 'tcp', '-retro'], host.env, 'xserver-xephyr');
 }
 
 /** [r, g, b] of pixel (x, y) of a captured 32-bit frame. */

@@ -1,9 +1,8 @@
 /** `glasspane capture`: inside a Linux guest, write the X11 desktop into the region in the B7 format. */
 import type { Command } from 'commander';
 import { CaptureProducer } from '../../../guest-stub/x11-producer.js';
-import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
+import { producerRegion } from '../../../guest-stub/ivshmem-device.js';
 import { intOption, numberOption } from '../options.js';
-import { GlasspaneError } from '../../errors.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
 import { onStopSignals } from '../stop-signals.js';
@@ -54,17 +53,8 @@ rule), no root. Pixels are copied by the X server straight into the region, only
 changed (XDamage); the cursor comes from XFixes, a resolution change becomes a new frame format.${exitStatusHelp()}`,
     )
     .action(async (o: CaptureFlags) => {
-      if (Boolean(o.shm) === Boolean(o.device)) {
-        throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --device auto inside a guest with an ivshmem device, or --shm /dev/shm/NAME');
-      }
-      let shmPath = o.shm ?? '';
-      let mapBytes: number | undefined;
-      if (o.device) {
-        const dev = findIvshmemDevice(o.device, { sysRoot: o.sysRoot });
-        shmPath = dev.resourcePath;
-        mapBytes = dev.bytes;
-        process.stderr.write(`glasspane capture: ivshmem device ${dev.address}, BAR 2 ${dev.bytes >> 20} MiB (${dev.resourcePath})\n`);
-      }
+      const { shmPath, mapBytes, device } = producerRegion(o);
+      if (device) process.stderr.write(`glasspane capture: ivshmem device ${device.address}, BAR 2 ${device.bytes >> 20} MiB (${device.resourcePath})\n`);
       const file = o.shm ? claimRegionFile(o.shm, Boolean(o.force)) : null;
       let capture: CaptureProducer;
       try {
