@@ -86,7 +86,7 @@ chroot /newroot /usr/lib/xorg/Xorg :0 -config /etc/X11/xorg.conf -noreset -nolis
 i=0
 while [ ! -e /newroot/tmp/.X11-unix/X0 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
 if [ -e /newroot/tmp/.X11-unix/X0 ]; then echo "CAP xorg up"; else echo "CAP xorg down"; tail -30 /newroot/var/log/Xorg.0.log | sed 's/^/CAP log /'; fi
-(printf '${draw}'; sleep 100000) | chroot /newroot /usr/bin/env DISPLAY=:0 /tmp/x-draw > /dev/null &
+printf '${draw}' | chroot /newroot /usr/bin/env DISPLAY=:0 /tmp/x-draw > /dev/null &  # x-draw stays after its input ends
 echo "CAP capture-start $(cut -d' ' -f1 /proc/uptime)"
 chroot /newroot /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/env DISPLAY=:0 HOME=/tmp ${guestNode} /glasspane/dist/src/cli/main.js capture --device auto --fps 30 --quiet 2>&1 | sed 's/^/CAP out /'
 echo "CAP capture-exit"

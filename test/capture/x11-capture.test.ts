@@ -20,6 +20,7 @@ import { FrameType } from '../../src/kvmfr/layout.js';
 import { wpOffsetOf } from '../../guest-stub/b7-session.js';
 import { FRAMEBUFFER } from '../../src/kvmfr/layout.js';
 import { openRegion } from '../../src/region.js';
+import { HEADER } from '../../src/lgmp/layout.js';
 import { compareWithScreen, framePixel, startXephyr, XDraw } from './x-support.js';
 
 /** A frame the test kept: its header and a copy of its pixels. */
@@ -121,10 +122,13 @@ describe.skipIf(needs(...CAPTURE_PARTS))('glasspane capture on Xvfb', () => {
     const cap = startCapture({ shmPath: path, display: x.display });
     const a = startConsumer(path);
     await waitFor(() => a.frames.length >= 1, 30_000, 'the first frame');
-    // The heartbeat goes on for 300 ms (30 duties): no frame.
+    // The heartbeat goes on for 300 ms of the producer's clock (6 duties): no frame meanwhile.
     const posted = cap.stats.framesPosted;
     const beat = cap.stats.sessionID;
-    await new Promise((r) => setTimeout(r, 300));
+    const region = openRegion(path);
+    cleanups.push(() => region.close());
+    const t0 = region.load64(HEADER.timestamp);
+    await waitFor(() => region.load64(HEADER.timestamp) >= t0 + 300n, 30_000, 'the heartbeat to go on for 300 ms');
     expect(cap.stats.framesPosted).toBe(posted);
     const b = startConsumer(path);
     await waitFor(() => b.frames.length >= 1, 30_000, 'the new consumer\'s frame');
