@@ -16,7 +16,7 @@ import { needs, CAPTURE_PARTS } from '../support/system.js';
 import { CaptureProducer, type CaptureOptions } from '../../guest-stub/x11-producer.js';
 import { FrameRelay, type CursorEvent } from '../../src/relay/frame-relay.js';
 import type { FrameInfo } from '../../src/kvmfr/frame.js';
-import { FrameType } from '../../src/kvmfr/layout.js';
+import { FrameFlags, FrameType } from '../../src/kvmfr/layout.js';
 import { wpOffsetOf } from '../../guest-stub/b7-session.js';
 import { FRAMEBUFFER } from '../../src/kvmfr/layout.js';
 import { openRegion } from '../../src/region.js';
@@ -217,5 +217,15 @@ describe.skipIf(needs(...CAPTURE_PARTS, 'xephyr', 'xrandr'))('glasspane capture 
     expect(cap.stats).toMatchObject({ sessionID: session, restarts: 0, formatChanges: 1, width: 800, height: 600 });
     // The frame is the screen as it is now (Xephyr draws its root again after the resize).
     await waitFor(() => compareWithScreen(frames.at(-1)!.data, frames.at(-1)!.info, screenshot(eph.display)).differ === 0, 30_000, 'a frame equal to the resized screen');
+
+    // Larger than the 16 MiB region's frame buffers hold: TRUNCATED, the rows that fit still exact.
+    execFileSync('xrandr', ['-s', '1600x1200'], { env: eph.env });
+    await waitFor(() => frames.some((f) => f.info.frameWidth === 1600), 30_000, 'a 1600x1200 frame');
+    const cut = frames.find((f) => f.info.frameWidth === 1600)!;
+    expect(cut.info.flags & FrameFlags.TRUNCATED).toBeTruthy();
+    expect(cut.info.dataHeight).toBe(Math.floor(cap.stats.maxFrameBytes / 6400));
+    expect(cut.info.dataHeight).toBeLessThan(1200);
+    expect(cap.stats).toMatchObject({ sessionID: session, truncated: true, dataHeight: cut.info.dataHeight });
+    await waitFor(() => compareWithScreen(frames.at(-1)!.data, frames.at(-1)!.info, screenshot(eph.display)).differ === 0, 30_000, 'a truncated frame equal to the screen\'s first rows');
   }, 120_000);
 });
