@@ -55,11 +55,11 @@ const below = (r) => ROWS.slice(r + 1).flat();
 const GUEST_STUB_MAY_IMPORT = ['scenes', 'draw', 'lgmp', 'kvmfr', 'base'];
 
 /**
- * The one place the product starts the producer program in-process: `glasspane stub` (docs/cli.md).
- * The CLI is the composition root, so the arrow still points down; every other src module stays
- * free of guest-stub, so nothing the viewer ships depends on the test producer.
+ * The places the product starts a producer program in-process: `glasspane stub` and `glasspane
+ * capture` (docs/cli.md). The CLI is the composition root, so the arrow still points down; every
+ * other src module stays free of guest-stub, so nothing the viewer ships depends on a producer.
  */
-const RUNS_GUEST_STUB = '^src/cli/commands/stub\\.ts$';
+const RUNS_GUEST_STUB = '^src/cli/commands/(stub|capture)\\.ts$';
 
 const pathsOf = (names) => LAYERS.filter((l) => names.includes(l.name)).map((l) => l.path);
 
@@ -86,7 +86,7 @@ module.exports = {
     {
       name: 'layer-cli-stub-command',
       severity: 'error',
-      comment: 'the `glasspane stub` command may import what the rest of cli may, plus guest-stub (the program it runs).',
+      comment: 'the `glasspane stub` and `glasspane capture` commands may import what the rest of cli may, plus guest-stub (the producer they run).',
       from: { path: RUNS_GUEST_STUB },
       to: { path: PROJECT, pathNot: [...LAYERS.map((l) => l.path), '^guest-stub/'] },
     },

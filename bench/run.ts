@@ -25,6 +25,8 @@ import type { WindowRow, WindowTrialResult } from './window.js';
 import { drawChart } from './chart.js';
 import type { BenchJson } from './bench-json.js';
 import { printWindow } from './window-table.js';
+import type { CaptureTrialResult } from './capture.js';
+import { captureVerdict, printCapture } from './capture-table.js';
 
 /** The frame rates of the sustained runs (issue 6). */
 const SUSTAINED_FPS: Record<string, number> = { '1920x1080': 240, '2560x1440': 144, '3840x2160': 60 };
@@ -62,7 +64,7 @@ const failures: string[] = [];
 let trialNo = 0;
 const withPresent = !args.has('no-present');
 const renderModes = modes.filter((m) => RENDER_MODES.includes(m.mode)).map((m) => m.mode);
-const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 + modes.length + (renderModes.length ? 1 : 0) : 0);
+const trialCount = modes.length * (1 + 2 * CONSUMERS.length) + CONSUMERS.length * 3 + (withPresent ? 1 + modes.length + (renderModes.length ? 1 : 0) : 0) + 1;
 const windowSeconds = Number(args.get('seconds') ?? (quick ? 2 : 5));
 
 async function trial<T>(name: string, file: string, trialArgs: string[], timeoutMs = 90_000): Promise<T | null> {
@@ -156,6 +158,8 @@ if (withPresent) {
   }
   if (renderModes.length) render = await trial<RenderResult>(`render cost ${renderModes.join(', ')}`, 'render', ['--modes', renderModes.join(','), '--frames', quick ? '20' : '60'], 180_000);
 }
+// 8. The X11 capture of a Linux guest (glasspane capture) on Xvfb: idle cost, full-screen rate, copy cost.
+const capture = await trial<CaptureTrialResult>('capture (X11, Xvfb 1920x1080)', 'capture', ['--seconds', String(idleSeconds), '--rounds', String(Math.min(rounds, 40))], 120_000);
 const windowRows: WindowRow[] = windowTrials.flatMap((r) => (r.available ? [{ mode: r.mode, producedFps: r.producedFps, consumedFps: r.consumedFps, presentedFps: r.presentedFps, cpuPct: r.cpuPct, renderMs: r.renderMs, presentLatencyMs: r.presentLatencyMs, headlessConsumedFps: r.headlessConsumedFps }] : []));
 
 const runSeconds = round((performance.now() - started) / 1000, 1);
@@ -222,6 +226,8 @@ for (const h of result.handoff) verdicts.push({ what: `hand-off ${h.mode}: added
 for (const s of result.sustained) verdicts.push({ what: `sustained ${s.mode}: 0 lost, 0 verify failures`, met: s.lost === 0 && s.verifyFailures === 0, value: `${s.lost} lost, ${s.verifyFailures} failures` });
 for (const w of result.window) verdicts.push({ what: `window ${w.mode}: consumed ≥ ${WINDOW_CONSUMED_RATIO} × produced`, met: w.consumedFps >= WINDOW_CONSUMED_RATIO * w.producedFps, value: `${w.consumedFps} of ${w.producedFps} fps` });
 if (result.idleCpuPct !== null) verdicts.push({ what: `idle CPU ≤ ${TARGETS.idleCpuPct} %`, met: result.idleCpuPct <= TARGETS.idleCpuPct, value: `${result.idleCpuPct} %` });
+const captureIdle = captureVerdict(capture);
+if (captureIdle) verdicts.push(captureIdle);
 
 // ---- table ----
 const col = (v: unknown, w: number) => String(v ?? '-').padStart(w);
@@ -296,6 +302,8 @@ print(
 print('');
 printWindow(print, windowTrials, render, WINDOW_CONSUMED_RATIO);
 print('');
+printCapture(print, capture);
+print('');
 print('Targets');
 for (const v of verdicts) print(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.what.padEnd(48)} ${v.value}`);
 if (failures.length) print(`\n${failures.length} trial(s) failed: ${failures.map((f) => f.split(':')[0]).join(', ')}`);
@@ -305,7 +313,7 @@ mkdirSync(outDir, { recursive: true });
 const stamp = date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const jsonPath = join(outDir, `${stamp}.json`);
 const pngPath = join(outDir, `${stamp}.png`);
-const details = { targets: { ...TARGETS, windowConsumedRatio: WINDOW_CONSUMED_RATIO }, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, window: windowTrials, render, trials: trialNo };
+const details = { targets: { ...TARGETS, windowConsumedRatio: WINDOW_CONSUMED_RATIO }, verdicts, failures, copy, notify, notifySmall, pipeline, sustained, idle, window: windowTrials, render, capture, trials: trialNo };
 writeFileSync(jsonPath, `${JSON.stringify({ ...result, details }, null, 2)}\n`);
 if (!args.has('no-chart')) {
   try {

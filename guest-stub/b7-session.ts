@@ -38,13 +38,17 @@ export interface B7Session {
 /** Where a frame buffer's write pointer is; the pixels follow it. */
 export const wpOffsetOf = (frame: Allocation): number => frame.offset + PAGE - FRAMEBUFFER.data;
 
-/** Lays out a new session in `region` for frames of `height` rows of `pitch` bytes; throws ERR_REGION_TOO_SMALL naming what does not fit. */
-export function startB7Session(region: Region, o: { producerVersion: string; uuid: string; width: number; height: number; pitch: number }): B7Session {
+/**
+ * Lays out a new session in `region` for frames of `height` rows of `pitch` bytes (`capture` names
+ * the producer's capture backend in VMINFO; default glasspane-stub); throws ERR_REGION_TOO_SMALL
+ * naming what does not fit.
+ */
+export function startB7Session(region: Region, o: { producerVersion: string; uuid: string; width: number; height: number; pitch: number; capture?: string }): B7Session {
   const cpuList = cpus();
   const udata = buildKvmfrUdata({
     producerVersion: o.producerVersion,
     features: KVMFR.FEATURE_SETCURSORPOS,
-    vmInfo: { uuid: o.uuid, capture: 'glasspane-stub', cpus: Math.min(255, cpuList.length), cores: Math.min(255, cpuList.length), sockets: 1, model: cpuList[0]?.model ?? 'unknown' },
+    vmInfo: { uuid: o.uuid, capture: o.capture ?? 'glasspane-stub', cpus: Math.min(255, cpuList.length), cores: Math.min(255, cpuList.length), sockets: 1, model: cpuList[0]?.model ?? 'unknown' },
     osInfo: { os: OsType.LINUX, name: `${osType()} ${release()}` },
   });
   const lgmp = new LgmpProducer(region, udata);
@@ -85,28 +89,41 @@ export function writeArrowCursor(region: Region, slot: Allocation): void {
 
 /**
  * Which cursor buffer the next pointer message uses, as B7 rotates them: position-only messages
- * cycle through the session's position slots; each new session draws the arrow into the next of
- * the shape buffers (so a consumer still reading the old one is not overwritten), and messages
- * with the shape use that buffer. The rotation carries over from session to session.
+ * cycle through the session's position slots; each new shape goes into the next of the shape
+ * buffers (so a consumer still reading the old one is not overwritten), and messages with the shape
+ * use that buffer. The rotation carries over from session to session.
  */
 export class CursorRing {
   private positionIndex = 0;
   private shapeIndex = 0;
   private shape: Allocation | null = null;
+  private shapeSlots: Allocation[] = [];
 
-  /** A new session: takes its slots and draws the arrow into the next shape buffer of `shapeSlots`. */
-  startSession(region: Region, shapeSlots: Allocation[]): void {
-    this.shape = shapeSlots[this.shapeIndex]!;
-    this.shapeIndex = (this.shapeIndex + 1) % shapeSlots.length;
-    writeArrowCursor(region, this.shape);
+  /**
+   * A new session: takes its shape buffers and draws `draw` (default: the stub's arrow) into the
+   * next one; with null there is no shape until newShape().
+   */
+  startSession(region: Region, shapeSlots: Allocation[], draw: ((region: Region, slot: Allocation) => void) | null = writeArrowCursor): void {
+    this.shapeSlots = shapeSlots;
+    this.shape = null;
+    if (draw) this.newShape(region, draw);
+  }
+
+  /** A new shape: `draw` writes it (struct and pixels) into the next shape buffer, which messages with the shape use from now on. */
+  newShape(region: Region, draw: (region: Region, slot: Allocation) => void): void {
+    const slot = this.shapeSlots[this.shapeIndex]!;
+    this.shapeIndex = (this.shapeIndex + 1) % this.shapeSlots.length;
+    draw(region, slot);
+    this.shape = slot;
   }
 
   /**
-   * The buffer for the next message and its flags (POSITION | VISIBLE, plus SHAPE for the shape
-   * buffer when `withShape` and a session has started); else the next of `cursorSlots`.
+   * The buffer for the next message and its flags (POSITION, VISIBLE unless `visible` is false,
+   * plus SHAPE for the shape buffer when `withShape` and there is a shape); else the next of
+   * `cursorSlots`.
    */
-  next(withShape: boolean, cursorSlots: Allocation[]): { mem: Allocation; flags: number } {
-    const flags = CursorFlags.POSITION | CursorFlags.VISIBLE;
+  next(withShape: boolean, cursorSlots: Allocation[], visible = true): { mem: Allocation; flags: number } {
+    const flags = CursorFlags.POSITION | (visible ? CursorFlags.VISIBLE : 0);
     if (withShape && this.shape) return { mem: this.shape, flags: flags | CursorFlags.SHAPE };
     const mem = cursorSlots[this.positionIndex]!;
     this.positionIndex = (this.positionIndex + 1) % cursorSlots.length;

@@ -103,6 +103,21 @@ export function findIvshmemDevice(which: string, opts: FindIvshmemOptions = {}):
   return { address, resourcePath: path.join(devDir, `resource${IVSHMEM_BAR}`), bytes };
 }
 
+/**
+ * Where a producer command (`stub`, `capture`) writes: `--shm PATH` as given, or the BAR file of
+ * the `--device` findIvshmemDevice() picks (with its size to map, and the device to report).
+ * Throws GlasspaneError ERR_USAGE unless exactly one of the two is given, and
+ * findIvshmemDevice()'s errors.
+ */
+export function producerRegion(o: { shm?: string; device?: string; sysRoot?: string }): { shmPath: string; mapBytes?: number; device?: IvshmemDevice } {
+  if (Boolean(o.shm) === Boolean(o.device)) {
+    throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
+  }
+  if (o.shm) return { shmPath: o.shm };
+  const device = findIvshmemDevice(o.device!, { sysRoot: o.sysRoot });
+  return { shmPath: device.resourcePath, mapBytes: device.bytes, device };
+}
+
 /** Size of BAR `bar` from the `resource` table ("start end flags" per line, hex); 0 when unassigned. */
 export function barSize(devDir: string, bar: number): number {
   let table: string;
@@ -119,10 +134,25 @@ export function barSize(devDir: string, bar: number): number {
 }
 
 /**
+ * Whether the device decodes memory (bit 1 of the PCI command register, in the first bytes of its
+ * world-readable `config`); null when that cannot be read (no attribute, a fake tree).
+ */
+function memoryDecodingOn(devDir: string): boolean | null {
+  try {
+    const config = readFileSync(path.join(devDir, 'config'));
+    return config.length >= 6 ? (config.readUInt16LE(4) & 0x2) !== 0 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The BAR reads as all ones while the device's memory decoding is off. Firmware normally turns
- * it on; when `enable` says 0 (no driver ever enabled it), turn it on, which needs root.
+ * it on, and then nothing is written (so an unprivileged producer works); when it is off and
+ * `enable` says 0 (no driver ever enabled it), turn it on, which needs root.
  */
 function enableDevice(devDir: string, address: string): void {
+  if (memoryDecodingOn(devDir) === true) return;
   const file = path.join(devDir, 'enable');
   let state: string;
   try {
@@ -134,7 +164,7 @@ function enableDevice(devDir: string, address: string): void {
   try {
     writeFileSync(file, '1');
   } catch (err) {
-    throw new GlasspaneError('ERR_IVSHMEM_DEVICE', `ivshmem device ${address} is disabled and writing 1 to ${file} failed: ${(err as Error).message}`, 'run the stub as root inside the guest', { cause: err });
+    throw new GlasspaneError('ERR_IVSHMEM_DEVICE', `ivshmem device ${address} is disabled and writing 1 to ${file} failed: ${(err as Error).message}`, 'run it as root inside the guest once (or give the VM firmware that enables PCI devices, as SeaBIOS and OVMF do)', { cause: err });
   }
 }
 

@@ -7,26 +7,18 @@
  * The format and these rules: docs/protocol.md (#region-map, #publishing-a-frame).
  */
 import { randomUUID } from 'node:crypto';
-import { debuglog } from 'node:util';
 import { setTimeout as sleep, setImmediate as nextTurn } from 'node:timers/promises';
-import { openRegion, regionFileChanged, type Region } from '../src/region.js';
-import { LockTimeoutError } from '../src/lgmp/spinlock.js';
-import { CursorRing, startB7Session, wpOffsetOf } from './b7-session.js';
-import type { StubLayout, TamperPhase } from './tamper.js';
-import { HEADER } from '../src/lgmp/layout.js';
-import { native, WATCH_CLOSED, type NativeWatcher } from '../src/native.js';
-import type { Allocation, LgmpProducer, ProducerQueue } from '../src/lgmp/producer.js';
+import { wpOffsetOf } from './b7-session.js';
+import { B7Producer, type B7ProducerStats, type SessionShape } from './b7-producer.js';
 import { writeFrame } from '../src/kvmfr/frame.js';
-import { decodeSetCursorPos, writeCursor } from '../src/kvmfr/cursor.js';
-import { FRAMEBUFFER, FrameType, KVMFR } from '../src/kvmfr/layout.js';
+import { writeCursor } from '../src/kvmfr/cursor.js';
+import { FRAMEBUFFER, FrameType } from '../src/kvmfr/layout.js';
 import { FramePainter, sceneFrameType } from './frame-painter.js';
 import { checkStubOptions, type StubOptions } from './stub-options.js';
 import { BarsScene, cursorPosition, stampTimestamp } from '../src/scenes/bars.js';
 import { StubInputServer } from './input-server.js';
 import { BGRA, RGBA } from '../src/kvmfr/pixels.js';
 import { EvdevEchoScene } from './evdev-echo.js';
-
-const log = debuglog('glasspane:stub');
 
 export type { StubOptions } from './stub-options.js';
 
@@ -35,23 +27,13 @@ export const STUB_VERSION = 'glasspane-stub 0.1.0';
 const MiB = 1024 * 1024;
 
 /** What the stub did, for its status lines and tests. Counts since the producer was made. */
-export interface StubStats {
-  sessionID: number;
+export interface StubStats extends B7ProducerStats {
   framesPosted: number;
   /** Frames rendered while no consumer was subscribed (not posted). */
   framesSkipped: number;
   /** Times the producer waited because both frame slots were still unacknowledged. */
   waitsForConsumer: number;
-  truncated: boolean;
-  dataHeight: number;
-  maxFrameBytes: number;
   cursorMessages: number;
-  /** Positions requested by consumers through SETCURSORPOS. */
-  cursorRequests: number;
-  /** New sessions started because the region was corrupted or a lock stayed taken. */
-  restarts: number;
-  /** Times the region was opened again after it was truncated or re-created under us. */
-  reopens: number;
 }
 
 /**
@@ -64,48 +46,32 @@ export interface StubStats {
  * what they write (subscriber bits, counts, mailbox messages, a lock left taken) is bounded or
  * leads to a new session, reported through `onProblem`, never an exception out of run().
  */
-export class StubProducer {
+export class StubProducer extends B7Producer {
   readonly stats: StubStats;
-  private region: Region;
-  private dv: DataView;
-  private lgmp!: LgmpProducer;
-  private frameQ!: ProducerQueue;
-  private pointerQ!: ProducerQueue;
-  private frames: Allocation[] = [];
-  private cursorSlots: Allocation[] = [];
-  private shapeSlots: Allocation[] = [];
-  /** Which cursor buffer the next pointer message uses. */
-  private readonly cursorRing = new CursorRing();
-  private watcher: NativeWatcher;
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
+  protected readonly producerName = 'the stub';
   private loop: Promise<void> | null = null;
   private readonly frameType: number;
   /** The frame's pixels and the KVMFRFrame fields that describe them. */
   private readonly painter: FramePainter;
-  /** Rows of the current session's frames: the height, or fewer in a region too small for it. */
-  private rows: number;
   private serial = 0;
   private cursorOverride: { x: number; y: number } | null = null;
-  /** Frames posted in the current session. */
-  private sessionPosted = 0;
   private readonly uuid: string;
   private input: StubInputServer | null = null;
-  private echo: EvdevEchoScene | null = null;
+  private readonly echo: EvdevEchoScene | null;
 
   constructor(readonly options: StubOptions) {
     const fmt = checkStubOptions(options);
-    this.frameType = fmt.type;
-    this.uuid = (options.uuid ?? randomUUID()).replace(/-/g, '');
     // Opened before the region so that a missing device leaves no half-made session behind.
-    if (options.scene === 'input-echo') this.echo = new EvdevEchoScene(options.width, options.height, fmt.type, options.evdevPaths);
+    const echo = options.scene === 'input-echo' ? new EvdevEchoScene(options.width, options.height, fmt.type, options.evdevPaths) : null;
     try {
-      this.region = openRegion(options.shmPath, { createBytes: Math.round(options.sizeMiB * MiB), size: options.mapBytes });
+      super(options);
     } catch (err) {
-      this.echo?.close();
+      echo?.close();
       throw err;
     }
-    this.dv = new DataView(this.region.buffer);
+    this.echo = echo;
+    this.frameType = fmt.type;
+    this.uuid = (options.uuid ?? randomUUID()).replace(/-/g, '');
     this.painter = new FramePainter(new BarsScene(options.width, options.height, sceneFrameType(fmt.type)), options.width, options.height, fmt.type);
     this.rows = options.height;
     this.stats = {
@@ -122,55 +88,19 @@ export class StubProducer {
       reopens: 0,
     };
     this.startSession();
-    this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
   }
 
-  /** Starts a fresh session now (a new session id, clean queues), as a restarting guest application does. */
-  newSession(): void {
-    this.startSession();
+  protected sessionShape(): SessionShape {
+    return { producerVersion: STUB_VERSION, capture: 'glasspane-stub', uuid: this.uuid, width: this.options.width, height: this.options.height, pitch: this.painter.pitch };
   }
 
-  /**
-   * Frames of the current session a consumer has taken: posted, acknowledged and not released by
-   * the subscriber timeout. 0 when the region is gone.
-   */
-  framesTaken(): number {
-    if (this.region.closed) return 0;
-    return this.sessionPosted - this.frameQ.pending() - this.frameQ.releasedByTimeout;
-  }
-
-  /** Where the current session keeps things (for the tamper hook and tests). */
-  regionLayout(): StubLayout {
-    const q = (pq: ProducerQueue) => ({ hq: pq.hq, messagesOffset: pq.messagesOffset, numMessages: pq.numMessages });
-    return {
-      regionBytes: this.region.byteLength,
-      frameQueue: q(this.frameQ),
-      pointerQueue: q(this.pointerQ),
-      frames: this.frames,
-      cursorSlots: this.cursorSlots,
-      shapeSlots: this.shapeSlots,
-      udataOffset: HEADER.udata,
-      udataSize: this.region.load32(HEADER.udataSize),
-    };
-  }
-
-  private tamper(phase: TamperPhase, slot?: Allocation): void | 'skip' {
-    const t = this.options.tamper;
-    return t ? t({ phase, region: this.region, layout: this.regionLayout(), slot }) : undefined;
-  }
-
-  /** (Re)creates the LGMP session and the B7 memory layout (b7-session.ts). Called again if the header gets overwritten. */
-  private startSession(): void {
-    this.sessionPosted = 0;
-    const session = startB7Session(this.region, { producerVersion: STUB_VERSION, uuid: this.uuid, width: this.options.width, height: this.options.height, pitch: this.painter.pitch });
-    ({ lgmp: this.lgmp, frameQ: this.frameQ, pointerQ: this.pointerQ, frames: this.frames, cursorSlots: this.cursorSlots, shapeSlots: this.shapeSlots, rows: this.rows } = session);
-    this.stats.sessionID = this.lgmp.sessionID;
-    this.stats.maxFrameBytes = session.maxFrameBytes;
-    this.stats.truncated = this.rows < this.options.height;
-    this.stats.dataHeight = this.rows;
+  protected onSession(): void {
     this.painter.setRows(this.rows);
     this.cursorRing.startSession(this.region, this.shapeSlots);
-    log('session %d: frame buffers of %d bytes, %d rows%s', this.lgmp.sessionID, session.maxFrameBytes, this.rows, this.stats.truncated ? ' (TRUNCATED)' : '');
+  }
+
+  protected onCursorRequest(pos: { x: number; y: number }): void {
+    this.cursorOverride = pos;
   }
 
   private cursorPos(): { x: number; y: number } {
@@ -197,112 +127,13 @@ export class StubProducer {
   }
 
   /** Pointer messages: new subscribers get the shape and position at once (as in B7). */
-  private postCursor(withShape: boolean): void {
+  protected postCursor(withShape: boolean): void {
     const pos = this.cursorPos();
     const { mem, flags } = this.cursorRing.next(withShape, this.cursorSlots);
     writeCursor(this.dv, mem.offset, pos);
     this.tamper('cursor', mem);
     if (this.pointerQ.post(flags, mem) === 'posted') this.stats.cursorMessages++;
     this.tamper('cursor-posted', mem);
-  }
-
-  /** Starts a new session after something in the shared memory went wrong; reports what. */
-  private restart(why: string): void {
-    this.stats.restarts++;
-    this.problem(`${why}: starting a new session`);
-    this.startSession();
-  }
-
-  private problem(message: string): void {
-    log('%s', message);
-    this.options.onProblem?.(message);
-  }
-
-  private lastFileCheck = 0;
-
-  /**
-   * The region file shrank under us (the addon survived the SIGBUS and the mapping now reads
-   * zeros) or its path names a new file: open it again — growing it back to our size — and start
-   * a new session there, so consumers that re-open it find a producer.
-   */
-  private checkRegion(): boolean {
-    const now = performance.now();
-    let why: string | null = null;
-    if (this.region.closed) {
-      // An earlier re-open failed (the path is gone or unusable): try again twice a second.
-      if (now - this.lastFileCheck < 500) return true;
-      why = 'the region could not be opened again';
-    } else if (this.region.broken) {
-      why = `${this.region.path} was truncated under the stub`;
-    }
-    if (!why && now - this.lastFileCheck > 500) {
-      this.lastFileCheck = now;
-      why = regionFileChanged(this.region);
-    }
-    if (!why) return false;
-    this.lastFileCheck = now;
-    this.watcher.close(); // settles a waitForRoom() in progress; it carries on with the new watcher
-    this.region.close();
-    try {
-      this.region = openRegion(this.options.shmPath, { createBytes: Math.round(this.options.sizeMiB * MiB), size: this.options.mapBytes });
-    } catch (err) {
-      this.problem(`${why}; re-opening ${this.options.shmPath} failed: ${(err as Error).message}`);
-      return true;
-    }
-    this.problem(`${why}; opened it again`);
-    this.dv = new DataView(this.region.buffer);
-    this.watcher = new native.Watcher(this.region, { spinUs: 20, maxSleepUs: 200 });
-    this.stats.reopens++;
-    this.startSession();
-    return true;
-  }
-
-  /** The 10 ms duty: heartbeat and timeouts, consumer mailbox, cursor for new subscribers. */
-  private tick = (): void => {
-    try {
-      if (!this.running || this.checkRegion()) return;
-      if (this.tamper('tick-start') === 'skip') return;
-      if (this.lgmp.process() === 'corrupted') {
-        this.restart('the region header or a queue was overwritten');
-        return;
-      }
-      for (let msg = this.pointerQ.readData(); msg; msg = this.pointerQ.readData()) {
-        const request = decodeSetCursorPos(msg);
-        if (request) {
-          this.cursorOverride = request;
-          this.stats.cursorRequests++;
-        }
-        this.pointerQ.ackData();
-      }
-      if (this.pointerQ.newSubs() > 0) this.postCursor(true);
-      this.tamper('tick-end');
-    } catch (err) {
-      this.recover(err);
-    }
-  };
-
-  /** A lock a consumer left taken (killed inside its critical section) means a new session; anything else is reported. */
-  private recover(err: unknown): void {
-    try {
-      if (err instanceof LockTimeoutError) this.restart('a queue lock stayed taken (a consumer died holding it)');
-      else this.problem(`producer step failed: ${(err as Error).message}`);
-    } catch (again) {
-      this.problem(`cannot start a new session: ${(again as Error).message}`);
-    }
-  }
-
-  /** Waits until a frame slot is free (the consumer acknowledged); false when stopping. */
-  private async waitForRoom(): Promise<boolean> {
-    let waited = false;
-    while (this.running && this.region.closed) await sleep(50); // a re-open is being retried
-    while (this.running && !this.region.closed && this.frameQ.pending() >= KVMFR.FRAME_QUEUE_LEN) {
-      if (!waited) this.stats.waitsForConsumer++;
-      waited = true;
-      const result = await new Promise<number>((resolve) => this.watcher.wait([this.frameQ.countOffset, KVMFR.FRAME_QUEUE_LEN], 50, (i) => resolve(i)));
-      // Closed: stop() ends the loop; a re-opened region brought a new watcher and session.
-      if (result === WATCH_CLOSED && !this.running) return false;
-    }
-    return this.running;
   }
 
   private async produce(): Promise<void> {
@@ -331,7 +162,7 @@ export class StubProducer {
         await sleep(20); // all frames sent: keep the session (heartbeat, cursor) alive
         continue;
       }
-      if (!(await this.waitForRoom())) break;
+      if (!(await this.waitForRoom(() => this.stats.waitsForConsumer++))) break;
       let result: 'posted' | 'no-subscribers' | 'full';
       try {
         result = this.postFrame(slot);
@@ -381,9 +212,7 @@ export class StubProducer {
   /** Starts the heartbeat and the frame loop; resolves when the loop ends (seconds elapsed or stop()). */
   run(): Promise<void> {
     if (this.loop) return this.loop;
-    this.running = true;
-    this.timer = setInterval(this.tick, 10);
-    this.tick();
+    this.startDuty();
     this.loop = this.produce().finally(() => {
       this.running = false;
     });
@@ -395,10 +224,7 @@ export class StubProducer {
     this.running = false;
     this.watcher.cancel();
     await this.loop?.catch(() => undefined);
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.watcher.close();
-    this.region.close();
+    this.closeShared();
     this.echo?.close();
     await this.input?.close();
   }

@@ -302,6 +302,27 @@ const GUEST_STUB = {
     fix: 'load evdev (modprobe evdev), mount devtmpfs on /dev, and run the stub as root (or in group input)' },
 } satisfies Record<string, ErrorInfo>;
 
+const X11_CAPTURE = {
+  ERR_X11_MISSING: { exit: 'refused',
+    meaning: 'The X11 capture addon (build/Release/glasspane_x11.node) was not built or does not load: the xcb development files were missing when glasspane was built.',
+    fix: 'install pkg-config libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev (`tools/setup` does), then `npm run build:native`' },
+  ERR_X11_DISPLAY: { exit: 'usage',
+    meaning: '`glasspane capture` cannot connect to the X display: DISPLAY is unset or wrong, or the X server refuses this user (no Xauthority).',
+    fix: 'run it inside the desktop session (autostart), or pass --display :0 and XAUTHORITY=~/.Xauthority' },
+  ERR_X11_EXTENSION: { exit: 'refused',
+    meaning: 'The X server lacks an extension the capture needs (MIT-SHM 1.2 with shared pixmaps, DAMAGE 1.1, XFIXES 2, XInput 2.1), or it is not on this machine (MIT-SHM needs a local server).',
+    fix: 'capture a local Xorg session (Xorg 1.15 or later has all of them); Wayland desktops are not supported yet (docs/linux-guest.md)' },
+  ERR_X11_FORMAT: { exit: 'refused',
+    meaning: 'The screen\'s pixel format is not one KVMFR carries: only 24-bit colour in 32-bit pixels (depth 24 or 32, 8 bits a channel) is captured.',
+    fix: 'run the X server at depth 24 (Xorg: DefaultDepth 24 in xorg.conf\'s Screen section)' },
+  ERR_X11_SHM: { exit: 'refused',
+    meaning: 'The X server could not map the region (MIT-SHM ShmAttachFd) or place the screen\'s pixmaps in it.',
+    fix: 'check that the X server runs on this machine and the region is large enough for the screen (the message names the sizes)' },
+  ERR_X11_LOST: { exit: 'refused',
+    meaning: 'The connection to the X server was lost, or a request the capture depends on failed: the desktop session ended or the server reset.',
+    fix: 'start `glasspane capture` again with the desktop session (docs/linux-guest.md shows autostart)' },
+} satisfies Record<string, ErrorInfo>;
+
 /** The catalogue's sections, in the order docs/errors.md shows them: a title and its codes. */
 export const ErrorSections = [
   { title: 'General and command line', codes: GENERAL },
@@ -313,10 +334,11 @@ export const ErrorSections = [
   { title: 'SPICE (input, clipboard, audio)', codes: SPICE },
   { title: 'VM: vfio, QEMU, QMP', codes: VM },
   { title: 'Guest stub', codes: GUEST_STUB },
+  { title: 'X11 capture (Linux guests)', codes: X11_CAPTURE },
 ] as const;
 
 /** Every error code → its meaning, generic fix and exit class. */
-export const ErrorCatalogue = { ...GENERAL, ...REGION, ...LGMP, ...KVMFR, ...RELAY, ...VIEWER, ...SPICE, ...VM, ...GUEST_STUB };
+export const ErrorCatalogue = { ...GENERAL, ...REGION, ...LGMP, ...KVMFR, ...RELAY, ...VIEWER, ...SPICE, ...VM, ...GUEST_STUB, ...X11_CAPTURE };
 
 /** A code glasspane uses: a closed union, so the compiler rejects an unknown one. */
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -292,3 +292,97 @@ export const native: Addon = new Proxy({} as Addon, {
   get: (_target, key) => Reflect.get(loadAddon(), key),
   has: (_target, key) => Reflect.has(loadAddon(), key),
 });
+
+/**
+ * The X server's screen as X11Capture.screen() reads it: the root window's size (a round trip),
+ * the root depth, the bits per pixel and scanline pad of that depth's pixmaps, the server's image
+ * byte order and the root visual's channel masks.
+ */
+export interface X11Screen {
+  width: number;
+  height: number;
+  depth: number;
+  bitsPerPixel: number;
+  scanlinePad: number;
+  imageByteOrder: 'lsb' | 'msb';
+  redMask: number;
+  greenMask: number;
+  blueMask: number;
+}
+
+/** XFixes' current cursor: (x, y) is the hotspot on the screen; `pixels` ARGB words, alpha premultiplied, row after row. */
+export interface X11CursorImage {
+  x: number;
+  y: number;
+  hotX: number;
+  hotY: number;
+  width: number;
+  height: number;
+  serial: number;
+  pixels: Uint32Array;
+}
+
+/** Bits of X11Capture.takeEvents(): what changed since the last call. */
+export const X11Pending = { DAMAGE: 1, CURSOR: 2, POINTER: 4, SCREEN: 8, ERROR: 16, GONE: 32 } as const;
+
+/**
+ * One connection to an X display for `glasspane capture` (native/x11_capture.h), made by `new
+ * X11Capture(display)` (null = $DISPLAY). Errors are plain JS errors with a `code`: X11_CONNECT,
+ * X11_EXTENSION, X11_SHM, X11_REQUEST (a request failed or the connection was lost), X11_CLOSED
+ * (after close()); TypeError/RangeError for bad arguments. Nothing here blocks the event loop for
+ * longer than one round trip to the server (screen(), attach(), setTargets()); the *Async calls
+ * run theirs on the libuv pool. The X server writes the pixels into the attached file itself.
+ */
+export interface NativeX11Capture {
+  screen(): X11Screen;
+  /** Starts the event thread; `onWake` runs on this thread when takeEvents() has something new (coalesced). Does not keep the process alive. */
+  start(onWake: () => void): void;
+  /**
+   * The X11Pending bits since the last call (cleared), the X errors reported meanwhile, and where
+   * the pointer's hotspot is (root coordinates; the event thread reads it after raw motion and
+   * warps, and polls for other clients' warps: every 16 ms for half a second after a change, every
+   * 100 ms otherwise).
+   */
+  takeEvents(): { bits: number; errors: string[]; pointer: { x: number; y: number; onScreen: boolean } };
+  /** Hands `path` (opened read-write) to the server as the MIT-SHM segment; the server maps the whole file. Drops the previous one and its targets. */
+  attach(path: string): void;
+  /** One shared pixmap of width x height (the server's pitch for the root depth) at each byte offset of the segment. */
+  setTargets(offsets: number[], width: number, height: number): void;
+  /** The damage since the last call (x, y, w, h quadruples), cleared. */
+  takeDamageAsync(): Promise<Int32Array>;
+  /** Copies each rectangle (x, y, w, h) of the screen to the same place of target `target`; resolves when the server is done. */
+  copyAsync(target: number, rects: Int32Array): Promise<void>;
+  cursorAsync(): Promise<X11CursorImage>;
+  /** Moves the pointer to root (x, y) (clamped to 16 bits); the event thread then reads it back (X11Pending.POINTER). */
+  warp(x: number, y: number): void;
+  /** Stops the thread, ends round trips in flight (they reject), disconnects. Safe twice. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+interface X11Addon {
+  X11Capture: new (display: string | null) => NativeX11Capture;
+}
+
+let x11Addon: X11Addon | undefined;
+
+/**
+ * The X11 capture addon (build/Release/glasspane_x11.node), built beside the core addon where the
+ * xcb development files were found. Throws GlasspaneError ERR_X11_MISSING with the packages to
+ * install when it was not built or does not load.
+ */
+export function loadX11Addon(): X11Addon {
+  if (x11Addon) return x11Addon;
+  const file = join(packageRoot(), 'build', 'Release', 'glasspane_x11.node');
+  try {
+    x11Addon = require(file) as X11Addon;
+    return x11Addon;
+  } catch (err) {
+    throw new GlasspaneError(
+      'ERR_X11_MISSING',
+      `the X11 capture addon ${file} ${existsSync(file) ? `does not load (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` : 'was not built (the xcb development files were missing)'}`,
+      'install pkg-config libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev (`tools/setup` does), then `npm run build:native`',
+      { cause: err },
+    );
+  }
+}

@@ -18,6 +18,7 @@ type Register = (program: Command) => void;
 const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<Register>; needsAddon?: true }> = [
   { name: 'stub', summary: 'produce an animated, verifiable test scene in the Looking Glass B7 format (guest-stub)', load: async () => (await import('./commands/stub.js')).registerStub, needsAddon: true },
   { name: 'view', summary: 'show the guest in a window (or consume its frames headless)', load: async () => (await import('./commands/view.js')).registerView, needsAddon: true },
+  { name: 'capture', summary: 'inside a Linux guest: show its X11 desktop to glasspane or Looking Glass B7 (writes it into the region in the B7 format)', load: async () => (await import('./commands/capture.js')).registerCapture, needsAddon: true },
   { name: 'demo', summary: 'guest-stub and glasspane together: the viewer window with input on a desktop, a verifying consumer without one', load: async () => (await import('./commands/demo.js')).registerDemo, needsAddon: true },
   { name: 'send', summary: 'send keys or mouse actions to a VM over SPICE (like virsh send-key)', load: async () => (await import('./commands/send.js')).registerSend },
   // --- VM lifecycle commands ---

@@ -193,3 +193,21 @@ export function writeFrame(dv: DataView, offset: number, f: FrameFields): void {
     set(o + 12, r.height);
   }
 }
+
+/**
+ * The smallest rectangle holding all of `rects` (at least one: with none the result is not
+ * finite). For damage kept per buffer or texture: beyond a bound, its bounding box stands for it.
+ */
+export function boundingBox(rects: readonly Rect[]): Rect {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const r of rects) {
+    x0 = Math.min(x0, r.x);
+    y0 = Math.min(y0, r.y);
+    x1 = Math.max(x1, r.x + r.width);
+    y1 = Math.max(y1, r.y + r.height);
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}

@@ -116,13 +116,18 @@ export class CursorOverlay {
     return this.ops !== null;
   }
 
-  /** Top-left corner of the overlay for the cursor's hotspot at frame position (x, y). */
+  /**
+   * Top-left corner of the overlay for a cursor message's position (x, y). KVMFR's position is the
+   * shape's top-left corner already, not its hotspot: B7's Windows host sends DXGI's pointer
+   * position (the shape's corner), its XCB host the pointer less the hotspot, and B7's client
+   * draws the shape at the position and takes position + hotspot as where the pointer points.
+   */
   origin(x: number, y: number): { x: number; y: number } {
-    return { x: x - (this.shape?.hotX ?? 0), y: y - (this.shape?.hotY ?? 0) };
+    return { x, y };
   }
 
   /**
-   * Recomputes the screen-dependent texels from `frame` with the cursor's hotspot at (x, y);
+   * Recomputes the screen-dependent texels from `frame` with the cursor message's position at (x, y);
    * texels outside the frame are left transparent. No-op for shapes without such texels.
    */
   update(frame: FramePixels, x: number, y: number): void {

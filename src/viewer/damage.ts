@@ -8,7 +8,7 @@
  * A gap in frame serials (a frame the relay dropped, a new session) or a new format means the
  * texture's content is unknown relative to this frame: everything is uploaded.
  */
-import type { FrameInfo } from '../kvmfr/frame.js';
+import { boundingBox, type FrameInfo } from '../kvmfr/frame.js';
 import type { Rect } from './geometry.js';
 
 /** Beyond this many rectangles, their bounding box is uploaded instead. */
@@ -66,19 +66,4 @@ export class DamageTracker {
     this.carried.push(...info.damageRects);
     if (this.carried.length > MAX_CARRIED_RECTS) this.carried = [boundingBox(this.carried)];
   }
-}
-
-/** The smallest rectangle holding all of `rects` (at least one: with none the result is not finite). */
-export function boundingBox(rects: readonly Rect[]): Rect {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const r of rects) {
-    x0 = Math.min(x0, r.x);
-    y0 = Math.min(y0, r.y);
-    x1 = Math.max(x1, r.x + r.width);
-    y1 = Math.max(y1, r.y + r.height);
-  }
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }

@@ -27,7 +27,7 @@ const OSD_AT = 8;
  * only; the images it hands to the target stay the scene's and must not be changed by it.
  */
 export class OverlayScene {
-  /** The guest cursor: hotspot position in frame pixels. */
+  /** The guest cursor: the shape's top-left corner in frame pixels (KVMFR's cursor position). */
   readonly cursor = { visible: false, x: 0, y: 0 };
   private readonly cursorOverlay = new CursorOverlay();
   private readonly osd: Osd;

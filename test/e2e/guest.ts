@@ -14,7 +14,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, closeSync, openSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findBusybox, findHostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs } from '../support/initramfs.js';
+import { findBusybox, findHostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile, type HostShare } from '../support/initramfs.js';
 import { haveQemu, startQemu, type QemuHandle } from '../spice/qemu.js';
 import { ROOT } from '../support/helpers.js';
 
@@ -68,11 +68,45 @@ poweroff -f
 export async function startE2eGuest(o: E2eGuestOptions): Promise<E2eGuest> {
   const why = e2eUnavailable();
   if (why) throw new Error(`the e2e guest cannot run: ${why}`);
-  const kernel = findHostKernel()!;
-  const busybox = findBusybox()!;
+  const stubArgs = `--width ${o.width} --height ${o.height} --fps ${o.fps}`;
+  return bootIvshmemGuest({
+    tag: 'E2E',
+    modules: ['evdev', 'psmouse'],
+    regionMiB: o.regionMiB ?? 32,
+    memMiB: o.memMiB,
+    init: (share) => initScript({ guestNode: share.guestNode, share: share.init, stubArgs }),
+  });
+}
+
+/** What bootIvshmemGuest() boots: the /init, what it needs, and the sizes. */
+export interface IvshmemGuestOptions {
+  /** The prefix of the lines /init prints for the host ("E2E", "CAP"). */
+  tag: string;
+  /** Modules beyond the host share's (with their dependencies), e.g. evdev and psmouse for input. */
+  modules: string[];
+  /** The /init script, given how the host share is mounted (hostShare's lines and node path). */
+  init: (share: HostShare) => string;
+  /** Files added at the initramfs root. */
+  files?: ExtraFile[];
+  /** ivshmem size in MiB (a power of two). */
+  regionMiB: number;
+  /** Guest RAM, MiB (default 512). */
+  memMiB?: number;
+}
+
+/**
+ * Boots a QEMU TCG guest on the host's kernel with an initramfs holding busybox, the modules and
+ * `init`, the project and /usr shared over 9p, an ivshmem-plain device at 00:05.0 on a fresh
+ * /dev/shm file, SPICE on a unix socket and the serial console in a file. Returns the running
+ * guest (lines() are the serial lines that start with the tag, without it) or throws, having
+ * cleaned up; stop() is safe twice.
+ */
+export async function bootIvshmemGuest(o: IvshmemGuestOptions): Promise<E2eGuest> {
+  const kernel = findHostKernel();
+  const busybox = findBusybox();
+  if (!kernel || !busybox) throw new Error('a guest needs a readable host kernel (linux-image-amd64) and busybox-static');
   const dir = mkdtempSync(path.join(tmpdir(), 'glasspane-e2e-'));
   const shmPath = `/dev/shm/glasspane-e2e-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const regionMiB = o.regionMiB ?? 32;
   let qemu: QemuHandle | undefined;
   const cleanup = async () => {
     await qemu?.stop(true);
@@ -82,15 +116,14 @@ export async function startE2eGuest(o: E2eGuestOptions): Promise<E2eGuest> {
   try {
     // Made here (not by QEMU) so it is ours to remove and the host relay can open it at once.
     const fd = openSync(shmPath, 'wx', 0o600);
-    ftruncateSync(fd, regionMiB * 1024 * 1024);
+    ftruncateSync(fd, o.regionMiB * 1024 * 1024);
     closeSync(fd);
 
     // The guest runs this very node on this very build, shared over 9p.
-    const share = hostShare(ROOT, 'E2E');
+    const share = hostShare(ROOT, o.tag);
     const initrd = path.join(dir, 'initrd.cpio');
-    const modules = moduleClosure(kernel.version, [...HOST_SHARE_MODULES, 'evdev', 'psmouse']);
-    const stubArgs = `--width ${o.width} --height ${o.height} --fps ${o.fps}`;
-    writeInitramfs(initrd, { busybox, version: kernel.version, modules, init: initScript({ guestNode: share.guestNode, share: share.init, stubArgs }) });
+    const modules = moduleClosure(kernel.version, [...HOST_SHARE_MODULES, ...o.modules]);
+    writeInitramfs(initrd, { busybox, version: kernel.version, modules, init: o.init(share), files: o.files });
     const serialPath = path.join(dir, 'serial.log');
     const extraArgs = [
       '-m', String(o.memMiB ?? 512),
@@ -99,18 +132,19 @@ export async function startE2eGuest(o: E2eGuestOptions): Promise<E2eGuest> {
       '-append', 'console=ttyS0 no_timer_check quiet loglevel=3 panic=-1 rdinit=/init',
       '-no-reboot', '-serial', `file:${serialPath}`,
       ...share.qemuArgs,
-      '-object', `memory-backend-file,id=gpshm,share=on,mem-path=${shmPath},size=${regionMiB}M`,
+      '-object', `memory-backend-file,id=gpshm,share=on,mem-path=${shmPath},size=${o.regionMiB}M`,
       '-device', 'ivshmem-plain,memdev=gpshm,addr=0x5',
     ];
     qemu = await startQemu({ transport: 'unix', dir, extraArgs });
     const serial = () => (existsSync(serialPath) ? readFileSync(serialPath, 'utf8') : '');
+    const prefix = `${o.tag} `;
     let stopped = false;
     return {
       shmPath,
       spice: qemu.address,
       qemu,
       serial,
-      lines: () => serial().split(/\r?\n/).filter((l) => l.startsWith('E2E ')).map((l) => l.slice(4)),
+      lines: () => serial().split(/\r?\n/).filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length)),
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -21,6 +21,8 @@ interface FakeDev {
   /** BAR 2 size in bytes (0 = unassigned). */
   bar2?: number;
   enable?: string;
+  /** The PCI command register in `config` (bit 1: memory decoding); absent = no config file. */
+  command?: number;
 }
 
 function fakeTree(devs: FakeDev[]): string {
@@ -37,6 +39,13 @@ function fakeTree(devs: FakeDev[]): string {
     writeFileSync(path.join(dir, 'resource'), [line(0xfebf1000n, 0x100n, '0x0000000000040200'), line(0n, 0n, ''), line(0xfd000000n, bar2, '0x000000000014220c')].join('\n') + '\n');
     if (d.bar2) writeFileSync(path.join(dir, 'resource2'), Buffer.alloc(0));
     if (d.enable !== undefined) writeFileSync(path.join(dir, 'enable'), `${d.enable}\n`);
+    if (d.command !== undefined) {
+      const config = Buffer.alloc(64);
+      config.writeUInt16LE(d.vendor, 0);
+      config.writeUInt16LE(d.device, 2);
+      config.writeUInt16LE(d.command, 4);
+      writeFileSync(path.join(dir, 'config'), config);
+    }
   }
   return root;
 }
@@ -96,6 +105,15 @@ describe('ivshmem device discovery', () => {
     const root2 = fakeTree([{ ...IVSHMEM, enable: '2' }]);
     findIvshmemDevice('auto', { sysRoot: root2 });
     expect(readFileSync(path.join(root2, 'sys/bus/pci/devices/0000:00:05.0/enable'), 'utf8')).toBe('2\n');
+  });
+
+  it('a device whose memory decoding is on (command register bit 1) is used as it is: no root needed to enable it', () => {
+    const on = fakeTree([{ ...IVSHMEM, enable: '0', command: 0x0002 }]);
+    findIvshmemDevice('auto', { sysRoot: on });
+    expect(readFileSync(path.join(on, 'sys/bus/pci/devices/0000:00:05.0/enable'), 'utf8')).toBe('0\n');
+    const off = fakeTree([{ ...IVSHMEM, enable: '0', command: 0x0000 }]);
+    findIvshmemDevice('auto', { sysRoot: off });
+    expect(readFileSync(path.join(off, 'sys/bus/pci/devices/0000:00:05.0/enable'), 'utf8')).toBe('1');
   });
 
   it('barSize reads 64-bit BARs', () => {

@@ -63,6 +63,18 @@ export const PARTS = {
   kernel: { what: 'a readable kernel image with uncompressed modules (/boot/vmlinuz-V, /lib/modules/V/**/*.ko, as Debian 12 has them)', pkg: 'linux-image-amd64', present: hostKernel },
   busybox: { what: 'a static busybox', pkg: 'busybox-static', present: () => ['/bin/busybox', '/usr/bin/busybox'].some(existsSync) },
   gcc: { what: 'gcc', pkg: 'build-essential', present: () => onPath('gcc') },
+  x11capture: {
+    what: 'the X11 capture addon (build/Release/glasspane_x11.node, built against the xcb libraries)',
+    pkg: 'libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev pkg-config, then npm run build:native',
+    present: () => existsSync(join(ROOT, 'build/Release/glasspane_x11.node')),
+  },
+  xephyr: { what: 'Xephyr (a nested X server that resizes with xrandr)', pkg: 'xserver-xephyr', present: () => onPath('Xephyr') },
+  xrandr: { what: 'xrandr', pkg: 'x11-xserver-utils', present: () => onPath('xrandr') },
+  xorg: {
+    what: 'Xorg with the dummy video and evdev input drivers (the capture guest\'s desktop)',
+    pkg: 'xserver-xorg-core xserver-xorg-video-dummy xserver-xorg-input-evdev',
+    present: () => ['/usr/lib/xorg/Xorg', '/usr/lib/xorg/modules/drivers/dummy_drv.so', '/usr/lib/xorg/modules/input/evdev_drv.so'].every(existsSync),
+  },
 } satisfies Record<string, Part>;
 
 export type PartName = keyof typeof PARTS;
@@ -90,5 +102,7 @@ export function needs(...names: PartName[]): boolean {
 
 /** Parts the window tests need. */
 export const WINDOW_PARTS: PartName[] = ['xvfb', 'xdotool', 'xwd', 'sdl'];
+/** Parts the X11 capture tests need: an X server, its pixels (xwd), the pointer (xdotool), the drawing client (gcc + libX11) and the addon. */
+export const CAPTURE_PARTS: PartName[] = ['xvfb', 'xwd', 'xdotool', 'gcc', 'x11capture'];
 /** Parts the real-kernel guest tests need. */
 export const GUEST_PARTS: PartName[] = ['qemu', 'kernel', 'busybox'];

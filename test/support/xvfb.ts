@@ -12,20 +12,30 @@ export interface Xvfb {
  * Starts Xvfb on a display number it picks itself (-displayfd: free at that moment, so parallel
  * test runs never race for one) and resolves once it accepts clients. stop() ends it.
  */
-export async function startXvfb(width = 1280, height = 800): Promise<Xvfb> {
-  const proc: ChildProcess = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+export function startXvfb(width = 1280, height = 800): Promise<Xvfb> {
+  return startXServer('Xvfb', ['-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'], process.env, 'xvfb');
+}
+
+/**
+ * Starts the X server `command` with `args` plus `-displayfd 3` in environment `env` (Xephyr, say,
+ * with DISPLAY naming its host) and resolves once it accepts clients, with stop(). Rejects naming
+ * the server and the end of its stderr when it exits or is not up within 60 s; `pkg` is the
+ * package to install when it is missing.
+ */
+export async function startXServer(command: string, args: string[], env: NodeJS.ProcessEnv, pkg: string): Promise<Xvfb> {
+  const proc: ChildProcess = spawn(command, ['-displayfd', '3', ...args], { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const display = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`Xvfb did not start within 60 s: ${err.trim().slice(-500)}`)), 60_000);
+    const timer = setTimeout(() => fail(new Error(`${command} did not start within 60 s: ${err.trim().slice(-500)}`)), 60_000);
     const fail = (e: Error) => {
       clearTimeout(timer);
       proc.kill('SIGKILL');
       reject(e);
     };
-    proc.once('error', (e) => fail(new Error(`cannot run Xvfb (${e.message}): install xvfb`)));
-    proc.once('exit', (code) => fail(new Error(`Xvfb exited (status ${code}): ${err.trim().slice(-500)}`)));
+    proc.once('error', (e) => fail(new Error(`cannot run ${command} (${e.message}): install ${pkg}`)));
+    proc.once('exit', (code) => fail(new Error(`${command} exited (status ${code}): ${err.trim().slice(-500)}`)));
     (proc.stdio[3] as Readable).on('data', (d) => {
       out += d;
       if (!out.includes('\n')) return;
@@ -34,10 +44,9 @@ export async function startXvfb(width = 1280, height = 800): Promise<Xvfb> {
       resolve(`:${out.trim()}`);
     });
   });
-  const env = { ...process.env, DISPLAY: display };
   return {
     display,
-    env,
+    env: { ...process.env, DISPLAY: display },
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

@@ -19,7 +19,7 @@ afterAll(() => rmSync(tree, { recursive: true, force: true }));
 
 /** Files of the fixture tree: path -> the modules it imports (relative specifiers, as in the repo). */
 const FILES: Record<string, string[]> = {
-  // allowed: down the layers, within a layer, the stub command running guest-stub, tests on top
+  // allowed: down the layers, within a layer, the stub and capture commands running guest-stub, tests on top
   'src/errors.ts': [],
   'src/native.ts': ['./errors.js'],
   'src/kvmfr/layout.ts': ['../errors.js'],
@@ -28,13 +28,15 @@ const FILES: Record<string, string[]> = {
   'src/spice/input-sink.ts': ['../input/sink.js'],
   'src/viewer/window.ts': ['../spice/input-sink.js', '../native.js'],
   'src/cli/commands/stub.ts': ['../../../guest-stub/producer.js', '../../scenes/bars.js'],
+  'src/cli/commands/capture.ts': ['../../../guest-stub/x11-producer.js'],
   'guest-stub/producer.ts': ['../src/scenes/bars.js', '../src/native.js'],
+  'guest-stub/x11-producer.ts': ['./producer.js'],
   'test/unit/x.test.ts': ['../../src/cli/commands/stub.js', '../../guest-stub/producer.js'],
   // forbidden
   'src/relay/up.ts': ['../viewer/window.js'], // upward
   'src/relay/sideways.ts': ['../spice/input-sink.js'], // a peer in the same row
   'src/input/spice-user.ts': ['../spice/input-sink.js'], // upward (input is below spice)
-  'src/cli/commands/view.ts': ['../../../guest-stub/producer.js'], // only `stub` runs the producer
+  'src/cli/commands/view.ts': ['../../../guest-stub/producer.js'], // only `stub` and `capture` run a producer
   'src/vm/uses-test.ts': ['../../test/unit/x.test.ts'], // the product never imports tests
   'guest-stub/consumer.ts': ['../src/input/sink.js'], // the producer is not a consumer
   'src/kvmfr/a.ts': ['./b.js'], // a cycle

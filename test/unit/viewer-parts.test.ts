@@ -129,7 +129,7 @@ describe('CursorOverlay', () => {
     return [...img.pixels.subarray(o, o + 4)];
   };
 
-  it('shows a colour cursor as its own BGRA pixels, placed by its hotspot, independent of the frame', () => {
+  it('shows a colour cursor as its own BGRA pixels, its corner at the message\'s position (B7: not the hotspot), independent of the frame', () => {
     const c = new CursorOverlay();
     const pixels = Buffer.alloc(2 * 12);
     pixels.set([0, 0, 255, 255], 0); // opaque red (BGRA)
@@ -139,7 +139,7 @@ describe('CursorOverlay', () => {
     expect(c.dependsOnFrame).toBe(false);
     expect(c.current).toMatchObject({ width: 2, height: 2, stride: 12, order: 'bgra' });
     expect(c.current!.pixels).toBe(pixels); // no copy
-    expect(c.origin(3, 3)).toEqual({ x: 2, y: 2 });
+    expect(c.origin(3, 3)).toEqual({ x: 3, y: 3 }); // hotspot (1, 1): the pointer points at (4, 4)
     c.setShape(null);
     expect(c.current).toBeNull();
   });

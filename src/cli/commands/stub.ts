@@ -4,8 +4,7 @@ import { StubProducer } from '../../../guest-stub/producer.js';
 import { SCENE_NAMES, type SceneName } from '../../scenes/bars.js';
 import { choiceOption, intOption, numberOption } from '../options.js';
 import { regionSizeMiB } from '../../kvmfr/sizing.js';
-import { findIvshmemDevice } from '../../../guest-stub/ivshmem-device.js';
-import { GlasspaneError } from '../../errors.js';
+import { producerRegion } from '../../../guest-stub/ivshmem-device.js';
 import { checkRegionPath } from '../../region.js';
 import { exitStatusHelp } from '../exit-codes.js';
 import { claimRegionFile } from '../stub-region.js';
@@ -54,18 +53,9 @@ writing (its heartbeat still), unless --force.
 With --input-port the input address is printed on stdout (the one line before any --input-log).${exitStatusHelp()}`,
     )
     .action(async (o: { shm?: string; device?: string; sysRoot?: string; evdev?: string[]; size?: number; width: number; height: number; fps: number; scene: SceneName; format: 'bgra' | 'rgba' | 'bgr_32' | 'rgb_24'; seconds?: number; uuid?: string; quiet?: boolean; force?: boolean; frames?: number; inputPort?: number; inputLog?: boolean }) => {
-      if (Boolean(o.shm) === Boolean(o.device)) {
-        throw new GlasspaneError('ERR_USAGE', o.shm ? 'pass either --shm or --device, not both' : 'no region given', 'pass --shm /dev/shm/NAME on a host, or --device auto inside a guest with an ivshmem device');
-      }
-      let shmPath = o.shm ?? '';
-      let mapBytes: number | undefined;
-      if (o.device) {
-        const dev = findIvshmemDevice(o.device, { sysRoot: o.sysRoot });
-        shmPath = dev.resourcePath;
-        mapBytes = dev.bytes;
-        process.stderr.write(`glasspane stub: ivshmem device ${dev.address}, BAR 2 ${dev.bytes >> 20} MiB (${dev.resourcePath})\n`);
-      }
       if (o.shm) checkRegionPath(o.shm, '--shm');
+      const { shmPath, mapBytes, device } = producerRegion(o);
+      if (device) process.stderr.write(`glasspane stub: ivshmem device ${device.address}, BAR 2 ${device.bytes >> 20} MiB (${device.resourcePath})\n`);
       const file = o.shm ? await claimRegionFile(o.shm, Boolean(o.force)) : null;
       let stub: StubProducer;
       try {
