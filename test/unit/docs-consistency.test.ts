@@ -251,7 +251,7 @@ describe('documented exit statuses are the ones the code gives', () => {
         const at = m.index!;
         if ((claimed.get(file) ?? []).some(([a, b]) => at >= a && at < b)) continue;
         const sentence = sentenceAt(text, at);
-        const codes = [...new Set([...sentence.matchAll(/\bERR_[A-Z_]+\b/g)].map((c) => c[0]))];
+        const codes = [...new Set([...sentence.matchAll(/\bERR_[A-Z0-9_]+\b/g)].map((c) => c[0]))];
         const line = text.slice(0, at).split('\n').length;
         if (codes.length === 0) {
           unchecked.push(`${file}:${line}: "${m[0]}" names no error code and no claim covers it`);
