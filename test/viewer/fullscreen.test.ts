@@ -10,6 +10,7 @@ import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../
 import { sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import type { StubInputMessage } from '../../src/scenes/input-messages.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -48,7 +49,7 @@ function expectWholeFrame(win: { x: number; y: number; width: number; height: nu
   }
 }
 
-describe('fullscreen under a bare X server', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () => {
   it('toggling fullscreen in capture sends no motion, and toggling back shows the whole frame', async () => {
     const FW = 640;
     const FH = 360;

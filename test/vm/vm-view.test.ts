@@ -17,6 +17,7 @@ import { loadVmConfig } from '../../src/vm/config.js';
 import { CLI, runCli } from '../support/helpers.js';
 import { startXvfb, xdotool, type Xvfb } from '../support/xvfb.js';
 import { makeTempDir } from './fake-sysfs.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 const dir = makeTempDir('glasspane-vmview-');
 const stateDir = path.join(dir, 'state');
@@ -49,7 +50,7 @@ async function smokeConfig(): Promise<string> {
   return toml;
 }
 
-describe('vm up --view (built CLI, real QEMU, Xvfb)', () => {
+describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('vm up --view (built CLI, real QEMU, Xvfb)', () => {
   it('the viewer it starts is given the VM\'s SPICE socket, password file and name', async () => {
     const toml = await smokeConfig();
     const { config } = await loadVmConfig(toml);
