@@ -3,8 +3,8 @@
  * here into a temp prefix), while a glasspane process runs from the checkout: the install step
  * keeps the built native addon, the SDL binding and dist/ as they are (it used to rebuild the
  * addon, deleting it under every running glasspane), and the installed command works. Offline:
- * npm links the checkout and fetches nothing. `--install-links=false` is what npm 10 and 11 do
- * anyway; npm 9 (Debian 13's) defaults to copying the checkout, resolving its dependencies afresh
+ * npm links the checkout and fetches nothing. `--install-links=false` is what npm 11 does anyway;
+ * npm 9.2 (Debian 13's) defaults to copying the checkout, resolving its dependencies afresh
  * and running their install scripts, which fails offline (ENOTCACHED) and, online, downloads
  * @kmamal/sdl's binding from GitHub.
  */
