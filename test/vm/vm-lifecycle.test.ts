@@ -114,6 +114,8 @@ describe.skipIf(needs('qemu'))('vm lifecycle with real QEMU (TCG)', () => {
     const how = await vmDown(ctx, 'smoke', { timeoutS: 1 });
     expect(how).toBe('quit');
     expect(isVmProcess(up.state.pid, up.state.qmpSocket)).toBe(false);
+    // Gone from /proc is not yet reaped by Node: on a loaded machine the exit event comes a little later.
+    await waitFor(() => up.child.exitCode !== null || up.child.signalCode !== null, 10_000, "QEMU's exit reaching Node");
     expect(up.child.exitCode).toBe(0);
     expect(await up.supervision).toBe('handled-by-down');
     expect(await vmStatus(ctx, 'smoke')).toEqual({ name: 'smoke', status: 'stopped', pid: null, qmpSocket: null });
