@@ -1,7 +1,7 @@
 /**
  * KVMFR version 20 (Looking Glass B7 common/include/common/KVMFR.h): the one table of offsets,
  * sizes and constants for the data carried inside LGMP. Asserted in test/unit/layout.test.ts
- * against docs/protocol.md#kvmfr-header-and-records and a C compiler's layout.
+ * against the facts of B7's headers (test/fixtures/b7-layout.ts).
  */
 export const KVMFR = {
   MAGIC: 'KVMFR---',

@@ -2,7 +2,7 @@
  * LGMP protocol version 6 (gnif/LGMP at de89c63, as used by Looking Glass B7): the one table of
  * offsets, sizes and constants. Nothing else in glasspane writes an LGMP number literally.
  * Little-endian, natural x86-64 alignment (u64 on 8). Asserted field by field in
- * test/unit/layout.test.ts against docs/protocol.md#lgmp-header and a C compiler's layout.
+ * test/unit/layout.test.ts against the facts of LGMP's headers (test/fixtures/b7-layout.ts).
  */
 export const LGMP = {
   MAGIC: 0x504d474c, // "LGMP"

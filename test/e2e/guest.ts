@@ -14,7 +14,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, closeSync, openSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findBusybox, findHostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile, type HostShare } from '../support/initramfs.js';
+import { findBusybox, findHostKernel, hostKernel, hostShare, HOST_SHARE_MODULES, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile, type HostShare } from '../support/initramfs.js';
 import { haveQemu, startQemu, type QemuHandle } from '../spice/qemu.js';
 import { ROOT } from '../support/helpers.js';
 
@@ -45,7 +45,8 @@ export interface E2eGuest {
 export function e2eUnavailable(): string {
   if (process.platform !== 'linux') return 'needs Linux';
   if (!haveQemu()) return 'QEMU is not installed (apt-get install qemu-system-x86)';
-  if (!findHostKernel()) return 'no readable /boot/vmlinuz-X with /lib/modules/X (apt-get install linux-image-amd64)';
+  const kernel = hostKernel();
+  if (typeof kernel === 'string') return kernel;
   if (!findBusybox()) return 'no static busybox (apt-get install busybox-static)';
   if (!existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) return 'dist/ is not built (npm run build)';
   if (!existsSync(path.join(ROOT, 'build/Release/glasspane.node'))) return 'the native addon is not built (npm install / node-gyp rebuild)';

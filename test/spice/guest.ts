@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startQemu, type QemuHandle } from './qemu.js';
 import { progressLog } from '../support/progress.js';
-import { findBusybox, findHostKernel, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile } from '../support/initramfs.js';
+import { findBusybox, hostKernel, initLoadModules, initWaitForInput, INIT_START, moduleClosure, writeInitramfs, type ExtraFile } from '../support/initramfs.js';
 
 /** The host's kernel and busybox, which the test guest boots (see findGuestParts). */
 export interface GuestParts {
@@ -34,10 +34,10 @@ export const SOUND_MODULES = ['snd-hda-codec-generic', 'snd-hda-intel', 'snd-pcm
 export function findGuestParts(): GuestParts | string {
   const busybox = findBusybox();
   if (!busybox) return 'busybox-static is not installed';
-  const kernel = findHostKernel();
-  if (!kernel) return 'no readable Debian kernel in /boot with its /lib/modules (install linux-image-amd64)';
+  const kernel = hostKernel();
+  if (typeof kernel === 'string') return kernel;
   const missing = INPUT_MODULES.filter((m) => !moduleClosure(kernel.version, [m]).length);
-  if (missing.length) return `no ${missing.map((m) => `${m}.ko`).join(' or ')} under /lib/modules/${kernel.version}`;
+  if (missing.length) return `no ${missing.join(' or ')} module under /lib/modules/${kernel.version}`;
   return { kernel: kernel.vmlinuz, version: kernel.version, busybox };
 }
 

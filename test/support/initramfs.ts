@@ -7,25 +7,75 @@
  * any files a test adds, and an /init script composed from the parts below plus the test's own
  * lines. Script lines a guest prints for the host start with the test's tag ("E2E", "GP", ...).
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** Newest /boot/vmlinuz-X whose /lib/modules/X exists and that this user can read, or null. */
-export function findHostKernel(): { vmlinuz: string; version: string } | null {
+/** Where the host's kernels and their modules are (a test points these at a tree of its own). */
+export interface KernelDirs {
+  /** Holds V/modules.dep and the module files of each kernel version V. */
+  modules: string;
+  /** Holds vmlinuz-V. */
+  boot: string;
+}
+const HOST_DIRS: KernelDirs = { modules: '/lib/modules', boot: '/boot' };
+
+/** A kernel the test guests can boot: its image, version and module folder. */
+export interface HostKernel {
+  vmlinuz: string;
+  version: string;
+  /** DIRS.modules/version: modules.dep and the module files (plain, .gz, .xz or .zst). */
+  modulesDir: string;
+}
+
+/**
+ * The newest kernel V with both a BOOT/vmlinuz-V and a MODULES/V/modules.dep, or why there is
+ * none usable (a string: the problem and its fix). Its modules may be plain .ko files (Debian 12)
+ * or compressed (.ko.xz on Debian 13, .ko.zst elsewhere): busybox's insmod in the guest unpacks
+ * .gz and .xz itself, .zst ones are unpacked here with zstd (moduleFile), so a kernel whose
+ * modules are .zst needs zstd on PATH.
+ */
+export function hostKernel(dirs: KernelDirs = HOST_DIRS): HostKernel | string {
   let versions: string[] = [];
   try {
-    versions = readdirSync('/lib/modules').filter((v) => existsSync(`/boot/vmlinuz-${v}`)).sort();
+    versions = readdirSync(dirs.modules).filter((v) => existsSync(path.join(dirs.boot, `vmlinuz-${v}`)) && existsSync(path.join(dirs.modules, v, 'modules.dep')));
   } catch {
-    return null;
+    // no module folder at all: the message below
   }
-  const v = versions.at(-1);
-  if (!v) return null;
+  const version = versions.sort().at(-1);
+  if (!version) return `no ${dirs.boot}/vmlinuz-V with its ${dirs.modules}/V/modules.dep (a Debian kernel package: linux-image-amd64)`;
+  const vmlinuz = path.join(dirs.boot, `vmlinuz-${version}`);
   try {
-    readFileSync(`/boot/vmlinuz-${v}`, { flag: 'r' }).subarray(0, 1);
+    accessSync(vmlinuz, constants.R_OK);
   } catch {
-    return null; // not readable by this user
+    return `${vmlinuz} is not readable by this user (run the tests as root, or make it readable: chmod a+r ${vmlinuz})`;
   }
-  return { vmlinuz: `/boot/vmlinuz-${v}`, version: v };
+  const modulesDir = path.join(dirs.modules, version);
+  if (/\.ko\.zst:/.test(readFileSync(path.join(modulesDir, 'modules.dep'), 'utf8')) && !onPath('zstd')) {
+    return `the modules of ${version} are zstd-compressed (.ko.zst) and zstd is not installed (install zstd)`;
+  }
+  return { vmlinuz, version, modulesDir };
+}
+
+/** The newest usable host kernel (hostKernel), or null. */
+export function findHostKernel(dirs: KernelDirs = HOST_DIRS): HostKernel | null {
+  const k = hostKernel(dirs);
+  return typeof k === 'string' ? null : k;
+}
+
+const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, cmd)));
+
+/**
+ * A module file as the guest's insmod can load it: name and contents. Plain, .gz and .xz files go
+ * in as they are (busybox's insmod unpacks gzip and xz); a .ko.zst is unpacked with zstd, which
+ * busybox cannot do, and goes in as .ko. Throws when zstd fails.
+ */
+export function moduleFile(file: string): { name: string; data: Buffer } {
+  const base = path.basename(file);
+  if (!base.endsWith('.ko.zst')) return { name: base, data: readFileSync(file) };
+  const r = spawnSync('zstd', ['-dcq', file], { maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`zstd -d ${file} failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
+  return { name: base.slice(0, -'.zst'.length), data: r.stdout };
 }
 
 /** Where Debian's busybox-static puts its binary. */
@@ -41,9 +91,9 @@ export function findBusybox(): string | undefined {
  * dependencies, in load order (dependencies first, each once). A target missing from modules.dep
  * is taken as built into the kernel and skipped; a missing dependency throws.
  */
-export function moduleClosure(version: string, targets: string[]): string[] {
+export function moduleClosure(version: string, targets: string[], dirs: KernelDirs = HOST_DIRS): string[] {
   const dep = new Map<string, string[]>();
-  for (const line of readFileSync(`/lib/modules/${version}/modules.dep`, 'utf8').split('\n')) {
+  for (const line of readFileSync(path.join(dirs.modules, version, 'modules.dep'), 'utf8').split('\n')) {
     const [mod, deps] = line.split(':');
     if (mod) dep.set(path.basename(mod).replace(/\.ko(\.\w+)?$/, ''), [mod, ...(deps ?? '').trim().split(/\s+/).filter(Boolean)]);
   }
@@ -179,6 +229,8 @@ export interface InitramfsOptions {
   busybox: string;
   /** The kernel version whose /lib/modules the modules come from. */
   version: string;
+  /** Where that version's module folder is (default: the host's, /lib/modules). */
+  dirs?: KernelDirs;
   /** Module files relative to /lib/modules/`version`, in load order (moduleClosure). */
   modules: string[];
   /** The /init script, usually INIT_START + initLoadModules(tag) + the test's lines. */
@@ -200,9 +252,9 @@ export function writeInitramfs(file: string, o: InitramfsOptions): void {
   entries.push({ name: 'init', mode: 0o100755, data: Buffer.from(o.init) });
   const order: string[] = [];
   for (const m of o.modules) {
-    const base = path.basename(m);
-    entries.push({ name: `modules/${base}`, mode: 0o100644, data: readFileSync(`/lib/modules/${o.version}/${m}`) });
-    order.push(base);
+    const { name, data } = moduleFile(path.join((o.dirs ?? HOST_DIRS).modules, o.version, m));
+    entries.push({ name: `modules/${name}`, mode: 0o100644, data });
+    order.push(name);
   }
   entries.push({ name: 'modules/order', mode: 0o100644, data: Buffer.from(`${order.join('\n')}\n`) });
   for (const f of o.files ?? []) entries.push({ name: f.name, mode: f.executable ? 0o100755 : 0o100644, data: f.data });

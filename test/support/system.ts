@@ -1,108 +1,85 @@
 /**
- * The system parts some tests need (Xvfb, QEMU, OVMF, a kernel image, ...), checked in one place.
- * A test file whose parts are missing skips with `describe.skipIf(needs(...))`; the reasons are
- * printed once, at the top of the run, by test/support/global-setup.ts (not once per file).
- * `tools/setup` installs every one of them on Debian; docs/install.md names them for others.
+ * The system parts some tests need (Xvfb, QEMU, OVMF, a kernel image, xprop, ...), checked in one
+ * place. Every test that needs one declares it the same way, on its describe or it:
+ *
+ *   describe.skipIf(needs(...WINDOW_PARTS, 'xprop'))('escape key and title under Xvfb', () => { ... });
+ *
+ * A missing part skips what declares it; the run says so once at the top (test/support/global-setup.ts)
+ * and again after the summary, each skipped file with the part it lacks and the package with it.
+ * With GLASSPANE_TEST_STRICT=1 (what .ci/run sets) a missing part fails instead: the file that
+ * needs it fails to load, naming the part and its package, so a green CI run is one where every
+ * such test ran. `tools/setup` installs every part on Debian; docs/install.md names them elsewhere.
+ *
+ * A few tests depend on the host rather than on a package (a working /dev/kvm, or none; root, to
+ * make device nodes): they declare that with `hostLacks(...)`, are reported after the summary
+ * too, and never fail a strict run (they are not packages to install; the kvm ones come in pairs).
  */
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { expect } from 'vitest';
 import { ROOT } from './helpers.js';
+import { missingParts, runs, SKIP_LOG_ENV, strict, type PartName, type SkipRecord } from './system-parts.js';
 
-/** One part: what it is, the Debian package with it, and whether it is usable here. */
-interface Part {
-  what: string;
-  pkg: string;
-  present: () => boolean;
-}
+export { missingParts, PARTS, strict, type PartName } from './system-parts.js';
 
-const runs = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
-const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
-const readable = (p: string) => {
-  try {
-    accessSync(p, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * A readable /boot/vmlinuz-V whose modules are plain .ko files: the test guests boot the host's
- * kernel and busybox's insmod loads modules from their initramfs (Debian 13 ships them as .ko.xz,
- * which these helpers do not unpack yet).
- */
-function hostKernel(): boolean {
-  try {
-    return readdirSync('/lib/modules').some((v) => readable(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/kernel/drivers/input/evdev.ko`));
-  } catch {
-    return false;
-  }
-}
-
-/** The SDL binding built against the system's SDL2 (tools/build-sdl.mjs) loads. */
-function sdlBinding(): boolean {
-  try {
-    createRequire(import.meta.url)(join(ROOT, 'node_modules/@kmamal/sdl/dist/sdl.node'));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export const PARTS = {
-  xvfb: { what: 'Xvfb', pkg: 'xvfb', present: () => onPath('Xvfb') },
-  xdotool: { what: 'xdotool', pkg: 'xdotool', present: () => onPath('xdotool') },
-  xwd: { what: 'xwd', pkg: 'x11-apps', present: () => onPath('xwd') },
-  xprop: { what: 'xprop', pkg: 'x11-utils', present: () => onPath('xprop') },
-  xclip: { what: 'xclip', pkg: 'xclip', present: () => onPath('xclip') },
-  sdl: { what: 'the SDL binding (dist/sdl.node, built against libsdl2-dev)', pkg: 'libsdl2-dev, then npm run build:sdl', present: sdlBinding },
-  qemu: { what: 'QEMU (qemu-system-x86_64)', pkg: 'qemu-system-x86', present: () => runs(process.env.GLASSPANE_QEMU ?? 'qemu-system-x86_64', '--version') },
-  ovmf: { what: 'OVMF firmware (/usr/share/OVMF/OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)', pkg: 'ovmf', present: () => ['CODE', 'VARS'].every((k) => readable(`/usr/share/OVMF/OVMF_${k}_4M.fd`)) },
-  kernel: { what: 'a readable kernel image with uncompressed modules (/boot/vmlinuz-V, /lib/modules/V/**/*.ko, as Debian 12 has them)', pkg: 'linux-image-amd64', present: hostKernel },
-  busybox: { what: 'a static busybox', pkg: 'busybox-static', present: () => ['/bin/busybox', '/usr/bin/busybox'].some(existsSync) },
-  gcc: { what: 'gcc', pkg: 'build-essential', present: () => onPath('gcc') },
-  x11capture: {
-    what: 'the X11 capture addon (build/Release/glasspane_x11.node, built against the xcb libraries)',
-    pkg: 'libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev pkg-config, then npm run build:native',
-    present: () => existsSync(join(ROOT, 'build/Release/glasspane_x11.node')),
-  },
-  xephyr: { what: 'Xephyr (a nested X server that resizes with xrandr)', pkg: 'xserver-xephyr', present: () => onPath('Xephyr') },
-  xrandr: { what: 'xrandr', pkg: 'x11-xserver-utils', present: () => onPath('xrandr') },
-  xorg: {
-    what: 'Xorg with the dummy video and evdev input drivers (the capture guest\'s desktop)',
-    pkg: 'xserver-xorg-core xserver-xorg-video-dummy xserver-xorg-input-evdev',
-    present: () => ['/usr/lib/xorg/Xorg', '/usr/lib/xorg/modules/drivers/dummy_drv.so', '/usr/lib/xorg/modules/input/evdev_drv.so'].every(existsSync),
-  },
-} satisfies Record<string, Part>;
-
-export type PartName = keyof typeof PARTS;
-
-/** GLASSPANE_TEST_MISSING=qemu,xvfb pretends those are missing (to check the skip paths). */
-const pretendMissing = new Set((process.env.GLASSPANE_TEST_MISSING ?? '').split(',').filter(Boolean));
-const known = new Map<PartName, boolean>();
-function present(name: PartName): boolean {
-  if (!known.has(name)) known.set(name, !pretendMissing.has(name) && PARTS[name].present());
-  return known.get(name)!;
-}
-
-/** The missing parts among `names`, each as "what: install PACKAGE"; empty when all are here. */
-export function missingParts(...names: PartName[]): string[] {
-  return names.filter((n) => !present(n)).map((n) => `${PARTS[n].what}: install ${PARTS[n].pkg}`);
+function record(kind: SkipRecord['kind'], reasons: string[]): void {
+  const log = process.env[SKIP_LOG_ENV];
+  if (!log) return;
+  const file = relative(ROOT, expect.getState().testPath ?? '?');
+  // One short line per append (O_APPEND): the two workers' lines do not interleave.
+  appendFileSync(log, `${JSON.stringify({ file, kind, reasons } satisfies SkipRecord)}\n`);
 }
 
 /**
- * For `describe.skipIf(needs('qemu', 'kernel'))`: true when any part is missing. Says nothing:
- * the run's global setup prints every missing part once.
+ * For `describe.skipIf(needs(...))` or `it.skipIf(needs(...))`: true (skip) when any of the parts
+ * is missing, and recorded for the report after the summary. Under GLASSPANE_TEST_STRICT=1 a
+ * missing part throws instead, so the file fails to load, naming each part and its package.
  */
 export function needs(...names: PartName[]): boolean {
-  return missingParts(...names).length > 0;
+  const missing = missingParts(...names);
+  if (!missing.length) return false;
+  if (strict()) {
+    throw new Error(`GLASSPANE_TEST_STRICT=1 and this test needs system parts that are missing:\n${missing.map((m) => `  - ${m}\n`).join('')}  tools/setup installs them (on other systems: docs/install.md).`);
+  }
+  record('part', missing);
+  return true;
+}
+
+/** Host conditions a test may depend on: not packages, each the opposite of another's. */
+const HOST = {
+  kvm: { what: 'a working /dev/kvm (KVM)', present: () => existsSync('/dev/kvm') },
+  noKvm: { what: 'a host without /dev/kvm (a kvm device node with no KVM behind it)', present: () => !existsSync('/dev/kvm') },
+  mknod: { what: 'permission to make device nodes (root)', present: canMknod },
+} satisfies Record<string, { what: string; present: () => boolean }>;
+
+export type HostCondition = keyof typeof HOST;
+
+/** mknod needs CAP_MKNOD (root). */
+function canMknod(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'glasspane-mknod-'));
+  try {
+    return runs('mknod', join(dir, 'probe'), 'c', '1', '3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * For `it.skipIf(hostLacks('kvm'))`: true (skip) when this host is not of the kind the test needs,
+ * recorded for the report after the summary. Never fails a strict run: these are not packages to
+ * install (the /dev/kvm ones come in pairs, one for each kind of host).
+ */
+export function hostLacks(...conditions: HostCondition[]): boolean {
+  const lacking = conditions.filter((c) => !HOST[c].present()).map((c) => `needs ${HOST[c].what}`);
+  if (!lacking.length) return false;
+  record('host', lacking);
+  return true;
 }
 
 /** Parts the window tests need. */
 export const WINDOW_PARTS: PartName[] = ['xvfb', 'xdotool', 'xwd', 'sdl'];
-/** Parts the X11 capture tests need: an X server, its pixels (xwd), the pointer (xdotool), the drawing client (gcc + libX11) and the addon. */
-export const CAPTURE_PARTS: PartName[] = ['xvfb', 'xwd', 'xdotool', 'gcc', 'x11capture'];
 /** Parts the real-kernel guest tests need. */
 export const GUEST_PARTS: PartName[] = ['qemu', 'kernel', 'busybox'];
+/** Parts the X11 capture tests need: an X server, its pixels (xwd), the pointer (xdotool), the drawing client (gcc + libX11) and the addon. */
+export const CAPTURE_PARTS: PartName[] = ['xvfb', 'xwd', 'xdotool', 'gcc', 'x11capture'];

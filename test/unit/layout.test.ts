@@ -1,139 +1,114 @@
 /**
- * The layout tables (src/lgmp/layout.ts, src/kvmfr/layout.ts) checked twice: against every offset,
- * size and constant of docs/protocol.md, transcribed here by hand, and against a C compiler's layout
- * of the same structs (test/fixtures/protocol-layout.c, declared with the field types of the
- * Looking Glass B7 headers), field by field. A change to the tables that breaks B7 compatibility
- * fails here, and so does a table entry the C program does not describe.
+ * glasspane's layout tables (src/lgmp/layout.ts, src/kvmfr/layout.ts) and docs/protocol.md
+ * against the facts of Looking Glass B7's headers, transcribed with their file and line in
+ * test/fixtures/b7-layout.ts (not from our docs or code). Three checks:
+ * - a C compiler lays out structs declared from those rows, so an offset miscounted there fails;
+ * - every entry of every exported table (and every constant and helper) equals what the facts
+ *   say, and nothing is exported unchecked;
+ * - every offset, size and struct size docs/protocol.md states equals the facts.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as lgmpLayout from '../../src/lgmp/layout.js';
 import * as kvmfrLayout from '../../src/kvmfr/layout.js';
-import { CLIENT_MSG, HEADER, LGMP, MESSAGE, QUEUE, firstFreeOffset, queueOffset } from '../../src/lgmp/layout.js';
-import {
-  CURSOR,
-  CursorFlags,
-  CursorType,
-  FRAME,
-  FRAMEBUFFER,
-  FrameFlags,
-  FrameType,
-  KVMFR,
-  KVMFR_HEADER,
-  MAX_CURSOR_BYTES,
-  OSINFO,
-  OsType,
-  RECORD,
-  RecordType,
-  SETCURSORPOS,
-  VMINFO,
-} from '../../src/kvmfr/layout.js';
 import { regionSizeMiB } from '../../src/kvmfr/sizing.js';
+import { CONSTANTS, FIRST_FREE_AT, SOURCES, STRUCTS, type At, type CType, type FieldFact, type StructFact } from '../fixtures/b7-layout.js';
+import { ROOT } from '../support/helpers.js';
+import { needs } from '../support/system.js';
 
-describe('LGMP v6 layout (docs/protocol.md: LGMP header, queue header, ring messages, client mailbox)', () => {
-  it('header', () => {
-    expect(LGMP.MAGIC).toBe(0x504d474c);
-    expect(Buffer.from('LGMP', 'latin1').readUInt32LE(0)).toBe(LGMP.MAGIC);
-    expect(LGMP.VERSION).toBe(6);
-    expect(LGMP.MAX_QUEUES).toBe(5);
-    expect(HEADER).toEqual({ magic: 0, version: 4, sessionID: 8, timestamp: 16, numQueues: 24, queues: 32, udataSize: 5752, udata: 5756, SIZE: 5760 });
-    expect(HEADER.queues + LGMP.MAX_QUEUES * QUEUE.SIZE).toBe(HEADER.udataSize);
-    expect(queueOffset(0)).toBe(32);
-    expect(queueOffset(4)).toBe(32 + 4 * 1144);
-  });
-
-  it('queue', () => {
-    expect(QUEUE).toEqual({
-      queueID: 0,
-      numMessages: 4,
-      newSubCount: 8,
-      maxTime: 12,
-      position: 16,
-      messagesOffset: 20,
-      timeout: 24,
-      clientID: 280,
-      lock: 408,
-      subs: 416,
-      start: 424,
-      msgTimeout: 432,
-      count: 440,
-      cMsgLock: 444,
-      cMsgAvail: 448,
-      cMsgWPos: 452,
-      cMsgWSerial: 456,
-      cMsgRSerial: 460,
-      cMsgs: 464,
-      SIZE: 1144,
-    });
-    expect(QUEUE.timeout + 32 * 8).toBe(QUEUE.clientID);
-    expect(QUEUE.clientID + 32 * 4).toBe(QUEUE.lock);
-    expect(QUEUE.cMsgs + LGMP.MSGS_MAX * CLIENT_MSG.SIZE).toBe(QUEUE.SIZE);
-    expect(LGMP.MAX_SUBS).toBe(32);
-    expect(LGMP.MSGS_MAX).toBe(10);
-    expect(LGMP.MSGS_SIZE).toBe(64);
-    expect(CLIENT_MSG).toEqual({ size: 0, data: 4, SIZE: 68 });
-  });
-
-  it('message and allocation', () => {
-    expect(MESSAGE).toEqual({ udata: 0, size: 4, offset: 8, pendingSubs: 12, SIZE: 16 });
-    expect(firstFreeOffset(0)).toBe(5760);
-    expect(firstFreeOffset(171)).toBe(5932); // ALIGN4(5760 + udataSize)
-    expect(LGMP.HEARTBEAT_TIMEOUT_MS).toBe(1000);
-  });
+const cite = ([file, line]: At) => `${SOURCES[file]}:${line}`;
+const struct = (name: string): StructFact => STRUCTS.find((s) => s.name === name) ?? expect.unreachable(`no struct ${name} in the facts`);
+const field = (s: string, name: string): FieldFact => struct(s).fields.find((x) => x.name === name) ?? expect.unreachable(`no field ${s}.${name} in the facts`);
+const off = (s: string, name: string) => field(s, name).offset;
+const k = (name: string) => (CONSTANTS[name] ?? expect.unreachable(`no constant ${name} in the facts`)).value;
+/** Every field's offset, by name, plus the struct's sizeof as SIZE. */
+const offsets = (s: string, withSize = true): Record<string, number> => ({
+  ...Object.fromEntries(struct(s).fields.map((x) => [x.name, x.offset])),
+  ...(withSize ? { SIZE: struct(s).size } : {}),
 });
+const align = (n: number) => Math.ceil(n / (k('LGMP_ALIGN') as number)) * (k('LGMP_ALIGN') as number);
 
-describe('KVMFR v20 layout (docs/protocol.md: KVMFR header and records, frames, cursor)', () => {
-  it('header and records', () => {
-    expect(KVMFR.MAGIC).toBe('KVMFR---');
-    expect(KVMFR.VERSION).toBe(20);
-    expect(KVMFR_HEADER).toEqual({ magic: 0, version: 8, hostver: 12, HOSTVER_LEN: 32, features: 44, SIZE: 48 });
-    expect(KVMFR.FEATURE_SETCURSORPOS).toBe(1);
-    expect(RECORD).toEqual({ type: 0, size: 4, data: 8, HEADER_SIZE: 8 });
-    expect(RecordType).toEqual({ VMINFO: 1, OSINFO: 2 });
-    expect(VMINFO).toEqual({ uuid: 0, UUID_LEN: 16, capture: 16, CAPTURE_LEN: 32, cpus: 48, cores: 49, sockets: 50, model: 51 });
-    expect(OSINFO).toEqual({ os: 0, name: 1 });
-    expect(OsType).toEqual({ LINUX: 0, BSD: 1, MACOS: 2, WINDOWS: 3, OTHER: 4 });
+/**
+ * What every export of the two layout modules must be, from the facts. A new export without an
+ * entry here fails the last test: the tables are checked against B7, never against themselves.
+ */
+const EXPECTED: Record<string, unknown> = {
+  LGMP: {
+    MAGIC: k('LGMP_PROTOCOL_MAGIC'),
+    VERSION: k('LGMP_PROTOCOL_VERSION'),
+    MAX_QUEUES: k('LGMP_MAX_QUEUES'),
+    MAX_SUBS: k('LGMP_SUBSCRIBERS'),
+    MSGS_MAX: k('LGMP_MSGS_MAX'),
+    MSGS_SIZE: k('LGMP_MSGS_SIZE'),
+    HEARTBEAT_TIMEOUT_MS: k('LGMP_HEARTBEAT_TIMEOUT'),
+  },
+  HEADER: offsets('LGMPHeader'),
+  QUEUE: offsets('LGMPHeaderQueue'),
+  CLIENT_MSG: offsets('LGMPClientMessage'),
+  MESSAGE: offsets('LGMPHeaderMessage'),
+  KVMFR: {
+    MAGIC: k('KVMFR_MAGIC'),
+    VERSION: k('KVMFR_VERSION'),
+    MAX_DAMAGE_RECTS: k('KVMFR_MAX_DAMAGE_RECTS'),
+    QUEUE_POINTER: k('LGMP_Q_POINTER'),
+    QUEUE_FRAME: k('LGMP_Q_FRAME'),
+    FRAME_QUEUE_LEN: k('LGMP_Q_FRAME_LEN'),
+    POINTER_QUEUE_LEN: k('LGMP_Q_POINTER_LEN'),
+    SUB_TIMEOUT_MS: k('FRAME_QUEUE_SUB_TIMEOUT'),
+    POINTER_SHAPE_BUFFERS: k('POINTER_SHAPE_BUFFERS'),
+    MAX_CURSOR_DIM: k('MAX_POINTER_SIDE'),
+    FEATURE_SETCURSORPOS: k('KVMFR_FEATURE_SETCURSORPOS'),
+    MESSAGE_SETCURSORPOS: k('KVMFR_MESSAGE_SETCURSORPOS'),
+  },
+  KVMFR_HEADER: { ...offsets('KVMFR'), HOSTVER_LEN: field('KVMFR', 'hostver').size },
+  RECORD: { ...offsets('KVMFRRecord', false), HEADER_SIZE: struct('KVMFRRecord').size },
+  RecordType: { VMINFO: k('KVMFR_RECORD_VMINFO'), OSINFO: k('KVMFR_RECORD_OSINFO') },
+  VMINFO: { ...offsets('KVMFRRecord_VMInfo', false), UUID_LEN: field('KVMFRRecord_VMInfo', 'uuid').size, CAPTURE_LEN: field('KVMFRRecord_VMInfo', 'capture').size },
+  OSINFO: offsets('KVMFRRecord_OSInfo', false),
+  OsType: { LINUX: k('KVMFR_OS_LINUX'), BSD: k('KVMFR_OS_BSD'), MACOS: k('KVMFR_OS_OSX'), WINDOWS: k('KVMFR_OS_WINDOWS'), OTHER: k('KVMFR_OS_OTHER') },
+  FRAME: { ...offsets('KVMFRFrame'), DAMAGE_RECT_SIZE: struct('FrameDamageRect').size },
+  FRAMEBUFFER: offsets('FrameBuffer', false),
+  FrameFlags: {
+    BLOCK_SCREENSAVER: k('FRAME_FLAG_BLOCK_SCREENSAVER'),
+    REQUEST_ACTIVATION: k('FRAME_FLAG_REQUEST_ACTIVATION'),
+    TRUNCATED: k('FRAME_FLAG_TRUNCATED'),
+    HDR: k('FRAME_FLAG_HDR'),
+    HDR_PQ: k('FRAME_FLAG_HDR_PQ'),
+  },
+  FrameType: Object.fromEntries(['INVALID', 'BGRA', 'RGBA', 'RGBA10', 'RGBA16F', 'BGR_32', 'RGB_24'].map((t) => [t, k(`FRAME_TYPE_${t}`)])),
+  CURSOR: offsets('KVMFRCursor'),
+  CursorType: { COLOR: k('CURSOR_TYPE_COLOR'), MONOCHROME: k('CURSOR_TYPE_MONOCHROME'), MASKED_COLOR: k('CURSOR_TYPE_MASKED_COLOR') },
+  CursorFlags: { POSITION: k('CURSOR_FLAG_POSITION'), VISIBLE: k('CURSOR_FLAG_VISIBLE'), SHAPE: k('CURSOR_FLAG_SHAPE') },
+  SETCURSORPOS: { type: off('KVMFRSetCursorPos', 'msg') + off('KVMFRMessage', 'type'), x: off('KVMFRSetCursorPos', 'x'), y: off('KVMFRSetCursorPos', 'y'), SIZE: struct('KVMFRSetCursorPos').size },
+  MAX_CURSOR_BYTES: struct('KVMFRCursor').size + (k('MAX_POINTER_SIDE') as number) ** 2 * 4,
+};
+
+/** The helpers, each against the rule it implements, on a spread of arguments. */
+const HELPERS: Record<string, { fn: (n: number) => number; want: (n: number) => number; args: number[]; rule: string }> = {
+  queueOffset: { fn: lgmpLayout.queueOffset, want: (i) => off('LGMPHeader', 'queues') + i * struct('LGMPHeaderQueue').size, args: [0, 1, 4], rule: cite(field('LGMPHeader', 'queues').at) },
+  align4: { fn: lgmpLayout.align4, want: align, args: [0, 1, 3, 4, 5, 5757, 5760], rule: cite(CONSTANTS.LGMP_ALIGN!.at) },
+  firstFreeOffset: { fn: lgmpLayout.firstFreeOffset, want: (u) => align(struct('LGMPHeader').size + u), args: [0, 1, 48, 171, 4096], rule: cite(FIRST_FREE_AT) },
+};
+
+const EXPORTS: Record<string, unknown> = { ...lgmpLayout, ...kvmfrLayout };
+
+describe('the layout tables against Looking Glass B7 (test/fixtures/b7-layout.ts)', () => {
+  it.each(Object.keys(EXPECTED))('%s', (name) => {
+    expect(EXPORTS[name], `${name} differs from B7's headers`).toEqual(EXPECTED[name]);
   });
 
-  it('frames', () => {
-    expect(FRAME).toEqual({
-      formatVer: 0,
-      frameSerial: 4,
-      type: 8,
-      screenWidth: 12,
-      screenHeight: 16,
-      dataWidth: 20,
-      dataHeight: 24,
-      frameWidth: 28,
-      frameHeight: 32,
-      rotation: 36,
-      stride: 40,
-      pitch: 44,
-      offset: 48,
-      damageRectsCount: 52,
-      damageRects: 56,
-      DAMAGE_RECT_SIZE: 16,
-      flags: 1080,
-      SIZE: 1084,
-    });
-    expect(FRAME.damageRects + KVMFR.MAX_DAMAGE_RECTS * FRAME.DAMAGE_RECT_SIZE).toBe(FRAME.flags);
-    expect(FRAMEBUFFER).toEqual({ wp: 0, data: 4 });
-    expect(FrameType).toEqual({ INVALID: 0, BGRA: 1, RGBA: 2, RGBA10: 3, RGBA16F: 4, BGR_32: 5, RGB_24: 6 });
-    expect(FrameFlags).toEqual({ BLOCK_SCREENSAVER: 1, REQUEST_ACTIVATION: 2, TRUNCATED: 4, HDR: 8, HDR_PQ: 16 });
-    expect([KVMFR.QUEUE_POINTER, KVMFR.QUEUE_FRAME, KVMFR.FRAME_QUEUE_LEN, KVMFR.POINTER_QUEUE_LEN, KVMFR.SUB_TIMEOUT_MS]).toEqual([1, 2, 2, 20, 1000]);
+  it('the helpers follow LGMP\'s rules', () => {
+    const wrong = Object.entries(HELPERS).flatMap(([name, h]) => h.args.filter((a) => h.fn(a) !== h.want(a)).map((a) => `${name}(${a}) = ${h.fn(a)}, ${h.rule} gives ${h.want(a)}`));
+    expect(wrong).toEqual([]);
   });
 
-  it('cursor', () => {
-    expect(CURSOR).toEqual({ x: 0, y: 2, type: 4, hx: 8, hy: 9, width: 12, height: 16, pitch: 20, SIZE: 24 });
-    expect(CursorType).toEqual({ COLOR: 0, MONOCHROME: 1, MASKED_COLOR: 2 });
-    expect(CursorFlags).toEqual({ POSITION: 1, VISIBLE: 2, SHAPE: 4 });
-    expect(MAX_CURSOR_BYTES).toBe(24 + 512 * 512 * 4);
-    expect(KVMFR.POINTER_SHAPE_BUFFERS).toBe(3);
-    expect(SETCURSORPOS).toEqual({ type: 0, x: 4, y: 8, SIZE: 12 });
+  it('every export is checked, and no name is exported by both modules', () => {
+    const unchecked = Object.keys(EXPORTS).filter((n) => !(n in EXPECTED) && !(n in HELPERS));
+    const clashes = Object.keys(lgmpLayout).filter((n) => n in kvmfrLayout);
+    expect({ unchecked, clashes }).toEqual({ unchecked: [], clashes: [] });
   });
 
   it('sizing rule (docs/protocol.md#sizing)', () => {
@@ -145,91 +120,180 @@ describe('KVMFR v20 layout (docs/protocol.md: KVMFR header and records, frames, 
   });
 });
 
-// ---- The same tables against a C compiler's layout of the structs ----
+// ---- The facts against a C compiler: structs declared from the rows, offsets printed ----
 
-/** What test/fixtures/protocol-layout.c prints: per table, fields as {offset, size}, constants as values. */
-type CField = { offset: number; size: number };
-type CTable = Record<string, CField | number | string>;
+const C_TYPES: Record<Exclude<CType, { struct: string }>, string> = {
+  u8: 'uint8_t',
+  i8: 'int8_t',
+  char: 'char',
+  i16: 'int16_t',
+  u32: 'uint32_t',
+  i32: 'int32_t',
+  u64: 'uint64_t',
+  enum: 'enum fact_enum',
+};
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/protocol-layout.c', import.meta.url));
-const CC = process.env.CC || 'cc';
-
-/** Why the C comparison cannot run here, or null. Only a missing compiler skips it; a broken one fails. */
-function missingCompiler(): string | null {
-  const r = spawnSync(CC, ['--version'], { stdio: 'ignore' });
-  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' ? `no C compiler (${CC}) on this machine; install gcc or set CC to run it` : null;
+/** A C program declaring every struct of the facts and printing each field's offset and size and each sizeof, as JSON. */
+function cProgram(): string {
+  const decl = (x: FieldFact) => {
+    const base = typeof x.type === 'string' ? C_TYPES[x.type] : `struct ${x.type.struct}`;
+    const type = x.atomic ? `_Atomic(${base})` : base;
+    return `  ${type} ${x.name}${x.count === undefined ? '' : x.count === 0 ? '[]' : `[${x.count}]`};`;
+  };
+  const structs = STRUCTS.map((s) => `struct ${s.name} {\n${s.fields.map(decl).join('\n')}\n}${s.aligned4 ? ' __attribute__((aligned(4)))' : ''};`);
+  const prints = STRUCTS.flatMap((s, i) => [
+    `  printf("%s\\"${s.name}\\": {\\"sizeof\\": %zu", ${i ? '","' : '""'}, sizeof(struct ${s.name}));`,
+    ...s.fields.map((x) => {
+      const size = x.count === 0 ? '(size_t)0' : `sizeof(((struct ${s.name} *)0)->${x.name})`;
+      return `  printf(", \\"${x.name}\\": [%zu, %zu]", offsetof(struct ${s.name}, ${x.name}), ${size});`;
+    }),
+    '  printf("}");',
+  ]);
+  return [
+    '#include <stdatomic.h>',
+    '#include <stddef.h>',
+    '#include <stdint.h>',
+    '#include <stdio.h>',
+    '_Static_assert(sizeof(void *) == 8, "the format is laid out for LP64 (x86-64)");',
+    'enum fact_enum { FACT_ENUM_ZERO };',
+    ...structs,
+    'int main(void) {',
+    '  printf("{");',
+    ...prints,
+    '  printf("}\\n");',
+    '  return 0;',
+    '}',
+    '',
+  ].join('\n');
 }
-// A missing compiler is reported once for the run by the global setup (gcc: build-essential).
-const skipReason = missingCompiler();
 
-/** Every table and value the two layout modules export. */
-const TS_EXPORTS: Record<string, unknown> = { ...lgmpLayout, ...kvmfrLayout };
-const TS_TABLES = Object.entries(TS_EXPORTS).filter(([, v]) => typeof v === 'object' && v !== null) as [string, Record<string, unknown>][];
-/** Exported numbers, compared with the C program's `scalars` table. */
-const TS_SCALARS = Object.fromEntries(Object.entries(TS_EXPORTS).filter(([, v]) => typeof v === 'number'));
-/** Exported helpers, each compared with the C table of the same name: argument → result. */
-const TS_HELPERS = { queueOffset: lgmpLayout.queueOffset, align4: lgmpLayout.align4, firstFreeOffset: lgmpLayout.firstFreeOffset };
-
-/** One line per difference between a TS table and the C program's table of the same name. */
-function differences(name: string, ts: Record<string, unknown>, c: CTable | undefined): string[] {
-  if (!c) return [`${name}: the C program has no such table (describe it in test/fixtures/protocol-layout.c)`];
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(ts)) {
-    const cv = c[key];
-    if (cv === undefined) out.push(`${name}.${key} = ${value}: unknown to the C program (add it to test/fixtures/protocol-layout.c)`);
-    else if (typeof cv === 'object' ? value !== cv.offset : value !== cv) {
-      out.push(`${name}.${key}: ${value} in the TS table, ${typeof cv === 'object' ? `offset ${cv.offset} (a ${cv.size}-byte field)` : cv} in C`);
-    }
-  }
-  for (const key of Object.keys(c)) if (!(key in ts)) out.push(`${name}.${key}: in the C program, missing from the TS table`);
-  return out;
-}
-
-describe.skipIf(skipReason !== null)('layout tables against the C compiler (test/fixtures/protocol-layout.c)', () => {
+describe.skipIf(needs('cc'))('the facts against a C compiler', () => {
   let dir = '';
-  let c: Record<string, CTable> = {};
-
+  let c: Record<string, Record<string, number | [number, number]>> = {};
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'glasspane-layout-'));
-    const exe = join(dir, 'protocol-layout');
-    execFileSync(CC, ['-std=gnu11', '-Wall', '-Wextra', '-o', exe, FIXTURE], { stdio: ['ignore', 'inherit', 'inherit'] });
-    c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, CTable>;
+    writeFileSync(join(dir, 'b7-layout.c'), cProgram());
+    execFileSync(process.env.CC || 'cc', ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-o', join(dir, 'b7-layout'), join(dir, 'b7-layout.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    c = JSON.parse(execFileSync(join(dir, 'b7-layout'), { encoding: 'utf8' })) as typeof c;
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(TS_TABLES)('%s: every entry equals the compiler\'s', (name, table) => {
-    expect(differences(name, table, c[name])).toEqual([]);
+  it.each(STRUCTS.map((s) => [s.name, s] as const))('%s: every offset and size, and sizeof', (_, s) => {
+    const wrong = [
+      ...(c[s.name]!.sizeof === s.size ? [] : [`sizeof: ${s.size} in the facts, ${String(c[s.name]!.sizeof)} by the compiler (${cite(s.at)})`]),
+      ...s.fields.flatMap((x) => {
+        const [offset, size] = c[s.name]![x.name] as [number, number];
+        return offset === x.offset && size === x.size ? [] : [`${x.name}: offset ${x.offset}, size ${x.size} in the facts; ${offset}, ${size} by the compiler (${cite(x.at)})`];
+      }),
+    ];
+    expect(wrong).toEqual([]);
+  });
+});
+
+// ---- docs/protocol.md against the facts ----
+
+/** The sections of docs/protocol.md whose field table describes a struct. */
+const DOC_TABLES: Record<string, string> = {
+  'LGMP header': 'LGMPHeader',
+  'Queue header': 'LGMPHeaderQueue',
+  'Ring messages': 'LGMPHeaderMessage',
+  'KVMFR header and records': 'KVMFR',
+  Frames: 'KVMFRFrame',
+  Cursor: 'KVMFRCursor',
+};
+
+/** Each section of the page by its heading. */
+function sections(md: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of md.split(/^## /m).slice(1)) out.set(part.slice(0, part.indexOf('\n')).trim(), part);
+  return out;
+}
+
+/**
+ * What a field table row says, against the facts: "| x, y | 0, 2 | 2 each | ..." is two fields;
+ * a size is the field's ("8"), per element ("8 each"), or count x element ("5 x 1144"); tables
+ * without a size column (Frames) state offsets only.
+ */
+function checkRow(structName: string, cells: string[], hasSize: boolean): string[] {
+  const names = cells[0]!.split(',').map((n) => n.trim().replace(/\[\d+\]$/, ''));
+  const offs = cells[1]!.split(',').map((o) => Number(o.trim()));
+  const out: string[] = [];
+  names.forEach((name, i) => {
+    const fact = struct(structName).fields.find((x) => x.name === name);
+    if (!fact) return void out.push(`${structName}: the page names a field ${name} that B7 does not have`);
+    if (offs[i] !== fact.offset) out.push(`${structName}.${name}: offset ${offs[i]} on the page, ${fact.offset} in B7 (${cite(fact.at)})`);
+    if (!hasSize) return;
+    const size = cells[2]!.trim();
+    const each = /^(\d+) each$/.exec(size);
+    const times = /^(\d+) x (\d+)$/.exec(size);
+    const stated = each ? Number(each[1]) * (fact.count || 1) : times ? Number(times[1]) * Number(times[2]) : /^\d+$/.test(size) ? Number(size) : null;
+    if (stated === null) {
+      if (fact.count !== 0) out.push(`${structName}.${name}: size "${size}" on the page, ${fact.size} in B7`);
+    } else if (stated !== fact.size) out.push(`${structName}.${name}: size ${stated} on the page, ${fact.size} in B7 (${cite(fact.at)})`);
+  });
+  return out;
+}
+
+/** Fields written inline on the page as "`type name` @offset" (records, SETCURSORPOS). */
+function inlineOffsets(text: string, structName: string, names: string[]): string[] {
+  return names.flatMap((name) => {
+    const m = new RegExp(`\`[^\`]*\\b${name}(?:\\[\\w+\\])?\`? @(\\d+)`).exec(text);
+    const fact = struct(structName).fields.find((x) => x.name === name)!;
+    if (!m) return [`${structName}.${name}: the page gives no "@offset" for it`];
+    return Number(m[1]) === fact.offset ? [] : [`${structName}.${name}: @${m[1]} on the page, ${fact.offset} in B7 (${cite(fact.at)})`];
+  });
+}
+
+describe('docs/protocol.md against the facts', () => {
+  const md = readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8');
+  const bySection = sections(md);
+
+  it.each(Object.entries(DOC_TABLES))('%s: every row of the field table, and the struct size', (section, structName) => {
+    const text = bySection.get(section) ?? expect.unreachable(`docs/protocol.md has no section "${section}"`);
+    const lines = text.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| field') && !l.startsWith('|---'));
+    const hasSize = /^\| field \| offset \| size \|/m.test(text);
+    const wrong = lines.flatMap((l) => checkRow(structName, l.split('|').slice(1, -1), hasSize));
+    const described = new Set(lines.flatMap((l) => l.split('|')[1]!.split(',').map((n) => n.trim().replace(/\[\d+\]$/, ''))));
+    const missing = struct(structName).fields.filter((x) => !described.has(x.name)).map((x) => `${structName}.${x.name}: not on the page`);
+    const sizeStated = new RegExp(`\`struct ${structName}\`, (\\d+) bytes`).exec(text)?.[1];
+    const size = Number(sizeStated) === struct(structName).size ? [] : [`sizeof ${structName}: "${sizeStated ?? 'not stated'}" on the page, ${struct(structName).size} in B7 (${cite(struct(structName).at)})`];
+    expect([...wrong, ...missing, ...size]).toEqual([]);
   });
 
-  it('exported numbers (MAX_CURSOR_BYTES …)', () => {
-    expect(differences('scalars', TS_SCALARS, c.scalars as CTable)).toEqual([]);
+  it('the records, SETCURSORPOS and the mailbox written inline', () => {
+    const records = bySection.get('KVMFR header and records')!;
+    const setCursor = bySection.get('SETCURSORPOS')!;
+    const mailbox = bySection.get('Client mailbox')!;
+    const wrong = [
+      ...inlineOffsets(records, 'KVMFRRecord', ['type', 'size', 'data']),
+      ...inlineOffsets(records, 'KVMFRRecord_VMInfo', ['uuid', 'capture', 'cpus', 'cores', 'sockets']),
+      ...inlineOffsets(records, 'KVMFRRecord_OSInfo', ['os']),
+      ...inlineOffsets(setCursor, 'KVMFRSetCursorPos', ['x', 'y']),
+    ];
+    expect(wrong).toEqual([]);
+    expect(records).toContain(`(${struct('KVMFRRecord').size}-byte record header)`);
+    expect(records).toContain(`**type ${k('KVMFR_RECORD_VMINFO')}, VMINFO** (${struct('KVMFRRecord_VMInfo').size} fixed bytes)`);
+    expect(records).toContain(`**type ${k('KVMFR_RECORD_OSINFO')}, OSINFO** (${struct('KVMFRRecord_OSInfo').size} fixed byte)`);
+    expect(setCursor).toContain(`(${struct('KVMFRSetCursorPos').size} bytes: \`type\` @0`);
+    expect(mailbox).toContain(`(\`u32 size\` at ${off('LGMPClientMessage', 'size')}, \`u8 data[${k('LGMP_MSGS_SIZE')}]\` at ${off('LGMPClientMessage', 'data')}; ${struct('LGMPClientMessage').size} bytes)`);
   });
 
-  it('layout helpers: queue offsets, 4-byte rounding, the first free byte', () => {
-    const out: string[] = [];
-    for (const [name, fn] of Object.entries(TS_HELPERS)) {
-      const table = c[name];
-      if (!table || !Object.keys(table).length) out.push(`${name}: the C program has no cases for it`);
-      else for (const [arg, want] of Object.entries(table)) if (fn(Number(arg)) !== want) out.push(`${name}(${arg}) = ${fn(Number(arg))}, C says ${want}`);
-    }
-    expect(out).toEqual([]);
-  });
-
-  it('nothing is exported or printed that the other side does not know', () => {
-    const unchecked = Object.entries(TS_EXPORTS)
-      .filter(([name, v]) => !(typeof v === 'object' && v !== null) && typeof v !== 'number' && !(name in TS_HELPERS))
-      .map(([name]) => `${name}: exported by a layout module but not compared with C (add it to this test and the C program)`);
-    const known = new Set([...TS_TABLES.map(([n]) => n), 'scalars', ...Object.keys(TS_HELPERS)]);
-    const extra = Object.keys(c)
-      .filter((n) => !known.has(n))
-      .map((n) => `${n}: printed by the C program, exported by neither layout module`);
-    // The two modules are compared as one namespace: a name in both would hide one of them.
-    const clashes = Object.keys(lgmpLayout)
-      .filter((n) => n in kvmfrLayout)
-      .map((n) => `${n}: exported by both layout modules`);
-    expect([...unchecked, ...extra, ...clashes]).toEqual([]);
+  it('the constants the page states', () => {
+    const stated = [
+      [`\`0x${(k('LGMP_PROTOCOL_MAGIC') as number).toString(16)}\`, the bytes "LGMP"`, 'LGMP_PROTOCOL_MAGIC'],
+      [`| version | ${off('LGMPHeader', 'version')} | 4 | ${k('LGMP_PROTOCOL_VERSION')} |`, 'LGMP_PROTOCOL_VERSION'],
+      [`| version | ${off('KVMFR', 'version')} | 4 | ${k('KVMFR_VERSION')} |`, 'KVMFR_VERSION'],
+      [`\`${k('KVMFR_MAGIC')}\` (no NUL)`, 'KVMFR_MAGIC'],
+      [`The frame queue has ID ${k('LGMP_Q_FRAME')} and length ${k('LGMP_Q_FRAME_LEN')}`, 'LGMP_Q_FRAME'],
+      [`The pointer queue has ID ${k('LGMP_Q_POINTER')} and length ${k('LGMP_Q_POINTER_LEN')}`, 'LGMP_Q_POINTER'],
+      [`A queue has ${k('LGMP_SUBSCRIBERS')} slots`, 'LGMP_SUBSCRIBERS'],
+      [`${k('POINTER_SHAPE_BUFFERS')} shape buffers of \`${struct('KVMFRCursor').size} + ${k('MAX_POINTER_SIDE')}*${k('MAX_POINTER_SIDE')}*4\` bytes`, 'POINTER_SHAPE_BUFFERS'],
+      [`for more than ${k('LGMP_HEARTBEAT_TIMEOUT')} ms of the consumer's own clock`, 'LGMP_HEARTBEAT_TIMEOUT'],
+      [`\`ALIGN${k('LGMP_ALIGN')}(${struct('LGMPHeader').size} + udataSize)\``, 'LGMP_ALIGN'],
+    ] as const;
+    const missing = stated.filter(([text]) => !md.includes(text)).map(([text, name]) => `the page should say "${text}" (${cite(CONSTANTS[name]!.at)})`);
+    expect(missing).toEqual([]);
   });
 });

@@ -13,6 +13,7 @@ import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
 import type { Rect } from '../../src/kvmfr/frame.js';
 import { RawProducer } from '../support/raw-producer.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -28,7 +29,7 @@ const presented = (p: CliRun): number => {
   return lines.length ? (JSON.parse(lines.at(-1)!) as { frames: number }).frames : 0;
 };
 
-describe('viewer window with damage rectangles', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('viewer window with damage rectangles', () => {
   it('uploads only the declared rectangles, and the whole frame after a serial gap', async () => {
     const W = 128;
     const H = 64;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startXvfb, findWindow, xdotool, type Xvfb } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -59,7 +60,7 @@ function helpPixels(win: { x: number; y: number; width: number; height: number }
   return n;
 }
 
-describe('escape key and title under Xvfb', () => {
+describe.skipIf(needs(...WINDOW_PARTS, 'xprop'))('escape key and title under Xvfb', () => {
   it('a tap toggles capture; a hold shows the help, and releasing it toggles nothing', async () => {
     const shm = shmPath('hold');
     start(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--frames', '5', '--quiet']);

@@ -52,7 +52,7 @@ const capture = (view: CliRun): boolean | undefined => {
   return lines.length ? (JSON.parse(lines.at(-1)!) as { capture: boolean }).capture : undefined;
 };
 
-describe.skipIf(needs(...WINDOW_PARTS, 'gcc'))('viewer input under Xvfb', () => {
+describe.skipIf(needs(...WINDOW_PARTS, 'gcc', 'xclock'))('viewer input under Xvfb', () => {
   it('capture mode forwards keys as set-1 scancodes, motion and buttons; the escape key toggles it; focus loss releases keys', async () => {
     const shm = shmPath('input');
     const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '640', '--height', '360', '--fps', '30', '--scene', 'input', '--input-port', '0', '--input-log', '--quiet'], x.env);

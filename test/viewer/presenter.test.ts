@@ -20,6 +20,7 @@ import { waitFor } from '../support/helpers.js';
 import type { FrameGeometry } from '../../src/viewer/native-presenter.js';
 import type { SdlFormat } from '../../src/viewer/pixel-format.js';
 import type { Rect } from '../../src/viewer/geometry.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 type RGB = [number, number, number];
 interface Reply {
@@ -137,7 +138,7 @@ const RED: RGB = [230, 20, 10];
 const GREEN: RGB = [10, 200, 30];
 const BLUE: RGB = [20, 30, 240];
 
-describe('NativePresenter under Xvfb', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('NativePresenter under Xvfb', () => {
   it.each([
     ['software', false],
     ['OpenGL (llvmpipe)', true],

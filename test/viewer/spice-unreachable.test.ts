@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
 import { startXvfb, type Xvfb } from '../support/xvfb.js';
+import { needs, WINDOW_PARTS } from '../support/system.js';
 
 let x: Xvfb;
 const procs: CliRun[] = [];
@@ -28,7 +29,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('view --spice with no SPICE server', () => {
+describe.skipIf(needs(...WINDOW_PARTS))('view --spice with no SPICE server', () => {
   it('says once on stderr that it cannot connect, with the fix, while it retries', async () => {
     const shm = shmPath('nospice');
     const stub = startCli(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '200', '--fps', '10', '--quiet'], x.env);

@@ -16,20 +16,11 @@ import { requireHostReady, runDoctor } from '../../src/vm/doctor.js';
 import { HostRoot } from '../../src/vm/host-root.js';
 import { parseVmConfig } from '../../src/vm/config.js';
 import { makeTempDir } from './fake-sysfs.js';
+import { hostLacks, needs } from '../support/system.js';
 
 const dir = makeTempDir('glasspane-kvm-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const realKvm = existsSync('/dev/kvm');
-/** mknod needs CAP_MKNOD (root): without it the device-node cases cannot be made. */
-const canMknod = (() => {
-  try {
-    execFileSync('mknod', [path.join(dir, 'probe-node'), 'c', '1', '3'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** A host tree whose /dev/kvm is a real character device node 10:232 (the kvm misc device). */
 function treeWithKvmNode(cpuFlags: string): string {
   const root = path.join(dir, `root-${Math.random().toString(36).slice(2)}`);
@@ -50,7 +41,7 @@ const errorOf = (f: () => unknown) => {
 const kvmConfig = parseVmConfig({ name: 'k', cpu: { cores: 2 }, memory: { size: '1G' } }, '/x/k.toml');
 
 describe('kvmApiVersion (native)', () => {
-  it.skipIf(!canMknod)('reports why a path is not a working KVM device, with code, syscall and path', () => {
+  it.skipIf(hostLacks('mknod'))('reports why a path is not a working KVM device, with code, syscall and path', () => {
     const missing = errorOf(() => native.kvmApiVersion(path.join(dir, 'nothing')));
     expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'open', path: path.join(dir, 'nothing') });
     const file = path.join(dir, 'plain');
@@ -61,7 +52,7 @@ describe('kvmApiVersion (native)', () => {
     else expect(['ENODEV', 'ENXIO']).toContain(errorOf(() => native.kvmApiVersion(node))?.code);
   });
 
-  it.skipIf(!realKvm)('the real /dev/kvm answers 12, and doctor says KVM works whatever cpuinfo shows', async () => {
+  it.skipIf(hostLacks('kvm'))('the real /dev/kvm answers 12, and doctor says KVM works whatever cpuinfo shows', async () => {
     expect(native.kvmApiVersion('/dev/kvm')).toBe(KVM_API_VERSION);
     const c = await runDoctor(new HostRoot('/'));
     expect(c.find((x) => x.id === 'kvm-device')).toMatchObject({ status: 'ok' });
@@ -70,7 +61,7 @@ describe('kvmApiVersion (native)', () => {
 });
 
 describe('doctor decides KVM from /dev/kvm', () => {
-  it.skipIf(realKvm || !canMknod)('a device node with no KVM module behind it fails kvm-device, whatever the CPU flags say', async () => {
+  it.skipIf(hostLacks('noKvm', 'mknod'))('a device node with no KVM module behind it fails kvm-device, whatever the CPU flags say', async () => {
     const root = treeWithKvmNode('fpu vmx sse2');
     const [cpu, kvm] = await kvmChecks(new HostRoot(root), 'flags : fpu vmx sse2', true);
     expect(cpu).toMatchObject({ id: 'cpu-virtualization', status: 'ok' });
@@ -81,7 +72,7 @@ describe('doctor decides KVM from /dev/kvm', () => {
     expect(err.code).toBe('ERR_HOST_NOT_READY');
   });
 
-  it.skipIf(!canMknod)('nested virtualisation: no vmx/svm in cpuinfo, /dev/kvm answers: vm up may go on, the flags are information', async () => {
+  it.skipIf(hostLacks('mknod'))('nested virtualisation: no vmx/svm in cpuinfo, /dev/kvm answers: vm up may go on, the flags are information', async () => {
     const root = treeWithKvmNode('fpu sse2 hypervisor');
     const probe = (p: string) => {
       expect(p).toBe(path.join(root, 'dev/kvm'));
@@ -94,7 +85,7 @@ describe('doctor decides KVM from /dev/kvm', () => {
     expect(byId['cpu-virtualization']!.message).toMatch(/neither vmx nor svm .*nested virtualisation.*\/dev\/kvm works/);
   });
 
-  it.skipIf(!canMknod)('a /dev/kvm this user may not open names the mode and the group fix', async () => {
+  it.skipIf(hostLacks('mknod'))('a /dev/kvm this user may not open names the mode and the group fix', async () => {
     const root = treeWithKvmNode('fpu vmx');
     const denied = () => {
       throw Object.assign(new Error('open: permission denied'), { code: 'EACCES', syscall: 'open' });
@@ -121,17 +112,8 @@ describe('permission fixes point at contrib/', () => {
   });
 });
 
-const hasTmpfiles = (() => {
-  try {
-    execFileSync('systemd-tmpfiles', ['--version'], { stdio: 'ignore' });
-    return /^kvm:/m.test(readFileSync('/etc/group', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
-
 describe('contrib/tmpfiles.d/glasspane.conf', () => {
-  it.skipIf(!hasTmpfiles)('systemd-tmpfiles creates the region file 0660, group kvm', () => {
+  it.skipIf(needs('tmpfiles'))('systemd-tmpfiles creates the region file 0660, group kvm', () => {
     const root = path.join(dir, 'tmpfiles-root');
     mkdirSync(path.join(root, 'etc'), { recursive: true });
     mkdirSync(path.join(root, 'dev/shm'), { recursive: true });
