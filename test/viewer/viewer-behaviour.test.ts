@@ -143,7 +143,7 @@ describe('viewer behaviour (fake window, in process)', () => {
       osd.push(f);
       return render.call(this, f);
     });
-    const audio = { osdLine: () => 'audio idle', figures: () => undefined, attachHost: () => {}, close: () => {} } as unknown as AudioBridge;
+    const audio = { osdLine: () => 'audio idle', figures: () => undefined, attachHost: () => {}, onMessage: () => {}, close: () => {} } as unknown as AudioBridge;
     const { viewer, backend, source, messages } = await start({ inputName: 'SPICE: connecting', inputReachable: false, audio });
     source.push(testFrame(1, 1));
     await turn();
