@@ -9,6 +9,7 @@
         "native/fast_copy.cc",
         "native/fault_guard.cc",
         "native/watcher.cc",
+        "native/watch_engine.cc",
         "native/sdl_grab.cc",
         "native/sdl_present.cc",
         "native/sdl_api.cc",

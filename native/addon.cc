@@ -60,6 +60,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(state);
   exports.Set("Region", Region::Init(env));
   exports.Set("Watcher", Watcher::Init(env));
+  exports.Set("ringBell", Napi::Function::New<RingBellJs>(env));
+  exports.Set("hintBell", Napi::Function::New<HintBellJs>(env));
   exports.Set("setCopyStrategy", Napi::Function::New<SetStrategy>(env));
   exports.Set("getCopyStrategy", Napi::Function::New<GetStrategy>(env));
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
