@@ -88,6 +88,10 @@ export class Viewer {
   private done!: () => void;
   private readonly finished: Promise<void>;
   private closed = false;
+  /** Why the viewer ended on its own (the frame source could not start): run() rejects with it. */
+  private failure: unknown = null;
+  /** When the last input hint went to the frame source (ms). */
+  private lastHint = 0;
   private inputName: string;
   private inputVmUuid = '';
   private warnedUuid = false;
@@ -105,7 +109,9 @@ export class Viewer {
    * Opens the window and starts showing frames; resolves when the user quits or close() is
    * called. Rejects before the window shows with GlasspaneError ERR_NO_DISPLAY / ERR_NO_SDL /
    * ERR_PRESENTER (the window cannot be made or drawn in), ERR_AUDIO_DEVICE (an unknown
-   * --audio-device) or ERR_CONFIG (an unknown escape key). Call it once.
+   * --audio-device) or ERR_CONFIG (an unknown escape key); after it showed, with the frame
+   * source's start() error (ERR_RELAY_THREAD: the relay thread's module is missing), having
+   * closed the window. Call it once.
    */
   async run(): Promise<void> {
     const size = this.o.size ?? { width: 1280, height: 720 };
@@ -131,14 +137,23 @@ export class Viewer {
       toGuest: (x, y) => this.presenter!.toGuest(x, y),
     });
     backend.on('close', () => void this.close());
+    // Input on its way to the guest: the guest's answer (a cursor move, a redraw) is due soon, so
+    // the relay stops its idle backoff now rather than seeing the change up to one backoff late.
+    for (const e of ['keyDown', 'mouseMove', 'mouseButton', 'mouseWheel'] as const) backend.on(e, () => this.hintSource());
     backend.on('geometry', () => this.touch());
     backend.on('expose', () => this.touch());
     this.wireSource();
     this.wireClipboard(backend);
     this.ticker = setInterval(() => this.tick(), 1000);
-    void this.source.start();
+    // A source that cannot start (the relay thread's module is missing) ends the viewer with its
+    // error instead of leaving a window that never shows anything, or an unhandled rejection.
+    this.source.start().catch((err: unknown) => {
+      this.failure = err;
+      void this.close();
+    });
     this.schedule();
     await this.finished;
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -179,6 +194,14 @@ export class Viewer {
     if (!warning) return;
     this.warnedUuid = true;
     this.message(warning);
+  }
+
+  /** Tells the frame source a change is likely soon, at most every 100 ms. */
+  private hintSource(): void {
+    const now = performance.now();
+    if (now - this.lastHint < 100) return;
+    this.lastHint = now;
+    this.source.hint?.();
   }
 
   private windowTitle(): string {
