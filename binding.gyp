@@ -14,6 +14,7 @@
         "native/sdl_present.cc",
         "native/sdl_api.cc",
         "native/sdl_input.cc",
+        "native/sdl_events.cc",
         "native/kvm.cc"
       ],
       "libraries": ["-ldl"],

@@ -14,6 +14,7 @@
 #include "sdl_grab.h"
 #include "sdl_present.h"
 #include "sdl_input.h"
+#include "sdl_events.h"
 #include "watcher.h"
 
 using namespace glasspane;
@@ -70,6 +71,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
   exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
   exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
+  exports.Set("sdlEventFd", Napi::Function::New<SdlEventFd>(env));
+  exports.Set("FdWatch", FdWatch::Init(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
   exports.Set("kvmApiVersion", Napi::Function::New<KvmApiVersion>(env));
   exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));

@@ -57,7 +57,7 @@ struct PollPolicy {
   uint32_t maxSleepUs = 100;
   uint32_t idleSleepUs = 1000;
   uint32_t idleAfterMs = 500;
-  uint32_t deepIdleSleepUs = 10000;
+  uint32_t deepIdleSleepUs = 16000;
   uint32_t deepIdleAfterMs = 3000;
   uint32_t fineSleepUs = 10;
   uint32_t coarseSleepUs = 500;

@@ -151,7 +151,7 @@ export interface WatcherOptions {
   idleSleepUs?: number;
   /** Milliseconds without a change after which the idle sleep cap applies (default 500). */
   idleAfterMs?: number;
-  /** Sleep cap once nothing changed for deepIdleAfterMs (default 10 000 us). */
+  /** Sleep cap once nothing changed for deepIdleAfterMs (default 16 000 us: a 60 Hz frame). */
   deepIdleSleepUs?: number;
   /** Milliseconds without a change after which the deep-idle cap applies (default 3000). */
   deepIdleAfterMs?: number;
@@ -279,6 +279,17 @@ interface Addon {
   sdlRelativeMouse(on: boolean): boolean | null;
   /** The xrel/yrel sums and motion-event count since the last call (zeroed by it). */
   sdlTakeMotion(): [dx: number, dy: number, events: number];
+  /**
+   * The file descriptor of the X11 connection the SDL window `windowId` gets its events from, or
+   * -1 (another video driver, SDL2 not loaded, no such window). Only for watching: never read it.
+   */
+  sdlEventFd(windowId: number): number;
+  /**
+   * Calls `callback` on this thread's event loop whenever `fd` is readable (level-triggered: the
+   * callback must drain what is pending, or it runs again next turn) until close(). Keeps the
+   * event loop alive while open. TypeError/RangeError for a bad fd or callback.
+   */
+  FdWatch: new (fd: number, callback: () => void) => { close(): void };
   /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
   sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
   /** Opens `path` read-write and returns its KVM_GET_API_VERSION (12); throws an errno error (code, syscall, path) otherwise. */

@@ -42,6 +42,13 @@ import type { LentFrame, RelayCounters, RelayEvents, RelayOptions, RelayState } 
 
 export type { CursorEvent, LentFrame, ProblemEvent, RelayCounters, RelayEvents, RelayOptions, RelayState, SessionEvent, StatusEvent } from './relay-types.js';
 
+/**
+ * The longest a connected relay waits for a message before it looks at the session again (the
+ * heartbeat: `stalled` after 300 ms, `producer-gone` after 1 s). Each look costs a wake-up of the
+ * relay's thread, so at idle this is most of its CPU time besides the watcher's.
+ */
+const HOUSEKEEPING_MS = 250;
+
 /** Frames a relay on a shared thread lends to its 'frame' listeners at once (the rest wait for one to come back). */
 const LENT_FRAMES = 2;
 
@@ -191,7 +198,7 @@ export class FrameRelay extends EventEmitter<RelayEvents> {
       if (gotFrame || gotCursor) continue;
       const f = conn.frameQ!;
       const p = conn.pointerQ!;
-      const index = await conn.waitForChange([f.positionOffset, f.position, p.positionOffset, p.position], 100);
+      const index = await conn.waitForChange([f.positionOffset, f.position, p.positionOffset, p.position], HOUSEKEEPING_MS);
       if (index === WATCH_CLOSED) throw new SessionEnded('region closed');
       if (index >= 0) wokeAtNs = process.hrtime.bigint();
     }

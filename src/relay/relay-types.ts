@@ -108,7 +108,7 @@ export interface RelayOptions {
    * Wait for the producer with this thread blocked in the kernel (Watcher.waitSync) instead of
    * being woken through the event loop. For a thread of the relay's own: the change reaches the
    * relay without a thread hand-off. Its event loop runs when `bell` rings, after a wait times out
-   * (at most 100 ms while connected) and at least every 50 ms while frames flow. Default false.
+   * (at most 250 ms while connected) and at least every 50 ms while frames flow. Default false.
    */
   waitOnThisThread?: boolean;
   /**

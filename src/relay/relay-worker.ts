@@ -26,7 +26,14 @@ const store = new MailboxStore(new FrameMailbox(data.mailbox), {
   published: () => send({ t: 'ready' }),
 });
 const relay = new FrameRelay({ ...data.options, copyOnThisThread: true, waitOnThisThread: true, bell: data.bell }, { store });
-const counters = () => send({ t: 'counters', counters: { ...relay.counters }, state: relay.state });
+/** The counters and state when they last went out: the host hears of them again only when they change. */
+let lastCounters = '';
+const counters = (always = false) => {
+  const now = JSON.stringify([relay.counters, relay.state]);
+  if (now === lastCounters && !always) return;
+  lastCounters = now;
+  send({ t: 'counters', counters: { ...relay.counters }, state: relay.state });
+};
 
 relay.on('session', (ev) => {
   send({ t: 'session', ev });
@@ -42,6 +49,8 @@ relay.on('problem', (ev) => {
   send({ t: 'problem', ev });
   counters();
 });
+// framesSkipped moves without an event: look twice a second (a turn of this thread's loop, which a
+// blocking relay runs at least every 250 ms anyway).
 const ticker = setInterval(counters, 500);
 
 port.on('message', (m: ToRelay) => {
@@ -51,6 +60,6 @@ port.on('message', (m: ToRelay) => {
 
 await relay.start();
 clearInterval(ticker);
-counters();
+counters(true);
 send({ t: 'closed' });
 port.close();

@@ -12,6 +12,7 @@ import { messageScreen } from './osd.js';
 import { grabWindow, hostLockState, loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { RelativeMouse } from './relative-mouse.js';
+import { SdlEventPump } from './sdl-events.js';
 import type { WindowBackend, WindowEvents } from './window-backend.js';
 
 const log = debuglog('glasspane:viewer');
@@ -36,6 +37,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
   private readonly presenter: NativePresenter;
   private readonly relative: RelativeMouse;
   private readonly fullscreen: FullscreenSwitch;
+  private readonly events: SdlEventPump | null;
   private capturing = false;
 
   private constructor(
@@ -49,6 +51,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.relative = new RelativeMouse(sdl, window, warn);
     this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays));
     this.wire();
+    this.events = SdlEventPump.attach(window.id);
   }
 
   /** Loads SDL (a display is needed) and opens the window. */
@@ -159,15 +162,18 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
 
   present(dst: Rect, scaling: Scaling): void {
     this.presenter.present(dst, scaling);
+    this.events?.afterDraw();
   }
 
   showMessage(lines: string[]): void {
     const w = Math.max(1, this.window.pixelWidth);
     const h = Math.max(1, this.window.pixelHeight);
     this.window.render(w, h, w * 4, 'rgba32', messageScreen(lines, w, h));
+    this.events?.afterDraw();
   }
 
   destroy(): void {
+    this.events?.close();
     this.fullscreen.dispose();
     this.presenter.close();
     if (!this.window.destroyed) this.window.destroy();

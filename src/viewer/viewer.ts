@@ -90,6 +90,8 @@ export class Viewer {
   private closed = false;
   /** Why the viewer ended on its own (the frame source could not start): run() rejects with it. */
   private failure: unknown = null;
+  /** What the OSD showed at the last tick (see tick()). */
+  private osdKey = '';
   /** When the last input hint went to the frame source (ms). */
   private lastHint = 0;
   private inputName: string;
@@ -311,7 +313,13 @@ export class Viewer {
       format: p.formatName,
       audio: this.o.audio?.figures(),
     });
-    if (this.osdOn || this.messages.length !== before) this.touch();
+    // Redraw only when what the OSD shows changed: an idle window (no guest frames) then costs no
+    // presents at all. The render rate is left out while no frames arrive, or the refresh would
+    // change it and cause the next one.
+    const osdKey = [f.ups.toFixed(0), f.ups > 0 ? f.fps.toFixed(0) : '', f.latencyMs?.toFixed(2), this.skipped, this.messages.length].join('|');
+    const osdChanged = osdKey !== this.osdKey;
+    this.osdKey = osdKey;
+    if ((this.osdOn && osdChanged) || this.messages.length !== before) this.touch();
   }
 
   private touch(): void {
