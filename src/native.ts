@@ -308,14 +308,16 @@ let addon: Addon | undefined;
 
 /**
  * Loads the addon the way `npm install` found or built it (node-gyp-build: build/Release, or a
- * prebuilds/ binary for this platform and ABI). Throws GlasspaneError ERR_NATIVE_MISSING, with
- * the command that builds it, when there is none or it does not load.
+ * prebuilds/ binary for this platform and ABI), or the file GLASSPANE_NATIVE_ADDON names (the
+ * sanitizer build `npm run test:native-sanitize` makes). Throws GlasspaneError
+ * ERR_NATIVE_MISSING, with the command that builds it, when there is none or it does not load.
  */
 export function loadAddon(): Addon {
   if (addon) return addon;
   const root = packageRoot();
   try {
-    addon = require('node-gyp-build')(root) as Addon;
+    const override = process.env.GLASSPANE_NATIVE_ADDON;
+    addon = (override ? require(override) : require('node-gyp-build')(root)) as Addon;
     return addon;
   } catch (err) {
     throw new GlasspaneError(

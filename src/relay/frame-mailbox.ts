@@ -291,18 +291,22 @@ export class FrameMailbox {
    */
   takeNext(): TakenFrame | null {
     const m = this.ctrl;
+    // Publish numbers have no gaps (a frame the relay skips is never published), so the next
+    // frame is the one after the last taken. Looking for the lowest ready number instead would
+    // race the writer: a slot scanned while still being written could be passed over for the
+    // next one, published a moment later in a slot scanned after it.
     let slot = -1;
     let seq = 0;
     for (let i = 0; i < this.slotBuffers.length; i++) {
       const b = this.base(i);
       if (Atomics.load(m, b + M_STATE) !== READY) continue;
       const s = m[b + M_SEQ]!;
-      if (slot < 0 || s - seq < 0) [slot, seq] = [i, s];
+      if (this.lastTakenSeq >= 0 ? s === ((this.lastTakenSeq + 1) | 0) : slot < 0 || s - seq < 0) [slot, seq] = [i, s];
     }
     if (slot < 0) return null;
     if (!this.adopted(slot)) return null; // its buffer is on the way (a message): take it later
     Atomics.store(m, this.base(slot) + M_STATE, HELD);
-    const frame = this.read(slot, this.lastTakenSeq < 0 || seq - this.lastTakenSeq !== 1);
+    const frame = this.read(slot, this.lastTakenSeq < 0);
     this.lastTakenSeq = seq;
     return frame;
   }

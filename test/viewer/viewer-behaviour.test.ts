@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
 import { FakeFrameSource, FakeWindowBackend, RecordingSink, testFrame } from '../support/fake-backend.js';
+import { GlasspaneError } from '../../src/errors.js';
 
 const SCROLL_LOCK = 0x47;
 const PAUSE = 0x48;
@@ -179,4 +180,25 @@ describe('viewer behaviour (fake window, in process)', () => {
     expect(backend.overlays.get(2)?.visible).toBe(false);
     expect(backend.captures).toEqual([]);
   });
+
+  it('a frame source that cannot start ends the viewer with its error, the window closed, nothing unhandled', async () => {
+    const backend = new FakeWindowBackend();
+    const source = new FakeFrameSource();
+    source.start = () => Promise.reject(new GlasspaneError('ERR_RELAY_THREAD', 'the relay worker is missing'));
+    const viewer = new Viewer({ shm: '/dev/shm/unused', sink: new RecordingSink(), inputName: 'test', source, openWindow: async () => backend });
+    viewers.push(viewer);
+    await expect(viewer.run()).rejects.toMatchObject({ code: 'ERR_RELAY_THREAD' });
+    expect(backend.destroyed).toBe(true);
+    expect(source.closed).toBe(true);
+  });
+
+  it('input on its way to the guest hints the frame source (at most every 100 ms)', async () => {
+    const { backend, source } = await start();
+    let hints = 0;
+    (source as FakeFrameSource & { hint(): void }).hint = () => hints++;
+    backend.emit('mouseMove', { x: 1, y: 1, motion: null });
+    backend.emit('keyDown', { scancode: KEY_A, repeat: false, capslock: false, numlock: false });
+    expect(hints).toBe(1); // the second came within 100 ms of the first
+  });
 });
+
