@@ -74,6 +74,31 @@ export function buildSanitizedAddon({ log } = {}) {
   return build(join(root, 'build', 'sanitize', 'glasspane.node'), files, flags, log);
 }
 
+/**
+ * Compiles every source of the addon (or those in `only`) with `compiler` (e.g. aarch64-linux-gnu-g++: no x86
+ * intrinsics may be reached there) and `extra` flags, to object code that is thrown away. Returns
+ * the compiler's complaints, empty when every file compiled. The host's SDL headers are not used
+ * (their config is the host's architecture's).
+ */
+export function compileCheck(compiler, extra = [], only = null) {
+  const gyp = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8'));
+  const target = gyp.targets.find((t) => t.target_name === 'glasspane');
+  const errors = [];
+  // The files that reach CPU-specific code are compiled to object code; the rest only checked
+  // (far quicker: V8's headers are large).
+  const codegen = new Set(['native/fast_copy.cc', 'native/watch_engine.cc']);
+  for (const source of target.sources.filter((s) => !only || only.includes(s))) {
+    const out = codegen.has(source) ? ['-c', '-o', '/dev/null'] : ['-fsyntax-only'];
+    const args = ['-std=c++17', '-fexceptions', '-Wall', '-Wextra', '-Werror', '-O1', '-fPIC', `-isystem${nodeIncludeDir()}`, `-isystem${require('node-addon-api').include_dir}`, ...target.defines.map((d) => `-D${d}`), '-DGLASSPANE_NO_SDL_HEADERS', ...extra, ...out, join(root, source)];
+    try {
+      execFileSync(compiler, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      errors.push(`${source}: ${String(err.stderr ?? err.message).trim().split('\n').slice(0, 5).join('\n')}`);
+    }
+  }
+  return errors;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const log = (l) => console.log(l);
   console.log(buildStressHarness({ log }));

@@ -44,4 +44,17 @@ describe.skipIf(needs('gcc'))('native parts under threads and processes', () => 
       expect(r.out).toMatch(new RegExp(`^ok ${scenario}`, 'm'));
     }, 200_000);
   }
+
+  it('the addon compiles without the x86 intrinsics (the scalar copy other CPUs get)', async () => {
+    // @ts-expect-error a plain .mjs build script, no types
+    const { compileCheck } = await import('../../tools/native-builds.mjs');
+    expect(compileCheck('g++', ['-DGLASSPANE_SCALAR_COPY'], ['native/fast_copy.cc'])).toEqual([]);
+  }, 300_000);
+
+  it.skipIf(needs('crossGxx'))('the addon compiles for aarch64', async () => {
+    // @ts-expect-error a plain .mjs build script, no types
+    const { compileCheck } = await import('../../tools/native-builds.mjs');
+    expect(compileCheck('aarch64-linux-gnu-g++')).toEqual([]);
+  }, 300_000);
 });
+
