@@ -26,6 +26,8 @@ void RingBell(int32_t* bell) {
 void HintBell(int32_t* bell) {
   Bump(Word(bell, kBellHint));
   FutexWakeAll(Word(bell, kBellHint));
+  Bump(Word(bell, kBellWake));
+  FutexWakeAll(Word(bell, kBellWake));
 }
 
 WatchEngine::WatchEngine(MappingRef mapping, const PollPolicy& policy, int32_t* bell, AsyncSink sink)
@@ -39,9 +41,12 @@ WatchEngine::~WatchEngine() { Stop(); }
 uint32_t* WatchEngine::SleepWord() { return bell_ ? Word(bell_, kBellHint) : &ownSleep_; }
 uint32_t* WatchEngine::WakeWord() { return bell_ ? Word(bell_, kBellWake) : &ownWake_; }
 
+// Ends a nap of the engine thread and of a caller polling itself.
 void WatchEngine::Nudge() {
   Bump(SleepWord());
   FutexWakeAll(SleepWord());
+  Bump(WakeWord());
+  FutexWakeAll(WakeWord());
 }
 
 void WatchEngine::Stop() {
@@ -76,6 +81,15 @@ WatchResult WatchEngine::WaitSync(const WatchArm& arm, int64_t mailSeen) {
   uint32_t* mail = bell_ && mailSeen >= 0 ? Word(bell_, kBellMail) : nullptr;
   if (mail && Load(mail) != static_cast<uint32_t>(mailSeen)) return {kWatchBell, 0};
   if (stop_) return {kWatchClosed, 0};
+  if (policy_.pollOnCaller) {
+    WatchResult r{kWatchClosed, 0};
+    if (mapping_->Acquire()) {
+      r = Poll(Armed{arm, gen_.load(), true}, PollSite{WakeWord(), mail, static_cast<uint32_t>(mailSeen), true});
+      mapping_->Release();
+    }
+    Learn(r);
+    return r;
+  }
   uint64_t gen;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -125,7 +139,7 @@ void WatchEngine::Run() {
     }
     WatchResult r{kWatchClosed, 0};
     if (!stop_ && mapping_->Acquire()) {
-      r = Poll(a);
+      r = Poll(a, PollSite{SleepWord(), nullptr, 0, false});
       mapping_->Release();
     }
     Learn(r);
@@ -144,7 +158,7 @@ void WatchEngine::Run() {
   }
 }
 
-WatchResult WatchEngine::Poll(const Armed& armed) {
+WatchResult WatchEngine::Poll(const Armed& armed, const PollSite& site) {
   const WatchArm& a = armed.arm;
   const uint8_t* base = mapping_->base;
   auto check = [&](WatchResult& r) {
@@ -161,8 +175,9 @@ WatchResult WatchEngine::Poll(const Armed& armed) {
   // superseded it (its waiter went away). A cancel is consumed by the wait it ends.
   auto ended = [&](WatchResult& r) {
     if (stop_) r = {kWatchClosed, 0};
-    else if (gen_.load() != armed.gen) r = {kWatchCancelled, 0};
+    else if (!site.onCaller && gen_.load() != armed.gen) r = {kWatchCancelled, 0};
     else if (cancel_.exchange(false)) r = {kWatchCancelled, 0};
+    else if (site.mail && Load(site.mail) != site.mailSeen) r = {kWatchBell, 0};
     else return false;
     return true;
   };
@@ -174,7 +189,7 @@ WatchResult WatchEngine::Poll(const Armed& armed) {
     if (check(r) || ended(r)) return r;
     for (int i = 0; i < 16; ++i) CpuRelax();
   }
-  uint32_t* sleepWord = SleepWord();
+  uint32_t* sleepWord = site.napWord;
   uint32_t nudges = Load(sleepWord);
   uint32_t sleepUs = policy_.minSleepUs;
   int64_t spinUntilNs = 0;  // end of the spin window before an expected change (0: not started)

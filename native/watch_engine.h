@@ -47,7 +47,8 @@ constexpr int kBellMail = 1;  // bumped by RingBell: the host posted a message t
 constexpr int kBellHint = 2;  // futex word the engine sleeps on; bumped by HintBell
 constexpr int kBellWords = 4;
 
-// Host side of a bell (any thread): a message is waiting / a change is likely soon.
+// Host side of a bell (any thread): a message is waiting / a change is likely soon (this one also
+// ends a nap of a caller polling itself).
 void RingBell(int32_t* bell);
 void HintBell(int32_t* bell);
 
@@ -63,6 +64,10 @@ struct PollPolicy {
   uint32_t coarseSleepUs = 500;
   bool spinBeforeExpected = true;
   bool realtime = false;  // ask for SCHED_FIFO 1 (only when the process may); opt-in
+  // WaitSync polls on the calling thread (its naps are futex waits on the bell, so a ring still
+  // ends them at once) instead of handing the poll to the engine thread and sleeping until it
+  // answers: no thread hand-off between the change and the caller.
+  bool pollOnCaller = true;
 };
 
 struct WatchArm {
@@ -105,10 +110,18 @@ class WatchEngine {
     uint64_t gen;
     bool sync;
   };
+  // Where a poll naps and what else ends it: the engine thread's naps end on Nudge(); a caller
+  // polling itself naps on the bell's wake word and ends on a ring (mail != mailSeen).
+  struct PollSite {
+    uint32_t* napWord;
+    const uint32_t* mail;  // null: no bell to watch
+    uint32_t mailSeen;
+    bool onCaller;
+  };
   void Run();
-  WatchResult Poll(const Armed& a);
+  WatchResult Poll(const Armed& a, const PollSite& site);
   void Learn(const WatchResult& r);
-  void Nudge();  // wakes the engine thread from a sleep
+  void Nudge();  // ends a nap of the engine thread and of a caller polling itself
   uint32_t* SleepWord();
   uint32_t* WakeWord();
 

@@ -83,6 +83,7 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(inf
     p.coarseSleepUs = std::max(p.fineSleepUs, OptU32(o, "coarseSleepUs", p.coarseSleepUs));
     if (o.Has("realtime")) p.realtime = o.Get("realtime").ToBoolean();
     if (o.Has("spinBeforeExpected")) p.spinBeforeExpected = o.Get("spinBeforeExpected").ToBoolean();
+    if (o.Has("pollOnCaller")) p.pollOnCaller = o.Get("pollOnCaller").ToBoolean();
     if (o.Has("bell") && !o.Get("bell").IsUndefined()) {
       bell = BellOf(env, o.Get("bell"));
       bellRef_ = Napi::Persistent(o.Get("bell").As<Napi::Object>());

@@ -168,6 +168,13 @@ export interface WatcherOptions {
    */
   realtime?: boolean;
   /**
+   * waitSync() polls on the calling thread — napping in the kernel on the bell, so a ring still
+   * ends a nap at once — instead of handing the poll to the watcher's thread and sleeping until
+   * it answers (default true: no thread hand-off between the change and the caller, which on a
+   * busy machine costs a scheduler wake-up; docs/bench.md compares the two).
+   */
+  pollOnCaller?: boolean;
+  /**
    * A bell (see `native.ringBell`): an Int32Array of at least 4 words over a SharedArrayBuffer.
    * waitSync() then also returns WATCH_BELL when the bell is rung, and the polling thread sleeps on
    * its hint word (hintBell ends a backoff). The watcher keeps the buffer alive while it runs.

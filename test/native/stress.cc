@@ -94,7 +94,11 @@ void WatchEngines() {
   PollPolicy policy;
   policy.deepIdleAfterMs = 50;  // exercise every step of the backoff
   policy.idleAfterMs = 5;
-  for (int i = 0; i < kEngines; ++i) engines.push_back(std::make_unique<WatchEngine>(m, policy, bells[i].data(), [](WatchResult) {}));
+  for (int i = 0; i < kEngines; ++i) {
+    PollPolicy p = policy;
+    p.pollOnCaller = i % 2 == 0;  // both ways of waiting: polling on the caller, or handed to the engine
+    engines.push_back(std::make_unique<WatchEngine>(m, p, bells[i].data(), [](WatchResult) {}));
+  }
   std::atomic<int> cancelsSent[kEngines] = {};
   std::thread writer([&] {
     std::mt19937 rng(1);
