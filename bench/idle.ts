@@ -6,7 +6,8 @@
  * (bench/view-host.js). After a settle time (the watcher backs off once nothing changed for a
  * while; start-up garbage collection ends), the process's CPU time, all threads, is read from
  * /proc/PID/stat over the window ÷ wall time.
- *   node dist/bench/idle.js --consumer relay|poll1ms --seconds S [--settle S] [--no-window] [--watcher k=v,…]
+ *   node dist/bench/idle.js --consumer relay|poll1ms --seconds S [--settle S] [--no-window] [--watcher k=v,…] [--cli PATH]
+ * `--cli` runs another build's dist/src/cli/main.js as the relay's window (before and after a change).
  * `--no-window` (or no Xvfb/SDL): the consumer alone in this process instead (the relay thread, or
  * the polling consumer), measured with process.cpuUsage(); `--watcher` applies there only.
  */
@@ -44,7 +45,7 @@ async function inWindow(): Promise<number | string> {
   if (typeof x === 'string') return x;
   const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: x.display };
   delete env.WAYLAND_DISPLAY;
-  const argv = kind === 'relay' ? [join(BENCH_DIR, '..', 'src', 'cli', 'main.js'), 'view', '--shm', shm, '--size', '1280x720', '--stats', '--title', 'glasspane bench'] : [join(BENCH_DIR, 'view-host.js'), '--shm', shm, '--size', '1280x720'];
+  const argv = kind === 'relay' ? [args.get('cli') ?? join(BENCH_DIR, '..', 'src', 'cli', 'main.js'), 'view', '--shm', shm, '--size', '1280x720', '--stats', '--title', 'glasspane bench'] : [join(BENCH_DIR, 'view-host.js'), '--shm', shm, '--size', '1280x720'];
   const view = startViewer(argv, env);
   try {
     const end = Date.now() + 30_000;
