@@ -18,11 +18,14 @@ const fail = (m) => {
 };
 
 if (process.argv[2] === '--producer') {
+  // Never outlive the scenario (a crashed parent must not leave this loop spinning).
+  process.on('disconnect', () => process.exit(1));
+  setTimeout(() => process.exit(1), 120_000).unref();
   const region = new native.Region(process.argv[3]);
   const consumers = Number(process.argv[4]);
   const src = Buffer.alloc(FRAME);
   for (let k = 1; k <= FRAMES; k++) {
-    while (region.load32(16) < (k - 1) * consumers) await new Promise((r) => setImmediate(r));
+    while (region.load32(16) < (k - 1) * consumers) await new Promise((r) => setTimeout(r, 1));
     src.fill(k & 0xff);
     region.store32(8, 0);
     region.store32(0, k);

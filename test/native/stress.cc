@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -209,6 +210,7 @@ void CopiesAcrossProcesses() {
   constexpr int kConsumers = 3;
   pid_t producer = fork();
   if (producer == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the harness (it waits for its acks)
     MappingRef mine = OpenMapping(path, OpenOptions{});
     std::vector<uint8_t> src(kFrame);
     for (uint32_t k = 1; k <= kFrames; ++k) {
