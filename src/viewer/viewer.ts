@@ -90,8 +90,9 @@ export class Viewer {
   private closed = false;
   /** Why the viewer ended on its own (the frame source could not start): run() rejects with it. */
   private failure: unknown = null;
-  /** What the OSD showed at the last tick (see tick()). */
+  /** What the OSD showed at the last tick (see tick()), and its skipped count. */
   private osdKey = '';
+  private osdSkipped = 0;
   /** When the last input hint went to the frame source (ms). */
   private lastHint = 0;
   private inputName: string;
@@ -316,7 +317,8 @@ export class Viewer {
     // Redraw only when what the OSD shows changed: an idle window (no guest frames) then costs no
     // presents at all. The render rate is left out while no frames arrive, or the refresh would
     // change it and cause the next one.
-    const osdKey = [f.ups.toFixed(0), f.ups > 0 ? f.fps.toFixed(0) : '', f.latencyMs?.toFixed(2), this.skipped, this.messages.length].join('|');
+    this.osdSkipped = this.skipped;
+    const osdKey = [f.ups.toFixed(0), f.ups > 0 ? f.fps.toFixed(0) : '', f.latencyMs?.toFixed(2), this.osdSkipped, this.messages.length].join('|');
     const osdChanged = osdKey !== this.osdKey;
     this.osdKey = osdKey;
     if ((this.osdOn && osdChanged) || this.messages.length !== before) this.touch();
@@ -341,7 +343,10 @@ export class Viewer {
               capture: input.capture,
               input: input.inputEnabled ? this.inputName : 'off',
               audio: this.o.audio?.osdLine(),
-              skipped: this.skipped,
+              // As of the last tick, like the rates beside it: a count that moved with every frame
+              // redrew the OSD's text for every present (~4 ms a 1080p present while frames were
+              // being skipped, just when presents had to be quick).
+              skipped: this.osdSkipped,
               messages: this.messages.map((m) => m.text),
             }
           : null,

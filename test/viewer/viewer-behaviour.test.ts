@@ -200,5 +200,28 @@ describe('viewer behaviour (fake window, in process)', () => {
     backend.emit('keyDown', { scancode: KEY_A, repeat: false, capslock: false, numlock: false });
     expect(hints).toBe(1); // the second came within 100 ms of the first
   });
+
+  it('frames skipped between ticks do not redraw the OSD for every present (its figures move once a second)', async () => {
+    const { backend, source } = await start();
+    let osdUploads = 0;
+    const setOverlay = backend.setOverlay.bind(backend);
+    backend.setOverlay = (slot, placement) => {
+      if (slot === 1 && placement.image) osdUploads++; // slot 1: the OSD (overlay-scene.ts)
+      setOverlay(slot, placement);
+    };
+    source.push(testFrame(1, 1));
+    await turn();
+    await turn();
+    const before = osdUploads;
+    for (let i = 0; i < 5; i++) {
+      source.push(testFrame(10 + 2 * i, 1));
+      source.push(testFrame(11 + 2 * i, 2)); // the first of the two is skipped: the count moves
+      await turn();
+      await turn();
+    }
+    expect(source.skipped).toBe(5);
+    expect(backend.presents.length).toBeGreaterThanOrEqual(6);
+    expect(osdUploads - before).toBeLessThanOrEqual(1); // at most a once-a-second tick fell in between
+  });
 });
 
