@@ -7,7 +7,7 @@
  * `glasspane view --headless`. While each window runs, a probe reads the screen's centre pixel
  * back from the X server in a tight loop (bench/fixtures/pixel-probe.c), so every frame's post →
  * visible on the display is timed: glass to glass, as the user sees it.
- *   node dist/bench/window.js --mode WxH --fps N [--seconds S] [--warmup S] [--cli PATH] [--no-poll]
+ *   node dist/bench/window.js --mode WxH --fps N [--seconds S] [--warmup S] [--cli PATH] [--no-poll] [--probe-gap-us 250]
  * Over the measuring window (after the viewer showed its first frame and `--warmup` passed):
  *   producedFps       the stub's frame rate (its cap: what the guest would produce)
  *   consumedFps       frames the stub could post per second: it waits while both of its frame
@@ -27,6 +27,9 @@
  *   headlessConsumedFps  consumedFps with `glasspane view --headless` instead
  *   poll1ms           the same figures for B7's consumer in the same window
  * `--cli` runs another build's dist/src/cli/main.js (to compare before and after a change).
+ * `--probe-gap-us`: the probe's pause between reads (default 250 µs, ~3,000 reads a second: a
+ * tight loop, 0, makes it and the X server answering it take a whole core of a two-core machine
+ * from the viewer and the producer; the pause costs at most that much resolution).
  * Exits 0 with `{"available": false, "reason": …}` when Xvfb, SDL or the probe is missing.
  */
 import { spawn } from 'node:child_process';
@@ -84,8 +87,8 @@ async function until(pred: () => boolean, ms: number, failed: () => boolean): Pr
 const postRate = (a: ProducerSnapshot, b: ProducerSnapshot) => (b.framesPosted - a.framesPosted) / (Number(b.atNs - a.atNs) / 1e9);
 
 /** The probe reading pixel (x, y) for `seconds`: resolves its reads and changes once it ends. */
-function startProbe(tool: string, display: string, x: number, y: number, seconds: number) {
-  const child = spawn(tool, [String(x), String(y), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: display } });
+function startProbe(tool: string, display: string, x: number, y: number, seconds: number, gapUs: number) {
+  const child = spawn(tool, [String(x), String(y), String(seconds), String(gapUs)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: display } });
   let out = '';
   let readyAtNs = 0n;
   const ready = new Promise<void>((resolve) => {
@@ -166,7 +169,7 @@ async function measureWindow(display: string, xvfbPid: number, probe: string, co
     }
     say(`${consumer}: frames shown`);
     await sleep(warmup * 1000);
-    const p = startProbe(probe, display, mode.width >> 1, mode.height >> 1, seconds);
+    const p = startProbe(probe, display, mode.width >> 1, mode.height >> 1, seconds, numArg(args, 'probe-gap-us', 250));
     await p.ready;
     say(`${consumer}: probe ready`);
     const s0 = await producer.snapshot();
