@@ -141,7 +141,7 @@ for (const m of modes) {
 // 5. Idle cost: the window open, the producer alive, nothing posted since its first frames.
 const idle: Partial<Record<Consumer, IdleResult>> = {};
 for (const c of CONSUMERS) {
-  const r = await trial<IdleResult>(`idle ${c}${withPresent ? ' (the window process)' : ''}`, 'idle', ['--consumer', c, '--seconds', String(Math.max(idleSeconds, quick ? 4 : 10)), '--settle', quick ? '3' : '5', ...(withPresent ? [] : ['--no-window']), ...(c === 'relay' ? watcherFlag : [])]);
+  const r = await trial<IdleResult>(`idle ${c}${withPresent ? ' (the window process)' : ''}`, 'idle', ['--consumer', c, '--seconds', String(Math.max(idleSeconds, quick ? 5 : 10)), '--settle', quick ? '10' : '15', ...(withPresent ? [] : ['--no-window']), ...(c === 'relay' ? watcherFlag : [])]);
   if (r) idle[c] = r;
 }
 

@@ -206,10 +206,10 @@ WatchResult WatchEngine::Poll(const Armed& armed, const PollSite& site) {
     if (now >= deadline) return {kWatchTimeout, 0};
     const int64_t leftUs = (deadline - now) / 1000 + 1;
     auto nap = [&](int64_t us) { FutexWait(sleepWord, seen, std::max<int64_t>(1, std::min(us, leftUs)) * 1000); };
-    // A steady producer: sleep coarsely until shortly before word 0 is due to change, then spin
-    // (a woken sleeper can wait a scheduler tick for its CPU; a spinner sees the post within a
-    // microsecond). The spin lasts at most two guard windows — a late producer gets fine sleeps —
-    // so it costs about guard / period of a core while frames flow, and nothing at idle.
+    // A steady producer: sleep coarsely until shortly before word 0 is due to change, then nap
+    // finely (or spin, with spinBeforeExpected: a spinner sees the post within a microsecond
+    // while it has a CPU). The spin lasts at most two guard windows — a late producer gets fine
+    // naps — so it costs about guard / period of a core while frames flow, and nothing at idle.
     const int64_t since = now - lastWord0Ns_;
     if (periodNs_ > 0 && since < periodNs_ * 2) {
       const int64_t guard = std::max<int64_t>(150000, periodNs_ / 16);
