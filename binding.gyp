@@ -9,10 +9,12 @@
         "native/fast_copy.cc",
         "native/fault_guard.cc",
         "native/watcher.cc",
+        "native/watch_engine.cc",
         "native/sdl_grab.cc",
         "native/sdl_present.cc",
         "native/sdl_api.cc",
         "native/sdl_input.cc",
+        "native/sdl_events.cc",
         "native/kvm.cc"
       ],
       "libraries": ["-ldl"],

@@ -1,25 +1,23 @@
 /**
  * Frame trial: a producer process (bench/producer.js, guest-stub's scene) and this process as the
- * consumer — glasspane's FrameRelay (watcher thread) or the 1 ms sleep-polling consumer (B7's
- * strategy). Per frame it records, on this host's CLOCK_MONOTONIC (the stub writes its post time
- * into the first pixel row right before posting):
- *   notify   post → the consumer sees the message (FrameRelay: its queue's process() returns it)
+ * consumer — glasspane's relay exactly as the window runs it (ThreadedRelay: the relay thread
+ * blocked in the kernel until the producer posts, copying on itself; here taking every frame in
+ * order, as `view --headless` does) or the 1 ms sleep-polling consumer (B7's strategy). Per frame
+ * it records, on this host's CLOCK_MONOTONIC (the stub writes its post time into the first pixel
+ * row right before posting):
+ *   notify   post → the relay sees the message (its queue's process() returned it, on the relay thread)
+ *   wake     post → the relay thread's wait returned (the rest of notify is the relay's JS)
  *   latency  post → the consumer holds the whole frame (copy out of the region finished); the
  *            producer starts writing right after the post, so this is the pipelined frame latency
  *   handoff  the consumer holds the whole frame − the producer finished writing it (paired per
  *            frame with the producer's own record): the latency the consumer adds
  *   serial gaps (frames lost) and, with --verify, every pixel checked against the scene.
- *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S [--wait thread|loop]
- *        [--warmup S] [--verify] [--watcher spinUs=50,maxSleepUs=100] [--copy-strategy auto]
- *        [--copy-timeout MS]   (both consumers; default: FrameRelay's own, 100 ms)
- * --wait thread (default): FrameRelay waits and copies on its own thread, as the viewer's relay
- * thread does (waitOnThisThread, copyOnThisThread); --wait loop: woken through the event loop and
- * copying on the libuv pool, as `view --headless` does.
+ *   node dist/bench/frames.js --consumer relay|poll1ms --mode WxH --fps N --seconds S
+ *        [--warmup S] [--verify] [--watcher spinUs=0,maxSleepUs=100] [--copy-strategy auto]
+ *        [--copy-timeout MS]   (both consumers; default: the relay's own, 100 ms)
  */
 import { rmSync } from 'node:fs';
-import { FrameRelay } from '../src/relay/frame-relay.js';
-import { ConsumerQueue } from '../src/lgmp/consumer.js';
-import { KVMFR } from '../src/kvmfr/layout.js';
+import { ThreadedRelay } from '../src/relay/threaded-relay.js';
 import { native } from '../src/native.js';
 import type { FrameInfo } from '../src/kvmfr/frame.js';
 import { SceneVerifier } from '../src/scenes/verify.js';
@@ -38,7 +36,7 @@ export interface FramesResult {
   verifyFailures: number;
   firstVerifyError: string | null;
   notifyUs: { p50: number; p99: number; max: number } | null;
-  /** FrameRelay only: post → the watcher's callback runs on the JS thread (the rest of notify is relay JS). */
+  /** The relay only: post → its thread's wait returned (the rest of notify is the relay's JS). */
   wakeUs: { p50: number; p99: number; max: number } | null;
   latencyUs: { p50: number; p99: number; max: number } | null;
   /** Held by the consumer − written by the producer, per frame (µs). */
@@ -50,35 +48,6 @@ export interface FramesResult {
   cpuPct: number;
   producer: ProducerStats | null;
   problems: string[];
-}
-
-/** Records when FrameRelay's frame queue first hands out each message (the probe for notify). */
-let relaySeenNs = 0n;
-/** When the watcher's callback last ran on the JS thread (its wake-up, before any relay code). */
-let relayWakeNs = 0n;
-function probeRelayQueue(): void {
-  // The relay creates its watcher itself: hand it a subclass that timestamps every callback.
-  const Watcher = native.Watcher;
-  class TimedWatcher extends Watcher {
-    override wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void {
-      super.wait(words, timeoutMs, (index, value) => {
-        if (index >= 0) relayWakeNs = process.hrtime.bigint();
-        callback(index, value);
-      });
-    }
-    override waitSync(words: number[], timeoutMs: number): [number, number] {
-      const r = super.waitSync(words, timeoutMs);
-      if (r[0] >= 0) relayWakeNs = process.hrtime.bigint();
-      return r;
-    }
-  }
-  (native as { Watcher: typeof Watcher }).Watcher = TimedWatcher;
-  const process_ = ConsumerQueue.prototype.process;
-  ConsumerQueue.prototype.process = function (this: ConsumerQueue) {
-    const r = process_.call(this);
-    if (typeof r !== 'string' && this.queueID === KVMFR.QUEUE_FRAME) relaySeenNs = process.hrtime.bigint();
-    return r;
-  };
 }
 
 async function main(): Promise<void> {
@@ -156,14 +125,14 @@ async function main(): Promise<void> {
   let close: () => Promise<void>;
   let running: Promise<void>;
   if (consumerKind === 'relay') {
-    probeRelayQueue();
-    const onThread = (args.get('wait') ?? 'thread') === 'thread';
-    const relay = new FrameRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')), copyTimeoutMs: copyTimeoutMs ?? undefined, waitOnThisThread: onThread, copyOnThisThread: onThread });
-    relay.on('frame', (f) => {
-      try {
-        onFrame(f.info, f.data, relaySeenNs, f.copiedAtNs, relayWakeNs);
-      } finally {
-        f.release();
+    const relay = new ThreadedRelay({ path: shm, retryMs: 10, watcher: parseWatcher(args.get('watcher')), copyTimeoutMs: copyTimeoutMs ?? undefined, order: 'queue' });
+    relay.on('ready', () => {
+      for (let f = relay.takeNext(); f; f = relay.takeNext()) {
+        try {
+          onFrame(f.info, f.data, f.seenAtNs, f.copiedAtNs, f.wokeAtNs);
+        } finally {
+          f.release();
+        }
       }
     });
     relay.on('problem', (p) => inWindow() && problems.length < 20 && problems.push(p.message));

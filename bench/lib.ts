@@ -149,6 +149,8 @@ export interface ProducerStats {
    * in every process), so a consumer can pair them with when it held each frame.
    */
   writeDone?: Array<[string, string]>;
+  /** `--scene solid`: per frame [serial, post time, write finished] (CLOCK_MONOTONIC ns as decimal strings). */
+  frameLog?: Array<[number, string, string]>;
 }
 
 /** `spinUs=50,maxSleepUs=100` into WatcherOptions (undefined: the native defaults). */
@@ -219,7 +221,7 @@ export function startProducer(args: string[]): Promise<ProducerProcess> {
             const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
             if (!line) return null;
             const s = JSON.parse(line.slice(RESULT_PREFIX.length)) as ProducerStats;
-            return { framesPosted: s.framesPosted, waitsForConsumer: s.waitsForConsumer, writeDoneUs: s.writeDoneUs, writeDone: s.writeDone };
+            return { framesPosted: s.framesPosted, waitsForConsumer: s.waitsForConsumer, writeDoneUs: s.writeDoneUs, writeDone: s.writeDone, frameLog: s.frameLog };
           },
         });
       }

@@ -31,6 +31,11 @@ export interface PollConsumerOptions {
   intervalMs?: number;
   /** Give up on a frame whose write pointer stops moving for this long (ms); FrameRelay's default. */
   copyTimeoutMs?: number;
+  /**
+   * Where to copy a frame of `bytes` (default: two buffers of its own, alternating); null skips
+   * the frame. The window's poll source (poll-worker.ts) copies straight into a mailbox slot.
+   */
+  buffer?: (bytes: number) => Buffer | null;
 }
 
 interface PollEvents {
@@ -106,9 +111,18 @@ export class PollConsumer extends EventEmitter<PollEvents> {
         }
         const seenNs = process.hrtime.bigint();
         const info = readFrame(dv, region.byteLength, msg.offset, msg.size);
-        let buf = this.buffers[this.next]!;
-        if (buf.length < info.dataBytes) buf = this.buffers[this.next] = Buffer.allocUnsafeSlow(info.dataBytes);
-        this.next ^= 1;
+        let buf: Buffer | null;
+        if (this.options.buffer) {
+          buf = this.options.buffer(info.dataBytes);
+          if (!buf) {
+            frameQ.messageDone();
+            continue;
+          }
+        } else {
+          buf = this.buffers[this.next]!;
+          if (buf.length < info.dataBytes) buf = this.buffers[this.next] = Buffer.allocUnsafeSlow(info.dataBytes);
+          this.next ^= 1;
+        }
         let copied = 0;
         try {
           copied = await region.copyOutAsync(info.dataOffset, info.dataBytes, buf, 0, info.wpOffset, this.options.copyTimeoutMs ?? 100);

@@ -10,6 +10,9 @@
  * rasterizer). Frames alternate between two buffers; the window is the frame's size (1:1); the
  * three ways take turns frame by frame on one window, so they share the machine's load.
  *   node dist/bench/render.js [--modes 1920x1080,2560x1440] [--format bgra32] [--frames N]
+ * With --split, only the viewer's way (presenter, whole frame, software renderer) per mode, split
+ * into its parts — upload (setFrame), draw and present (SDL_RenderPresent) — the floor of the
+ * window trial's glass-to-glass figures: `{ split: [{ mode, uploadMs, drawMs, presentMs }] }`.
  */
 import { emitResult, numArg, parseArgs, parseMode, percentile, round } from './lib.js';
 import { startXvfb } from './xvfb.js';
@@ -22,7 +25,14 @@ export interface RenderRow {
   p50Ms: number;
   p90Ms: number;
 }
-export type RenderResult = { available: false; reason: string } | { available: true; format: SdlFormat; frames: number; rows: RenderRow[] };
+/** One mode of `--split`: medians of the viewer's present, in its parts. */
+export interface RenderSplit {
+  mode: string;
+  uploadMs: number;
+  drawMs: number;
+  presentMs: number;
+}
+export type RenderResult = { available: false; reason: string } | { available: true; format: SdlFormat; frames: number; rows: RenderRow[]; split?: RenderSplit[] };
 
 const args = parseArgs(process.argv.slice(2));
 const modes = (args.get('modes') ?? '1920x1080,2560x1440').split(',').map(parseMode);
@@ -59,7 +69,31 @@ function interleaved(n: number, ways: Array<(i: number) => void>): Array<{ p50Ms
 }
 
 const rows: RenderRow[] = [];
-for (const m of modes) {
+const split: RenderSplit[] = [];
+for (const m of args.has('split') ? modes : []) {
+  const stride = m.width * bpp;
+  const bufs = [Buffer.alloc(stride * m.height, 0x40), Buffer.alloc(stride * m.height, 0x80)];
+  const w = sdl.video.createWindow({ width: m.width, height: m.height, accelerated: false, vsync: false });
+  const p = NativePresenter.attach(w);
+  const upload: number[] = [];
+  const draw: number[] = [];
+  const put: number[] = [];
+  for (let i = 0; i < frames + 3; i++) {
+    const t0 = performance.now();
+    p.setFrame(bufs[i & 1]!, { width: m.width, height: m.height, stride, format }, undefined);
+    const t1 = performance.now();
+    p.present({ x: 0, y: 0, width: m.width, height: m.height }, 'linear');
+    const t = p.lastPresentTimings();
+    if (i < 3) continue;
+    upload.push(t1 - t0);
+    draw.push(t.drawMs);
+    put.push(t.presentMs);
+  }
+  split.push({ mode: m.mode, uploadMs: round(percentile(upload, 50)!, 3), drawMs: round(percentile(draw, 50)!, 3), presentMs: round(percentile(put, 50)!, 3) });
+  p.close();
+  w.destroy();
+}
+for (const m of args.has('split') ? [] : modes) {
   const stride = m.width * bpp;
   const bufs = [Buffer.alloc(stride * m.height, 0x40), Buffer.alloc(stride * m.height, 0x80)];
   const dst = { x: 0, y: 0, width: m.width, height: m.height };
@@ -87,6 +121,6 @@ for (const m of modes) {
     w.destroy();
   }
 }
-emitResult({ available: true, format, frames, rows } satisfies RenderResult);
+emitResult({ available: true, format, frames, rows, ...(args.has('split') ? { split } : {}) } satisfies RenderResult);
 // Xvfb (-terminate) goes with our X connection at exit.
 process.exit(0);

@@ -14,12 +14,16 @@ export interface BenchXvfb {
   stop: () => Promise<void>;
 }
 
-export async function startXvfb(width = 1920, height = 1080): Promise<BenchXvfb | string> {
+/**
+ * A private Xvfb of `width` x `height`; `terminate` false keeps it up between clients (the window
+ * trial opens one window after another and stops the server itself).
+ */
+export async function startXvfb(width = 1920, height = 1080, { terminate = true } = {}): Promise<BenchXvfb | string> {
   if (spawnSync('Xvfb', ['-help'], { stdio: 'ignore' }).error) return 'Xvfb is not installed';
   let n = 200 + (process.pid % 500);
   while (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) n++;
   const display = `:${n}`;
-  const proc: ChildProcess = spawn('Xvfb', [display, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-terminate'], { stdio: 'ignore' });
+  const proc: ChildProcess = spawn('Xvfb', [display, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', ...(terminate ? ['-terminate'] : [])], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
   while (!existsSync(`/tmp/.X11-unix/X${n}`)) {

@@ -14,6 +14,7 @@
 #include "sdl_grab.h"
 #include "sdl_present.h"
 #include "sdl_input.h"
+#include "sdl_events.h"
 #include "watcher.h"
 
 using namespace glasspane;
@@ -60,6 +61,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(state);
   exports.Set("Region", Region::Init(env));
   exports.Set("Watcher", Watcher::Init(env));
+  exports.Set("ringBell", Napi::Function::New<RingBellJs>(env));
+  exports.Set("hintBell", Napi::Function::New<HintBellJs>(env));
   exports.Set("setCopyStrategy", Napi::Function::New<SetStrategy>(env));
   exports.Set("getCopyStrategy", Napi::Function::New<GetStrategy>(env));
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
@@ -69,6 +72,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
   exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));
   exports.Set("sdlLockState", Napi::Function::New<SdlLockState>(env));
+  exports.Set("sdlEventFd", Napi::Function::New<SdlEventFd>(env));
+  exports.Set("FdWatch", FdWatch::Init(env));
   exports.Set("cpuHasAvx2", Napi::Boolean::New(env, CpuHasAvx2()));
   exports.Set("kvmApiVersion", Napi::Function::New<KvmApiVersion>(env));
   exports.Set("guardFaultCount", Napi::Function::New<FaultCount>(env));

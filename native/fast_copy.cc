@@ -1,6 +1,9 @@
 #include "fast_copy.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(GLASSPANE_SCALAR_COPY)
+#define GLASSPANE_X86 1
 #include <immintrin.h>
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +22,7 @@ std::atomic<int> g_strategy{static_cast<int>(CopyStrategy::kAuto)};
 // plain copy would evict everything else. "auto" streams only copies at least this large.
 constexpr size_t kStreamThreshold = 24 * 1024 * 1024;
 
+#ifdef GLASSPANE_X86
 __attribute__((target("avx2"))) void CopyAvx2Stream(uint8_t* dst, const uint8_t* src, size_t n) {
   // Align the destination to 32 bytes so every store can be a streaming store.
   size_t head = (32 - (reinterpret_cast<uintptr_t>(dst) & 31)) & 31;
@@ -44,14 +48,22 @@ __attribute__((target("avx2"))) void CopyAvx2Stream(uint8_t* dst, const uint8_t*
   _mm_sfence();  // streaming stores are weakly ordered: make them visible before we return
   std::memcpy(dst, src, n % 128);
 }
+#else
+// Other CPUs (aarch64, ...): no streaming variant; CpuHasAvx2() is false so this is never chosen.
+void CopyAvx2Stream(uint8_t* dst, const uint8_t* src, size_t n) { std::memcpy(dst, src, n); }
+#endif
 
 uint32_t LoadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 }  // namespace
 
 bool CpuHasAvx2() {
+#ifdef GLASSPANE_X86
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
+#else
+  return false;
+#endif
 }
 
 void SetCopyStrategy(CopyStrategy s) { g_strategy.store(static_cast<int>(s)); }
@@ -95,7 +107,7 @@ size_t CopyFollowingWp(uint8_t* dst, const uint8_t* src, size_t len, const uint3
     if (abort.word != nullptr && LoadAcquire(abort.word) != abort.value) break;
     if (spins < 2000) {
       ++spins;
-      _mm_pause();
+      CpuRelax();
       continue;
     }
     if (Clock::now() - lastProgress >= std::chrono::milliseconds(timeoutMs)) break;

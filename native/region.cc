@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include <cmath>
+#include <cstring>
+#include <memory>
+
+#include <v8.h>
 
 #include "addon_state.h"
 #include "fast_copy.h"
@@ -89,6 +93,23 @@ void CheckSpan(Napi::Env env, size_t off, size_t len, size_t limit, const char* 
                         " is outside 0.." + std::to_string(limit));
 }
 
+// The memory behind a JS buffer, held for as long as a copy on another thread writes or reads it.
+// A Persistent reference keeps the JS object alive but not its memory: JS can detach the buffer
+// (postMessage/structuredClone with transfer) and the new owner may be collected mid-copy. V8's
+// BackingStore is what owns the bytes; holding it keeps them valid whatever JS does meanwhile
+// (the copy then lands in memory nobody reads, never in freed memory). N-API has no handle on it,
+// so this one place uses V8's API: a napi_value is a V8 Local (as node's own v8impl converts it);
+// the addon is compiled against the headers of the Node that runs it.
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(value), "napi_value is a V8 Local");
+  std::memcpy(static_cast<void*>(&local), &value, sizeof value);
+  if (local->IsArrayBufferView()) return local.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
+  if (local->IsArrayBuffer()) return local.As<v8::ArrayBuffer>()->GetBackingStore();
+  if (local->IsSharedArrayBuffer()) return local.As<v8::SharedArrayBuffer>()->GetBackingStore();
+  return nullptr;
+}
+
 class CopyWorker : public Napi::AsyncWorker {
  public:
   CopyWorker(Napi::Env env, MappingRef m, bool out, uint8_t* jsPtr, size_t regionOff, size_t len, int64_t wpOff,
@@ -104,7 +125,8 @@ class CopyWorker : public Napi::AsyncWorker {
         timeoutMs_(timeoutMs),
         step_(step),
         abortOff_(abortOff),
-        abortValue_(abortValue) {
+        abortValue_(abortValue),
+        memory_(BackingStoreOf(holder)) {
     holder_ = Napi::Persistent(holder);
   }
 
@@ -144,6 +166,7 @@ class CopyWorker : public Napi::AsyncWorker {
   uint32_t abortValue_;
   size_t result_ = 0;
   Napi::ObjectReference holder_;
+  std::shared_ptr<v8::BackingStore> memory_;  // the JS side's bytes stay allocated until we are done
 };
 
 }  // namespace

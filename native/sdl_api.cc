@@ -6,7 +6,7 @@
 #include <mutex>
 #include <type_traits>
 
-#if __has_include(<SDL2/SDL.h>)
+#if __has_include(<SDL2/SDL.h>) && !defined(GLASSPANE_NO_SDL_HEADERS)
 #include <SDL2/SDL.h>
 // Where the headers are installed (they are when the binding was built here), hold our copy of
 // the ABI to them. Without them the addon still builds: the numbers are SDL2's stable ABI.

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <string>
 
+#include "timing.h"
+
 namespace glasspane {
 
 namespace {
@@ -66,6 +68,7 @@ Napi::Function Presenter::Init(Napi::Env env) {
                          InstanceMethod<&Presenter::SetOverlay>("setOverlay"),
                          InstanceMethod<&Presenter::Present>("present"),
                          InstanceMethod<&Presenter::Info>("info"),
+                         InstanceMethod<&Presenter::Timings>("timings"),
                          InstanceMethod<&Presenter::Close>("close"),
                      });
 }
@@ -174,7 +177,9 @@ void Presenter::UploadRect(Napi::Env env, const uint8_t* src, size_t stride, int
   int pitch = 0;
   if (a.LockTexture(frame_.tex, &r, &pixels, &pitch) != 0) ThrowSdl(env, "SDL_LockTexture");
   auto* d = static_cast<uint8_t*>(pixels);
-  for (int y = 0; y < r.h; y++) ConvertRow(first + y * stride, d + static_cast<size_t>(y) * pitch, r.w, srcBpp, swap);
+  for (int y = 0; y < r.h; y++) {
+    ConvertRow(first + static_cast<size_t>(y) * stride, d + static_cast<size_t>(y) * static_cast<size_t>(pitch), r.w, srcBpp, swap);
+  }
   a.UnlockTexture(frame_.tex);
 }
 
@@ -263,6 +268,7 @@ Napi::Value Presenter::Present(const Napi::CallbackInfo& info) {
   }
   Bind(env);
   if (!frame_.tex) return Napi::Boolean::New(env, false);
+  const int64_t drawStart = NowNs();
   const SdlApi& a = Api();
   const sdl::Rect dst{Int(info[0]), Int(info[1]), Int(info[2]), Int(info[3])};
   const int scale = info[4].ToBoolean().Value() ? 1 : 0;
@@ -347,8 +353,19 @@ Napi::Value Presenter::Present(const Napi::CallbackInfo& info) {
     const sdl::FRect to{float(cx + px - w / 2), float(cy + py - h / 2), float(w), float(h)};
     if (a.RenderCopyExF(renderer_, t.tex, &src, &to, angle, nullptr, sdl::kFlipNone) != 0) ThrowSdl(env, "SDL_RenderCopyExF");
   }
+  const int64_t presentStart = NowNs();
   a.RenderPresent(renderer_);
+  lastDrawUs_ = (presentStart - drawStart) / 1e3;
+  lastPresentUs_ = (NowNs() - presentStart) / 1e3;
   return Napi::Boolean::New(env, true);
+}
+
+Napi::Value Presenter::Timings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, lastDrawUs_));
+  out.Set(1u, Napi::Number::New(env, lastPresentUs_));
+  return out;
 }
 
 Napi::Value Presenter::Info(const Napi::CallbackInfo& info) {

@@ -58,6 +58,10 @@ class Presenter : public Napi::ObjectWrap<Presenter> {
   // dh) is where the frame lands on screen after turning it clockwise by quarterTurns * 90°;
   // space 0 places an overlay in frame pixels, 1 in window pixels.
   Napi::Value Present(const Napi::CallbackInfo& info);
+  // timings() -> [drawUs, presentUs] of the last present(): drawing into the back buffer (frame,
+  // letterbox, overlays) and SDL_RenderPresent (for the software renderer: the window surface
+  // put to the X server and synced). The bench's floor is made of these.
+  Napi::Value Timings(const Napi::CallbackInfo& info);
   // info() -> { renderer, software, textureFormat, glRenderer, maxTextureWidth, maxTextureHeight }
   Napi::Value Info(const Napi::CallbackInfo& info);
   // close(): destroys the textures if their renderer is still alive. Safe to call twice.
@@ -80,6 +84,8 @@ class Presenter : public Napi::ObjectWrap<Presenter> {
   Texture frame_;
   int frameSrcFormat_ = -1;
   std::array<Texture, kOverlaySlots> overlays_{};
+  double lastDrawUs_ = 0;
+  double lastPresentUs_ = 0;
 };
 
 }  // namespace glasspane

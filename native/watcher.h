@@ -1,23 +1,17 @@
-// Watcher: a native thread that waits until one of up to four u32 words in a region differs from
-// an expected value (e.g. an LGMP queue's `position`), then wakes JS through a thread-safe
-// function. JS never polls and the event loop never blocks. Strategy: spin for `spinUs`, then
-// sleep with a doubling backoff from `minSleepUs` to `maxSleepUs`; after `idleAfterMs` without any
-// change the cap rises to `idleSleepUs` so an idle consumer costs almost no CPU.
-// Periodic producers (frames at a steady rate): the thread learns the interval between changes of
-// word 0 and, until shortly before the next one is due, sleeps in steps of at most `coarseSleepUs`;
-// close to it, it spins (with `spinBeforeExpected`, the default) or polls every `fineSleepUs`.
-// Sleeps use 1 us timer slack (not the default 50 us), and with `realtime` the thread asks for
-// SCHED_FIFO priority 1 when the process may.
+// Watcher: the JS face of a WatchEngine (watch_engine.h) — a native thread that waits until one of
+// up to four u32 words in a region differs from an expected value (e.g. an LGMP queue's
+// `position`). wait() wakes JS through a thread-safe function (the event loop never blocks and is
+// never polled); waitSync() blocks the calling thread in the kernel (a futex) until the engine
+// says a word changed, the host rang the watcher's bell (a SharedArrayBuffer word another thread
+// rings with ringBell()), or the timeout passed. The polling policy is the engine's.
 #pragma once
 #include <napi.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "addon_state.h"
 #include "mapping.h"
+#include "watch_engine.h"
 
 namespace glasspane {
 
@@ -29,56 +23,42 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   void Stop();  // joins the thread; safe twice; used by close() and at environment teardown
 
  private:
-  static constexpr int kMaxWords = 4;
-  struct Arm {
-    int count = 0;
-    size_t offset[kMaxWords];
-    uint32_t expected[kMaxWords];
-    uint32_t timeoutMs = 0;
-  };
-  struct Result {
-    int index;  // which word changed; -1 timeout, -2 cancelled, -3 region closed
-    uint32_t value;
+  // The thread-safe function's context. It outlives the Watcher (the tsfn's finalizer deletes
+  // it), so a result still queued when the Watcher is collected finds `owner` null instead of
+  // freed memory.
+  struct Link {
+    Watcher* owner;
   };
 
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
-  Arm ParseArm(Napi::Env env, const Napi::Value& words, const Napi::Value& timeout);
-  void Learn(const Result& r);
+  WatchArm ParseArm(Napi::Env env, const Napi::Value& words, const Napi::Value& timeout);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Hint(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetBusy(const Napi::CallbackInfo& info);
-  void Run();
-  Result Poll(const Arm& arm);
-  static void Deliver(Napi::Env env, Napi::Function, Watcher* self, Result* r);
+  static void Deliver(Napi::Env env, Napi::Function, Link* link, WatchResult* r);
 
   AddonState* state_;
   MappingRef mapping_;
-  uint32_t spinUs_ = 50, minSleepUs_ = 5, maxSleepUs_ = 100, idleSleepUs_ = 1000, idleAfterMs_ = 500;
-  uint32_t fineSleepUs_ = 10, coarseSleepUs_ = 500;
-  bool realtime_ = true;
-  bool spinFine_ = true;  // spin (not sleep) in the window before a steady producer's next change
-  // Learned interval between changes of word 0 (ns; 0 = unknown) and when word 0 last changed.
-  std::atomic<int64_t> periodNs_{0};
-  std::atomic<int64_t> lastWord0Ns_{0};
+  Napi::ObjectReference bellRef_;  // keeps the bell's SharedArrayBuffer alive for the engine
+  std::unique_ptr<WatchEngine> engine_;
+  Link* link_ = nullptr;
 
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  bool stop_ = false;
-  bool busy_ = false;  // JS side: a wait is outstanding (its callback has not run yet)
-  Arm arm_;
-  std::atomic<bool> cancel_{false};
-  std::atomic<int64_t> lastChangeNs_{0};
-
-  using Tsfn = Napi::TypedThreadSafeFunction<Watcher, Result, &Watcher::Deliver>;
+  using Tsfn = Napi::TypedThreadSafeFunction<Link, WatchResult, &Watcher::Deliver>;
   Tsfn tsfn_;
   Napi::FunctionReference callback_;
+  bool busy_ = false;  // a wait() is outstanding (its callback has not run yet)
   bool stopped_ = false;
 };
 
 // Stops every watcher the environment still runs (its teardown).
 void StopWatchersAtTeardown(AddonState& state);
+
+// ringBell(bell: Int32Array over a SharedArrayBuffer, at least 4 words): a message is waiting for
+// the thread blocked in waitSync on a watcher with this bell. hintBell(bell): a change is likely
+// soon, poll fast. Callable from any thread of the process.
+Napi::Value RingBellJs(const Napi::CallbackInfo& info);
+Napi::Value HintBellJs(const Napi::CallbackInfo& info);
 
 }  // namespace glasspane

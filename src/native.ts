@@ -12,7 +12,7 @@
  *
  * Blocking: `copyOut` and `writeIn` block the calling thread for the copy (copyOut also while it
  * waits for the producer, at most `timeoutMs` without progress), `Watcher.waitSync` up to its
- * `timeoutMs`, and the Presenter's setFrame/setOverlay/present for the upload and (present, with
+ * `timeoutMs` (or until its bell rings), and the Presenter's setFrame/setOverlay/present for the upload and (present, with
  * vsync) the display's refresh; everything else returns at once. Region and Watcher calls may run
  * on any thread that created the object (the relay worker opens its own); the SDL calls
  * (`Presenter`, `sdlWindowGrab`, `sdlRelativeMouse`, `sdlTakeMotion`, `sdlLockState`) only on the
@@ -114,8 +114,9 @@ export interface NativeRegion {
   /**
    * copyOut on the libuv thread pool; the event loop stays free. Argument errors throw at the
    * call; a region closed before the copy starts rejects with Error("region is closed"). Until
-   * the promise settles, `dest` must stay attached (do not transfer it) and the mapping stays
-   * mapped even if close() is called meanwhile.
+   * the promise settles the mapping stays mapped even if close() is called meanwhile, and the
+   * memory behind `dest` stays allocated even if it is detached (transferred) meanwhile: the copy
+   * then lands where nobody reads it, never in freed memory. Do not detach it if you want the bytes.
    */
   copyOutAsync(srcOffset: number, length: number, dest: ArrayBufferView | ArrayBuffer, destOffset: number, wpOffset: number, timeoutMs: number, abortOffset?: number, abortValue?: number): Promise<number>;
   /**
@@ -126,35 +127,62 @@ export interface NativeRegion {
    */
   writeIn(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): void;
   /**
-   * writeIn on the libuv thread pool; resolves to the bytes written. `src` must stay attached until
-   * it settles.
+   * writeIn on the libuv thread pool; resolves to the bytes written. The memory behind `src` stays
+   * allocated until it settles, even if `src` is detached meanwhile.
    */
   writeInAsync(src: ArrayBufferView | ArrayBuffer, srcOffset: number, dstOffset: number, length: number, wpOffset: number, step?: number): Promise<number>;
 }
 
 /**
  * Polling policy of a Watcher (all times in µs unless the name says ms; each 0..1e7, else
- * RangeError). The defaults suit a 60–240 fps producer; the relay passes its own.
+ * RangeError). The defaults suit a 60–240 fps producer that may sit idle for long stretches. The
+ * trade-off at idle (docs/bench.md "Idle"): every wake of the polling thread costs tens of µs of
+ * CPU on a VM, so after `deepIdleAfterMs` without a change it looks only every `deepIdleSleepUs`,
+ * and the first change after that is seen up to that late; hint() ends the backoff at once.
  */
 export interface WatcherOptions {
-  /** Busy-wait this long before sleeping (default 50 us). */
+  /** Busy-wait this long at the start of every wait before sleeping (default 0: never). */
   spinUs?: number;
-  /** First sleep after the spin, doubled up to maxSleepUs while nothing changes (at least 1 µs). */
+  /** First sleep, doubled up to maxSleepUs while nothing changes (at least 1 µs; default 5). */
   minSleepUs?: number;
   /** Sleep cap while changes are recent (default 100 us). */
   maxSleepUs?: number;
   /** Sleep cap once nothing changed for idleAfterMs (default 1000 us). */
   idleSleepUs?: number;
-  /** Milliseconds without a change after which the idle sleep cap applies. */
+  /** Milliseconds without a change after which the idle sleep cap applies (default 500). */
   idleAfterMs?: number;
+  /** Sleep cap once nothing changed for deepIdleAfterMs (default 16 000 us: a 60 Hz frame). */
+  deepIdleSleepUs?: number;
+  /** Milliseconds without a change after which the deep-idle cap applies (default 3000). */
+  deepIdleAfterMs?: number;
   /** Near an expected change of a steady producer's word 0: poll this often (default 10 us). */
   fineSleepUs?: number;
   /** Before it: sleep at most this long at a time (default 500 us). */
   coarseSleepUs?: number;
-  /** In the window just before a steady producer's expected change: spin instead of sleeping (default true). */
+  /**
+   * In the window just before a steady producer's expected change: spin instead of napping every
+   * fineSleepUs (default false: on a shared VM no quicker, and ~3 % more of a core at 144 fps).
+   */
   spinBeforeExpected?: boolean;
-  /** Ask for SCHED_FIFO priority 1 for the watcher thread when the process may (default true). */
+  /**
+   * Ask for SCHED_FIFO priority 1 for the polling thread when the process may (root,
+   * CAP_SYS_NICE or an RLIMIT_RTPRIO). Default false: a real-time thread that spins before each
+   * expected frame can starve the rest of a small machine, so it is never chosen for the user.
+   */
   realtime?: boolean;
+  /**
+   * waitSync() polls on the calling thread — napping in the kernel on the bell, so a ring still
+   * ends a nap at once — instead of handing the poll to the watcher's thread and sleeping until
+   * it answers (default true: no thread hand-off between the change and the caller, which on a
+   * busy machine costs a scheduler wake-up; docs/bench.md compares the two).
+   */
+  pollOnCaller?: boolean;
+  /**
+   * A bell (see `native.ringBell`): an Int32Array of at least 4 words over a SharedArrayBuffer.
+   * waitSync() then also returns WATCH_BELL when the bell is rung, and the polling thread sleeps on
+   * its hint word (hintBell ends a backoff). The watcher keeps the buffer alive while it runs.
+   */
+  bell?: Int32Array;
 }
 
 /** Watcher result index: which word changed, or one of these. This one: `timeoutMs` passed with no change. */
@@ -163,13 +191,20 @@ export const WATCH_TIMEOUT = -1;
 export const WATCH_CANCELLED = -2;
 /** Watcher result index: the watcher or its region was closed during the wait. */
 export const WATCH_CLOSED = -3;
+/** Watcher result index (waitSync with a bell): the bell was rung, a message is waiting for this thread. */
+export const WATCH_BELL = -4;
+/** Words of a bell (WatcherOptions.bell): how long its Int32Array must be. */
+export const BELL_WORDS = 4;
+/** The bell word that counts rings (ringBell): a waiter passes the count it has handled as `mailSeen`. */
+export const BELL_MAIL = 1;
 
 /**
  * A native thread that polls up to four u32 words of a region for a change (acquire loads), made
- * by `new native.Watcher(region, options)` (TypeError without a Region; Error when it is closed).
- * It holds the mapping while it polls, so closing the region ends a wait with WATCH_CLOSED rather
- * than a fault. Offsets must be 4-byte aligned and inside the region (RangeError otherwise);
- * `timeoutMs` is clamped to 0..3 600 000. A second wait while one is outstanding throws Error.
+ * by `new native.Watcher(region, options)` (TypeError without a Region or with a bad bell; Error
+ * when the region is closed). It holds the mapping while it polls, so closing the region ends a
+ * wait with WATCH_CLOSED rather than a fault. Offsets must be 4-byte aligned and inside the region
+ * (RangeError otherwise); `timeoutMs` is clamped to 0..3 600 000. A second wait while one is
+ * outstanding throws Error. The polling policy: WatcherOptions.
  */
 export interface NativeWatcher {
   /**
@@ -180,16 +215,20 @@ export interface NativeWatcher {
    */
   wait(words: number[], timeoutMs: number, callback: (index: number, value: number) => void): void;
   /**
-   * The same wait on the calling thread, which it blocks: [index, value] as wait() reports them.
-   * For a thread that only consumes (the relay worker): the change reaches the caller without a
-   * thread hand-off or an event-loop wake. Not while a wait() is outstanding.
+   * The same wait with the calling thread blocked in the kernel (a futex: no slices, no spinning
+   * in the caller) until the polling thread reports [index, value] as wait() would. With a bell
+   * and `mailSeen` (the bell's BELL_MAIL count the caller has handled), it returns
+   * [WATCH_BELL, 0] as soon as the bell is rung — also at once, without waiting, when it already
+   * was. For a thread that only consumes (the relay worker). Not while a wait() is outstanding.
    */
-  waitSync(words: number[], timeoutMs: number): [number, number];
+  waitSync(words: number[], timeoutMs: number, mailSeen?: number): [number, number];
   /**
-   * Ends the outstanding wait with WATCH_CANCELLED (asynchronously, from the watcher thread); no-op
-   * when idle.
+   * Ends the outstanding wait with WATCH_CANCELLED. With no wait outstanding it cancels the next
+   * one (a cancel is never lost to a race with the arm).
    */
   cancel(): void;
+  /** A change is likely soon: end the idle backoff and poll fast (as after a change). */
+  hint(): void;
   /** Stops and joins the thread. Safe to call twice. */
   close(): void;
   /** True while a wait() is armed and its callback has not run yet. */
@@ -213,12 +252,23 @@ export interface NativePresenterHandle {
    */
   present(dx: number, dy: number, dw: number, dh: number, linear: boolean, overlays: Float64Array, quarterTurns: number): boolean;
   info(): { renderer: string; software: boolean; textureFormat: string; glRenderer: string | null; maxTextureWidth: number; maxTextureHeight: number; generation: number };
+  /** The last present(): µs drawing into the back buffer, µs in SDL_RenderPresent (the put to the display). */
+  timings(): [drawUs: number, presentUs: number];
   close(): void;
 }
 
 interface Addon {
   Region: new (path: string, options?: RegionOpenOptions) => NativeRegion;
   Watcher: new (region: NativeRegion, options?: WatcherOptions) => NativeWatcher;
+  /**
+   * Rings a bell (WatcherOptions.bell) from any thread of this process: its BELL_MAIL count goes
+   * up and a thread blocked in waitSync on a watcher with this bell returns WATCH_BELL. Use it
+   * after posting that thread a message. TypeError/RangeError for anything but an Int32Array of
+   * at least BELL_WORDS words over a SharedArrayBuffer.
+   */
+  ringBell(bell: Int32Array): void;
+  /** Tells the polling thread of the watcher with this bell that a change is likely soon (see NativeWatcher.hint). */
+  hintBell(bell: Int32Array): void;
   setCopyStrategy(strategy: 'auto' | 'memcpy' | 'avx2-stream'): void;
   getCopyStrategy(): 'auto' | 'memcpy' | 'avx2-stream';
   /** libc memcpy of min(dst, src) bytes: the benchmarks' yardstick. */
@@ -247,6 +297,17 @@ interface Addon {
   sdlRelativeMouse(on: boolean): boolean | null;
   /** The xrel/yrel sums and motion-event count since the last call (zeroed by it). */
   sdlTakeMotion(): [dx: number, dy: number, events: number];
+  /**
+   * The file descriptor of the X11 connection the SDL window `windowId` gets its events from, or
+   * -1 (another video driver, SDL2 not loaded, no such window). Only for watching: never read it.
+   */
+  sdlEventFd(windowId: number): number;
+  /**
+   * Calls `callback` on this thread's event loop whenever `fd` is readable (level-triggered: the
+   * callback must drain what is pending, or it runs again next turn) until close(). Keeps the
+   * event loop alive while open. TypeError/RangeError for a bad fd or callback.
+   */
+  FdWatch: new (fd: number, callback: () => void) => { close(): void };
   /** The host's lock keys as SDL knows them (SDL_GetModState), or null when SDL2 is not loaded. */
   sdlLockState(): { caps: boolean; num: boolean; scroll: boolean } | null;
   /** Opens `path` read-write and returns its KVM_GET_API_VERSION (12); throws an errno error (code, syscall, path) otherwise. */
@@ -265,14 +326,16 @@ let addon: Addon | undefined;
 
 /**
  * Loads the addon the way `npm install` found or built it (node-gyp-build: build/Release, or a
- * prebuilds/ binary for this platform and ABI). Throws GlasspaneError ERR_NATIVE_MISSING, with
- * the command that builds it, when there is none or it does not load.
+ * prebuilds/ binary for this platform and ABI), or the file GLASSPANE_NATIVE_ADDON names (the
+ * sanitizer build `npm run test:native-sanitize` makes). Throws GlasspaneError
+ * ERR_NATIVE_MISSING, with the command that builds it, when there is none or it does not load.
  */
 export function loadAddon(): Addon {
   if (addon) return addon;
   const root = packageRoot();
   try {
-    addon = require('node-gyp-build')(root) as Addon;
+    const override = process.env.GLASSPANE_NATIVE_ADDON;
+    addon = (override ? require(override) : require('node-gyp-build')(root)) as Addon;
     return addon;
   } catch (err) {
     throw new GlasspaneError(

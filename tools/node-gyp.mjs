@@ -13,8 +13,20 @@ function nodeGypCommand() {
   throw new Error('node-gyp not found: run this through npm (npm run build:native), or install node-gyp');
 }
 
+/**
+ * The running Node's own headers when it ships them (NodeSource, nodejs.org, Debian's libnode-dev):
+ * without them node-gyp downloads headers from nodejs.org, which an offline machine cannot reach.
+ */
+function localNodeDir(env) {
+  if (env.npm_config_nodedir) return undefined;
+  const prefix = join(dirname(process.execPath), '..');
+  return existsSync(join(prefix, 'include', 'node', 'node_version.h')) ? prefix : undefined;
+}
+
 /** node-gyp ARGS in `cwd`, output to the terminal; throws when it fails. */
 export function nodeGyp(args, { cwd, env } = {}) {
   const [cmd, ...pre] = nodeGypCommand();
-  execFileSync(cmd, [...pre, ...args], { cwd, env: env ?? process.env, stdio: 'inherit' });
+  const base = env ?? process.env;
+  const nodedir = localNodeDir(base);
+  execFileSync(cmd, [...pre, ...args], { cwd, env: nodedir ? { ...base, npm_config_nodedir: nodedir } : base, stdio: 'inherit' });
 }

@@ -30,7 +30,7 @@ export interface FrameSourceEvents {
  * readCursor) but pixel contents are the producer's.
  */
 export interface FrameSource extends Pick<EventEmitter<FrameSourceEvents>, 'on' | 'off'> {
-  /** Starts; resolves once close() has stopped it. */
+  /** Starts; resolves once close() has stopped it; rejects when it cannot start at all. */
   start(): Promise<void>;
   close(): Promise<void>;
   /**
@@ -45,4 +45,6 @@ export interface FrameSource extends Pick<EventEmitter<FrameSourceEvents>, 'on' 
   readonly skipped: number;
   /** Asks the producer to move the guest cursor; false when it does not support that. */
   setCursorPosition(x: number, y: number): boolean;
+  /** Input just went to the guest: a change is likely soon, stop any idle backoff (optional). */
+  hint?(): void;
 }

@@ -1,9 +1,12 @@
 /**
- * The headless consumer: runs a FrameRelay without a window, optionally verifies every frame with
- * a verifier (e.g. guest-stub's scene check), and gathers the figures `glasspane view --headless`
- * prints. Everything user-visible goes through callbacks; this module prints nothing.
+ * The headless consumer: runs the relay without a window — the same relay thread the window runs
+ * (ThreadedRelay), taking every frame in order instead of the newest — optionally verifies every
+ * frame with a verifier (e.g. guest-stub's scene check) on this thread while the relay thread
+ * copies the next, and gathers the figures `glasspane view --headless` prints. Everything
+ * user-visible goes through callbacks; this module prints nothing.
  */
-import { FrameRelay, type LentFrame, type RelayOptions } from './frame-relay.js';
+import type { LentFrame, RelayOptions } from './frame-relay.js';
+import { ThreadedRelay, type QueuedFrame } from './threaded-relay.js';
 import { FrameCounter, LatencySamples } from './stats.js';
 import { LGMP } from '../lgmp/layout.js';
 import type { ErrorCode } from '../errors.js';
@@ -17,7 +20,7 @@ export type FrameVerifier = (frame: LentFrame) => { error: string | null; posted
  * per-frame verifier, and callbacks for what the CLI prints (problems, status lines, a report each
  * second).
  */
-export interface HeadlessOptions extends RelayOptions {
+export interface HeadlessOptions extends Omit<RelayOptions, 'bell' | 'waitOnThisThread' | 'copyOnThisThread'> {
   seconds?: number;
   frames?: number;
   verifier?: FrameVerifier;
@@ -62,14 +65,16 @@ const RECOVERED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_SESSION_ENDED
 const PASSING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_REGION_OPEN', 'ERR_NO_PRODUCER', 'ERR_PRODUCER_STARTING']);
 
 /**
- * Runs a FrameRelay on this thread (copies on the libuv pool) until a stop condition of `o`, then
- * closes it and resolves with the report. Never rejects for guest data (it all becomes `errors`).
- * A verifier or onStatus that throws is reported by the relay as ERR_FRAME_LISTENER, an onProblem
- * that throws is only logged (NODE_DEBUG=glasspane:relay), and onSecond runs on a timer and must
- * not throw. Installs no signal handlers: the caller maps them onto `o.stop`.
+ * Runs the relay on its own thread (ThreadedRelay, every frame in order) until a stop condition of
+ * `o`, then closes it and resolves with the report. Never rejects for guest data (it all becomes
+ * `errors`); rejects with ERR_RELAY_THREAD when the relay thread's module is missing. A verifier
+ * that throws counts as a failed verification, onStatus and onProblem must not throw, and onSecond
+ * runs on a timer and must not throw. Installs no signal handlers: the caller maps them onto
+ * `o.stop`.
  */
 export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
-  const relay = new FrameRelay(o);
+  const { seconds, frames, verifier, onProblem, onStatus, onSecond, stop, ...relayOptions } = o;
+  const relay = new ThreadedRelay({ ...relayOptions, order: 'queue' });
   const counter = new FrameCounter();
   const latency = new LatencySamples();
   const errors: string[] = [];
@@ -97,8 +102,14 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     lastSecondUps: counter.lastSecondUps,
   });
 
+  let finished = false;
   let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
+  const done = new Promise<void>((resolve) => {
+    finish = () => {
+      finished = true;
+      resolve();
+    };
+  });
 
   relay.on('session', (s) => {
     sessions++;
@@ -108,22 +119,28 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     }
     transient.clear();
     session = { lgmpVersion: LGMP.VERSION, kvmfrVersion: s.info.version, producerVersion: s.info.producerVersion };
-    o.onStatus?.(`session ${s.sessionID.toString(16)} with ${s.info.producerVersion || 'unknown producer'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`);
+    onStatus?.(`session ${s.sessionID.toString(16)} with ${s.info.producerVersion || 'unknown producer'}${s.info.osInfo ? ` on ${s.info.osInfo.name}` : ''}`);
   });
-  relay.on('status', (s) => o.onStatus?.(s.message));
+  relay.on('status', (s) => onStatus?.(s.message));
   relay.on('problem', (p) => {
     // Session changes, a producer that stopped and came back, and resubscriptions are recovered
     // events, not errors of the run.
     if (!RECOVERED.has(p.code)) addError(p.message);
     if (PASSING.has(p.code) && errors.includes(p.message)) transient.add(p.message);
-    o.onProblem?.(p.fix ? `${p.message}\n  fix: ${p.fix}` : p.message);
+    onProblem?.(p.fix ? `${p.message}\n  fix: ${p.fix}` : p.message);
   });
-  relay.on('frame', (f) => {
+  const onFrame = (q: QueuedFrame) => {
+    const f: LentFrame = { info: q.info, data: q.data, seenAtNs: q.seenAtNs, copiedAtNs: q.copiedAtNs, release: q.release };
     try {
       counter.record(f.info.frameSerial, performance.now());
       let postedNs: bigint | undefined;
-      if (o.verifier) {
-        const v = o.verifier(f);
+      if (verifier) {
+        let v: ReturnType<FrameVerifier>;
+        try {
+          v = verifier(f);
+        } catch (err) {
+          v = { error: `the verifier threw: ${(err as Error).message}` };
+        }
         if (v.error) {
           verifyFailures++;
           addError(`verify: ${v.error}`);
@@ -139,20 +156,32 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     } finally {
       f.release();
     }
-    if (o.frames !== undefined && counter.frames >= o.frames) finish();
+  };
+  relay.on('ready', () => {
+    // Every frame in order; none after the run ended (the report is final).
+    while (!finished) {
+      const f = relay.takeNext();
+      if (!f) return;
+      onFrame(f);
+      if (frames !== undefined && counter.frames >= frames) finish();
+    }
   });
 
-  const ticker = o.onSecond ? setInterval(() => o.onSecond!(report()), 1000) : null;
-  const timer = o.seconds !== undefined ? setTimeout(finish, o.seconds * 1000) : null;
+  const ticker = onSecond ? setInterval(() => onSecond(report()), 1000) : null;
+  const timer = seconds !== undefined ? setTimeout(finish, seconds * 1000) : null;
   const stopOnAbort = () => finish();
-  if (o.stop?.aborted) finish();
-  o.stop?.addEventListener('abort', stopOnAbort, { once: true });
+  if (stop?.aborted) finish();
+  stop?.addEventListener('abort', stopOnAbort, { once: true });
   const running = relay.start();
-  await Promise.race([done, running]);
-  if (ticker) clearInterval(ticker);
-  if (timer) clearTimeout(timer);
-  o.stop?.removeEventListener('abort', stopOnAbort);
-  await relay.close();
+  try {
+    await Promise.race([done, running]);
+  } finally {
+    finished = true;
+    if (ticker) clearInterval(ticker);
+    if (timer) clearTimeout(timer);
+    stop?.removeEventListener('abort', stopOnAbort);
+    await relay.close();
+  }
   return report();
 }
 

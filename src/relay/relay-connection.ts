@@ -1,16 +1,18 @@
 /**
- * The relay's hold on the producer, under FrameRelay: the region (mapped, dropped, checked for a
+ * The relay's hold on the producer, one of its parts: the region (mapped, dropped, checked for a
  * mapping gone bad), the LGMP session (waiting for a live producer, subscribing to the frame and
  * pointer queues, noticing a restart or a dead producer) and the queue statuses that end a session
- * or ask for a new subscription. FrameRelay runs the loop and pumps the messages.
+ * or ask for a new subscription. FrameRelay runs the loop; the pumps (frame-pump.ts,
+ * cursor-pump.ts) move the messages.
  *
- * Contract for subclasses: every method here that finds the session over throws SessionEnded,
- * and RegionLost when the mapping must be re-opened; the loop catches both and starts again.
+ * Contract: every method here that finds the session over throws SessionEnded, and RegionLost
+ * when the mapping must be re-opened; the relay's loop catches both and starts again.
  */
 import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayRegion } from './relay-region.js';
-import { RelayReporter } from './relay-reporter.js';
+import type { RelayReporter } from './relay-reporter.js';
+import type { RelayThread } from './relay-thread.js';
 import { LgmpConsumer, type ConsumerQueue } from '../lgmp/consumer.js';
 import { LockTimeoutError } from '../lgmp/spinlock.js';
 import { parseKvmfrUdata, type KvmfrInfo } from '../kvmfr/header.js';
@@ -32,20 +34,26 @@ const STALLED_AFTER_MS = 300;
 /** Seen while a producer is between writing its LGMP header and its user data or queues: reported only when they last. */
 const STARTING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_PRODUCER_STARTING', 'ERR_KVMFR_MAGIC', 'ERR_KVMFR_VERSION', 'ERR_KVMFR_CORRUPT']);
 
-/** The region and the LGMP session a relay holds (see the module comment); FrameRelay is the one to use. */
-export abstract class RelayConnection extends RelayReporter {
-  protected held: RelayRegion | null = null;
-  protected closed = false;
+/**
+ * The region and the LGMP session a relay holds (see the module comment). Owned by one FrameRelay
+ * and used from its thread; `closed()` tells it when the relay is closing.
+ */
+export class RelayConnection {
+  /** The mapped region, or null while there is none. */
+  held: RelayRegion | null = null;
   /** formatVer of the last frame: a change is announced as 'format'. */
-  protected lastFormatVer = -1;
-  protected frameQ: ConsumerQueue | null = null;
-  protected pointerQ: ConsumerQueue | null = null;
-  protected consumer: LgmpConsumer | null = null;
-  protected kvmfr: KvmfrInfo | null = null;
+  lastFormatVer = -1;
+  frameQ: ConsumerQueue | null = null;
+  pointerQ: ConsumerQueue | null = null;
+  consumer: LgmpConsumer | null = null;
+  private kvmfr: KvmfrInfo | null = null;
 
-  constructor(readonly options: RelayOptions) {
-    super();
-  }
+  constructor(
+    private readonly options: RelayOptions,
+    private readonly report: RelayReporter,
+    private readonly thread: RelayThread,
+    private readonly closed: () => boolean,
+  ) {}
 
   /** The producer's KVMFR info for the current session, if any. */
   get session(): KvmfrInfo | null {
@@ -53,13 +61,13 @@ export abstract class RelayConnection extends RelayReporter {
   }
 
   /** Tries to map the region; on failure reports it, shows `waiting` and pauses briefly (the loop tries again). */
-  protected async openRegion(): Promise<void> {
+  async openRegion(): Promise<void> {
     try {
-      this.held = RelayRegion.open(this.options.path, this.options.watcher);
+      this.held = RelayRegion.open(this.options.path, this.options.watcher, this.thread);
     } catch (err) {
       this.dropRegion();
-      if (this.state !== 'producer-gone') this.setStatus('waiting', `waiting for ${this.options.path} to appear`);
-      this.problem(err);
+      if (this.report.state !== 'producer-gone') this.report.setStatus('waiting', `waiting for ${this.options.path} to appear`);
+      this.report.problem(err);
       // Look again soon: a viewer started just before the VM or the stub should not miss
       // their first frames (opening is a cheap open(2) that fails).
       await sleep(Math.min(this.options.retryMs ?? 250, 50));
@@ -67,7 +75,7 @@ export abstract class RelayConnection extends RelayReporter {
   }
 
   /** Lets go of the mapping and everything read from it. */
-  protected dropRegion(): void {
+  dropRegion(): void {
     this.held?.close();
     this.held = null;
     this.consumer = null;
@@ -75,24 +83,24 @@ export abstract class RelayConnection extends RelayReporter {
   }
 
   /** Throws RegionLost when the mapping must be re-opened (it shrank under us, or the path names a new file). */
-  protected checkRegion(): void {
+  checkRegion(): void {
     const lost = this.held!.lost();
     if (!lost) return;
     const { code, why } = lost;
-    this.counters.reopens++;
-    this.problem(new GlasspaneError(code, `${why}; opening it again`, 'nothing to do if the VM or the guest application is restarting; otherwise do not resize or delete the region while it is in use'));
-    this.setStatus('producer-gone', `${why}; waiting for the guest`);
+    this.report.counters.reopens++;
+    this.report.problem(new GlasspaneError(code, `${why}; opening it again`, 'nothing to do if the VM or the guest application is restarting; otherwise do not resize or delete the region while it is in use'));
+    this.report.setStatus('producer-gone', `${why}; waiting for the guest`);
     throw new RegionLost(why);
   }
 
   /** Waits for a live producer with a valid header, then subscribes to both queues. */
-  protected async startSession(): Promise<void> {
+  async startSession(): Promise<void> {
     const region = this.held!.region;
-    if (this.state !== 'producer-gone') this.setStatus('waiting', 'waiting for the guest…');
+    if (this.report.state !== 'producer-gone') this.report.setStatus('waiting', 'waiting for the guest…');
     const consumer = new LgmpConsumer(region);
     let startingSince: number | undefined;
     for (;;) {
-      if (this.closed) return;
+      if (this.closed()) return;
       this.checkRegion();
       // The heartbeat must move after we started looking (a live producer): wait for the
       // timestamp word to change, or retry after a while (also to re-check a bad header).
@@ -102,7 +110,7 @@ export abstract class RelayConnection extends RelayReporter {
       } else {
         await sleep(this.options.retryMs ?? 250);
       }
-      if (this.closed) return;
+      if (this.closed()) return;
       this.checkRegion();
       try {
         const s = consumer.sessionInit();
@@ -112,10 +120,10 @@ export abstract class RelayConnection extends RelayReporter {
         this.frameQ = consumer.subscribe(KVMFR.QUEUE_FRAME);
         this.pointerQ = consumer.subscribe(KVMFR.QUEUE_POINTER);
         this.lastFormatVer = -1;
-        this.lastProblem = '';
-        this.counters.sessions++;
-        this.dispatch('session', { sessionID: s.sessionID, info: this.kvmfr });
-        this.setStatus('connected', `connected to ${this.kvmfr.producerVersion || 'the producer'}`);
+        this.report.succeeded();
+        this.report.counters.sessions++;
+        this.report.dispatch('session', { sessionID: s.sessionID, info: this.kvmfr });
+        this.report.setStatus('connected', `connected to ${this.kvmfr.producerVersion || 'the producer'}`);
         return;
       } catch (err) {
         this.unsubscribe();
@@ -129,13 +137,13 @@ export abstract class RelayConnection extends RelayReporter {
         } else {
           startingSince = undefined;
         }
-        if (code !== 'ERR_NO_PRODUCER' || this.lastProblem) this.problem(err);
+        if (code !== 'ERR_NO_PRODUCER' || this.report.troubled) this.report.problem(err);
       }
     }
   }
 
   /** Leaves both queues (a failure is logged only: the producer reaps the slot anyway). */
-  protected unsubscribe(): void {
+  unsubscribe(): void {
     for (const q of [this.frameQ, this.pointerQ]) {
       try {
         q?.unsubscribe();
@@ -148,43 +156,51 @@ export abstract class RelayConnection extends RelayReporter {
   }
 
   /** Re-takes a subscription after a timeout (we were too slow) or an external unsubscribe. */
-  protected resubscribe(which: 'frame' | 'pointer', why: string): void {
+  resubscribe(which: 'frame' | 'pointer', why: string): void {
     log('resubscribing to the %s queue: %s', which, why);
-    this.problem(new GlasspaneError('ERR_SUBSCRIPTION_LOST', `the ${which} queue subscription was lost (${why}); resubscribed`));
+    this.report.problem(new GlasspaneError('ERR_SUBSCRIPTION_LOST', `the ${which} queue subscription was lost (${why}); resubscribed`));
     const consumer = this.consumer!;
     if (which === 'frame') this.frameQ = consumer.subscribe(KVMFR.QUEUE_FRAME);
     else this.pointerQ = consumer.subscribe(KVMFR.QUEUE_POINTER);
   }
 
   /** Ends the session when the producer restarted or died; shows a late heartbeat as `stalled`. */
-  protected checkSession(): void {
+  checkSession(): void {
     const consumer = this.consumer!;
     const why = consumer.sessionProblem();
     if (why === 'stalled' || why === 'no-session') {
       this.checkRegion(); // a re-created region is a clearer reason than a silent heartbeat
-      this.problem(new GlasspaneError('ERR_PRODUCER_STALLED', 'the producer stopped (no heartbeat for over 1 s); waiting for it to come back', 'nothing to do if the guest is paused, rebooting or restarting its application'));
-      this.setStatus('producer-gone', 'the guest stopped sending; waiting for it');
+      this.report.problem(new GlasspaneError('ERR_PRODUCER_STALLED', 'the producer stopped (no heartbeat for over 1 s); waiting for it to come back', 'nothing to do if the guest is paused, rebooting or restarting its application'));
+      this.report.setStatus('producer-gone', 'the guest stopped sending; waiting for it');
       throw new SessionEnded(why);
     }
     if (why === 'restarted') {
-      this.problem(new GlasspaneError('ERR_SESSION_ENDED', 'the producer restarted (new session)'));
+      this.report.problem(new GlasspaneError('ERR_SESSION_ENDED', 'the producer restarted (new session)'));
       throw new SessionEnded(why);
     }
     const age = consumer.heartbeatAgeMs();
     if (age > STALLED_AFTER_MS) {
       // A host script that re-created the region leaves our (unlinked) file silent: notice it now.
       this.checkRegion();
-      this.setStatus('stalled', `no heartbeat from the guest for ${Math.round(age)} ms`);
-    } else if (this.state === 'stalled') this.setStatus('connected', 'the guest is sending again');
+      this.report.setStatus('stalled', `no heartbeat from the guest for ${Math.round(age)} ms`);
+    } else if (this.report.state === 'stalled') this.report.setStatus('connected', 'the guest is sending again');
   }
 
   /** Waits until one of the watched (offset, value) words differs; the watcher's result index. */
-  protected waitForChange(words: number[], timeoutMs: number): Promise<number> {
-    return this.held!.waitForChange(words, timeoutMs, this.options.waitOnThisThread ?? false, () => this.closed);
+  waitForChange(words: number[], timeoutMs: number): Promise<number> {
+    return this.held!.waitForChange(words, timeoutMs);
+  }
+
+  /** Acknowledges the current message of `q` (after its copy); a bad status is handled (may throw SessionEnded). True when acknowledged. */
+  acknowledge(which: 'frame' | 'pointer', q: ConsumerQueue): boolean {
+    const done = q.messageDone();
+    if (done === 'ok' || done === 'empty') return done === 'ok';
+    this.handleStatus(which, done, q);
+    return false;
   }
 
   /** Acts on a queue status other than a message: resubscribes, or ends the session (throws SessionEnded). */
-  protected handleStatus(which: 'frame' | 'pointer', status: string, q: ConsumerQueue): void {
+  handleStatus(which: 'frame' | 'pointer', status: string, q: ConsumerQueue): void {
     switch (status) {
       case 'empty':
         return;
@@ -201,7 +217,7 @@ export abstract class RelayConnection extends RelayReporter {
       case 'invalid-session':
         throw new SessionEnded('invalid session');
       case 'corrupted':
-        this.problem(new GlasspaneError('ERR_LGMP_CORRUPT', `the ${which} queue is corrupt: ${q.error}`, 'restart the guest application'));
+        this.report.problem(new GlasspaneError('ERR_LGMP_CORRUPT', `the ${which} queue is corrupt: ${q.error}`, 'restart the guest application'));
         throw new SessionEnded('corrupted');
     }
   }

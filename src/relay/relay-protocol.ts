@@ -1,7 +1,9 @@
 /**
- * Messages between the relay thread (relay-worker.ts) and the thread that presents
+ * Messages between the relay thread (relay-worker.ts) and the thread that hosts it
  * (threaded-relay.ts). Frames never travel as messages: their pixels and metadata go through the
- * shared FrameMailbox; a 'ready' message only says a newer frame is there.
+ * shared FrameMailbox; a 'ready' message only says a newer frame is there. The relay thread sleeps
+ * in the kernel while it waits for the producer: the host rings the bell after each message it
+ * posts, so the thread wakes and reads it at once.
  */
 import type { FrameInfo } from '../kvmfr/frame.js';
 import type { MailboxMemory } from './frame-mailbox.js';
@@ -10,8 +12,10 @@ import type { ProblemEvent, RelayCounters, RelayOptions, RelayState, SessionEven
 
 /** What the worker starts with (workerData). */
 export interface RelayWorkerData {
-  options: Omit<RelayOptions, 'buffers'>;
+  options: Omit<RelayOptions, 'bell' | 'waitOnThisThread' | 'copyOnThisThread'>;
   mailbox: MailboxMemory;
+  /** native.ringBell's bell: BELL_WORDS Int32 words over a SharedArrayBuffer. */
+  bell: Int32Array;
 }
 
 /**

@@ -1,30 +1,34 @@
 /**
- * The relay's voice: its events, its state and its problems. A listener that throws is reported,
- * never allowed into the relay's loop; a problem is reported once until a different one (or
- * success) comes along; the state is announced on every change.
+ * The relay's voice, one of its parts: its events, its state and its problems. A listener that
+ * throws is reported, never allowed into the relay's loop; a problem is reported once until a
+ * different one (or success) comes along; the state is announced on every change.
  */
-import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { GlasspaneError, describeError } from '../errors.js';
 import type { RelayCounters, RelayEvents, RelayState } from './relay-types.js';
 
 const log = debuglog('glasspane:relay');
 
+/** How the reporter reaches listeners: the relay's EventEmitter emit(). */
+export type Emit = <K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]) => boolean;
+
 /**
- * The base of FrameRelay: its EventEmitter, `state` (see RelayState), `counters`, and the
- * protected dispatch/setStatus/problem that subclasses use instead of emit(). Not used alone.
+ * State, counters and problem reporting of one relay (see the module comment). Owned by the
+ * relay, which hands it to its other parts; used from the relay's thread only.
  */
-export class RelayReporter extends EventEmitter<RelayEvents> {
+export class RelayReporter {
   state: RelayState = 'waiting';
+  readonly counters: RelayCounters = { framesSkipped: 0, sessions: 0, reopens: 0, lastProblemCode: null };
   /** The first status is announced even though `state` starts as 'waiting'. */
   private announced = false;
-  protected lastProblem = '';
-  readonly counters: RelayCounters = { framesSkipped: 0, sessions: 0, reopens: 0, lastProblemCode: null };
+  private lastProblem = '';
+
+  constructor(private readonly emit: Emit) {}
 
   /** Emits to listeners; a listener that throws is reported, never allowed into the relay's loop. */
-  protected dispatch<K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]): boolean {
+  dispatch<K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]): boolean {
     try {
-      return (this.emit as (e: K, ...a: RelayEvents[K]) => boolean)(event, ...args);
+      return this.emit(event, ...args);
     } catch (err) {
       const message = `a '${event}' listener threw: ${describeError(err)}`;
       if (event === 'problem') log('%s', message);
@@ -33,7 +37,8 @@ export class RelayReporter extends EventEmitter<RelayEvents> {
     }
   }
 
-  protected setStatus(state: RelayState, message: string): void {
+  /** Announces `state` (once per change) with why, in words for the user. */
+  setStatus(state: RelayState, message: string): void {
     if (this.state === state && this.announced) return;
     this.announced = true;
     this.state = state;
@@ -42,7 +47,7 @@ export class RelayReporter extends EventEmitter<RelayEvents> {
   }
 
   /** Reports a problem once until a different one (or success) comes along. */
-  protected problem(err: unknown): void {
+  problem(err: unknown): void {
     const message = describeError(err);
     if (message === this.lastProblem) return;
     this.lastProblem = message;
@@ -56,4 +61,13 @@ export class RelayReporter extends EventEmitter<RelayEvents> {
     });
   }
 
+  /** Something worked: the next problem is reported even if it is the last one again. */
+  succeeded(): void {
+    this.lastProblem = '';
+  }
+
+  /** True while the last problem reported has not been followed by a success. */
+  get troubled(): boolean {
+    return this.lastProblem !== '';
+  }
 }

@@ -7,15 +7,14 @@ import type { WatcherOptions } from '../native.js';
 import type { KvmfrInfo } from '../kvmfr/header.js';
 import type { FrameInfo } from '../kvmfr/frame.js';
 import type { CursorShape } from '../kvmfr/cursor.js';
-import type { FrameBuffers } from './frame-pool.js';
 
 /**
  * A frame the relay copied out of the region and lends to its 'frame' listener. `data` is a view
- * into one of the relay's buffers (its FramePool, or a FrameMailbox slot on the relay thread), not
+ * into one of the relay's frame slots (a FrameMailbox slot: the mailbox records who holds it), not
  * into the region: the producer can no longer change it, but it still holds whatever the producer
  * wrote (check pixel contents as untrusted). `info` was validated by readFrame. The listener must
  * call release() when done (with no listener, or when the listener throws, the relay releases
- * it); while buffers are not released the relay waits `bufferWaitMs`, then skips frames.
+ * it); while frames are not released the relay waits `bufferWaitMs`, then skips frames.
  */
 export interface LentFrame {
   info: FrameInfo;
@@ -99,20 +98,25 @@ export interface RelayOptions {
   bufferWaitMs?: number;
   /** Polling policy of the native watcher that waits for the producer (defaults: WatcherOptions). */
   watcher?: WatcherOptions;
-  /** Where frames are copied to (default: a pool of two buffers lent to the 'frame' listener). */
-  buffers?: FrameBuffers;
   /**
    * Copy on this thread instead of the libuv thread pool. Right for a relay with a thread of its
-   * own (the window's relay worker): it saves two thread hand-offs per frame, and blocking its
-   * event loop during a copy holds up nothing else. Default false (the main thread stays free).
+   * own (the relay worker): it saves two thread hand-offs per frame, and blocking its event loop
+   * during a copy holds up nothing else. Default false (the calling thread stays free).
    */
   copyOnThisThread?: boolean;
   /**
-   * Wait for the producer on this thread (Watcher.waitSync, in slices of a few milliseconds with
-   * the event loop run between them) instead of being woken through the event loop. For a thread
-   * of the relay's own: the change reaches the relay without a thread hand-off. Default false.
+   * Wait for the producer with this thread blocked in the kernel (Watcher.waitSync) instead of
+   * being woken through the event loop. For a thread of the relay's own: the change reaches the
+   * relay without a thread hand-off. Its event loop runs when `bell` rings, after a wait times out
+   * (at most 250 ms while connected) and at least every 50 ms while frames flow. Default false.
    */
   waitOnThisThread?: boolean;
+  /**
+   * With waitOnThisThread: a bell (native.ringBell; an Int32Array of BELL_WORDS over a
+   * SharedArrayBuffer) the thread that posts this relay messages rings after each, so a blocked
+   * wait returns to run them at once.
+   */
+  bell?: Int32Array;
 }
 
 /**

@@ -202,6 +202,15 @@ export class NativePresenter {
   }
 
   /**
+   * How long the last present() took, in ms: drawing into the window's back buffer (frame,
+   * letterbox, overlays) and putting it on the display (SDL_RenderPresent). The bench's floor.
+   */
+  lastPresentTimings(): { drawMs: number; presentMs: number } {
+    const [drawUs, presentUs] = this.handle.timings();
+    return { drawMs: drawUs / 1000, presentMs: presentUs / 1000 };
+  }
+
+  /**
    * Shows `buf` from the next present() on; uploads `rects` of it (undefined, or more than
    * MAX_RECTS, = all). Returns the bytes uploaded. `buf` stays the caller's, but the presenter
    * keeps a reference and may upload it again until the next setFrame() or close() (see the

@@ -13,6 +13,7 @@ import { displayName, grabWindow, hostLockState, loadSdl, type Sdl, type SdlHint
 import { GlasspaneError } from '../errors.js';
 import { displayUnder, FullscreenSwitch } from './fullscreen.js';
 import { RelativeMouse } from './relative-mouse.js';
+import { SdlEventPump } from './sdl-events.js';
 import type { WindowBackend, WindowEvents } from './window-backend.js';
 
 const log = debuglog('glasspane:viewer');
@@ -50,6 +51,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
   private readonly presenter: NativePresenter;
   private readonly relative: RelativeMouse;
   private readonly fullscreen: FullscreenSwitch;
+  private readonly events: SdlEventPump | null;
   private capturing = false;
 
   private constructor(
@@ -64,6 +66,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     this.relative = new RelativeMouse(sdl, window, warn);
     this.fullscreen = new FullscreenSwitch(window, () => displayUnder(window, sdl.video.displays), undefined, () => this.emit('geometry'));
     this.wire();
+    this.events = SdlEventPump.attach(window.id);
   }
 
   /** Loads SDL (a display is needed) and opens the window. */
@@ -203,6 +206,7 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     // SDL's size is not the window's while fullscreen is pending: the last picture stays instead of a crop.
     if (this.fullscreen.pending) return;
     this.presenter.present(dst, scaling, quarterTurns);
+    this.events?.afterDraw();
   }
 
   showMessage(lines: string[]): void {
@@ -210,9 +214,11 @@ export class SdlWindowBackend extends EventEmitter<WindowEvents> implements Wind
     const w = Math.max(1, this.window.pixelWidth);
     const h = Math.max(1, this.window.pixelHeight);
     this.window.render(w, h, w * 4, 'rgba32', messageScreen(lines, w, h));
+    this.events?.afterDraw();
   }
 
   destroy(): void {
+    this.events?.close();
     this.fullscreen.dispose();
     this.presenter.close();
     if (!this.window.destroyed) this.window.destroy();

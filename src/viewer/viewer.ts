@@ -94,6 +94,13 @@ export class Viewer {
   private done!: () => void;
   private readonly finished: Promise<void>;
   private closed = false;
+  /** Why the viewer ended on its own (the frame source could not start): run() rejects with it. */
+  private failure: unknown = null;
+  /** What the OSD showed at the last tick (see tick()), and its skipped count. */
+  private osdKey = '';
+  private osdSkipped = 0;
+  /** When the last input hint went to the frame source (ms). */
+  private lastHint = 0;
   private inputName: string;
   private inputReachable: boolean;
   private wasCapturing = false;
@@ -116,7 +123,9 @@ export class Viewer {
    * Opens the window and starts showing frames; resolves when the user quits or close() is
    * called. Rejects before the window shows with GlasspaneError ERR_NO_DISPLAY / ERR_NO_SDL /
    * ERR_PRESENTER (the window cannot be made or drawn in), ERR_AUDIO_DEVICE (an unknown
-   * --audio-device) or ERR_CONFIG (an unknown escape key). Call it once.
+   * --audio-device) or ERR_CONFIG (an unknown escape key); after it showed, with the frame
+   * source's start() error (ERR_RELAY_THREAD: the relay thread's module is missing), having
+   * closed the window. Call it once.
    */
   async run(): Promise<void> {
     const o = this.o;
@@ -178,14 +187,23 @@ export class Viewer {
       this.focused = false;
       if (o.minimizeOnFocusLoss) backend.minimize();
     });
+    // Input on its way to the guest: the guest's answer (a cursor move, a redraw) is due soon, so
+    // the relay stops its idle backoff now rather than seeing the change up to one backoff late.
+    for (const e of ['keyDown', 'mouseMove', 'mouseButton', 'mouseWheel'] as const) backend.on(e, () => this.hintSource());
     backend.on('geometry', () => this.touch());
     backend.on('expose', () => this.touch());
     this.wireSource();
     this.wireClipboard(backend);
     this.ticker = setInterval(() => this.tick(), 1000);
-    void this.source.start();
+    // A source that cannot start (the relay thread's module is missing) ends the viewer with its
+    // error instead of leaving a window that never shows anything, or an unhandled rejection.
+    this.source.start().catch((err: unknown) => {
+      this.failure = err;
+      void this.close();
+    });
     this.schedule();
     await this.finished;
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -242,6 +260,14 @@ export class Viewer {
     if (!warning) return;
     this.warnedUuid = true;
     this.message(warning);
+  }
+
+  /** Tells the frame source a change is likely soon, at most every 100 ms. */
+  private hintSource(): void {
+    const now = performance.now();
+    if (now - this.lastHint < 100) return;
+    this.lastHint = now;
+    this.source.hint?.();
   }
 
   private windowTitle(): string {
@@ -349,7 +375,14 @@ export class Viewer {
       format: p.formatName,
       audio: this.o.audio?.figures(),
     });
-    if (this.osdOn || this.messages.length !== before) this.touch();
+    // Redraw only when what the OSD shows changed: an idle window (no guest frames) then costs no
+    // presents at all. The render rate is left out while no frames arrive, or the refresh would
+    // change it and cause the next one.
+    this.osdSkipped = this.skipped;
+    const osdKey = [f.ups.toFixed(0), f.ups > 0 ? f.fps.toFixed(0) : '', f.latencyMs?.toFixed(2), this.osdSkipped, this.messages.length].join('|');
+    const osdChanged = osdKey !== this.osdKey;
+    this.osdKey = osdKey;
+    if ((this.osdOn && osdChanged) || this.messages.length !== before) this.touch();
   }
 
   private touch(): void {
@@ -372,7 +405,10 @@ export class Viewer {
               input: inputLine(this.inputName, input.inputEnabled, this.inputReachable),
               mouseSens: input.sensitivity.label,
               audio: this.o.audio && (this.inputReachable ? this.o.audio.osdLine() : AUDIO_WITHOUT_SPICE),
-              skipped: this.skipped,
+              // As of the last tick, like the rates beside it: a count that moved with every frame
+              // redrew the OSD's text for every present (~4 ms a 1080p present while frames were
+              // being skipped, just when presents had to be quick).
+              skipped: this.osdSkipped,
               messages: this.o.alerts === false ? [] : this.messages.map((m) => m.text),
             }
           : null,

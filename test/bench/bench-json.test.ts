@@ -45,7 +45,7 @@ describe('npm run bench --json', () => {
     // npm's banner cannot be taken back from inside the script: the runner says how to avoid it.
     expect(r.stderr).toContain('`npm run -s bench -- --json …` leaves it out');
     const j = JSON.parse(lines[0]!);
-    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'handoff', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained', 'window']);
+    expect(Object.keys(j).sort()).toEqual(['compare', 'copy', 'handoff', 'idleCpuPct', 'machine', 'notifyUs', 'pipeline', 'present', 'sustained', 'wakeFloorUs', 'window']);
 
     expect(j.copy).toHaveLength(1);
     expect(Object.keys(j.copy[0]).sort()).toEqual(['copyMs', 'efficiency', 'memcpyMs', 'mode']);
@@ -53,6 +53,9 @@ describe('npm run bench --json', () => {
     for (const k of ['copyMs', 'efficiency', 'memcpyMs']) expect(isNum(j.copy[0][k])).toBe(true);
 
     summary(j.notifyUs);
+    // The machine's own wake floor (two processes, a futex), measured in the same run.
+    expect(Object.keys(j.wakeFloorUs).sort()).toEqual(['p50', 'p99']);
+    for (const v of Object.values(j.wakeFloorUs)) expect(isNum(v)).toBe(true);
     expect(j.pipeline).toEqual([{ mode: '1920x1080', ratio: expect.any(Number) }]);
     // Per-frame pairs of the producer's write and the consumer's hold exist: the hand-off is measured.
     expect(j.handoff).toEqual([{ mode: '1920x1080', p50Us: expect.any(Number), ratio: expect.any(Number) }]);
@@ -69,6 +72,8 @@ describe('npm run bench --json', () => {
     expect(poll.handoff).toEqual([{ mode: '1920x1080', p50Us: expect.any(Number), ratio: expect.any(Number) }]);
     expect(poll.sustained).toHaveLength(1);
     expect(isNum(poll.idleCpuPct)).toBe(true);
+    expect(poll.window).toEqual([]);
+    expect(j.machine.idleMeasured).toBe('process'); // --no-present: the relay thread alone
     expect(j.machine).toMatchObject({ cores: expect.any(Number), node: process.version, quick: false });
 
     const files = readdirSync(out).sort();
@@ -83,7 +88,7 @@ describe('npm run bench --json', () => {
     expect(readFileSync(join(out, png)).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   }, 300_000);
 
-  it('the window trial reports the issue-12 row: the real viewer window and the same stream headless', async () => {
+  it('the window trial reports the issue-12 row and glass to glass (issue 22), for glasspane and B7\'s consumer in the same window', async () => {
     const r = await runBench('window.js', ['--mode', '320x240', '--fps', '30', '--seconds', '1', '--warmup', '0.5']);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout.trim().split('\n').find((l) => l.startsWith('BENCH_RESULT '))!.slice(13));
@@ -93,6 +98,20 @@ describe('npm run bench --json', () => {
     for (const v of Object.values(j.presentLatencyMs)) expect(isNum(v)).toBe(true);
     expect(j.consumedFps).toBeGreaterThan(0); // frames flowed through the window (rates are not asserted)
     expect(j.headlessConsumedFps).toBeGreaterThan(0);
+    // Glass to glass: the probe saw frames on the display, matched to their post times.
+    const glass = (g: unknown) => {
+      expect(Object.keys(g as object).sort()).toEqual(['p50', 'p90', 'p99']);
+      for (const v of Object.values(g as object)) expect(isNum(v)).toBe(true);
+    };
+    glass(j.glassMs);
+    expect(j.seenRatio).toBeGreaterThan(0);
+    expect(j.seenRatio).toBeLessThanOrEqual(1);
+    expect(isNum(j.glassAfterWriteMs)).toBe(true);
+    expect(Object.keys(j.floorMs).sort()).toEqual(['present', 'producerWrote', 'render']);
+    for (const v of Object.values(j.floorMs)) expect(isNum(v)).toBe(true);
+    expect(j.poll1ms).toMatchObject({ mode: '320x240' });
+    glass(j.poll1ms.glassMs);
+    expect(j.poll1ms.seenRatio).toBeGreaterThan(0);
   }, 240_000);
 
   it('the render-cost trial compares window.render() and the presenter on both renderers', async () => {

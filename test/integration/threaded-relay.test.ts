@@ -4,7 +4,8 @@
  * frame (verified pixel by pixel), superseded frames are counted, and a relay thread that dies is
  * replaced by a new one.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import type { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { ThreadedRelay } from '../../src/relay/threaded-relay.js';
 import { SceneVerifier } from '../../src/scenes/verify.js';
@@ -89,4 +90,24 @@ describe('ThreadedRelay', () => {
     expect(r.restarts).toBe(1);
     expect(problems).toContain('ERR_RELAY_THREAD');
   }, 90_000);
+
+  it('close() while a dead relay thread waits to be replaced: no thread is started after it', async () => {
+    const r = new ThreadedRelay({ path: shmPath('respawn-close'), retryMs: 30 }); // no producer needed
+    void r.start();
+    const internals = r as unknown as { worker: Worker | null };
+    const worker = internals.worker!;
+    await new Promise((resolve) => worker.once('online', resolve));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      await worker.terminate(); // its 'exit' (heard by the relay first) schedules the replacement
+      expect(r.restarts).toBe(1);
+      await r.close();
+      vi.advanceTimersByTime(10_000);
+      expect(internals.worker).toBeNull();
+    } finally {
+      vi.useRealTimers();
+      await internals.worker?.terminate(); // the old code started one: do not leak it
+    }
+  }, 60_000);
 });
+

@@ -91,7 +91,7 @@ export function testFrame(serial: number, fill: number, patch: Partial<FrameInfo
     formatVer: 1, frameSerial: serial, type: 1, screenWidth: 64, screenHeight: 32, frameHeight: 32, rotation: 0, stride: 64, flags: 0,
     damageRects: [], frameOffset: 0, wpOffset: 0, dataOffset: 0, dataBytes: base.pitch * base.dataHeight, ...base, ...patch, format, geometry,
   };
-  return { slot: 0, info, data: Buffer.alloc(info.dataBytes, fill), copiedAtNs: process.hrtime.bigint(), fullDamage: true };
+  return { slot: 0, info, data: Buffer.alloc(info.dataBytes, fill), copiedAtNs: process.hrtime.bigint(), fullDamage: true, lease: 0, seenAtNs: 0n, wokeAtNs: 0n };
 }
 
 export class FakeFrameSource extends EventEmitter<FrameSourceEvents> implements FrameSource {

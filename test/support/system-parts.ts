@@ -85,6 +85,7 @@ export const PARTS = {
     programs: [],
     problem: () => (existsSync(join(ROOT, 'build/Release/glasspane_x11.node')) ? null : 'install libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xinput-dev pkg-config, then npm run build:native'),
   },
+  crossGxx: program('aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu'),
   xephyr: program('Xephyr', 'xserver-xephyr'),
   xrandr: program('xrandr', 'x11-xserver-utils'),
   xorg: {

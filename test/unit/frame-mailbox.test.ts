@@ -116,4 +116,48 @@ describe('FrameMailbox', () => {
     }
     expect(w.published).toBe(serial);
   });
+
+  it('queue order: every frame in order, several held at once, each given back once; a full queue answers null', () => {
+    const w = FrameMailbox.create(32, { slots: 3, order: 'queue' });
+    const r = new FrameMailbox(w.memory);
+    put(w, 1);
+    put(w, 2);
+    put(w, 3);
+    expect(w.acquire(32, () => undefined)).toBeNull(); // nothing superseded: the writer must wait
+    const a = r.takeNext()!;
+    const b = r.takeNext()!;
+    expect([a.info.frameSerial, b.info.frameSerial]).toEqual([1, 2]);
+    expect([...b.data]).toEqual(new Array(32).fill(2));
+    expect(w.acquire(32, () => undefined)).toBeNull(); // both held, the third unread
+    const freed = w.freedCount();
+    r.giveBack(b.slot, b.lease);
+    expect(w.freedCount()).toBe(freed + 1);
+    r.giveBack(b.slot, b.lease); // twice: nothing happens
+    expect(w.freedCount()).toBe(freed + 1);
+    expect(put(w, 4)).toBe(b.slot);
+    r.giveBack(b.slot, b.lease); // a stale lease on a slot that holds another frame now: nothing happens
+    expect(r.takeNext()!.info.frameSerial).toBe(3);
+    const d = r.takeNext()!;
+    expect(d.info.frameSerial).toBe(4);
+    expect([...d.data]).toEqual(new Array(32).fill(4)); // not freed by the stale give-back
+    expect(r.takeNext()).toBeNull();
+    expect(w.skipped).toBe(0);
+    expect(a.info.frameSerial).toBe(1); // still held, untouched
+  });
+
+  it('a writer waiting for a freed slot wakes when the reader gives one back, and at once after close()', async () => {
+    const w = FrameMailbox.create(32, { slots: 2, order: 'queue' });
+    put(w, 1);
+    put(w, 2);
+    const f = w.takeNext()!;
+    const waiting = w.waitFreedAsync(w.freedCount(), 60_000);
+    w.giveBack(f.slot, f.lease);
+    expect(await waiting).toBe(true);
+    expect(await w.waitFreedAsync(w.freedCount(), 10)).toBe(false); // nothing given back: it times out
+    const closing = w.waitFreedAsync(w.freedCount(), 60_000);
+    w.close();
+    expect(await closing).toBe(true);
+    expect(w.closed).toBe(true);
+  });
 });
+

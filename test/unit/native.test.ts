@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, readdirSync, rmSync, constants } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { native, WATCH_TIMEOUT, WATCH_CANCELLED } from '../../src/native.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { native, WATCH_TIMEOUT, WATCH_CANCELLED, WATCH_BELL, BELL_WORDS, BELL_MAIL } from '../../src/native.js';
 import { ROOT, removeShm, shmPath } from '../support/helpers.js';
 
 afterAll(removeShm);
@@ -166,7 +169,8 @@ describe('native Region: copies that follow a write pointer', () => {
 });
 
 describe('native Watcher', () => {
-  const r = new native.Region(shmPath('watch'), { create: true, size: 4096 });
+  const watchPath = shmPath('watch');
+  const r = new native.Region(watchPath, { create: true, size: 4096 });
   afterAll(() => r.close());
 
   it('wakes JS when a watched word changes, without blocking the event loop', async () => {
@@ -201,6 +205,93 @@ describe('native Watcher', () => {
     expect(() => w.wait([2, 0], 10, () => undefined)).toThrow(RangeError);
     expect(() => w.wait([0, 0, 4, 0, 8, 0, 12, 0, 16, 0], 10, () => undefined)).toThrow(/1 to 4/);
     w.close();
+  });
+
+  it('a cancel that comes before the wait is armed is not lost (async and blocking waits)', async () => {
+    const w = new native.Watcher(r);
+    r.store32(0, 7);
+    w.cancel(); // e.g. the relay closing between two waits
+    expect(await new Promise<number>((resolve) => w.wait([0, 7], 2000, (i) => resolve(i)))).toBe(WATCH_CANCELLED);
+    w.cancel();
+    expect(w.waitSync([0, 7], 2000)[0]).toBe(WATCH_CANCELLED);
+    expect(w.waitSync([0, 7], 1)[0]).toBe(WATCH_TIMEOUT); // consumed: the next wait is a wait again
+    w.close();
+  });
+
+  it('waitSync blocks until the word changes, or until another thread rings its bell', async () => {
+    const bell = new Int32Array(new SharedArrayBuffer(BELL_WORDS * 4));
+    const w = new native.Watcher(r, { bell });
+    r.store32(256, 1);
+    const go = new Int32Array(new SharedArrayBuffer(4));
+    // A thread that, once told, changes the word and later rings the bell (no event loop needed here meanwhile).
+    const other = new Worker(
+      `const { workerData: { go, bell, path } } = await import('node:worker_threads');
+       const { native } = await import(${JSON.stringify(join(ROOT, 'dist', 'src', 'native.js'))});
+       const r = new native.Region(path);
+       Atomics.wait(go, 0, 0);
+       r.store32(256, 2);
+       Atomics.wait(go, 0, 1);
+       native.ringBell(bell);
+       r.close();`,
+      { eval: true, type: 'module', workerData: { go, bell, path: watchPath } } as never,
+    );
+    await new Promise((resolve) => other.once('online', resolve));
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    expect(w.waitSync([256, 1], 30_000, Atomics.load(bell, BELL_MAIL))).toEqual([0, 2]);
+    const mail = Atomics.load(bell, BELL_MAIL);
+    Atomics.store(go, 0, 2);
+    Atomics.notify(go, 0);
+    expect(w.waitSync([256, 2], 30_000, mail)).toEqual([WATCH_BELL, 0]);
+    expect(w.waitSync([256, 2], 30_000, mail)).toEqual([WATCH_BELL, 0]); // not handled yet: at once
+    expect(w.waitSync([256, 2], 1, Atomics.load(bell, BELL_MAIL))[0]).toBe(WATCH_TIMEOUT);
+    await new Promise((resolve) => other.once('exit', resolve));
+    expect(() => new native.Watcher(r, { bell: new Int32Array(4) })).toThrow(/SharedArrayBuffer/);
+    w.close();
+  }, 60_000);
+
+  it('the polling thread is not real-time unless asked (SCHED_FIFO could starve a small machine)', async () => {
+    const before = new Set(readdirSync('/proc/self/task'));
+    const w = new native.Watcher(r);
+    // The thread has run its set-up once it answered a wait.
+    expect(await new Promise<number>((resolve) => w.wait([0, r.load32(0)], 1, resolve))).toBe(WATCH_TIMEOUT);
+    const policies = readdirSync('/proc/self/task')
+      .filter((t) => !before.has(t))
+      .map((t) => Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[38])); // field 41: policy
+    expect(policies.length).toBeGreaterThan(0);
+    expect(policies.every((p) => p === 0)).toBe(true); // SCHED_OTHER, also as root
+    w.close();
+  });
+});
+
+describe('native FdWatch', () => {
+  it('calls back whenever the fd is readable, until closed', async () => {
+    const fifo = join(tmpdir(), `glasspane-fdwatch-${process.pid}`);
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      let calls = 0;
+      const got: string[] = [];
+      const buf = Buffer.alloc(64);
+      const readable = new Promise<void>((resolve) => {
+        const watch = new native.FdWatch(fd, () => {
+          calls++;
+          got.push(buf.subarray(0, readSync(fd, buf)).toString());
+          watch.close();
+          resolve();
+        });
+      });
+      writeSync(fd, 'hello');
+      await readable;
+      expect(got).toEqual(['hello']);
+      writeSync(fd, 'more'); // closed: nobody is called
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(calls).toBe(1);
+      expect(() => new native.FdWatch(-1, () => undefined)).toThrow(RangeError);
+    } finally {
+      closeSync(fd);
+      rmSync(fifo, { force: true });
+    }
   });
 });
 

@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Osd, type OsdFigures } from '../../src/viewer/osd.js';
 import type { AudioBridge } from '../../src/viewer/audio-bridge.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Viewer, ViewerOptions } from '../../src/viewer/viewer.js';
-import { startFakeViewer, testFrame } from '../support/fake-backend.js';
+import { Viewer, type ViewerOptions } from '../../src/viewer/viewer.js';
+import { FakeFrameSource, FakeWindowBackend, RecordingSink, startFakeViewer, testFrame } from '../support/fake-backend.js';
+import { GlasspaneError } from '../../src/errors.js';
 
 const SCROLL_LOCK = 0x47;
 const PAUSE = 0x48;
@@ -191,4 +192,48 @@ describe('viewer behaviour (fake window, in process)', () => {
     expect(backend.overlays.get(2)?.visible).toBe(false);
     expect(backend.captures).toEqual([]);
   });
+
+  it('a frame source that cannot start ends the viewer with its error, the window closed, nothing unhandled', async () => {
+    const backend = new FakeWindowBackend();
+    const source = new FakeFrameSource();
+    source.start = () => Promise.reject(new GlasspaneError('ERR_RELAY_THREAD', 'the relay worker is missing'));
+    const viewer = new Viewer({ shm: '/dev/shm/unused', sink: new RecordingSink(), inputName: 'test', source, openWindow: async () => backend });
+    viewers.push(viewer);
+    await expect(viewer.run()).rejects.toMatchObject({ code: 'ERR_RELAY_THREAD' });
+    expect(backend.destroyed).toBe(true);
+    expect(source.closed).toBe(true);
+  });
+
+  it('input on its way to the guest hints the frame source (at most every 100 ms)', async () => {
+    const { backend, source } = await start();
+    let hints = 0;
+    (source as FakeFrameSource & { hint(): void }).hint = () => hints++;
+    backend.emit('mouseMove', { x: 1, y: 1, motion: null });
+    backend.emit('keyDown', { scancode: KEY_A, repeat: false, capslock: false, numlock: false });
+    expect(hints).toBe(1); // the second came within 100 ms of the first
+  });
+
+  it('frames skipped between ticks do not redraw the OSD for every present (its figures move once a second)', async () => {
+    const { backend, source } = await start();
+    let osdUploads = 0;
+    const setOverlay = backend.setOverlay.bind(backend);
+    backend.setOverlay = (slot, placement) => {
+      if (slot === 1 && placement.image) osdUploads++; // slot 1: the OSD (overlay-scene.ts)
+      setOverlay(slot, placement);
+    };
+    source.push(testFrame(1, 1));
+    await turn();
+    await turn();
+    const before = osdUploads;
+    for (let i = 0; i < 5; i++) {
+      source.push(testFrame(10 + 2 * i, 1));
+      source.push(testFrame(11 + 2 * i, 2)); // the first of the two is skipped: the count moves
+      await turn();
+      await turn();
+    }
+    expect(source.skipped).toBe(5);
+    expect(backend.presents.length).toBeGreaterThanOrEqual(6);
+    expect(osdUploads - before).toBeLessThanOrEqual(1); // at most a once-a-second tick fell in between
+  });
 });
+
