@@ -4,9 +4,19 @@
  * DISCONNECTING noted) and hands the channel's own messages to `onMessage`.
  *
  * Contract: `SpiceChannel.open()` resolves once the server accepted the ticket, or rejects with a
- * SpiceError naming the problem. After that, `onClose(err)` is called exactly once: `err` is
- * undefined when we closed it, else why it ended. `close()` is safe to call twice.
+ * SpiceError naming the problem (also when its `signal` aborts: a closed client never waits for a
+ * link). After that, `onClose(err)` is called exactly once: `err` is undefined when we closed it,
+ * else why it ended. `close()` is safe to call twice.
  * Only message types the server knows are ever sent (the server drops a channel on unknown ones).
+ *
+ * The server is untrusted, so everything it can make us hold is bounded:
+ * - What we write is gathered and written once per turn of the event loop: the answers to a
+ *   flood of PINGs or SET_ACKs in one read are one write, not one per message.
+ * - When more than WRITE_HIGH_WATER bytes wait for the server to read them, we stop reading the
+ *   socket until it drains (a server that floods us and reads nothing gets nothing more from us
+ *   and stalls itself); at MAX_WRITE_BACKLOG the channel is given up (ERR_SPICE_TIMEOUT).
+ * - A message is at most `maxMessage` bytes (the reader), at most MAX_EARLY messages wait for
+ *   attach().
  */
 import net from 'node:net';
 import { debuglog } from 'node:util';
@@ -38,12 +48,23 @@ export interface ChannelOptions {
   timeoutMs?: number;
   /** Offer the mini header (default true). */
   miniHeader?: boolean;
+  /** Largest message accepted from the server (default DEFAULT_MAX_MESSAGE, 1 MiB). */
+  maxMessage?: number;
+  /** Aborting it ends a link in flight at once: open() rejects with the abort reason (a SpiceError) or ERR_SPICE_CLOSED. */
+  signal?: AbortSignal;
 }
+
+/** Bytes written and not yet read by the server above which we stop reading the channel until it drains. */
+export const WRITE_HIGH_WATER = 256 * 1024;
+/** Bytes written and not read by the server at which the channel is given up: the server has stopped reading. */
+export const MAX_WRITE_BACKLOG = 4 * 1024 * 1024;
+/** Messages kept between open() resolving and attach(); more ends the channel. */
+const MAX_EARLY = 1024;
 
 /**
  * Receives one channel message: its type and payload. The payload is the server's, bounded only in
- * size (≤ 64 MiB); a view the reader never reuses, so the handler may keep it. A handler that
- * throws ends the channel with ERR_SPICE_PROTOCOL, never the process.
+ * size (≤ the channel's maxMessage); a view the reader never reuses, so the handler may keep it. A
+ * handler that throws ends the channel with ERR_SPICE_PROTOCOL, never the process.
  */
 export type MessageHandler = (type: number, payload: Buffer) => void;
 
@@ -69,6 +90,11 @@ export class SpiceChannel {
   private ackWindow = 0;
   private ackCount = 0;
   private closed = false;
+  /** Messages written this turn of the event loop, sent together by flush(). */
+  private out: Buffer[] = [];
+  private flushQueued = false;
+  /** True while reading is paused because the server does not read what we write. */
+  private readPaused = false;
 
   private constructor(name: string, socket: net.Socket, reader: SpiceReader, reply: LinkReply) {
     this.name = name;
@@ -80,7 +106,12 @@ export class SpiceChannel {
   /** Connects and links one channel; see the module comment for the contract. */
   static open(opts: ChannelOptions): Promise<SpiceChannel> {
     const where = formatSpiceAddress(opts.address);
-    const reader = new SpiceReader({ offerMiniHeader: opts.miniHeader ?? true });
+    const reader = new SpiceReader({ offerMiniHeader: opts.miniHeader ?? true, maxMessage: opts.maxMessage });
+    const cancelled = () => {
+      const reason: unknown = opts.signal?.reason;
+      return reason instanceof SpiceError ? reason : new SpiceError('ERR_SPICE_CLOSED', `SPICE ${opts.name} link to ${where} cancelled: the client was closed`, 'nothing to do: the client was closed while it linked');
+    };
+    if (opts.signal?.aborted) return Promise.reject(cancelled());
     return new Promise<SpiceChannel>((resolve, reject) => {
       const socket =
         opts.address.kind === 'unix' ? net.connect({ path: opts.address.path }) : net.connect({ host: opts.address.host, port: opts.address.port });
@@ -88,10 +119,12 @@ export class SpiceChannel {
       let settled = false;
       let reply: LinkReply | undefined;
       let channel: SpiceChannel | undefined;
+      const onAbort = () => fail(cancelled());
       const fail = (err: SpiceError) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         reject(err);
       };
@@ -99,6 +132,7 @@ export class SpiceChannel {
         () => fail(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE ${opts.name} channel at ${where}: no link answer within ${opts.timeoutMs ?? 10_000} ms (${reader.where})`, 'check that the address is QEMU\'s -spice port and that QEMU is not paused or hung')),
         opts.timeoutMs ?? 10_000,
       );
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
       let connected = false;
       socket.on('connect', () => {
         connected = true;
@@ -118,19 +152,15 @@ export class SpiceChannel {
         try {
           events = reader.feed(data);
         } catch (err) {
-          if (channel) channel.finish(err as SpiceError);
-          else fail(err as SpiceError);
+          const e = err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', String(err), 'report it with NODE_DEBUG=glasspane:spice output', { cause: err });
+          if (channel) channel.finish(e);
+          else fail(e);
           return;
         }
         for (const ev of events) {
           if (channel) {
             if (ev.kind !== 'message' || channel.isClosed) continue;
-            try {
-              channel.dispatch(ev.type, ev.payload);
-            } catch (err) {
-              // A handler bug or a message it could not parse: end this channel, not the process.
-              channel.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${opts.name} message type ${ev.type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
-            }
+            channel.guarded(ev.type, () => channel!.dispatch(ev.type, ev.payload));
             continue;
           }
           if (ev.kind === 'link') {
@@ -140,13 +170,14 @@ export class SpiceChannel {
             try {
               ticket = encryptTicket(ev.reply.publicKey, opts.password ?? '');
             } catch (err) {
-              return fail(err as SpiceError);
+              return fail(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${opts.name} link: the ticket could not be made: ${String(err)}`, 'check that the address is a SPICE server', { cause: err, permanent: true }));
             }
             socket.write(Buffer.concat([encodeAuthSelection(), ticket]));
           } else if (ev.kind === 'auth') {
             if (ev.result !== LinkError.OK) return fail(linkRefused(ev.result, opts.name, 'ticket'));
             settled = true;
             clearTimeout(timer);
+            opts.signal?.removeEventListener('abort', onAbort);
             debug('%s: linked (mini header %s)', opts.name, reader.miniHeader);
             channel = new SpiceChannel(opts.name, socket, reader, reply!);
             resolve(channel);
@@ -197,7 +228,7 @@ export class SpiceChannel {
     this.early = [];
     for (const [t, p] of early) {
       if (this.closed && !this.earlyClose) break;
-      onMessage(t, p);
+      this.guarded(t, () => onMessage(t, p));
     }
     if (this.earlyClose) {
       const { err } = this.earlyClose;
@@ -206,10 +237,18 @@ export class SpiceChannel {
     }
   }
 
-  /** Sends one message; a no-op once closed (input after a disconnect is dropped, not queued). */
+  /**
+   * Queues one message; the messages of one turn of the event loop go out in one write, in order
+   * (a microtask later: before any timer or I/O). A no-op once closed (input after a disconnect is
+   * dropped, not queued).
+   */
   send(type: number, payload: Uint8Array = new Uint8Array(0)): void {
     if (this.closed) return;
-    this.socket.write(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
+    this.out.push(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
   }
 
   /** True once closed by us, by the server or by a protocol error; send() is then a no-op. */
@@ -217,19 +256,31 @@ export class SpiceChannel {
     return this.closed;
   }
 
+  /** Bytes written and not yet read by the server (the socket's backlog), for senders that may drop (audio). */
+  get backlog(): number {
+    return this.socket.writableLength + this.out.reduce((n, b) => n + b.length, 0);
+  }
+
   /**
    * Closes gracefully: the server reads everything already written before it sees the EOF, so
-   * a key release sent just before close() is applied. Resolves when the socket is gone.
+   * a key release sent just before close() is applied. Resolves when the socket is gone (at most
+   * 2 s: a server that never closes its side, or never reads, does not keep us waiting).
    */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.flush();
+    if (this.closed) return Promise.resolve(); // the flush found the server gone
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
       this.finish(undefined);
       this.socket.end();
-      // A server that never closes its side must not keep us alive.
       setTimeout(() => this.socket.destroy(), 2000).unref();
     });
+  }
+
+  /** Ends the channel now because of `err` (an owner's deadline or check); onClose gets `err`. */
+  abort(err: SpiceError): void {
+    this.finish(err);
   }
 
   private finish(err: SpiceError | undefined): void {
@@ -237,10 +288,43 @@ export class SpiceChannel {
     this.closed = true;
     if (err) {
       debug('%s: closed: %s', this.name, err.message);
+      this.out = [];
       this.socket.destroy();
     }
     if (this.onClose) this.onClose(err);
     else this.earlyClose = { err };
+  }
+
+  /** Runs a handler for message `type`: a throw (a handler bug, a field it refuses) ends this channel, never the process. */
+  private guarded(type: number, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
+    }
+  }
+
+  /** Writes what send() gathered as one buffer, then applies backpressure (see the module comment). */
+  private flush(): void {
+    this.flushQueued = false;
+    const out = this.out;
+    if (!out.length || this.socket.destroyed) return;
+    this.out = [];
+    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    const backlog = this.socket.writableLength;
+    if (backlog >= MAX_WRITE_BACKLOG) {
+      this.finish(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE server stopped reading the ${this.name} channel: ${backlog} bytes we wrote wait unread`, 'check that QEMU is not hung; glasspane reconnects by itself when viewing'));
+      return;
+    }
+    if (backlog > WRITE_HIGH_WATER && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+      debug('%s: server reads slower than it sends (%d bytes unread): pausing reads', this.name, backlog);
+      this.socket.once('drain', () => {
+        this.readPaused = false;
+        if (!this.closed) this.socket.resume();
+      });
+    }
   }
 
   private dispatch(type: number, payload: Buffer): void {
@@ -270,8 +354,9 @@ export class SpiceChannel {
         debug('%s: server is disconnecting (reason %d)', this.name, this.disconnectReason);
         return;
       case ServerMsg.NOTIFY: {
-        if (payload.length >= 24) {
-          const len = payload.readUInt32LE(20);
+        // Only for the debug log, and only its first 200 bytes: a flood of 1 MiB NOTIFYs costs nothing.
+        if (debug.enabled && payload.length >= 24) {
+          const len = Math.min(payload.readUInt32LE(20), 200);
           const text = payload.subarray(24, 24 + len).toString('utf8').replace(/\0.*$/s, '');
           debug('%s: NOTIFY severity %d: %s', this.name, payload.readUInt32LE(8), text);
         }
@@ -284,14 +369,18 @@ export class SpiceChannel {
         return;
       default:
         if (this.onMessage) this.onMessage(type, payload);
-        else this.early.push([type, Buffer.from(payload)]);
+        else if (this.early.length < MAX_EARLY) this.early.push([type, payload]);
+        else this.finish(new SpiceError('ERR_SPICE_PROTOCOL', `SPICE server sent over ${MAX_EARLY} ${this.name} messages before the channel was set up`, 'this is a server bug or not a SPICE server; report it with NODE_DEBUG=glasspane:spice output'));
     }
   }
 
-  /** A message shorter than its layout: the stream cannot be trusted any more. */
-  protocolError(type: number, payload: Buffer, need: number): void {
+  /**
+   * A message shorter than its layout: the stream cannot be trusted any more. `what` names the
+   * message (and the field that needs the bytes) in the error, e.g. "VOLUME (n = 3 levels)".
+   */
+  protocolError(type: number, payload: Buffer, need: number, what?: string): void {
     this.finish(
-      new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} has ${payload.length} bytes, its layout needs ${need}`, 'this is a server bug or not a SPICE server; report it with NODE_DEBUG=glasspane:spice output'),
+      new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message ${what ? `${what} (type ${type})` : `type ${type}`} has ${payload.length} bytes, its layout needs ${need}`, 'this is a server bug or not a SPICE server; report it with NODE_DEBUG=glasspane:spice output'),
     );
   }
 }

@@ -59,11 +59,15 @@ export interface SoundChannelOptions {
   sessionId: number;
   password?: string;
   timeoutMs?: number;
+  /** Aborting it ends the link in flight (open() rejects). */
+  signal?: AbortSignal;
+  /** Told once when the channel ended, after the handlers' close: `err` undefined when we closed it. */
+  ended?(err?: SpiceError): void;
 }
 
 /** Links one sound channel (playback or record) of the session, offering `caps`. */
 export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string): Promise<SpiceChannel> {
-  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs });
+  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs, signal: o.signal });
 }
 
 /** CLOCK_MONOTONIC in ms as a u32, the clock spice-server stamps audio with (reds_get_mm_time). */
@@ -86,14 +90,14 @@ export function clockDeltaMs(localMs: number, serverMs: number, maxSkewMs = 10_0
  */
 export function parseAudioStart(p: Buffer, withTime: boolean): { format: AudioFormat; time: number } | string {
   const need = withTime ? 14 : 10;
-  if (p.length < need) return `START has ${p.length} bytes, needs ${need}`;
+  if (p.length < need) return `START has ${p.length} bytes, its layout (channels, format, frequency${withTime ? ', time' : ''}) needs ${need}`;
   const channels = p.readUInt32LE(0);
   const fmt = p.readUInt16LE(4);
   const frequency = p.readUInt32LE(6);
   const time = withTime ? p.readUInt32LE(10) : 0;
-  if (fmt !== AudioFmt.S16) return `START announces sample format ${fmt}; only S16 (1) exists`;
-  if (channels < AUDIO_LIMITS.minChannels || channels > AUDIO_LIMITS.maxChannels) return `START announces ${channels} channels (accepted ${AUDIO_LIMITS.minChannels}..${AUDIO_LIMITS.maxChannels})`;
-  if (frequency < AUDIO_LIMITS.minFrequency || frequency > AUDIO_LIMITS.maxFrequency) return `START announces ${frequency} Hz (accepted ${AUDIO_LIMITS.minFrequency}..${AUDIO_LIMITS.maxFrequency})`;
+  if (fmt !== AudioFmt.S16) return `START field format is ${fmt}; only S16 (1) exists`;
+  if (channels < AUDIO_LIMITS.minChannels || channels > AUDIO_LIMITS.maxChannels) return `START field channels is ${channels} (accepted ${AUDIO_LIMITS.minChannels}..${AUDIO_LIMITS.maxChannels})`;
+  if (frequency < AUDIO_LIMITS.minFrequency || frequency > AUDIO_LIMITS.maxFrequency) return `START field frequency is ${frequency} Hz (accepted ${AUDIO_LIMITS.minFrequency}..${AUDIO_LIMITS.maxFrequency})`;
   return { format: { channels, frequency }, time };
 }
 
@@ -104,7 +108,7 @@ export function parseAudioStart(p: Buffer, withTime: boolean): { format: AudioFo
 export function volumeOrMute(mute: boolean, type: number, p: Buffer, h: Pick<PlaybackHandlers, 'volume' | 'mute'>, channel: SpiceChannel): void {
   const n = p.length ? p.readUInt8(0) : 0;
   const need = mute ? 1 : 1 + 2 * n;
-  if (p.length < need || p.length < 1) return channel.protocolError(type, p, Math.max(1, need));
+  if (p.length < need || p.length < 1) return channel.protocolError(type, p, Math.max(1, need), mute ? 'MUTE (mute)' : p.length ? `VOLUME (nchannels = ${n}, volume[${n}])` : 'VOLUME (nchannels)');
   if (mute) return h.mute?.(n !== 0);
   const levels: number[] = [];
   for (let i = 0; i < n; i++) levels.push(p.readUInt16LE(1 + 2 * i));
@@ -130,6 +134,7 @@ export class PlaybackChannel {
     channel.attach((type, payload) => pb.onMessage(type, payload, opts.handlers), (err) => {
       pb.format = null;
       opts.handlers.close?.(err);
+      opts.ended?.(err);
     });
     return pb;
   }
@@ -152,7 +157,7 @@ export class PlaybackChannel {
   private onMessage(type: number, p: Buffer, h: PlaybackHandlers): void {
     switch (type) {
       case PlaybackServerMsg.DATA: {
-        if (p.length < 4) return this.channel.protocolError(type, p, 4);
+        if (p.length < 4) return this.channel.protocolError(type, p, 4, 'DATA (time)');
         const f = this.format;
         if (!f || p.length - 4 > AUDIO_LIMITS.maxDataBytes) {
           this.dropped++;
@@ -165,11 +170,11 @@ export class PlaybackChannel {
         return;
       }
       case PlaybackServerMsg.MODE: {
-        if (p.length < 6) return this.channel.protocolError(type, p, 6);
+        if (p.length < 6) return this.channel.protocolError(type, p, 6, 'MODE (time, mode)');
         const mode = p.readUInt16LE(4);
         debug('playback: mode %d', mode);
         if (mode !== AudioDataMode.RAW) {
-          this.fail(`SPICE server sends playback audio in mode ${mode} (compressed); glasspane only takes raw PCM (mode 1)`);
+          this.fail(`SPICE playback MODE field mode is ${mode}${mode === AudioDataMode.OPUS ? ' (Opus)' : mode === AudioDataMode.CELT_0_5_1 ? ' (CELT)' : ''}; glasspane takes raw PCM only (mode 1) and never offers a codec`);
         }
         return;
       }
@@ -190,7 +195,7 @@ export class PlaybackChannel {
       case PlaybackServerMsg.MUTE:
         return volumeOrMute(type === PlaybackServerMsg.MUTE, type, p, h, this.channel);
       case PlaybackServerMsg.LATENCY:
-        if (p.length < 4) return this.channel.protocolError(type, p, 4);
+        if (p.length < 4) return this.channel.protocolError(type, p, 4, 'LATENCY (latency_ms)');
         h.latency?.(p.readUInt32LE(0));
         return;
       default:

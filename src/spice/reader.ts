@@ -27,14 +27,23 @@ type State = 'LINK_HEADER' | 'LINK_BODY' | 'AUTH_RESULT' | 'HEADER' | 'BODY' | '
 
 /** Largest link reply accepted (a real one is 178 bytes + a few caps words). */
 const MAX_LINK_REPLY = 4096;
-/** Largest message accepted: far above the 256 KB bandwidth-test PING, far below harm. */
-export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+/**
+ * Largest message accepted: 4 × the largest a SPICE server sends a client that links no display
+ * (the main channel's 256 KB bandwidth-test PING; a playback DATA is a few KiB), far below harm.
+ */
+export const DEFAULT_MAX_MESSAGE = 1024 * 1024;
+/** Pieces shorter than this are copied into a shared scratch buffer instead of kept one by one. */
+const SMALL_PIECE = 512;
+/** Size of that scratch buffer. */
+const SCRATCH_BYTES = 16 * 1024;
 
 /**
  * The state machine described above, for one channel. Pure: no socket, no clock. Memory is bounded
  * by what the peer sent: nothing is allocated for a claimed size before its bytes arrive, and a
- * message header claiming more than `maxMessage` (default 64 MiB) or a link reply outside 4..4096
- * bytes ends the stream. After an error or a refused link the reader is done and ignores input.
+ * message header claiming more than `maxMessage` (default 1 MiB) or a link reply outside 4..4096
+ * bytes ends the stream. Pieces under 512 bytes are packed into 16 KiB scratch buffers, so a peer
+ * that trickles a message one byte per packet costs its bytes, not an object per byte. After an
+ * error or a refused link the reader is done and ignores input.
  */
 export class SpiceReader {
   private state: State = 'LINK_HEADER';
@@ -45,6 +54,11 @@ export class SpiceReader {
   private msgType = 0;
   private readonly offerMini: boolean;
   private readonly maxMessage: number;
+  /** Scratch buffer small pieces are copied into (see the class comment), and how much of it is used. */
+  private scratch: Buffer | null = null;
+  private scratchUsed = 0;
+  /** True while the last element of `chunks` is a view of `scratch` ending at scratchUsed. */
+  private lastInScratch = false;
 
   constructor(opts: { offerMiniHeader?: boolean; maxMessage?: number } = {}) {
     this.offerMini = opts.offerMiniHeader ?? true;
@@ -71,10 +85,7 @@ export class SpiceReader {
   feed(data: Buffer): ReaderEvent[] {
     const events: ReaderEvent[] = [];
     if (this.state === 'DONE') return events;
-    if (data.length) {
-      this.chunks.push(data);
-      this.buffered += data.length;
-    }
+    if (data.length) this.push(data);
     // Reject a non-SPICE peer as soon as 4 bytes arrive: a VNC server sends 12 bytes and waits.
     if (this.state === 'LINK_HEADER' && this.buffered >= 4) this.checkMagic(this.peek(4));
     while ((this.state as State) !== 'DONE' && this.buffered >= this.need) {
@@ -126,7 +137,7 @@ export class SpiceReader {
         }
         if (size < 4 || size > MAX_LINK_REPLY) {
           this.state = 'DONE';
-          throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply size ${size} is out of range 4..${MAX_LINK_REPLY}`, 'check that the address is a SPICE server');
+          throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply size ${size} is out of range 4..${MAX_LINK_REPLY}`, 'check that the address is a SPICE server', { permanent: true });
         }
         this.state = 'LINK_BODY';
         this.need = size;
@@ -173,6 +184,35 @@ export class SpiceReader {
       default:
         return undefined;
     }
+  }
+
+  /** Buffers one piece: a large one by reference, a small one copied into the scratch buffer. */
+  private push(data: Buffer): void {
+    this.buffered += data.length;
+    if (data.length >= SMALL_PIECE) {
+      this.chunks.push(data);
+      this.lastInScratch = false;
+      return;
+    }
+    if (!this.scratch || this.scratchUsed + data.length > this.scratch.length) {
+      // The old scratch stays alive as long as views of it are buffered or handed out; it is
+      // never written again, so those views keep their bytes.
+      this.scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+      this.scratchUsed = 0;
+      this.lastInScratch = false;
+    }
+    data.copy(this.scratch, this.scratchUsed);
+    const end = this.scratchUsed + data.length;
+    const last = this.chunks.length - 1;
+    if (this.lastInScratch && last >= 0) {
+      const prev = this.chunks[last]!;
+      const start = prev.byteOffset - this.scratch.byteOffset;
+      this.chunks[last] = this.scratch.subarray(start, end);
+    } else {
+      this.chunks.push(this.scratch.subarray(this.scratchUsed, end));
+      this.lastInScratch = true;
+    }
+    this.scratchUsed = end;
   }
 
   /** Copies the first n buffered bytes without consuming them. */

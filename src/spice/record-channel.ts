@@ -20,6 +20,8 @@ const debug = debuglog('glasspane:spice');
 
 /** Most frames per DATA message (spice-server's frame size). */
 export const RECORD_CHUNK_FRAMES = 480;
+/** Bytes of ours the server may leave unread before new samples are dropped (about 0.3 s of 48 kHz stereo). */
+export const MAX_RECORD_BACKLOG = 64 * 1024;
 
 /**
  * What the owner does for the guest's sound input; called on the main thread from socket events,
@@ -38,6 +40,8 @@ export interface RecordHandlers {
 export class RecordChannel {
   /** Frames sent since the channel opened. */
   framesSent = 0;
+  /** Frames dropped because the server did not read (see write()). */
+  framesDropped = 0;
   private format: AudioFormat | null = null;
   private marked = false;
   private readonly channel: SpiceChannel;
@@ -81,6 +85,7 @@ export class RecordChannel {
       (err) => {
         rec.format = null;
         h.close?.(err);
+        opts.ended?.(err);
       },
     );
     return rec;
@@ -98,7 +103,8 @@ export class RecordChannel {
 
   /**
    * Sends interleaved S16LE frames of the current format (a torn tail is cut), split into
-   * messages of at most RECORD_CHUNK_FRAMES frames. `pcm` is copied; the caller keeps it.
+   * messages of at most RECORD_CHUNK_FRAMES frames, or drops them while the server leaves more
+   * than MAX_RECORD_BACKLOG bytes unread. `pcm` is copied; the caller keeps it.
    */
   write(pcm: Buffer): void {
     const f = this.format;
@@ -106,6 +112,12 @@ export class RecordChannel {
     const frameBytes = 2 * f.channels;
     const frames = Math.floor(pcm.length / frameBytes);
     if (frames === 0) return;
+    // Live sound is worth nothing late: while the server does not read what we sent (over
+    // MAX_RECORD_BACKLOG bytes wait), new samples are dropped instead of queued without end.
+    if (this.channel.backlog > MAX_RECORD_BACKLOG) {
+      this.framesDropped += frames;
+      return;
+    }
     const now = monotonicMs();
     if (!this.marked) {
       this.marked = true;

@@ -36,6 +36,8 @@ export class AudioBridge {
   readonly output: AudioOutput;
   readonly mic?: MicInput;
   private changed: () => void = () => {};
+  /** Problems said already: a server that repeats a bad message on every reconnect is told of once. */
+  private readonly said = new Set<string>();
 
   constructor(private readonly o: AudioBridgeOptions) {
     this.output = new AudioOutput({ deviceName: o.device, problem: o.problem });
@@ -47,7 +49,13 @@ export class AudioBridge {
     return {
       playback: this.output,
       record: this.mic,
-      problem: (e) => this.o.problem(`audio: ${e.message}${e.fix ? ` — ${e.fix}` : ''}`),
+      problem: (e) => {
+        const line = `audio: ${e.message}${e.fix ? ` — ${e.fix}` : ''}`;
+        if (this.said.has(line)) return;
+        if (this.said.size >= 64) this.said.clear();
+        this.said.add(line);
+        this.o.problem(line);
+      },
     };
   }
 

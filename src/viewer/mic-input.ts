@@ -5,11 +5,15 @@
  *
  * Every 10 ms whatever SDL captured is taken (whole frames, at most 100 ms at a time), scaled
  * by the guest's record volume, and sent.
+ *
+ * The capture device opens at most once per DEVICE_OPEN_INTERVAL_MS (OpenGate: opening blocks the
+ * window's thread, and a server can flood START/STOP): a START sooner than that opens it when the
+ * interval is over, if the guest still records then. STOP closes it at once.
  */
 import { debuglog } from 'node:util';
 import type { AudioFormat } from '../spice/playback-channel.js';
 import type { RecordChannel, RecordHandlers } from '../spice/record-channel.js';
-import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, SDL_CHANNELS, type AudioHost, type RecordingDevice } from './audio-device.js';
+import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, OpenGate, SDL_CHANNELS, type AudioHost, type RecordingDevice } from './audio-device.js';
 
 const log = debuglog('glasspane:audio');
 
@@ -38,6 +42,9 @@ export class MicInput implements RecordHandlers {
   private muted = false;
   private framesSent = 0;
   private warned = false;
+  private readonly gate = new OpenGate();
+  /** The format of the recording the guest asked for last; undefined after STOP. */
+  private wanted?: AudioFormat;
 
   constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void }) {}
 
@@ -50,8 +57,17 @@ export class MicInput implements RecordHandlers {
     this.host = host;
   }
 
+  /** The guest records: capture in `format` and send it through `channel` (see the module comment for when the device opens). */
   start(format: AudioFormat, channel: RecordChannel): void {
     this.stopCapture();
+    if (!this.host) return;
+    this.wanted = format;
+    this.gate.run(() => {
+      if (!channel.isClosed && this.wanted === format) this.open(format, channel);
+    });
+  }
+
+  private open(format: AudioFormat, channel: RecordChannel): void {
     if (!this.host) return;
     if (!SDL_CHANNELS.has(format.channels)) return this.warn(`the guest records ${format.channels} channels; SDL captures 1, 2, 4 or 6`);
     let dev: RecordingDevice;
@@ -83,6 +99,8 @@ export class MicInput implements RecordHandlers {
 
   /** The guest stopped recording: the capture device closes (the OSD is told through onLive). */
   stop(): void {
+    this.wanted = undefined;
+    this.gate.cancel();
     this.stopCapture();
   }
 
@@ -98,6 +116,8 @@ export class MicInput implements RecordHandlers {
 
   /** Stops capturing for good (the SPICE channel or the viewer went); safe to call twice. */
   close(): void {
+    this.wanted = undefined;
+    this.gate.cancel();
     this.stopCapture();
   }
 

@@ -158,7 +158,7 @@ describe('messages', () => {
     });
     const e = await rejection(client(s.address).connect());
     expect(e.code).toBe('ERR_SPICE_PROTOCOL');
-    expect(e.message).toMatch(/type 103 has 8 bytes, its layout needs 32/);
+    expect(e.message).toMatch(/INIT \(type 103\) has 8 bytes, its layout needs 32/);
   });
 
   it('reports a disconnect in the middle of a message after the session is up', async () => {
