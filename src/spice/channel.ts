@@ -58,8 +58,11 @@ export interface ChannelOptions {
 export const WRITE_HIGH_WATER = 256 * 1024;
 /** Bytes written and not read by the server at which the channel is given up: the server has stopped reading. */
 export const MAX_WRITE_BACKLOG = 4 * 1024 * 1024;
-/** Messages kept between open() resolving and attach(); more ends the channel. */
-const MAX_EARLY = 1024;
+/**
+ * Messages kept between open() resolving and attach(); more ends the channel. Reading is paused in
+ * between, so these are what one read delivered with the ticket's answer (≤ 64 KiB of messages).
+ */
+const MAX_EARLY = 16 * 1024;
 
 /**
  * Receives one channel message: its type and payload. The payload is the server's, bounded only in
@@ -180,6 +183,8 @@ export class SpiceChannel {
             opts.signal?.removeEventListener('abort', onAbort);
             debug('%s: linked (mini header %s)', opts.name, reader.miniHeader);
             channel = new SpiceChannel(opts.name, socket, reader, reply!);
+            // Nothing more is read until the owner attaches (see MAX_EARLY).
+            socket.pause();
             resolve(channel);
           }
         }
@@ -224,6 +229,7 @@ export class SpiceChannel {
   attach(onMessage: MessageHandler, onClose: (err?: SpiceError) => void): void {
     this.onMessage = onMessage;
     this.onClose = onClose;
+    if (!this.closed && !this.readPaused) this.socket.resume();
     const early = this.early;
     this.early = [];
     for (const [t, p] of early) {

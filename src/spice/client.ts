@@ -195,6 +195,7 @@ export class SpiceClient {
         mouseMode: this.opts.mouseMode,
         clipboard: this.opts.clipboard,
         signal,
+        opened: (m) => (session.main = m),
         events: {
           mouseMode: (current) => mine(() => this.info({ mouseMode: current === MouseMode.CLIENT ? 'client' : 'server' }))(),
           name: (n) => mine(() => this.info({ vmName: n }))(),

@@ -42,6 +42,11 @@ export interface MainOptions {
   clipboard?: ClipboardHandlers;
   /** Aborting it ends the link, or the wait for INIT and CHANNELS_LIST, at once (open() rejects). */
   signal?: AbortSignal;
+  /**
+   * Told the channel the moment it is set up, before open() resolves: messages that came in the
+   * same read as CHANNELS_LIST (an agent's GRAB) are handled before the promise's continuation runs.
+   */
+  opened?: (main: MainChannel) => void;
 }
 
 /** Most channels a CHANNELS_LIST may name (QEMU lists under 10). */
@@ -145,6 +150,7 @@ export class MainChannel {
               settled = true;
               clearTimeout(timer);
               opts.signal?.removeEventListener('abort', onAbort);
+              opts.opened?.(main);
               resolve(main);
               ev.mouseMode?.(main.currentMouseMode, main.supportedMouseModes);
               if (opts.mouseMode === 'client') main.requestMouseMode('client');
