@@ -62,6 +62,7 @@ export const PARTS = {
   kernel: { what: 'a readable kernel image with uncompressed modules (/boot/vmlinuz-V, /lib/modules/V/**/*.ko, as Debian 12 has them)', pkg: 'linux-image-amd64', present: hostKernel },
   busybox: { what: 'a static busybox', pkg: 'busybox-static', present: () => ['/bin/busybox', '/usr/bin/busybox'].some(existsSync) },
   gcc: { what: 'gcc', pkg: 'build-essential', present: () => onPath('gcc') },
+  openssl: { what: 'openssl', pkg: 'openssl', present: () => onPath('openssl') },
 } satisfies Record<string, Part>;
 
 export type PartName = keyof typeof PARTS;
