@@ -28,7 +28,7 @@ async function qemu(opts: Parameters<typeof startQemu>[0] = {}): Promise<QemuHan
 
 /** Socket and timer handles of this process, by kind (what a closed client must not leave behind). */
 function handles(): number {
-  return process.getActiveResourcesInfo().filter((r) => /Wrap$|Timeout/.test(r) && r !== 'TTYWrap').length;
+  return process.getActiveResourcesInfo().filter((r) => /^(PipeWrap|TCPSocketWrap|ConnectWrap|Timeout)$/.test(r)).length;
 }
 
 describe.skipIf(needs('qemu'))('real QEMU that stops answering', () => {
@@ -49,6 +49,7 @@ describe.skipIf(needs('qemu'))('real QEMU that stops answering', () => {
   it('close() with a link in flight to a stopped QEMU leaves no socket or timer behind', async () => {
     const q = await qemu({ transport: 'unix' });
     q.proc.kill('SIGSTOP'); // the kernel still accepts the connection; nobody answers the link
+    await waitFor(() => !process.getActiveResourcesInfo().includes('ConnectWrap'), 5000, 'startQemu\'s probe connection to settle');
     const before = handles();
     const c = new SpiceClient({ address: parseSpiceAddress(q.address), timeoutMs: 30_000 });
     c.start();
