@@ -25,6 +25,8 @@ import { SpiceError } from './errors.js';
 import { MainClientMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /** VDAgentMessage.protocol: the one version there is. */
 export const VD_AGENT_PROTOCOL = 1;
@@ -146,7 +148,7 @@ export class VdAgent {
     b.writeUInt32LE(CLIENT_AGENT_TOKENS, 0);
     this.send(MainClientMsg.AGENT_START, b);
     this.announce(true);
-    debug('agent: started with %d tokens', serverTokens);
+    if (debugOn) debug('agent: started with %d tokens', serverTokens);
     this.handlers.agentState?.(true);
   }
 
@@ -199,11 +201,11 @@ export class VdAgent {
         if (protocol !== VD_AGENT_PROTOCOL) {
           // No way to find the next message in this stream: drop the rest of this piece; the next
           // AGENT_DATA is read as the start of a message.
-          debug('agent: dropping a message with protocol %d (type %d, size %d)', protocol, type, size);
+          if (debugOn) debug('agent: dropping a message with protocol %d (type %d, size %d)', protocol, type, size);
           return;
         }
         const limit = this.limitFor(type);
-        if (size > limit) debug('agent: skipping message type %d of %d bytes (limit %d)', type, size, limit);
+        if (size > limit && debugOn) debug('agent: skipping message type %d of %d bytes (limit %d)', type, size, limit);
         this.incoming = { type, size, got: 0, parts: size <= limit ? [] : undefined };
       } else {
         const k = Math.min(cur.size - cur.got, chunk.length - off);
@@ -265,7 +267,7 @@ export class VdAgent {
   }
 
   private dispatch(type: number, data: Buffer): void {
-    debug('agent: message type %d, %d bytes', type, data.length);
+    if (debugOn) debug('agent: message type %d, %d bytes', type, data.length);
     switch (type) {
       case AgentMsg.ANNOUNCE_CAPABILITIES: {
         if (data.length < 4) return;

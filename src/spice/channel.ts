@@ -29,6 +29,8 @@ import { ClientMsg, LinkError, ServerMsg } from './protocol.js';
 import { SpiceReader } from './reader.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /**
  * Where and how to link one channel: the address, the channel type and id (ChannelType; id 0),
@@ -53,6 +55,10 @@ export interface ChannelOptions {
   /** Aborting it ends a link in flight at once: open() rejects with the abort reason (a SpiceError) or ERR_SPICE_CLOSED. */
   signal?: AbortSignal;
 }
+
+/** A read of at least this many bytes, or messages, makes the channel yield before reading more (yieldRead). */
+const YIELD_BYTES = 16 * 1024;
+const YIELD_MESSAGES = 256;
 
 /** Bytes written and not yet read by the server above which we stop reading the channel until it drains. */
 export const WRITE_HIGH_WATER = 256 * 1024;
@@ -98,6 +104,8 @@ export class SpiceChannel {
   private flushQueued = false;
   /** True while reading is paused because the server does not read what we write. */
   private readPaused = false;
+  /** True while reading is paused for one turn of the event loop (yieldRead). */
+  private yielding = false;
 
   private constructor(name: string, socket: net.Socket, reader: SpiceReader, reply: LinkReply) {
     this.name = name;
@@ -160,6 +168,8 @@ export class SpiceChannel {
           else fail(e);
           return;
         }
+        // A big read (a flood) gives the window's thread a turn before the next one: see yieldRead.
+        if (channel && (data.length >= YIELD_BYTES || events.length >= YIELD_MESSAGES)) channel.yieldRead();
         for (const ev of events) {
           if (channel) {
             if (ev.kind !== 'message' || channel.isClosed) continue;
@@ -229,7 +239,7 @@ export class SpiceChannel {
   attach(onMessage: MessageHandler, onClose: (err?: SpiceError) => void): void {
     this.onMessage = onMessage;
     this.onClose = onClose;
-    if (!this.closed && !this.readPaused) this.socket.resume();
+    if (!this.closed && !this.readPaused && !this.yielding) this.socket.resume();
     const early = this.early;
     this.early = [];
     for (const [t, p] of early) {
@@ -280,7 +290,12 @@ export class SpiceChannel {
       this.socket.once('close', () => resolve());
       this.finish(undefined);
       this.socket.end();
-      setTimeout(() => this.socket.destroy(), 2000).unref();
+      // Read on (what comes is dropped) so the server's FIN is seen: a paused socket would wait
+      // for the timer. The timer keeps the process alive for at most its 2 s, so whoever awaits
+      // close() is always answered.
+      this.socket.resume();
+      const t = setTimeout(() => this.socket.destroy(), 2000);
+      this.socket.once('close', () => clearTimeout(t));
     });
   }
 
@@ -299,6 +314,21 @@ export class SpiceChannel {
     }
     if (this.onClose) this.onClose(err);
     else this.earlyClose = { err };
+  }
+
+  /**
+   * Stops reading until the event loop has run its timers once. Without it, a socket with data
+   * waiting is read again and again in one poll (libuv reads up to 32 times per wake-up): a flood
+   * would hold the window's thread for 100s of ms. With it, each big read costs one read's work.
+   */
+  yieldRead(): void {
+    if (this.closed || this.readPaused || this.yielding) return;
+    this.yielding = true;
+    this.socket.pause();
+    setImmediate(() => {
+      this.yielding = false;
+      if (!this.closed && !this.readPaused) this.socket.resume();
+    });
   }
 
   /** Runs a handler for message `type`: a throw (a handler bug, a field it refuses) ends this channel, never the process. */
@@ -328,7 +358,7 @@ export class SpiceChannel {
       debug('%s: server reads slower than it sends (%d bytes unread): pausing reads', this.name, backlog);
       this.socket.once('drain', () => {
         this.readPaused = false;
-        if (!this.closed) this.socket.resume();
+        if (!this.closed && !this.yielding) this.socket.resume();
       });
     }
   }
@@ -357,7 +387,7 @@ export class SpiceChannel {
       }
       case ServerMsg.DISCONNECTING:
         this.disconnectReason = payload.length >= 12 ? payload.readUInt32LE(8) : 0;
-        debug('%s: server is disconnecting (reason %d)', this.name, this.disconnectReason);
+        if (debugOn) debug('%s: server is disconnecting (reason %d)', this.name, this.disconnectReason);
         return;
       case ServerMsg.NOTIFY: {
         // Only for the debug log, and only its first 200 bytes: a flood of 1 MiB NOTIFYs costs nothing.

@@ -37,7 +37,7 @@ import { ChannelType, MouseMode } from './protocol.js';
 const debug = debuglog('glasspane:spice');
 
 /** Server-fed status (LEDs, mouse mode, name, uuid) is reported at most this often (ms). */
-export const INFO_INTERVAL_MS = 50;
+export const INFO_INTERVAL_MS = 100;
 
 /** Where a SpiceClient is (see the module comment for the transitions). */
 export type SpiceState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'failed' | 'closed';
@@ -184,9 +184,7 @@ export class SpiceClient {
     const where = formatSpiceAddress(this.address);
     const signal = session.abort.signal;
     const ended = (which: string) => (err?: SpiceError) => this.channelEnded(session, which, err);
-    const mine = (f: () => void) => () => {
-      if (this.session === session) f();
-    };
+    const live = () => this.session === session;
     try {
       const main = await MainChannel.open({
         address: this.address,
@@ -197,9 +195,9 @@ export class SpiceClient {
         signal,
         opened: (m) => (session.main = m),
         events: {
-          mouseMode: (current) => mine(() => this.info({ mouseMode: current === MouseMode.CLIENT ? 'client' : 'server' }))(),
-          name: (n) => mine(() => this.info({ vmName: n }))(),
-          uuid: (u) => mine(() => this.info({ vmUuid: u }))(),
+          mouseMode: (current) => live() && this.info('mouseMode', current === MouseMode.CLIENT ? 'client' : 'server'),
+          name: (n) => live() && this.info('vmName', n),
+          uuid: (u) => live() && this.info('vmUuid', u),
           close: ended('main'),
         },
       });
@@ -215,7 +213,7 @@ export class SpiceClient {
         timeoutMs: this.opts.timeoutMs,
         ackTimeoutMs: this.opts.motionAckTimeoutMs,
         signal,
-        events: { leds: (l) => mine(() => this.info({ leds: l }))(), close: ended('inputs') },
+        events: { leds: (l) => live() && this.info('leds', l), close: ended('inputs') },
       });
       session.check();
       if (this.opts.audio) {
@@ -382,10 +380,10 @@ export class SpiceClient {
   }
 
   /** Server-fed status: kept at once, reported at most every INFO_INTERVAL_MS (see the module comment). */
-  private info(patch: Partial<Pick<SpiceStatus, 'leds' | 'mouseMode' | 'vmName' | 'vmUuid'>>): void {
-    const changed = (Object.keys(patch) as Array<keyof typeof patch>).some((k) => this.status[k] !== patch[k]);
-    if (!changed) return;
-    this.status = { ...this.status, ...patch };
+  private info<K extends 'leds' | 'mouseMode' | 'vmName' | 'vmUuid'>(key: K, value: SpiceStatus[K]): void {
+    // Per server message in a flood: no copy of the status here, only when it is reported.
+    if (this.status[key] === value) return;
+    this.status[key] = value;
     if (this.infoTimer) return;
     const wait = this.lastInfoAt + INFO_INTERVAL_MS - performance.now();
     if (wait <= 0) {

@@ -19,6 +19,8 @@ import { SpiceError } from './errors.js';
 import { ChannelType, InputsClientMsg, InputsServerMsg, Leds, MOTION_ACK_BUNCH } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /**
  * At most this many MOTION/POSITION messages without MOTION_ACK: two ACK bunches in flight, so
@@ -113,7 +115,7 @@ export class InputsChannel {
           case InputsServerMsg.KEY_MODIFIERS: {
             if (payload.length < 2) return channel.protocolError(type, payload, 2, type === InputsServerMsg.INIT ? 'INPUTS_INIT (keyboard_modifiers)' : 'KEY_MODIFIERS (modifiers)');
             inputs.leds = payload.readUInt16LE(0);
-            debug('inputs: guest leds %d', inputs.leds);
+            if (debugOn) debug('inputs: guest leds %d', inputs.leds);
             ev.leds?.(inputs.leds);
             return;
           }
@@ -262,7 +264,9 @@ export class InputsChannel {
 
   /** Drains (bounded by `timeoutMs`), then closes; the server releases whatever it saw pressed. */
   async close(timeoutMs = 2000): Promise<void> {
-    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     await this.channel.close();
   }
 

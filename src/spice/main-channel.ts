@@ -14,6 +14,8 @@ import { SpiceError } from './errors.js';
 import { ChannelType, MainCap, MainClientMsg, MainServerMsg, MouseMode } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /**
  * What the main channel reports after open(); called on the main thread from socket events. The
@@ -160,7 +162,7 @@ export class MainChannel {
               if (payload.length < 4) return channel.protocolError(type, payload, 4, 'MOUSE_MODE');
               const supported = payload.readUInt16LE(0);
               const current = payload.readUInt16LE(2);
-              debug('main: mouse mode now %d (supported %d)', current, supported);
+              if (debugOn) debug('main: mouse mode now %d (supported %d)', current, supported);
               if (main) {
                 main.supportedMouseModes = supported;
                 main.currentMouseMode = current;
@@ -178,7 +180,7 @@ export class MainChannel {
               name = payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, '').replace(/[\p{Cc}]/gu, '\ufffd');
               if (name === main?.name) return;
               if (main) main.name = name;
-              debug('main: VM name %s', name);
+              if (debugOn) debug('main: VM name %s', name);
               ev.name?.(name);
               return;
             }
@@ -187,7 +189,7 @@ export class MainChannel {
               uuid = formatUuid(payload.subarray(0, 16));
               if (uuid === main?.uuid) return;
               if (main) main.uuid = uuid;
-              debug('main: VM uuid %s', uuid);
+              if (debugOn) debug('main: VM uuid %s', uuid);
               ev.uuid?.(uuid);
               return;
             }

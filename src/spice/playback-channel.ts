@@ -22,6 +22,8 @@ import { SpiceError } from './errors.js';
 import { AudioDataMode, AudioFmt, ChannelType, PlaybackCap, PlaybackServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /** A PCM stream's shape as START announced it, bounded by AUDIO_LIMITS. Samples are always S16LE. */
 export interface AudioFormat {
@@ -172,7 +174,7 @@ export class PlaybackChannel {
       case PlaybackServerMsg.MODE: {
         if (p.length < 6) return this.channel.protocolError(type, p, 6, 'MODE (time, mode)');
         const mode = p.readUInt16LE(4);
-        debug('playback: mode %d', mode);
+        if (debugOn) debug('playback: mode %d', mode);
         if (mode !== AudioDataMode.RAW) {
           this.fail(`SPICE playback MODE field mode is ${mode}${mode === AudioDataMode.OPUS ? ' (Opus)' : mode === AudioDataMode.CELT_0_5_1 ? ' (CELT)' : ''}; glasspane takes raw PCM only (mode 1) and never offers a codec`);
         }
@@ -182,12 +184,12 @@ export class PlaybackChannel {
         const r = parseAudioStart(p, true);
         if (typeof r === 'string') return this.fail(`SPICE playback ${r}`);
         this.format = r.format;
-        debug('playback: start %d ch %d Hz', r.format.channels, r.format.frequency);
+        if (debugOn) debug('playback: start %d ch %d Hz', r.format.channels, r.format.frequency);
         h.start?.(r.format, r.time);
         return;
       }
       case PlaybackServerMsg.STOP:
-        debug('playback: stop');
+        if (debugOn) debug('playback: stop');
         this.format = null;
         h.stop?.();
         return;

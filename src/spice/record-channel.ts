@@ -17,6 +17,8 @@ import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, vol
 import { AudioDataMode, ChannelType, RecordCap, RecordClientMsg, RecordServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /** Most frames per DATA message (spice-server's frame size). */
 export const RECORD_CHUNK_FRAMES = 480;
@@ -66,12 +68,12 @@ export class RecordChannel {
             if (typeof r === 'string') throw audioProtocolError(`SPICE record ${r}`);
             rec.format = r.format;
             rec.marked = false;
-            debug('record: start %d ch %d Hz', r.format.channels, r.format.frequency);
+            if (debugOn) debug('record: start %d ch %d Hz', r.format.channels, r.format.frequency);
             h.start?.(r.format, rec);
             return;
           }
           case RecordServerMsg.STOP:
-            debug('record: stop');
+            if (debugOn) debug('record: stop');
             rec.format = null;
             h.stop?.();
             return;

@@ -1,0 +1,406 @@
+/**
+ * The SPICE fuzzer: a hostile SPICE server (hostile-server.ts) runs the cases of cases.ts against
+ * the two SPICE clients users run: one long-running `glasspane view --spice` window under a
+ * private Xvfb, and `glasspane send` runs, each against its own server, side by side.
+ *
+ * Per case it checks: no crash (the process died, by a signal or an uncaught error; for `send`, an
+ * exit status outside 0/4 or a stack trace), no hang (the viewer silent for HANG_MS, a send over
+ * its deadline), RSS growth ≤ MAX_RSS_GROWTH_MB over the case (sampled every 100 ms), the window
+ * thread's event-loop lag p99 ≤ MAX_LAG_P99_MS on every --stats line of the case and no gap over
+ * MAX_STATS_GAP_MS between them, and recovery: after the case, with the server clean again, KeyA
+ * typed into the window (xdotool, capture on) or sent by a clean `send` reaches the server
+ * within RECOVERY_MS.
+ *
+ * A viewer that gave up (state `failed`: the case looked like a server that cannot be talked to,
+ * e.g. NEED_SECURED or a broken key, which it does not retry by design) is counted in `gaveUp`
+ * and restarted, and recovery is then measured on the fresh viewer.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { prng } from '../mutations.js';
+import { ROOT } from '../../support/helpers.js';
+import { findWindow, startXvfb, type Xvfb } from '../../support/xvfb.js';
+import { describeCase, drawCase, type CaseRecord, type SpiceCase, type Target } from './cases.js';
+import { HostileServer } from './hostile-server.js';
+
+/** The CLI under test; FUZZ_SPICE_CLI points at another build (an older release, to see what the fuzzer finds there). */
+const CLI = process.env.FUZZ_SPICE_CLI ?? join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const RECOVERY_MS = 5000;
+export const MAX_RSS_GROWTH_MB = 64;
+export const MAX_LAG_P99_MS = 100;
+const MAX_STATS_GAP_MS = 2500;
+const HANG_MS = 5000;
+const STARTUP_MS = 60_000;
+/** How long a hostile `send` may run: its --timeout (2 s) for the link and the motion window, twice, and slack for a loaded machine. */
+const SEND_TIMEOUT_MS = 2000;
+const SEND_HANG_MS = 15_000;
+
+const xdo = promisify(execFile);
+
+export interface SpiceFuzzOptions {
+  seconds: number;
+  seed: number;
+  /** Stop after this many cases (both targets together). */
+  maxCases?: number;
+  /** Replay these (each `repeat` times) instead of drawing. */
+  cases?: CaseRecord[];
+  repeat?: number;
+  /** Which clients to fuzz (default both). */
+  targets?: Target[];
+  log?: (line: string) => void;
+}
+
+export interface SpiceFuzzFailure {
+  what: 'crash' | 'hang' | 'leak' | 'stall' | 'not-recovered';
+  target: Target;
+  spec: SpiceCase;
+  description: string;
+  detail: string;
+}
+
+export interface SpiceFuzzReport {
+  cases: number;
+  crashes: number;
+  hangs: number;
+  leaks: number;
+  stalls: number;
+  notRecovered: number;
+  seed: number;
+  /** Viewer cases after which it gave up (state failed) by design, and was restarted. */
+  gaveUp: number;
+  byTarget: Record<Target, number>;
+  /** Per-case viewer RSS growth (MB) and event-loop lag p99 (ms, the worst --stats line of the case). */
+  rssGrowthMb: { p50: number | null; p99: number | null; max: number | null };
+  lagP99Ms: { p50: number | null; p99: number | null; max: number | null };
+  recoveryMs: { p50: number | null; p99: number | null; max: number | null };
+  failures: SpiceFuzzFailure[];
+}
+
+/** A stats line of the viewer, with when it came. */
+interface StatsLine {
+  at: number;
+  capture?: boolean;
+  loopLagMs?: { p50: number; p99: number; max: number };
+  spice?: { state: string; error?: string };
+}
+
+/** RSS of a process in MB (0 when it is gone). */
+function rssMb(pid: number | undefined): number {
+  try {
+    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+    return (pages * 4096) / (1024 * 1024);
+  } catch {
+    return 0;
+  }
+}
+
+/** The viewer under test and what it printed. */
+class Viewer {
+  readonly child: ChildProcess;
+  readonly stats: StatsLine[] = [];
+  lastOutput = performance.now();
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private tail = '';
+  private buf = '';
+
+  constructor(
+    readonly x: Xvfb,
+    address: string,
+    readonly title: string,
+  ) {
+    const args = ['view', '--shm', `/dev/shm/glasspane-spicefuzz-${process.pid}-absent`, '--size', '320x180', '--spice', address, '--stats', '--title', title, '--microphone'];
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...x.env, SDL_AUDIODRIVER: 'dummy', GLASSPANE_SPICE_PASSWORD: '' } });
+    this.child.stdout!.on('data', (d: Buffer) => {
+      this.lastOutput = performance.now();
+      this.buf += d.toString();
+      let nl;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        try {
+          const j = JSON.parse(line) as Omit<StatsLine, 'at'>;
+          this.stats.push({ at: performance.now(), capture: j.capture, loopLagMs: j.loopLagMs, spice: j.spice });
+          if (this.stats.length > 600) this.stats.splice(0, 300);
+        } catch {
+          this.tail = (this.tail + line).slice(-4000);
+        }
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.lastOutput = performance.now();
+      this.tail = (this.tail + d.toString()).slice(-4000);
+    });
+    this.child.once('exit', (code, signal) => (this.exit = { code, signal }));
+    // The window is the foreground program on a desktop: on this shared machine it gets the
+    // scheduler's preference, so its event-loop lag measures what our code blocks, not what other
+    // processes take. (Without the right to raise it, the viewer runs as it is.)
+    try {
+      setPriority(this.child.pid!, -10);
+    } catch {
+      // not root: measured as it is
+    }
+  }
+
+  get output(): string {
+    return this.tail;
+  }
+
+  get last(): StatsLine | undefined {
+    return this.stats.at(-1);
+  }
+
+  rss(): number {
+    return rssMb(this.child.pid);
+  }
+
+  /** Waits for the window and turns capture on (ScrollLock), so typed keys go to SPICE. */
+  async ready(): Promise<void> {
+    const end = performance.now() + STARTUP_MS;
+    while (!this.last) {
+      if (this.exit || performance.now() > end) throw new Error(`the viewer did not start (${this.exit ? `exit ${this.exit.code ?? this.exit.signal}` : 'no stats line'}): ${this.tail}`);
+      await sleep(50);
+    }
+    const win = findWindow(this.x, this.title);
+    await xdo('xdotool', ['windowfocus', '--sync', win.id], { env: this.x.env });
+    for (let i = 0; i < 3 && !this.last?.capture; i++) {
+      await xdo('xdotool', ['key', 'Scroll_Lock'], { env: this.x.env });
+      const until = performance.now() + 5000;
+      while (!this.last?.capture && performance.now() < until && !this.exit) await sleep(50);
+    }
+    if (!this.last?.capture) throw new Error(`the viewer did not enter capture mode: ${this.tail}`);
+  }
+
+  async typeA(): Promise<void> {
+    await xdo('xdotool', ['key', 'a'], { env: this.x.env }).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    if (this.exit) return;
+    const done = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await done;
+  }
+}
+
+function percentiles(v: number[]): { p50: number | null; p99: number | null; max: number | null } {
+  if (!v.length) return { p50: null, p99: null, max: null };
+  const s = [...v].sort((a, b) => a - b);
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! * 10) / 10;
+  return { p50: at(50), p99: at(99), max: Math.round(s.at(-1)! * 10) / 10 };
+}
+
+/** Runs `glasspane send` against `address`; its exit, output and peak RSS. Killed after SEND_HANG_MS (a hang). */
+async function runSend(address: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; peakMb: number; hung: boolean }> {
+  const child = spawn(process.execPath, [CLI, 'send', '--spice', address, '--timeout', String(SEND_TIMEOUT_MS), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GLASSPANE_SPICE_PASSWORD: '' } });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  let peakMb = 0;
+  const sampler = setInterval(() => (peakMb = Math.max(peakMb, rssMb(child.pid))), 50);
+  let hung = false;
+  const killer = setTimeout(() => {
+    hung = true;
+    child.kill('SIGKILL');
+  }, SEND_HANG_MS);
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  clearInterval(sampler);
+  clearTimeout(killer);
+  return { ...exit, stderr, peakMb, hung };
+}
+
+/** Runs the fuzzer (see the module comment) and resolves with its report. */
+export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport> {
+  const report: SpiceFuzzReport = {
+    cases: 0,
+    crashes: 0,
+    hangs: 0,
+    leaks: 0,
+    stalls: 0,
+    notRecovered: 0,
+    seed: o.seed,
+    gaveUp: 0,
+    byTarget: { viewer: 0, send: 0 },
+    rssGrowthMb: { p50: null, p99: null, max: null },
+    lagP99Ms: { p50: null, p99: null, max: null },
+    recoveryMs: { p50: null, p99: null, max: null },
+    failures: [],
+  };
+  const targets = o.targets ?? ['viewer', 'send'];
+  const rss: number[] = [];
+  const lags: number[] = [];
+  const recoveries: number[] = [];
+  const end = performance.now() + o.seconds * 1000;
+  const replay = o.cases?.flatMap((c) => Array.from({ length: o.repeat ?? 1 }, () => c));
+  let taken = 0;
+  /** The next case for `target`, or null when the run is over. */
+  const next = (target: Target, r: () => number): SpiceCase | null => {
+    if (performance.now() > end) return null;
+    if (o.maxCases !== undefined && taken >= o.maxCases) return null;
+    if (replay) {
+      const i = replay.findIndex((c) => c.target === target);
+      if (i < 0) return null;
+      taken++;
+      return replay.splice(i, 1)[0]!.spec;
+    }
+    taken++;
+    return drawCase(r, target);
+  };
+  const fail = (what: SpiceFuzzFailure['what'], target: Target, spec: SpiceCase, detail: string) => {
+    report.failures.push({ what, target, spec, description: describeCase(spec), detail: detail.slice(-1500) });
+    o.log?.(`FAIL ${what} (${target}): ${describeCase(spec)}: ${detail.split('\n').slice(-3).join(' | ')}`);
+  };
+  let nextLog = performance.now() + 15_000;
+  const progress = () => {
+    if (performance.now() < nextLog) return;
+    nextLog = performance.now() + 15_000;
+    o.log?.(`${report.cases} cases (viewer ${report.byTarget.viewer}, send ${report.byTarget.send}), ${report.failures.length} failures, ${report.gaveUp} give-ups`);
+  };
+
+  const viewerLoop = async (): Promise<void> => {
+    const r = prng(o.seed);
+    const server = await HostileServer.start();
+    const x = await startXvfb(640, 480);
+    let viewer: Viewer | null = null;
+    const title = `spicefuzz-${process.pid}-${o.seed}`;
+    /** A key typed until the server sees it; the time it took, or null. */
+    const keyThrough = async (v: Viewer): Promise<number | null> => {
+      const before = server.keysSeen;
+      const t0 = performance.now();
+      while (performance.now() - t0 < RECOVERY_MS) {
+        if (v.exit) return null;
+        await v.typeA();
+        const until = performance.now() + 250;
+        while (performance.now() < until) {
+          if (server.keysSeen > before) return performance.now() - t0;
+          await sleep(10);
+        }
+      }
+      return null;
+    };
+    const fresh = async (): Promise<Viewer> => {
+      await viewer?.stop();
+      viewer = new Viewer(x, server.address, title);
+      await viewer.ready();
+      if ((await keyThrough(viewer)) === null) throw new Error(`a fresh viewer gets no key through a clean server: ${viewer.output}`);
+      return viewer;
+    };
+    try {
+      let v = await fresh();
+      for (;;) {
+        const spec = next('viewer', r);
+        if (!spec) break;
+        const rss0 = v.rss();
+        let peak = rss0;
+        const sampler = setInterval(() => (peak = Math.max(peak, v.rss())), 100);
+        const statsFrom = v.stats.length;
+        const t0 = performance.now();
+        await server.begin(spec, { nextSession: false, limitMs: 4000 });
+        server.end();
+        report.cases++;
+        report.byTarget.viewer++;
+        let took: number | null = null;
+        let gaveUp = false;
+        if (!v.exit) {
+          took = await keyThrough(v);
+          if (took === null && v.last?.spice?.state === 'failed') gaveUp = true;
+        }
+        clearInterval(sampler);
+        const lines = v.stats.slice(statsFrom);
+        const growth = peak - rss0;
+        rss.push(growth);
+        const worstLag = Math.max(0, ...lines.map((l) => l.loopLagMs?.p99 ?? 0));
+        lags.push(worstLag);
+        const times = [t0, ...lines.map((l) => l.at), performance.now()];
+        const gap = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+        if (v.exit) {
+          report.crashes++;
+          fail('crash', 'viewer', spec, `exit ${v.exit.code ?? v.exit.signal}: ${v.output}`);
+          v = await fresh();
+          continue;
+        }
+        if (performance.now() - v.lastOutput > HANG_MS) {
+          report.hangs++;
+          fail('hang', 'viewer', spec, `no output for ${Math.round(performance.now() - v.lastOutput)} ms: ${v.output}`);
+          v = await fresh();
+          continue;
+        }
+        if (growth > MAX_RSS_GROWTH_MB) {
+          report.leaks++;
+          fail('leak', 'viewer', spec, `RSS ${rss0.toFixed(0)} → ${peak.toFixed(0)} MB`);
+        }
+        if (worstLag > MAX_LAG_P99_MS || gap > MAX_STATS_GAP_MS) {
+          report.stalls++;
+          fail('stall', 'viewer', spec, `event-loop lag p99 ${worstLag.toFixed(1)} ms, longest gap between stats lines ${Math.round(gap)} ms`);
+        }
+        if (gaveUp) {
+          report.gaveUp++;
+          v = await fresh();
+        } else if (took === null) {
+          report.notRecovered++;
+          fail('not-recovered', 'viewer', spec, `no key through a clean server within ${RECOVERY_MS} ms; SPICE ${JSON.stringify(v.last?.spice)}: ${v.output}`);
+          v = await fresh();
+        } else recoveries.push(took);
+        progress();
+      }
+    } finally {
+      await (viewer as Viewer | null)?.stop();
+      await server.close();
+      await x.stop();
+    }
+  };
+
+  const sendLoop = async (): Promise<void> => {
+    const r = prng(o.seed ^ 0x5e4d);
+    const server = await HostileServer.start();
+    try {
+      let i = 0;
+      for (;;) {
+        const spec = next('send', r);
+        if (!spec) break;
+        const args = i++ % 2 ? ['--delay-ms', '20', 'mouse', ...Array.from({ length: 12 }, () => ['move', '1', '1']).flat(), 'click', 'left'] : ['--delay-ms', '50', 'key', 'KeyA', 'KeyB', 'KeyC', 'KeyD'];
+        const case_ = server.begin(spec, { nextSession: true, limitMs: SEND_HANG_MS });
+        const run = await runSend(server.address, args);
+        await Promise.race([case_, sleep(0)]);
+        server.end();
+        report.cases++;
+        report.byTarget.send++;
+        const stack = /\n\s+at .+\(.+:\d+:\d+\)/.test(run.stderr);
+        if (run.hung) {
+          report.hangs++;
+          fail('hang', 'send', spec, `still running after ${SEND_HANG_MS} ms: ${run.stderr}`);
+        } else if (run.signal || (run.code !== 0 && run.code !== 4) || stack) {
+          report.crashes++;
+          fail('crash', 'send', spec, `exit ${run.code ?? run.signal}: ${run.stderr}`);
+        }
+        const baseline = 80;
+        if (run.peakMb - baseline > MAX_RSS_GROWTH_MB) {
+          report.leaks++;
+          fail('leak', 'send', spec, `peak RSS ${run.peakMb.toFixed(0)} MB`);
+        }
+        const before = server.keysSeen;
+        const t0 = performance.now();
+        const clean = await runSend(server.address, ['--delay-ms', '0', 'key', 'KeyA']);
+        const took = performance.now() - t0;
+        if (clean.code !== 0 || server.keysSeen <= before || took > RECOVERY_MS + 2000) {
+          report.notRecovered++;
+          fail('not-recovered', 'send', spec, `clean send: exit ${clean.code ?? clean.signal} after ${Math.round(took)} ms, key ${server.keysSeen > before ? 'seen' : 'not seen'}: ${clean.stderr}`);
+        } else recoveries.push(took);
+        progress();
+      }
+    } finally {
+      await server.close();
+    }
+  };
+
+  await Promise.all(targets.map((t) => (t === 'viewer' ? viewerLoop() : sendLoop())));
+  report.rssGrowthMb = percentiles(rss);
+  report.lagP99Ms = percentiles(lags);
+  report.recoveryMs = percentiles(recoveries);
+  return report;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
