@@ -530,3 +530,21 @@ describe('12: a protocol error in the middle of send is named as one', () => {
     expect(r.stderr).not.toMatch(/another SPICE client/);
   }, 30_000);
 });
+
+describe('found by the SPICE fuzzer (test/fuzz/spice)', () => {
+  it('send while the server floods NAME on main: every key is sent and send exits 0 (it exited with status 13, a promise left unsettled, when close() met a paused socket)', async () => {
+    const s = await serve((c) =>
+      serveSession(c, SESSION, {
+        main: async (m) => {
+          let i = 0;
+          await flood(m.sock, () => miniMsg(113, Buffer.concat([u32s(12), Buffer.from(`vm-${i++ % 100000}`.padEnd(12, '\0'))])), { bytes: 64 * 1024 * 1024, blockedAt: 1024 * 1024, blockedMs: 2000 });
+        },
+      }),
+    );
+    for (let run = 0; run < 3; run++) {
+      const r = await runCli(['send', '--spice', s.address, '--delay-ms', '50', 'key', 'KeyA', 'KeyB', 'KeyC', 'KeyD'], { timeoutMs: 20_000 });
+      expect(r.stderr).toMatch(/^glasspane: sent 4 keys/);
+      expect(r.code).toBe(0);
+    }
+  }, 60_000);
+});

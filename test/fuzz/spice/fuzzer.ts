@@ -9,7 +9,9 @@
  * thread's event-loop lag p99 ≤ MAX_LAG_P99_MS on every --stats line of the case and no gap over
  * MAX_STATS_GAP_MS between them, and recovery: after the case, with the server clean again, KeyA
  * typed into the window (xdotool, capture on) or sent by a clean `send` reaches the server
- * within RECOVERY_MS.
+ * within RECOVERY_MS. A stall is counted when the case stalls again when run a second time: the
+ * machine the fuzzer runs on may be busy with other work, and the viewer (run at a raised
+ * priority where allowed) should not be blamed for the machine.
  *
  * A viewer that gave up (state `failed`: the case looked like a server that cannot be talked to,
  * e.g. NEED_SECURED or a broken key, which it does not retry by design) is counted in `gaveUp`
@@ -288,9 +290,8 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
     };
     try {
       let v = await fresh();
-      for (;;) {
-        const spec = next('viewer', r);
-        if (!spec) break;
+      /** One run of `spec` against the viewer, with what it measured. */
+      const runCase = async (spec: SpiceCase) => {
         const rss0 = v.rss();
         let peak = rss0;
         const sampler = setInterval(() => (peak = Math.max(peak, v.rss())), 100);
@@ -308,12 +309,31 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
         }
         clearInterval(sampler);
         const lines = v.stats.slice(statsFrom);
-        const growth = peak - rss0;
-        rss.push(growth);
-        const worstLag = Math.max(0, ...lines.map((l) => l.loopLagMs?.p99 ?? 0));
-        lags.push(worstLag);
         const times = [t0, ...lines.map((l) => l.at), performance.now()];
-        const gap = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+        return {
+          rss0,
+          peak,
+          took,
+          gaveUp,
+          worstLag: Math.max(0, ...lines.map((l) => l.loopLagMs?.p99 ?? 0)),
+          gap: Math.max(...times.slice(1).map((t, i) => t - times[i]!)),
+        };
+      };
+      const stalled = (m: { worstLag: number; gap: number }) => m.worstLag > MAX_LAG_P99_MS || m.gap > MAX_STATS_GAP_MS;
+      for (;;) {
+        const spec = next('viewer', r);
+        if (!spec) break;
+        let m = await runCase(spec);
+        if (!v.exit && performance.now() - v.lastOutput <= HANG_MS && !m.gaveUp && m.took !== null && stalled(m)) {
+          // Lag on a machine shared with other work can be the machine's: a stall counts when the
+          // same case stalls again.
+          const first = m;
+          m = await runCase(spec);
+          if (!stalled(m)) o.log?.(`stall not confirmed (${describeCase(spec)}: lag p99 ${first.worstLag.toFixed(1)} ms, then ${m.worstLag.toFixed(1)} ms)`);
+        }
+        const growth = m.peak - m.rss0;
+        rss.push(growth);
+        lags.push(m.worstLag);
         if (v.exit) {
           report.crashes++;
           fail('crash', 'viewer', spec, `exit ${v.exit.code ?? v.exit.signal}: ${v.output}`);
@@ -328,20 +348,20 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
         }
         if (growth > MAX_RSS_GROWTH_MB) {
           report.leaks++;
-          fail('leak', 'viewer', spec, `RSS ${rss0.toFixed(0)} → ${peak.toFixed(0)} MB`);
+          fail('leak', 'viewer', spec, `RSS ${m.rss0.toFixed(0)} → ${m.peak.toFixed(0)} MB`);
         }
-        if (worstLag > MAX_LAG_P99_MS || gap > MAX_STATS_GAP_MS) {
+        if (stalled(m)) {
           report.stalls++;
-          fail('stall', 'viewer', spec, `event-loop lag p99 ${worstLag.toFixed(1)} ms, longest gap between stats lines ${Math.round(gap)} ms`);
+          fail('stall', 'viewer', spec, `event-loop lag p99 ${m.worstLag.toFixed(1)} ms, longest gap between stats lines ${Math.round(m.gap)} ms (twice)`);
         }
-        if (gaveUp) {
+        if (m.gaveUp) {
           report.gaveUp++;
           v = await fresh();
-        } else if (took === null) {
+        } else if (m.took === null) {
           report.notRecovered++;
           fail('not-recovered', 'viewer', spec, `no key through a clean server within ${RECOVERY_MS} ms; SPICE ${JSON.stringify(v.last?.spice)}: ${v.output}`);
           v = await fresh();
-        } else recoveries.push(took);
+        } else recoveries.push(m.took);
         progress();
       }
     } finally {
