@@ -58,10 +58,11 @@ export function applyGain(pcm: Buffer, gains: readonly number[]): void {
 export const DEVICE_OPEN_INTERVAL_MS = 1000;
 
 /**
- * Opening an SDL audio device blocks the window's thread (tens of ms with PulseAudio), and a
- * server can flood START/STOP, so a device is opened at most once per DEVICE_OPEN_INTERVAL_MS: the
- * first open runs at once, one asked for sooner runs when the interval is over, and a later ask
- * replaces a waiting one (only the last wish, the change that holds, is carried out).
+ * Opening (and closing) an SDL audio device blocks the window's thread (tens of ms with
+ * PulseAudio), and a server can flood START/STOP, so a device is opened or closed at most once per
+ * DEVICE_OPEN_INTERVAL_MS: the first change runs at once, one asked for sooner runs when the
+ * interval is over, and a later ask replaces a waiting one (only the last wish, the change that
+ * holds, is carried out).
  */
 export class OpenGate {
   private last = -Infinity;
@@ -88,8 +89,16 @@ export class OpenGate {
     }, Math.max(0, wait));
   }
 
-  /** Drops a waiting open (the wish went away). */
+  /**
+   * Drops a waiting open (the wish went away). Its timer is left to run out: a flood of
+   * START/STOP then costs one timer per interval, not one per message.
+   */
   cancel(): void {
+    this.waiting = undefined;
+  }
+
+  /** Drops a waiting open and its timer (the owner closes for good). */
+  dispose(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.waiting = undefined;

@@ -137,7 +137,7 @@ export class AudioOutput implements PlaybackHandlers {
   /** Closes the device; safe to call twice. */
   shutdown(): void {
     this.stop();
-    this.gate.cancel();
+    this.gate.dispose();
     this.shutdownDevice();
   }
 

@@ -6,9 +6,10 @@
  * Every 10 ms whatever SDL captured is taken (whole frames, at most 100 ms at a time), scaled
  * by the guest's record volume, and sent.
  *
- * The capture device opens at most once per DEVICE_OPEN_INTERVAL_MS (OpenGate: opening blocks the
- * window's thread, and a server can flood START/STOP): a START sooner than that opens it when the
- * interval is over, if the guest still records then. STOP closes it at once.
+ * The capture device opens or closes at most once per DEVICE_OPEN_INTERVAL_MS (OpenGate: both
+ * block the window's thread, and a server can flood START/STOP): the first change is carried out at
+ * once, a change sooner than that when the interval is over, if it still holds then. A STOP after a
+ * recording that lasted the interval closes the microphone at once.
  */
 import { debuglog } from 'node:util';
 import type { AudioFormat } from '../spice/playback-channel.js';
@@ -43,8 +44,10 @@ export class MicInput implements RecordHandlers {
   private framesSent = 0;
   private warned = false;
   private readonly gate = new OpenGate();
-  /** The format of the recording the guest asked for last; undefined after STOP. */
-  private wanted?: AudioFormat;
+  /** The recording the guest asked for last; undefined after STOP. */
+  private wanted?: { format: AudioFormat; channel: RecordChannel };
+  /** What the open device captures for. */
+  private live?: { format: AudioFormat; channel: RecordChannel };
 
   constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void }) {}
 
@@ -59,12 +62,17 @@ export class MicInput implements RecordHandlers {
 
   /** The guest records: capture in `format` and send it through `channel` (see the module comment for when the device opens). */
   start(format: AudioFormat, channel: RecordChannel): void {
-    this.stopCapture();
     if (!this.host) return;
-    this.wanted = format;
-    this.gate.run(() => {
-      if (!channel.isClosed && this.wanted === format) this.open(format, channel);
-    });
+    this.wanted = { format, channel };
+    this.gate.run(() => this.apply());
+  }
+
+  /** Brings the device to the last wish: open for it, or closed. */
+  private apply(): void {
+    const w = this.wanted;
+    if (w && !w.channel.isClosed && this.live?.format === w.format && this.live.channel === w.channel) return;
+    this.stopCapture();
+    if (w && !w.channel.isClosed) this.open(w.format, w.channel);
   }
 
   private open(format: AudioFormat, channel: RecordChannel): void {
@@ -78,6 +86,7 @@ export class MicInput implements RecordHandlers {
       return this.warn(`cannot open the microphone${this.o.deviceName ? ` "${this.o.deviceName}"` : ''}: ${(err as Error).message}`);
     }
     this.device = dev;
+    this.live = { format, channel };
     const frameBytes = 2 * format.channels;
     this.buf = Buffer.alloc(Math.ceil(format.frequency / 10) * frameBytes);
     const gains = () => gainsFor(this.levels, this.muted, format.channels);
@@ -100,8 +109,7 @@ export class MicInput implements RecordHandlers {
   /** The guest stopped recording: the capture device closes (the OSD is told through onLive). */
   stop(): void {
     this.wanted = undefined;
-    this.gate.cancel();
-    this.stopCapture();
+    this.gate.run(() => this.apply());
   }
 
   /** The guest's record volume per channel (0..65535), applied to what is captured next. */
@@ -117,7 +125,7 @@ export class MicInput implements RecordHandlers {
   /** Stops capturing for good (the SPICE channel or the viewer went); safe to call twice. */
   close(): void {
     this.wanted = undefined;
-    this.gate.cancel();
+    this.gate.dispose();
     this.stopCapture();
   }
 
@@ -131,6 +139,7 @@ export class MicInput implements RecordHandlers {
     this.timer = undefined;
     const dev = this.device;
     this.device = undefined;
+    this.live = undefined;
     if (!dev) return;
     if (!dev.closed) dev.close();
     log('microphone off');
