@@ -13,8 +13,9 @@
  * are collected and concatenated once, when the last one arrives); a CLIPBOARD is kept only while
  * we wait for one and only up to MAX_AGENT_MESSAGE, other messages up to MAX_CONTROL_MESSAGE,
  * anything else is skipped as it streams by; one clipboard request is in flight at a time (later
- * callers share it); what waits for tokens is at most MAX_OUTBOX_BYTES (more is refused, and said
- * once through `problem`).
+ * callers share it); the guest's requests are answered one at a time, at most one per
+ * ANSWER_INTERVAL_MS (requests meanwhile share the next answer); what waits for tokens is at most
+ * MAX_OUTBOX_BYTES (more is refused, and said once through `problem`).
  *
  * Clipboard flow (by demand, no selections): whoever copies sends GRAB with the types it has;
  * the other side sends REQUEST when it wants the data, answered by CLIPBOARD; RELEASE drops a
@@ -40,6 +41,8 @@ export const CLIENT_AGENT_TOKENS = 10;
 export const MAX_AGENT_MESSAGE = 16 * 1024 * 1024;
 /** Largest GRAB, REQUEST, RELEASE or ANNOUNCE_CAPABILITIES kept (real ones are a few words). */
 export const MAX_CONTROL_MESSAGE = 64 * 1024;
+/** Least time between two answers to the guest's clipboard requests (ms); requests meanwhile get one answer. */
+export const ANSWER_INTERVAL_MS = 250;
 /** Most bytes of agent stream waiting for server tokens: one largest clipboard and some small messages. */
 export const MAX_OUTBOX_BYTES = MAX_AGENT_MESSAGE + 64 * 1024;
 
@@ -123,9 +126,10 @@ export class VdAgent {
   private pending: PendingText | null = null;
   /** Tokens owed to the server, paid back together at the end of the current turn. */
   private owed = 0;
-  /** A clipboard request is being answered; a request meanwhile is kept in answerAgain. */
+  /** A clipboard request is being answered (or the last answer is younger than ANSWER_INTERVAL_MS); a request meanwhile is kept in answerAgain. */
   private answering = false;
   private answerAgain: number | undefined;
+  private answerTimer?: NodeJS.Timeout;
   /** Problems said this connection (kind → true), so each is said once. */
   private said = new Set<string>();
 
@@ -162,6 +166,9 @@ export class VdAgent {
     this.headBytes = 0;
     this.incoming = null;
     this.answerAgain = undefined;
+    clearTimeout(this.answerTimer);
+    this.answerTimer = undefined;
+    this.answering = false;
     this.guestCaps.clear();
     this.said.clear();
     const p = this.pending;
@@ -324,12 +331,18 @@ export class VdAgent {
     this.answering = true;
     try {
       await this.answerRequest(wanted);
-    } finally {
-      this.answering = false;
+    } catch (err) {
+      if (debugOn) debug('agent: answering a clipboard request failed: %s', (err as Error).message);
     }
-    const again = this.answerAgain;
-    this.answerAgain = undefined;
-    if (again !== undefined && this.running) void this.answer(again);
+    // The next answer (to requests that came meanwhile) waits ANSWER_INTERVAL_MS: a guest that asks
+    // in a loop gets the host text a few times a second, not as fast as it can ask.
+    this.answerTimer = setTimeout(() => {
+      this.answerTimer = undefined;
+      this.answering = false;
+      const again = this.answerAgain;
+      this.answerAgain = undefined;
+      if (again !== undefined && this.running) void this.answer(again);
+    }, ANSWER_INTERVAL_MS);
   }
 
   private async answerRequest(wanted: number): Promise<void> {

@@ -65,6 +65,8 @@ export class ClipboardBridge {
   private fetchAgain = false;
   /** The last host read and when it was made (performance.now()), for reads the guest side asks for. */
   private lastRead = { text: '', at: -Infinity };
+  /** When guest text was last put on the host clipboard (performance.now()). */
+  private setAt = -Infinity;
   /** The last problem said (said again only after the clipboard worked). */
   private lastProblem = '';
 
@@ -111,7 +113,9 @@ export class ClipboardBridge {
   /** Call when the host clipboard may have changed; offers new text to the guest. */
   hostMaybeChanged(): void {
     if (!this.agentUp || !this.guest || !this.host) return;
-    this.offer(this.readHost(true));
+    // Right after we put guest text there, the change is our own: reading it back (up to 16 MiB
+    // through X11) would only find that text.
+    this.offer(this.readHost(this.now() - this.setAt >= GUEST_READ_MS));
   }
 
   private offer(text: string): void {
@@ -154,7 +158,8 @@ export class ClipboardBridge {
       // Remember it first: the host clipboard's update that follows must not bounce it back.
       this.known = text;
       this.host?.setText(text);
-      this.lastRead = { text, at: this.now() };
+      this.setAt = this.now();
+      this.lastRead = { text, at: this.setAt };
       this.lastProblem = '';
     } catch (err) {
       this.problem(`clipboard: ${(err as Error).message}`);

@@ -9,9 +9,10 @@
  * thread's event-loop lag p99 ≤ MAX_LAG_P99_MS on every --stats line of the case and no gap over
  * MAX_STATS_GAP_MS between them, and recovery: after the case, with the server clean again, KeyA
  * typed into the window (xdotool, capture on) or sent by a clean `send` reaches the server
- * within RECOVERY_MS. A stall is counted when the case stalls again when run a second time: the
- * machine the fuzzer runs on may be busy with other work, and the viewer (run at a raised
- * priority where allowed) should not be blamed for the machine.
+ * within RECOVERY_MS. The machine the fuzzer runs on may be busy with other work, and the viewer
+ * should not be blamed for the machine: it runs at a raised priority where allowed, a canary
+ * process at the same priority measures the machine's own lag over the same seconds, a case's lag
+ * counts only beyond the canary's, and a stall counts when the case stalls again when run twice.
  *
  * A viewer that gave up (state `failed`: the case looked like a server that cannot be talked to,
  * e.g. NEED_SECURED or a broken key, which it does not retry by design) is counted in `gaveUp`
@@ -49,10 +50,34 @@ export interface SpiceFuzzOptions {
   maxCases?: number;
   /** Replay these (each `repeat` times) instead of drawing. */
   cases?: CaseRecord[];
+  /** After the replay, draw this many more cases (both targets together). */
+  drawAfter?: number;
+  /** Floods last at most this long (ms): the suite's short run. */
+  maxFloodMs?: number;
   repeat?: number;
   /** Which clients to fuzz (default both). */
   targets?: Target[];
   log?: (line: string) => void;
+  /** Told of each failure as it happens (a run cut short keeps what it found). */
+  onFailure?: (f: SpiceFuzzFailure) => void;
+  /** Told what each viewer case measured (the flood table of docs/spice.md comes from it). */
+  onCase?: (r: ViewerCaseResult) => void;
+}
+
+/** What one viewer case measured. */
+export interface ViewerCaseResult {
+  spec: SpiceCase;
+  description: string;
+  /** RSS growth over the case (peak − start), MB. */
+  rssGrowthMb: number;
+  /** The worst --stats line's event-loop lag p99, ms (null when the build does not report it). */
+  lagP99Ms: number | null;
+  /** The canary's worst p99 over the same seconds, ms. */
+  machineLagMs: number;
+  /** --stats lines per second over the case (1 when the window thread keeps up). */
+  statsPerSecond: number;
+  /** Time to a key through the clean server after the case, ms (null: none in RECOVERY_MS). */
+  recoveryMs: number | null;
 }
 
 export interface SpiceFuzzFailure {
@@ -79,6 +104,22 @@ export interface SpiceFuzzReport {
   lagP99Ms: { p50: number | null; p99: number | null; max: number | null };
   recoveryMs: { p50: number | null; p99: number | null; max: number | null };
   failures: SpiceFuzzFailure[];
+  /** Recovery per family of case (the message, the flood, the stage action), p50 and max ms. */
+  byKind: Record<string, { cases: number; p50: number | null; max: number | null }>;
+}
+
+/** The family a case is counted under in `byKind`. */
+function kindOf(target: Target, s: SpiceCase): string {
+  switch (s.kind) {
+    case 'field':
+      return `${target} field ${s.msg}`;
+    case 'header':
+      return `${target} header lie`;
+    case 'flood':
+      return `${target} flood ${s.flood}`;
+    default:
+      return `${target} ${s.kind}`;
+  }
 }
 
 /** A stats line of the viewer, with when it came. */
@@ -187,6 +228,47 @@ class Viewer {
   }
 }
 
+/**
+ * A process that does nothing but measure its own event-loop lag, once a second, at the viewer's
+ * priority: what the machine alone does to a waiting event loop. A viewer's lag counts against the
+ * case only beyond this baseline, measured over the same seconds.
+ */
+class Canary {
+  readonly child: ChildProcess;
+  readonly lines: Array<{ at: number; p99: number }> = [];
+  private buf = '';
+
+  constructor() {
+    const script = `const h = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 }); h.enable();
+      setInterval(() => { process.stdout.write(JSON.stringify({ p99: h.percentile(99) / 1e6 }) + '\\n'); h.reset(); }, 1000);`;
+    this.child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      setPriority(this.child.pid!, -10);
+    } catch {
+      // not root: as the viewer
+    }
+    this.child.stdout!.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      let nl;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.lines.push({ at: performance.now(), p99: (JSON.parse(line) as { p99: number }).p99 });
+        if (this.lines.length > 600) this.lines.splice(0, 300);
+      }
+    });
+  }
+
+  /** Its worst p99 over [from, to] (ms of performance.now()), with the second around each end. */
+  worst(from: number, to: number): number {
+    return Math.max(0, ...this.lines.filter((l) => l.at >= from - 1000 && l.at <= to + 1000).map((l) => l.p99));
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
 function percentiles(v: number[]): { p50: number | null; p99: number | null; max: number | null } {
   if (!v.length) return { p50: null, p99: null, max: null };
   const s = [...v].sort((a, b) => a - b);
@@ -228,6 +310,14 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
     lagP99Ms: { p50: null, p99: null, max: null },
     recoveryMs: { p50: null, p99: null, max: null },
     failures: [],
+    byKind: {},
+  };
+  const byKind = new Map<string, number[]>();
+  const recovered = (target: Target, spec: SpiceCase, ms: number) => {
+    recoveries.push(ms);
+    const k = kindOf(target, spec);
+    if (!byKind.has(k)) byKind.set(k, []);
+    byKind.get(k)!.push(ms);
   };
   const targets = o.targets ?? ['viewer', 'send'];
   const rss: number[] = [];
@@ -236,21 +326,28 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
   const end = performance.now() + o.seconds * 1000;
   const replay = o.cases?.flatMap((c) => Array.from({ length: o.repeat ?? 1 }, () => c));
   let taken = 0;
+  let drawn = 0;
+  const shorten = (spec: SpiceCase): SpiceCase => (spec.kind === 'flood' && o.maxFloodMs !== undefined && spec.ms > o.maxFloodMs ? { ...spec, ms: o.maxFloodMs } : spec);
   /** The next case for `target`, or null when the run is over. */
   const next = (target: Target, r: () => number): SpiceCase | null => {
     if (performance.now() > end) return null;
     if (o.maxCases !== undefined && taken >= o.maxCases) return null;
     if (replay) {
       const i = replay.findIndex((c) => c.target === target);
-      if (i < 0) return null;
-      taken++;
-      return replay.splice(i, 1)[0]!.spec;
+      if (i >= 0) {
+        taken++;
+        return shorten(replay.splice(i, 1)[0]!.spec);
+      }
+      if (drawn >= (o.drawAfter ?? 0)) return null;
+      drawn++;
     }
     taken++;
-    return drawCase(r, target);
+    return shorten(drawCase(r, target));
   };
   const fail = (what: SpiceFuzzFailure['what'], target: Target, spec: SpiceCase, detail: string) => {
-    report.failures.push({ what, target, spec, description: describeCase(spec), detail: detail.slice(-1500) });
+    const f: SpiceFuzzFailure = { what, target, spec, description: describeCase(spec), detail: detail.slice(-1500) };
+    report.failures.push(f);
+    o.onFailure?.(f);
     o.log?.(`FAIL ${what} (${target}): ${describeCase(spec)}: ${detail.split('\n').slice(-3).join(' | ')}`);
   };
   let nextLog = performance.now() + 15_000;
@@ -264,6 +361,7 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
     const r = prng(o.seed);
     const server = await HostileServer.start();
     const x = await startXvfb(640, 480);
+    const canary = new Canary();
     let viewer: Viewer | null = null;
     const title = `spicefuzz-${process.pid}-${o.seed}`;
     /** A key typed until the server sees it; the time it took, or null. */
@@ -316,10 +414,16 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
           took,
           gaveUp,
           worstLag: Math.max(0, ...lines.map((l) => l.loopLagMs?.p99 ?? 0)),
+          hasLag: lines.some((l) => l.loopLagMs !== undefined),
+          machineLag: canary.worst(t0, performance.now()),
+          lines: lines.length,
+          seconds: (performance.now() - t0) / 1000,
           gap: Math.max(...times.slice(1).map((t, i) => t - times[i]!)),
         };
       };
-      const stalled = (m: { worstLag: number; gap: number }) => m.worstLag > MAX_LAG_P99_MS || m.gap > MAX_STATS_GAP_MS;
+      // Over the bound, and over it beyond what the machine alone did to the canary meanwhile.
+      const stalled = (m: { worstLag: number; machineLag: number; gap: number }) =>
+        (m.worstLag > MAX_LAG_P99_MS && m.worstLag - m.machineLag > MAX_LAG_P99_MS) || m.gap - m.machineLag > MAX_STATS_GAP_MS;
       for (;;) {
         const spec = next('viewer', r);
         if (!spec) break;
@@ -329,7 +433,7 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
           // same case stalls again.
           const first = m;
           m = await runCase(spec);
-          if (!stalled(m)) o.log?.(`stall not confirmed (${describeCase(spec)}: lag p99 ${first.worstLag.toFixed(1)} ms, then ${m.worstLag.toFixed(1)} ms)`);
+          if (!stalled(m)) o.log?.(`stall not confirmed (${describeCase(spec)}: lag p99 ${first.worstLag.toFixed(1)} ms (machine ${first.machineLag.toFixed(1)}), then ${m.worstLag.toFixed(1)} ms (machine ${m.machineLag.toFixed(1)}))`);
         }
         const growth = m.peak - m.rss0;
         rss.push(growth);
@@ -352,7 +456,7 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
         }
         if (stalled(m)) {
           report.stalls++;
-          fail('stall', 'viewer', spec, `event-loop lag p99 ${m.worstLag.toFixed(1)} ms, longest gap between stats lines ${Math.round(m.gap)} ms (twice)`);
+          fail('stall', 'viewer', spec, `event-loop lag p99 ${m.worstLag.toFixed(1)} ms (the machine's alone ${m.machineLag.toFixed(1)} ms), longest gap between stats lines ${Math.round(m.gap)} ms (twice)`);
         }
         if (m.gaveUp) {
           report.gaveUp++;
@@ -361,10 +465,20 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
           report.notRecovered++;
           fail('not-recovered', 'viewer', spec, `no key through a clean server within ${RECOVERY_MS} ms; SPICE ${JSON.stringify(v.last?.spice)}: ${v.output}`);
           v = await fresh();
-        } else recoveries.push(m.took);
+        } else recovered('viewer', spec, m.took);
+        o.onCase?.({
+          spec,
+          description: describeCase(spec),
+          rssGrowthMb: Math.round(growth * 10) / 10,
+          lagP99Ms: m.hasLag ? Math.round(m.worstLag * 10) / 10 : null,
+          machineLagMs: Math.round(m.machineLag * 10) / 10,
+          statsPerSecond: Math.round((m.lines / m.seconds) * 100) / 100,
+          recoveryMs: m.took === null ? null : Math.round(m.took),
+        });
         progress();
       }
     } finally {
+      canary.stop();
       await (viewer as Viewer | null)?.stop();
       await server.close();
       await x.stop();
@@ -406,7 +520,7 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
         if (clean.code !== 0 || server.keysSeen <= before || took > RECOVERY_MS + 2000) {
           report.notRecovered++;
           fail('not-recovered', 'send', spec, `clean send: exit ${clean.code ?? clean.signal} after ${Math.round(took)} ms, key ${server.keysSeen > before ? 'seen' : 'not seen'}: ${clean.stderr}`);
-        } else recoveries.push(took);
+        } else recovered('send', spec, took);
         progress();
       }
     } finally {
@@ -418,6 +532,10 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
   report.rssGrowthMb = percentiles(rss);
   report.lagP99Ms = percentiles(lags);
   report.recoveryMs = percentiles(recoveries);
+  for (const [k, v] of [...byKind].sort()) {
+    const p = percentiles(v);
+    report.byKind[k] = { cases: v.length, p50: p.p50, max: p.max };
+  }
   return report;
 }
 
