@@ -426,21 +426,26 @@ export class HostileServer {
     }
     const make = this.floodMessage(spec.flood);
     const end = Date.now() + spec.ms;
-    let i = 0;
-    while (Date.now() < end && !sock.destroyed && this.floods === gen) {
-      if (sock.writableLength > 4 * 1024 * 1024) {
-        await sleep(10);
-        continue;
-      }
+    // Blocks of 64 KiB (at least 256 messages), made ahead and written again and again: the
+    // server floods as fast as the socket takes it, not as fast as it can encode messages.
+    const blocks: Buffer[] = [];
+    for (let b = 0, i = 0; b < 4; b++) {
       const parts: Buffer[] = [];
       let n = 0;
-      while (n < 64 * 1024) {
+      for (let k = 0; n < 64 * 1024 || (k < 256 && n < 1024 * 1024); k++) {
         const m = make(i++);
         parts.push(m);
         n += m.length;
       }
-      sock.write(Buffer.concat(parts));
-      await new Promise((r) => setImmediate(r));
+      blocks.push(Buffer.concat(parts));
+    }
+    for (let b = 0; Date.now() < end && !sock.destroyed && this.floods === gen; b++) {
+      if (sock.writableLength > 4 * 1024 * 1024) {
+        await sleep(10);
+        continue;
+      }
+      sock.write(blocks[b % blocks.length]!);
+      if (b % 4 === 3) await new Promise((r) => setImmediate(r));
     }
   }
 
