@@ -23,18 +23,17 @@
  */
 import { debuglog } from 'node:util';
 import { SpiceError } from './errors.js';
+import { AgentStreamReader, VD_AGENT_HEADER_SIZE, VD_AGENT_PROTOCOL } from './agent-stream.js';
 import { MainClientMsg } from './protocol.js';
+
+export { VD_AGENT_HEADER_SIZE, VD_AGENT_PROTOCOL } from './agent-stream.js';
 
 const debug = debuglog('glasspane:spice');
 /** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
 const debugOn = debug.enabled;
 
-/** VDAgentMessage.protocol: the one version there is. */
-export const VD_AGENT_PROTOCOL = 1;
 /** Most bytes of agent stream in one AGENT_DATA message (each costs one server token). */
 export const VD_AGENT_MAX_DATA_SIZE = 2048;
-/** Bytes of a VDAgentMessage header: u32 protocol, u32 type, u64 opaque, u32 size. */
-export const VD_AGENT_HEADER_SIZE = 20;
 /** Tokens we grant the server in AGENT_START (how many AGENT_DATA it may send before we pay back). */
 export const CLIENT_AGENT_TOKENS = 10;
 /** Largest agent message we accept (a clipboard bigger than this is skipped). */
@@ -90,15 +89,6 @@ export interface ClipboardHandlers {
 
 type Send = (type: number, payload: Buffer) => void;
 
-/** The agent message being received: its header fields, the pieces kept so far, the bytes seen. */
-interface Incoming {
-  type: number;
-  size: number;
-  got: number;
-  /** Undefined while the message is skipped (not wanted, or over its limit). */
-  parts?: Buffer[];
-}
-
 /** The clipboard request in flight (see requestText). */
 interface PendingText {
   promise: Promise<string>;
@@ -118,10 +108,11 @@ export class VdAgent {
   private tokens = 0;
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
-  /** The header of the next message while it is incomplete (pieces and their length). */
-  private head: Buffer[] = [];
-  private headBytes = 0;
-  private incoming: Incoming | null = null;
+  private readonly stream = new AgentStreamReader(
+    (type) => this.limitFor(type),
+    (type, data) => this.dispatch(type, data),
+    debugOn ? (what) => debug('agent: %s', what) : undefined,
+  );
   private running = false;
   private pending: PendingText | null = null;
   /** Tokens owed to the server, paid back together at the end of the current turn. */
@@ -162,9 +153,7 @@ export class VdAgent {
     this.running = false;
     this.outbox = [];
     this.outboxBytes = 0;
-    this.head = [];
-    this.headBytes = 0;
-    this.incoming = null;
+    this.stream.reset();
     this.answerAgain = undefined;
     clearTimeout(this.answerTimer);
     this.answerTimer = undefined;
@@ -189,43 +178,7 @@ export class VdAgent {
   /** One AGENT_DATA from the server: reassemble (see the module comment), dispatch, pay the token back. */
   receive(chunk: Buffer): void {
     this.payBack();
-    if (!this.running) return;
-    let off = 0;
-    while (off < chunk.length) {
-      const cur = this.incoming;
-      if (!cur) {
-        const k = Math.min(VD_AGENT_HEADER_SIZE - this.headBytes, chunk.length - off);
-        this.head.push(chunk.subarray(off, off + k));
-        this.headBytes += k;
-        off += k;
-        if (this.headBytes < VD_AGENT_HEADER_SIZE) return;
-        const h = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head, VD_AGENT_HEADER_SIZE);
-        this.head = [];
-        this.headBytes = 0;
-        const protocol = h.readUInt32LE(0);
-        const type = h.readUInt32LE(4);
-        const size = h.readUInt32LE(16);
-        if (protocol !== VD_AGENT_PROTOCOL) {
-          // No way to find the next message in this stream: drop the rest of this piece; the next
-          // AGENT_DATA is read as the start of a message.
-          if (debugOn) debug('agent: dropping a message with protocol %d (type %d, size %d)', protocol, type, size);
-          return;
-        }
-        const limit = this.limitFor(type);
-        if (size > limit && debugOn) debug('agent: skipping message type %d of %d bytes (limit %d)', type, size, limit);
-        this.incoming = { type, size, got: 0, parts: size <= limit ? [] : undefined };
-      } else {
-        const k = Math.min(cur.size - cur.got, chunk.length - off);
-        cur.parts?.push(chunk.subarray(off, off + k));
-        cur.got += k;
-        off += k;
-      }
-      const done = this.incoming!;
-      if (done.got === done.size) {
-        this.incoming = null;
-        if (done.parts) this.dispatch(done.type, done.parts.length === 1 ? done.parts[0]! : Buffer.concat(done.parts, done.size));
-      }
-    }
+    if (this.running) this.stream.push(chunk);
   }
 
   /** Tells the guest the host clipboard has text (it will REQUEST it when pasting). */

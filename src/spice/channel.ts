@@ -9,14 +9,10 @@
  * else why it ended. `close()` is safe to call twice.
  * Only message types the server knows are ever sent (the server drops a channel on unknown ones).
  *
- * The server is untrusted, so everything it can make us hold is bounded:
- * - What we write is gathered and written once per turn of the event loop: the answers to a
- *   flood of PINGs or SET_ACKs in one read are one write, not one per message.
- * - When more than WRITE_HIGH_WATER bytes wait for the server to read them, we stop reading the
- *   socket until it drains (a server that floods us and reads nothing gets nothing more from us
- *   and stalls itself); at MAX_WRITE_BACKLOG the channel is given up (ERR_SPICE_TIMEOUT).
- * - A message is at most `maxMessage` bytes (the reader), at most MAX_EARLY messages wait for
- *   attach().
+ * The server is untrusted, so everything it can make us hold is bounded: writes are gathered per
+ * turn and reading stops while the server does not read them (SocketFlow), a message is at most
+ * `maxMessage` bytes (the reader), at most MAX_EARLY messages wait for attach(), and a big read
+ * gives the window's thread a turn before the next.
  */
 import net from 'node:net';
 import { debuglog } from 'node:util';
@@ -27,6 +23,9 @@ import { encodeMessage } from './framing.js';
 import { encodeAuthSelection, encodeLinkRequest, encryptTicket, type LinkReply } from './link.js';
 import { ClientMsg, LinkError, ServerMsg } from './protocol.js';
 import { SpiceReader } from './reader.js';
+import { SocketFlow } from './socket-flow.js';
+
+export { MAX_WRITE_BACKLOG, WRITE_HIGH_WATER } from './socket-flow.js';
 
 const debug = debuglog('glasspane:spice');
 /** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
@@ -56,14 +55,10 @@ export interface ChannelOptions {
   signal?: AbortSignal;
 }
 
-/** A read of at least this many bytes, or messages, makes the channel yield before reading more (yieldRead). */
+/** A read of at least this many bytes, or messages, gives the event loop a turn before the next (SocketFlow.yieldTurn). */
 const YIELD_BYTES = 16 * 1024;
 const YIELD_MESSAGES = 256;
 
-/** Bytes written and not yet read by the server above which we stop reading the channel until it drains. */
-export const WRITE_HIGH_WATER = 256 * 1024;
-/** Bytes written and not read by the server at which the channel is given up: the server has stopped reading. */
-export const MAX_WRITE_BACKLOG = 4 * 1024 * 1024;
 /**
  * Messages kept between open() resolving and attach(); more ends the channel. Reading is paused in
  * between, so these are what one read delivered with the ticket's answer (≤ 64 KiB of messages).
@@ -99,19 +94,18 @@ export class SpiceChannel {
   private ackWindow = 0;
   private ackCount = 0;
   private closed = false;
-  /** Messages written this turn of the event loop, sent together by flush(). */
-  private out: Buffer[] = [];
-  private flushQueued = false;
-  /** True while reading is paused because the server does not read what we write. */
-  private readPaused = false;
-  /** True while reading is paused for one turn of the event loop (yieldRead). */
-  private yielding = false;
+  private readonly flow: SocketFlow;
 
   private constructor(name: string, socket: net.Socket, reader: SpiceReader, reply: LinkReply) {
     this.name = name;
     this.socket = socket;
     this.reader = reader;
     this.reply = reply;
+    this.flow = new SocketFlow(
+      socket,
+      (backlog) => this.finish(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE server stopped reading the ${name} channel: ${backlog} bytes we wrote wait unread`, 'check that QEMU is not hung; glasspane reconnects by itself when viewing')),
+      (what) => debug('%s: %s', name, what),
+    );
   }
 
   /** Connects and links one channel; see the module comment for the contract. */
@@ -169,7 +163,7 @@ export class SpiceChannel {
           return;
         }
         // A big read (a flood) gives the window's thread a turn before the next one: see yieldRead.
-        if (channel && (data.length >= YIELD_BYTES || events.length >= YIELD_MESSAGES)) channel.yieldRead();
+        if (channel && !channel.isClosed && (data.length >= YIELD_BYTES || events.length >= YIELD_MESSAGES)) channel.flow.yieldTurn();
         for (const ev of events) {
           if (channel) {
             if (ev.kind !== 'message' || channel.isClosed) continue;
@@ -194,7 +188,7 @@ export class SpiceChannel {
             debug('%s: linked (mini header %s)', opts.name, reader.miniHeader);
             channel = new SpiceChannel(opts.name, socket, reader, reply!);
             // Nothing more is read until the owner attaches (see MAX_EARLY).
-            socket.pause();
+            channel.flow.pause('attach');
             resolve(channel);
           }
         }
@@ -239,7 +233,7 @@ export class SpiceChannel {
   attach(onMessage: MessageHandler, onClose: (err?: SpiceError) => void): void {
     this.onMessage = onMessage;
     this.onClose = onClose;
-    if (!this.closed && !this.readPaused && !this.yielding) this.socket.resume();
+    this.flow.resume('attach');
     const early = this.early;
     this.early = [];
     for (const [t, p] of early) {
@@ -260,11 +254,7 @@ export class SpiceChannel {
    */
   send(type: number, payload: Uint8Array = new Uint8Array(0)): void {
     if (this.closed) return;
-    this.out.push(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
-    }
+    this.flow.write(encodeMessage(type, payload, this.reader.miniHeader, this.serial++));
   }
 
   /** True once closed by us, by the server or by a protocol error; send() is then a no-op. */
@@ -274,7 +264,7 @@ export class SpiceChannel {
 
   /** Bytes written and not yet read by the server (the socket's backlog), for senders that may drop (audio). */
   get backlog(): number {
-    return this.socket.writableLength + this.out.reduce((n, b) => n + b.length, 0);
+    return this.flow.backlog;
   }
 
   /**
@@ -284,7 +274,7 @@ export class SpiceChannel {
    */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.flush();
+    this.flow.flush();
     if (this.closed) return Promise.resolve(); // the flush found the server gone
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
@@ -293,7 +283,7 @@ export class SpiceChannel {
       // Read on (what comes is dropped) so the server's FIN is seen: a paused socket would wait
       // for the timer. The timer keeps the process alive for at most its 2 s, so whoever awaits
       // close() is always answered.
-      this.socket.resume();
+      this.flow.release();
       const t = setTimeout(() => this.socket.destroy(), 2000);
       this.socket.once('close', () => clearTimeout(t));
     });
@@ -309,26 +299,11 @@ export class SpiceChannel {
     this.closed = true;
     if (err) {
       debug('%s: closed: %s', this.name, err.message);
-      this.out = [];
+      this.flow.drop();
       this.socket.destroy();
     }
     if (this.onClose) this.onClose(err);
     else this.earlyClose = { err };
-  }
-
-  /**
-   * Stops reading until the event loop has run its timers once. Without it, a socket with data
-   * waiting is read again and again in one poll (libuv reads up to 32 times per wake-up): a flood
-   * would hold the window's thread for 100s of ms. With it, each big read costs one read's work.
-   */
-  yieldRead(): void {
-    if (this.closed || this.readPaused || this.yielding) return;
-    this.yielding = true;
-    this.socket.pause();
-    setImmediate(() => {
-      this.yielding = false;
-      if (!this.closed && !this.readPaused) this.socket.resume();
-    });
   }
 
   /** Runs a handler for message `type`: a throw (a handler bug, a field it refuses) ends this channel, never the process. */
@@ -337,29 +312,6 @@ export class SpiceChannel {
       handle();
     } catch (err) {
       this.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
-    }
-  }
-
-  /** Writes what send() gathered as one buffer, then applies backpressure (see the module comment). */
-  private flush(): void {
-    this.flushQueued = false;
-    const out = this.out;
-    if (!out.length || this.socket.destroyed) return;
-    this.out = [];
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
-    const backlog = this.socket.writableLength;
-    if (backlog >= MAX_WRITE_BACKLOG) {
-      this.finish(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE server stopped reading the ${this.name} channel: ${backlog} bytes we wrote wait unread`, 'check that QEMU is not hung; glasspane reconnects by itself when viewing'));
-      return;
-    }
-    if (backlog > WRITE_HIGH_WATER && !this.readPaused) {
-      this.readPaused = true;
-      this.socket.pause();
-      debug('%s: server reads slower than it sends (%d bytes unread): pausing reads', this.name, backlog);
-      this.socket.once('drain', () => {
-        this.readPaused = false;
-        if (!this.closed && !this.yielding) this.socket.resume();
-      });
     }
   }
 

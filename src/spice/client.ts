@@ -33,31 +33,15 @@ import { canRetry, SpiceError } from './errors.js';
 import { InputsChannel } from './inputs-channel.js';
 import { MainChannel } from './main-channel.js';
 import { ChannelType, MouseMode } from './protocol.js';
+import { Session } from './session.js';
+import { describeSpiceStatus, type SpiceStatus } from './status.js';
+
+export { describeSpiceStatus, type SpiceState, type SpiceStatus } from './status.js';
 
 const debug = debuglog('glasspane:spice');
 
 /** Server-fed status (LEDs, mouse mode, name, uuid) is reported at most this often (ms). */
 export const INFO_INTERVAL_MS = 100;
-
-/** Where a SpiceClient is (see the module comment for the transitions). */
-export type SpiceState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'failed' | 'closed';
-
-/** A snapshot of a SpiceClient for onState and `state`: a copy, the receiver may keep it. */
-export interface SpiceStatus {
-  state: SpiceState;
-  /** Why the last attempt failed or the link was lost. */
-  error?: SpiceError;
-  /** In `waiting`: milliseconds until the next attempt. */
-  retryInMs?: number;
-  /** Failed attempts since the last successful link. */
-  attempt: number;
-  /** 'server' (relative) or 'client' (absolute), once connected. */
-  mouseMode?: 'server' | 'client';
-  /** Guest lock-key LEDs (Leds bits). */
-  leds?: number;
-  vmName?: string;
-  vmUuid?: string;
-}
 
 /**
  * How a SpiceClient connects and what it reports. Times in milliseconds; the callbacks run on
@@ -86,32 +70,6 @@ export interface SpiceClientOptions {
   clipboard?: ClipboardHandlers;
   /** Guest audio (playback, record); off when not given. A session without audio still connects. */
   audio?: AudioHandlers;
-}
-
-/** The channels of one connection attempt and, once up, of the session (see the module comment). */
-class Session {
-  main?: MainChannel;
-  inputs?: InputsChannel;
-  audio?: AudioChannels;
-  /** Aborted when the attempt is given up (a channel ended, close()): links in flight stop at once. */
-  readonly abort = new AbortController();
-  /** True once connect() reported it connected. */
-  up = false;
-  /** True once it ended (lost, failed or closed): later channel ends are the ones we caused. */
-  ended = false;
-  /** The first channel end while it was still being set up. */
-  failure?: SpiceError;
-
-  /** Throws the failure of a channel that ended while others were linking. */
-  check(): void {
-    if (this.failure) throw this.failure;
-  }
-
-  /** Closes every channel: gracefully (inputs drained up to `drainMs`), each at most 2 s. */
-  async close(drainMs: number): Promise<void> {
-    const { audio, inputs, main } = this;
-    await Promise.all([audio?.close(), inputs?.close(drainMs), main?.close()]);
-  }
 }
 
 /**
@@ -375,7 +333,6 @@ export class SpiceClient {
     clearTimeout(this.infoTimer);
     this.infoTimer = undefined;
     this.status = { ...this.status, ...patch };
-    this.lastInfoAt = performance.now();
     this.opts.onState?.({ ...this.status });
   }
 
@@ -396,29 +353,5 @@ export class SpiceClient {
       this.lastInfoAt = performance.now();
       this.opts.onState?.({ ...this.status });
     }, wait);
-  }
-}
-
-/**
- * One line for the viewer's on-screen display and logs, e.g.
- * "SPICE: connected to QEMU 7.2.22 (relative mouse)", "SPICE: retrying in 0.5 s: ...",
- * "SPICE: failed: permission denied: wrong SPICE password ...".
- */
-export function describeSpiceStatus(s: SpiceStatus): string {
-  switch (s.state) {
-    case 'idle':
-      return s.error ? `SPICE: disconnected: ${s.error.message}` : 'SPICE: not connected';
-    case 'connecting':
-      return s.attempt > 0 ? `SPICE: connecting (attempt ${s.attempt + 1})` : 'SPICE: connecting';
-    case 'connected':
-      return `SPICE: connected${s.vmName ? ` to ${s.vmName}` : ''} (${s.mouseMode === 'client' ? 'absolute' : 'relative'} mouse)`;
-    case 'waiting': {
-      const secs = ((s.retryInMs ?? 0) / 1000).toFixed(1).replace(/\.0$/, '');
-      return `SPICE: retrying in ${secs} s${s.error ? `: ${s.error.message}` : ''}`;
-    }
-    case 'failed':
-      return `SPICE: failed: ${s.error?.message ?? 'unknown error'}`;
-    case 'closed':
-      return 'SPICE: closed';
   }
 }
