@@ -22,7 +22,7 @@ import { linkRefused, SpiceError } from './errors.js';
 import { encodeMessage } from './framing.js';
 import { encodeAuthSelection, encodeLinkRequest, encryptTicket, type LinkReply } from './link.js';
 import { ClientMsg, LinkError, ServerMsg } from './protocol.js';
-import { SpiceReader } from './reader.js';
+import { SpiceReader, type ReaderEvent } from './reader.js';
 import { SocketFlow } from './socket-flow.js';
 
 export { MAX_WRITE_BACKLOG, WRITE_HIGH_WATER } from './socket-flow.js';
@@ -55,9 +55,14 @@ export interface ChannelOptions {
   signal?: AbortSignal;
 }
 
-/** A read of at least this many bytes, or messages, gives the event loop a turn before the next (SocketFlow.yieldTurn). */
+/** A read of at least this many bytes gives the event loop a turn before the next (SocketFlow.yieldTurn). */
 const YIELD_BYTES = 16 * 1024;
-const YIELD_MESSAGES = 256;
+/**
+ * Messages handled per turn of the event loop; the rest of a read waits for the next turn, with
+ * reading paused: a flood of tiny messages (64 KiB is 10,000 of them) costs the window's thread a
+ * few ms at a time, never one long block.
+ */
+const TURN_BUDGET = 256;
 
 /**
  * Messages kept between open() resolving and attach(); more ends the channel. Reading is paused in
@@ -95,6 +100,9 @@ export class SpiceChannel {
   private ackCount = 0;
   private closed = false;
   private readonly flow: SocketFlow;
+  /** Events of the last read not handled yet (see TURN_BUDGET), from `pendingAt` on. */
+  private pending: ReaderEvent[] = [];
+  private pendingAt = 0;
 
   private constructor(name: string, socket: net.Socket, reader: SpiceReader, reply: LinkReply) {
     this.name = name;
@@ -162,13 +170,14 @@ export class SpiceChannel {
           else fail(e);
           return;
         }
-        // A big read (a flood) gives the window's thread a turn before the next one: see yieldRead.
-        if (channel && !channel.isClosed && (data.length >= YIELD_BYTES || events.length >= YIELD_MESSAGES)) channel.flow.yieldTurn();
-        for (const ev of events) {
+        // A big read (a flood) gives the window's thread a turn before the next one (SocketFlow.yieldTurn).
+        if (channel && !channel.isClosed && data.length >= YIELD_BYTES) channel.flow.yieldTurn();
+        for (let i = 0; i < events.length; i++) {
+          const ev = events[i]!;
           if (channel) {
-            if (ev.kind !== 'message' || channel.isClosed) continue;
-            channel.guarded(ev.type, () => channel!.dispatch(ev.type, ev.payload));
-            continue;
+            // The rest of this read are channel messages: delivered TURN_BUDGET per turn.
+            channel.deliver(events, i);
+            return;
           }
           if (ev.kind === 'link') {
             if (ev.reply.error !== LinkError.OK) return fail(linkRefused(ev.reply.error, opts.name, 'link'));
@@ -238,7 +247,11 @@ export class SpiceChannel {
     this.early = [];
     for (const [t, p] of early) {
       if (this.closed && !this.earlyClose) break;
-      this.guarded(t, () => onMessage(t, p));
+      try {
+        onMessage(t, p);
+      } catch (err) {
+        this.handlerFailed(t, err);
+      }
     }
     if (this.earlyClose) {
       const { err } = this.earlyClose;
@@ -306,13 +319,37 @@ export class SpiceChannel {
     else this.earlyClose = { err };
   }
 
-  /** Runs a handler for message `type`: a throw (a handler bug, a field it refuses) ends this channel, never the process. */
-  private guarded(type: number, handle: () => void): void {
-    try {
-      handle();
-    } catch (err) {
-      this.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
+  /** Hands the messages of one read (from index `from`) to dispatch, TURN_BUDGET per turn. */
+  private deliver(events: ReaderEvent[], from: number): void {
+    this.pending = events;
+    this.pendingAt = from;
+    this.drainPending();
+  }
+
+  private drainPending(): void {
+    const events = this.pending;
+    for (let n = 0; this.pendingAt < events.length && n < TURN_BUDGET && !this.closed; n++) {
+      const ev = events[this.pendingAt++]!;
+      if (ev.kind !== 'message') continue;
+      try {
+        this.dispatch(ev.type, ev.payload);
+      } catch (err) {
+        this.handlerFailed(ev.type, err);
+      }
     }
+    if (this.pendingAt < events.length && !this.closed) {
+      this.flow.pause('budget');
+      setImmediate(() => this.drainPending());
+      return;
+    }
+    this.pending = [];
+    this.pendingAt = 0;
+    this.flow.resume('budget');
+  }
+
+  /** A handler threw (a bug, a field it refuses): end this channel, never the process. */
+  private handlerFailed(type: number, err: unknown): void {
+    this.finish(err instanceof SpiceError ? err : new SpiceError('ERR_SPICE_PROTOCOL', `SPICE ${this.name} message type ${type} could not be handled: ${(err as Error).message}`, 'report it with NODE_DEBUG=glasspane:spice output', { cause: err }));
   }
 
   private dispatch(type: number, payload: Buffer): void {

@@ -18,8 +18,11 @@ export const WRITE_HIGH_WATER = 256 * 1024;
 /** Bytes written and not read by the server at which the channel is given up: the server has stopped reading. */
 export const MAX_WRITE_BACKLOG = 4 * 1024 * 1024;
 
-/** Why reading is paused: the owner has not attached yet, one turn off after a big read, the server does not read. */
-export type PauseReason = 'attach' | 'yield' | 'backpressure';
+/**
+ * Why reading is paused: the owner has not attached yet, one turn off after a big read, messages of
+ * the last read still being handled a budget per turn, the server does not read.
+ */
+export type PauseReason = 'attach' | 'yield' | 'budget' | 'backpressure';
 
 /** The flow control described above, for one socket. Main thread only. */
 export class SocketFlow {
