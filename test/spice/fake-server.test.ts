@@ -248,13 +248,7 @@ describe('motion ACK window', () => {
       session(c, {
         inputs: async (i) => {
           let unacked = 0;
-          for (;;) {
-            let m;
-            try {
-              m = await i.readMsg();
-            } catch {
-              break;
-            }
+          await i.readAll((m) => {
             if (m.type === 111) {
               motions++;
               unacked++;
@@ -273,7 +267,7 @@ describe('motion ACK window', () => {
               order.push(m.type === 113 ? 'press' : 'release');
               if (m.type === 114) inputsDone();
             }
-          }
+          });
         },
       }),
       'unix',

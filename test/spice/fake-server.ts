@@ -117,6 +117,27 @@ export class FakeConn {
     const size = h.readUInt32LE(2);
     return { type: h.readUInt16LE(0), payload: size ? Buffer.from(await this.reader.read(size)) : Buffer.alloc(0) };
   }
+  /** Reads client messages for as long as the connection lives, calling `on` for each. */
+  async readAll(on: (m: { type: number; payload: Buffer }) => void): Promise<void> {
+    for (;;) {
+      let m;
+      try {
+        m = await this.readMsg();
+      } catch {
+        return;
+      }
+      on(m);
+    }
+  }
+}
+
+/** One VDAgentMessage (header + data) as the agent stream carries it, unsplit. */
+export function agentMsg(type: number, data: Buffer): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt32LE(1, 0);
+  h.writeUInt32LE(type, 4);
+  h.writeUInt32LE(data.length, 16);
+  return Buffer.concat([h, data]);
 }
 
 /**

@@ -17,7 +17,7 @@ import { MicInput } from '../../src/viewer/mic-input.js';
 import type { AudioHost } from '../../src/viewer/audio-device.js';
 import { runCli, waitFor } from '../support/helpers.js';
 import { closeAfterEach } from './cleanup.js';
-import { fakeServer, flood, mainInit, miniMsg, serveSession, type FakeConn } from './fake-server.js';
+import { agentMsg, fakeServer, flood, mainInit, miniMsg, serveSession, type FakeConn, type SessionHooks } from './fake-server.js';
 import { generateKeyPairSync } from 'node:crypto';
 
 const track = closeAfterEach();
@@ -37,15 +37,6 @@ const u32s = (...v: number[]) => {
   return b;
 };
 
-/** One VDAgentMessage (header + data) as the agent stream carries it. */
-function agentMsg(type: number, data: Buffer): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt32LE(1, 0);
-  h.writeUInt32LE(type, 4);
-  h.writeUInt32LE(data.length, 16);
-  return Buffer.concat([h, data]);
-}
-
 /** The agent stream `msg` as AGENT_DATA (109) messages of at most 2048 bytes, on the wire. */
 function agentData(msg: Buffer): Buffer {
   const parts: Buffer[] = [];
@@ -53,26 +44,16 @@ function agentData(msg: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-/** INIT with the agent connected and `tokens` server tokens. */
-function initWithAgent(tokens: number): Buffer {
+/** A server whose sessions have a guest agent with `tokens` server tokens; `main` plays the main channel after set-up. */
+function serveAgent(tokens: number, main: (m: FakeConn) => Promise<void>) {
   const init = mainInit(SESSION);
   init.writeUInt32LE(1, 16);
   init.writeUInt32LE(tokens, 20);
-  return init;
+  return serve((c) => serveSession(c, SESSION, { init, main }));
 }
 
 /** Reads client messages on `c` for as long as the connection lives, calling `on` for each. */
-async function readAll(c: FakeConn, on: (m: { type: number; payload: Buffer }) => void): Promise<void> {
-  for (;;) {
-    let m;
-    try {
-      m = await c.readMsg();
-    } catch {
-      return;
-    }
-    on(m);
-  }
-}
+const readAll = (c: FakeConn, on: (m: { type: number; payload: Buffer }) => void) => c.readAll(on);
 
 /** The agent messages inside the AGENT_DATA payloads the client sent (reassembled). */
 class AgentStream {
@@ -171,18 +152,13 @@ describe('3: clipboard reassembly is linear', () => {
   it('an 8 MiB guest clipboard in 2 KiB pieces arrives within the request deadline, concatenated once', async () => {
     const text = 'x'.repeat(8 * 1024 * 1024 - 10) + 'end ✓';
     const wire = agentData(agentMsg(AgentMsg.CLIPBOARD, Buffer.concat([u32s(ClipboardType.UTF8_TEXT), Buffer.from(text)])));
-    const s = await serve((c) =>
-      serveSession(c, SESSION, {
-        init: initWithAgent(1000),
-        main: async (m) => {
-          const stream = new AgentStream();
-          await readAll(m, (msg) => {
-            stream.take(msg);
-            if (msg.type === 107 && stream.count(AgentMsg.CLIPBOARD_REQUEST) === 1 && stream.messages.at(-1)?.type === AgentMsg.CLIPBOARD_REQUEST) m.sock.write(wire);
-          });
-        },
-      }),
-    );
+    const s = await serveAgent(1000, async (m) => {
+      const stream = new AgentStream();
+      await readAll(m, (msg) => {
+        stream.take(msg);
+        if (msg.type === 107 && stream.count(AgentMsg.CLIPBOARD_REQUEST) === 1 && stream.messages.at(-1)?.type === AgentMsg.CLIPBOARD_REQUEST) m.sock.write(wire);
+      });
+    });
     const c = client(s.address, { clipboard: {} });
     await c.connect();
     const concat = Buffer.concat;
@@ -205,28 +181,21 @@ describe('3: clipboard reassembly is linear', () => {
 describe('4: a GRAB loop is bounded', () => {
   it('2000 GRABs from a server that gives no tokens: one request waits, and the rest are not queued', async () => {
     const stream = new AgentStream();
-    let grant!: () => void;
-    const granted = new Promise<void>((r) => (grant = r));
-    const s = await serve((c) =>
-      serveSession(c, SESSION, {
-        init: initWithAgent(0),
-        main: async (m) => {
-          const grab = agentData(agentMsg(AgentMsg.CLIPBOARD_GRAB, u32s(ClipboardType.UTF8_TEXT)));
-          m.sock.write(Buffer.concat(Array.from({ length: 2000 }, () => grab)));
-          await new Promise((r) => setTimeout(r, 300));
-          m.sendMsg(110, u32s(200)); // AGENT_TOKEN: now it may send
-          grant();
-          await readAll(m, (msg) => stream.take(msg));
-        },
-      }),
-    );
+    let granted = false;
+    const s = await serveAgent(0, async (m) => {
+      const grab = agentData(agentMsg(AgentMsg.CLIPBOARD_GRAB, u32s(ClipboardType.UTF8_TEXT)));
+      m.sock.write(Buffer.concat(Array.from({ length: 2000 }, () => grab)));
+      await new Promise((r) => setTimeout(r, 300));
+      m.sendMsg(110, u32s(200)); // AGENT_TOKEN: now it may send
+      granted = true;
+      await readAll(m, (msg) => stream.take(msg));
+    });
     const problems: string[] = [];
     const bridge = new ClipboardBridge((p) => problems.push(p));
     const c = client(s.address, { clipboard: bridge.handlers });
     bridge.attachGuest(c);
     await c.connect();
-    await granted;
-    await waitFor(() => stream.tokens >= 2000, 10_000, 'every AGENT_DATA paid back');
+    await waitFor(() => granted && stream.tokens >= 2000, 10_000, 'tokens granted and every AGENT_DATA paid back');
     await new Promise((r) => setTimeout(r, 200));
     expect(stream.count(AgentMsg.CLIPBOARD_REQUEST)).toBe(1);
     expect(problems).toEqual([]);
@@ -235,19 +204,11 @@ describe('4: a GRAB loop is bounded', () => {
 
 describe('5: agent flapping does not read the host clipboard each time', () => {
   it('300 AGENT_DISCONNECTED / AGENT_CONNECTED_TOKENS pairs: the host clipboard is read once', async () => {
-    let sent!: () => void;
-    const flapped = new Promise<void>((r) => (sent = r));
-    const s = await serve((c) =>
-      serveSession(c, SESSION, {
-        init: initWithAgent(10),
-        main: async (m) => {
-          const pair = Buffer.concat([miniMsg(108), miniMsg(115, u32s(10))]);
-          m.sock.write(Buffer.concat(Array.from({ length: 300 }, () => pair)));
-          sent();
-          await readAll(m, () => {});
-        },
-      }),
-    );
+    const s = await serveAgent(10, async (m) => {
+      const pair = Buffer.concat([miniMsg(108), miniMsg(115, u32s(10))]);
+      m.sock.write(Buffer.concat(Array.from({ length: 300 }, () => pair)));
+      await readAll(m, () => {});
+    });
     let reads = 0;
     const states: boolean[] = [];
     const host: HostClipboard = {
@@ -262,37 +223,35 @@ describe('5: agent flapping does not read the host clipboard each time', () => {
     bridge.attachGuest(c);
     bridge.attachHost(host);
     await c.connect();
-    await flapped;
     await waitFor(() => states.length >= 601, 10_000, 'all 300 flaps');
     expect(reads).toBe(1);
   }, 30_000);
 });
 
 describe('6: a START/STOP flood does not reopen sound devices on the window thread', () => {
+  /**
+   * Sends `burst` on the sound channel `type` (5 playback, 6 record) followed by a VOLUME, and
+   * resolves once the handlers got that VOLUME: everything before it was handled.
+   */
+  async function soundBurst(type: 5 | 6, burst: Buffer[], handlers: object): Promise<void> {
+    const volume = miniMsg(type === 5 ? 105 : 103, Buffer.from([2, 0, 0, 0, 0]));
+    const hook: SessionHooks['playback'] = async (p) => {
+      p.sock.write(Buffer.concat([...burst, volume]));
+      await readAll(p, () => {});
+    };
+    const s = await serve((c) => serveSession(c, SESSION, { channels: [1, 3, type], [type === 5 ? 'playback' : 'record']: hook }));
+    let volumes = 0;
+    const counted = new Proxy(handlers, { get: (t, k) => (k === 'volume' ? () => volumes++ : Reflect.get(t, k)) });
+    const c = client(s.address, { audio: type === 5 ? { playback: counted } : { record: counted } });
+    await c.connect();
+    await waitFor(() => volumes === 1, 10_000, 'the burst to be handled');
+  }
+
   it('playback: 200 STARTs alternating 48 / 44.1 kHz, each followed by STOP, open the device once', async () => {
     const { host, opens } = countingHost();
     const out = new AudioOutput({ problem: () => {} });
     out.attachHost(host);
-    let sent!: () => void;
-    const done = new Promise<void>((r) => (sent = r));
-    const s = await serve((c) =>
-      serveSession(c, SESSION, {
-        channels: [1, 3, 5],
-        playback: async (p) => {
-          const burst: Buffer[] = [];
-          for (let i = 0; i < 200; i++) burst.push(miniMsg(103, start(2, i % 2 ? 44100 : 48000)), miniMsg(104));
-          burst.push(miniMsg(105, Buffer.from([2, 0, 0, 0, 0]))); // a VOLUME after: everything before was handled
-          p.sock.write(Buffer.concat(burst));
-          sent();
-          await readAll(p, () => {});
-        },
-      }),
-    );
-    let volumes = 0;
-    const c = client(s.address, { audio: { playback: new Proxy(out, { get: (t, k) => (k === 'volume' ? () => volumes++ : Reflect.get(t, k)) }) } });
-    await c.connect();
-    await done;
-    await waitFor(() => volumes === 1, 10_000, 'the burst to be handled');
+    await soundBurst(5, Array.from({ length: 200 }, (_, i) => [miniMsg(103, start(2, i % 2 ? 44100 : 48000)), miniMsg(104)]).flat(), out);
     expect(opens).toEqual(['playback 2x48000']);
     out.shutdown();
   });
@@ -301,26 +260,7 @@ describe('6: a START/STOP flood does not reopen sound devices on the window thre
     const { host, opens } = countingHost();
     const mic = new MicInput({ problem: () => {}, onLive: () => {} });
     mic.attachHost(host);
-    let sent!: () => void;
-    const done = new Promise<void>((r) => (sent = r));
-    const s = await serve((c) =>
-      serveSession(c, SESSION, {
-        channels: [1, 3, 6],
-        record: async (r) => {
-          const burst: Buffer[] = [];
-          for (let i = 0; i < 200; i++) burst.push(miniMsg(101, start(2, 48000, false)), miniMsg(102));
-          burst.push(miniMsg(103, Buffer.from([2, 0, 0, 0, 0])));
-          r.sock.write(Buffer.concat(burst));
-          sent();
-          await readAll(r, () => {});
-        },
-      }),
-    );
-    let volumes = 0;
-    const c = client(s.address, { audio: { record: new Proxy(mic, { get: (t, k) => (k === 'volume' ? () => volumes++ : Reflect.get(t, k)) }) } });
-    await c.connect();
-    await done;
-    await waitFor(() => volumes === 1, 10_000, 'the burst to be handled');
+    await soundBurst(6, Array.from({ length: 200 }, () => [miniMsg(101, start(2, 48000, false)), miniMsg(102)]).flat(), mic);
     expect(opens).toEqual(['recording 2x48000']);
     mic.close();
   });

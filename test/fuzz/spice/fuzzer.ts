@@ -31,16 +31,13 @@ import { HostileServer } from './hostile-server.js';
 
 /** The CLI under test; FUZZ_SPICE_CLI points at another build (an older release, to see what the fuzzer finds there). */
 const CLI = process.env.FUZZ_SPICE_CLI ?? join(ROOT, 'dist', 'src', 'cli', 'main.js');
-export const RECOVERY_MS = 5000;
-export const MAX_RSS_GROWTH_MB = 64;
-export const MAX_LAG_P99_MS = 100;
-/** One block of the window's thread this long (beyond the machine's) is a stall even when the second's p99 hides it. */
-const MAX_BLOCK_MS = 1000;
-const HANG_MS = 5000;
-const STARTUP_MS = 60_000;
-/** How long a hostile `send` may run: its --timeout (2 s) for the link and the motion window, twice, and slack for a loaded machine. */
-const SEND_TIMEOUT_MS = 2000;
-const SEND_HANG_MS = 15_000;
+/**
+ * The limits a case is held to and the deadlines of the run (ms, MB): recovery, RSS growth, lag
+ * p99 and one block of the window's thread; a viewer silent this long is hung; its start-up; a
+ * hostile send's --timeout and the time after which it counts as hung.
+ */
+export const LIMITS = { recoveryMs: 5000, rssGrowthMb: 64, lagP99Ms: 100, blockMs: 1000, hangMs: 5000, startupMs: 60_000, sendTimeoutMs: 2000, sendHangMs: 15_000 } as const;
+const { recoveryMs: RECOVERY_MS, rssGrowthMb: MAX_RSS_GROWTH_MB, lagP99Ms: MAX_LAG_P99_MS, blockMs: MAX_BLOCK_MS, hangMs: HANG_MS, startupMs: STARTUP_MS, sendTimeoutMs: SEND_TIMEOUT_MS, sendHangMs: SEND_HANG_MS } = LIMITS;
 
 const xdo = promisify(execFile);
 
