@@ -431,10 +431,14 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
         const spec = next('viewer', r);
         if (!spec) break;
         let m = await runCase(spec);
-        if (!v.exit && performance.now() - v.lastOutput <= HANG_MS && !m.gaveUp && m.took !== null && stalled(m)) {
+        if (!v.exit && performance.now() - v.lastOutput <= HANG_MS && (m.gaveUp || m.took !== null) && stalled(m)) {
           // Lag on a machine shared with other work can be the machine's: a stall counts when the
-          // same case stalls again.
+          // same case stalls again (on a fresh viewer when this one gave up).
           const first = m;
+          if (m.gaveUp) {
+            report.gaveUp++;
+            v = await fresh();
+          }
           m = await runCase(spec);
           if (!stalled(m)) o.log?.(`stall not confirmed (${describeCase(spec)}: lag p99 ${first.worstLag.toFixed(1)} ms (machine ${first.machineLag.toFixed(1)}), then ${m.worstLag.toFixed(1)} ms (machine ${m.machineLag.toFixed(1)}))`);
         }
