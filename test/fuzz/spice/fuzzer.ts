@@ -277,7 +277,7 @@ function percentiles(v: number[]): { p50: number | null; p99: number | null; max
 }
 
 /** Runs `glasspane send` against `address`; its exit, output and peak RSS. Killed after SEND_HANG_MS (a hang). */
-async function runSend(address: string, args: string[], timeoutMs = SEND_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; peakMb: number; hung: boolean }> {
+async function runSend(address: string, args: string[], timeoutMs: number = SEND_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; peakMb: number; hung: boolean }> {
   const child = spawn(process.execPath, [CLI, 'send', '--spice', address, '--timeout', String(timeoutMs), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GLASSPANE_SPICE_PASSWORD: '' } });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
