@@ -12,7 +12,8 @@
  * within RECOVERY_MS. The machine the fuzzer runs on may be busy with other work, and the viewer
  * should not be blamed for the machine: it runs at a raised priority where allowed, a canary
  * process at the same priority measures the machine's own lag over the same seconds, a case's lag
- * counts only beyond the canary's, and a stall counts when the case stalls again when run twice.
+ * counts only beyond the canary's longest wait, and a stall counts when the case stalls again
+ * when run twice.
  *
  * A viewer that gave up (state `failed`: the case looked like a server that cannot be talked to,
  * e.g. NEED_SECURED or a broken key, which it does not retry by design) is counted in `gaveUp`
@@ -423,11 +424,12 @@ export async function runSpiceFuzz(o: SpiceFuzzOptions): Promise<SpiceFuzzReport
           seconds: (performance.now() - t0) / 1000,
         };
       };
-      // Over the bound, and over it beyond what the machine alone did to the canary meanwhile; or
-      // one block of the window's thread over MAX_BLOCK_MS beyond the canary's longest. (Both as
-      // the viewer measured them: the fuzzer's own clock would add its own delays.)
-      const stalled = (m: { worstLag: number; machineLag: number; longest: number; machineLongest: number }) =>
-        (m.worstLag > MAX_LAG_P99_MS && m.worstLag - m.machineLag > MAX_LAG_P99_MS) || m.longest - m.machineLongest > MAX_BLOCK_MS;
+      // Over the bound, and over it beyond the longest wait the machine alone gave the canary
+      // meanwhile (one such wait is a second's p99 by itself); or one block of the window's thread
+      // over MAX_BLOCK_MS beyond it. Both as the viewer measured them: the fuzzer's own clock would
+      // add its own delays.
+      const stalled = (m: { worstLag: number; longest: number; machineLongest: number }) =>
+        (m.worstLag > MAX_LAG_P99_MS && m.worstLag - m.machineLongest > MAX_LAG_P99_MS) || m.longest - m.machineLongest > MAX_BLOCK_MS;
       for (;;) {
         const spec = next('viewer', r);
         if (!spec) break;
