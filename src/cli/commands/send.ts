@@ -118,7 +118,7 @@ export function registerSend(program: Command): void {
     .description('send keys or mouse actions to a VM over SPICE (like virsh send-key)')
     .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
     .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
-    .option('--timeout <ms>', 'link timeout in milliseconds', intOption('--timeout', 1, 600_000), 10_000)
+    .option('--timeout <ms>', 'link timeout in milliseconds; also how long mouse motion waits for the server to acknowledge it', intOption('--timeout', 1, 600_000), 10_000)
     .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', intOption('--delay-ms', 0, 60_000), 30)
     .addHelpText(
       'after',
