@@ -53,6 +53,32 @@ export interface ChannelOptions {
   maxMessage?: number;
   /** Aborting it ends a link in flight at once: open() rejects with the abort reason (a SpiceError) or ERR_SPICE_CLOSED. */
   signal?: AbortSignal;
+  /**
+   * How many bytes of a channel message of `type` its handler reads (default: all): the payload is
+   * cut to that and the rest skipped unbuffered (SpiceReader). The common messages are the
+   * channel's own (commonKeep).
+   */
+  keep?: (type: number) => number;
+}
+
+/** Bytes of the common messages the channel reads: SET_ACK, PING id and time, DISCONNECTING, NOTIFY's head and 200 bytes of text; 0 for the ones it ignores. */
+function commonKeep(type: number): number | undefined {
+  switch (type) {
+    case ServerMsg.SET_ACK:
+      return 8;
+    case ServerMsg.PING:
+    case ServerMsg.DISCONNECTING:
+      return 12;
+    case ServerMsg.NOTIFY:
+      return 24 + 200;
+    case ServerMsg.MIGRATE:
+    case ServerMsg.MIGRATE_DATA:
+    case ServerMsg.WAIT_FOR_CHANNELS:
+    case ServerMsg.LIST:
+      return 0;
+    default:
+      return undefined;
+  }
 }
 
 /** A read of at least this many bytes gives the event loop a turn before the next (SocketFlow.yieldTurn). */
@@ -119,7 +145,8 @@ export class SpiceChannel {
   /** Connects and links one channel; see the module comment for the contract. */
   static open(opts: ChannelOptions): Promise<SpiceChannel> {
     const where = formatSpiceAddress(opts.address);
-    const reader = new SpiceReader({ offerMiniHeader: opts.miniHeader ?? true, maxMessage: opts.maxMessage });
+    const keep = opts.keep;
+    const reader = new SpiceReader({ offerMiniHeader: opts.miniHeader ?? true, maxMessage: opts.maxMessage, keep: (type) => commonKeep(type) ?? keep?.(type) ?? Infinity });
     const cancelled = () => {
       const reason: unknown = opts.signal?.reason;
       return reason instanceof SpiceError ? reason : new SpiceError('ERR_SPICE_CLOSED', `SPICE ${opts.name} link to ${where} cancelled: the client was closed`, 'nothing to do: the client was closed while it linked');

@@ -105,6 +105,7 @@ export class InputsChannel {
       signal: opts.signal,
       // Its server messages are 0–2 bytes; 64 KiB leaves room for a padded PING.
       maxMessage: 64 * 1024,
+      keep: (type) => (type === InputsServerMsg.INIT || type === InputsServerMsg.KEY_MODIFIERS ? 2 : 0),
     });
     const inputs = new InputsChannel(channel, opts.ackTimeoutMs ?? MOTION_ACK_TIMEOUT_MS);
     const ev = opts.events ?? {};

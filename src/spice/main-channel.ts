@@ -56,6 +56,28 @@ export const MAX_CHANNELS = 256;
 /** Most bytes of the VM name kept (the OSD and the title show it). */
 export const MAX_NAME_BYTES = 256;
 
+/** Bytes of each main-channel message the handler reads (the rest of a longer one is skipped unbuffered). */
+function mainKeep(type: number): number {
+  switch (type) {
+    case MainServerMsg.INIT:
+      return 32;
+    case MainServerMsg.CHANNELS_LIST:
+      return 4 + 2 * MAX_CHANNELS;
+    case MainServerMsg.MOUSE_MODE:
+    case MainServerMsg.AGENT_TOKEN:
+    case MainServerMsg.AGENT_CONNECTED_TOKENS:
+      return 4;
+    case MainServerMsg.NAME:
+      return 4 + MAX_NAME_BYTES;
+    case MainServerMsg.UUID:
+      return 16;
+    case MainServerMsg.AGENT_DATA:
+      return Infinity; // the agent stream bounds what it keeps itself
+    default:
+      return 0; // AGENT_CONNECTED, AGENT_DISCONNECTED, MULTI_MEDIA_TIME and newer: nothing read
+  }
+}
+
 /**
  * The main channel of one session (see the module comment). Made by open(); main thread only.
  * Server messages shorter than their layout end the channel with ERR_SPICE_PROTOCOL; the channel
@@ -98,6 +120,7 @@ export class MainChannel {
       name: 'main',
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
+      keep: mainKeep,
     });
     const ev = opts.events ?? {};
     let main: MainChannel | undefined;

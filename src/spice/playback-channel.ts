@@ -67,9 +67,35 @@ export interface SoundChannelOptions {
   ended?(err?: SpiceError): void;
 }
 
-/** Links one sound channel (playback or record) of the session, offering `caps`. */
-export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string): Promise<SpiceChannel> {
-  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs, signal: o.signal });
+/**
+ * Links one sound channel (playback or record) of the session, offering `caps`; `keep` says how
+ * much of each message its handler reads.
+ */
+export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string, keep: (type: number) => number): Promise<SpiceChannel> {
+  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs, signal: o.signal, keep });
+}
+
+/** VOLUME {u8 n, n × u16}: at most 1 + 2 × 255 bytes are read. */
+export const VOLUME_KEEP = 1 + 2 * 255;
+
+/** Bytes of each playback message the handler reads: DATA up to one byte past its limit (so an oversize one is seen as such). */
+function playbackKeep(type: number): number {
+  switch (type) {
+    case PlaybackServerMsg.DATA:
+      return 4 + AUDIO_LIMITS.maxDataBytes + 1;
+    case PlaybackServerMsg.MODE:
+      return 6;
+    case PlaybackServerMsg.START:
+      return 14;
+    case PlaybackServerMsg.VOLUME:
+      return VOLUME_KEEP;
+    case PlaybackServerMsg.MUTE:
+      return 1;
+    case PlaybackServerMsg.LATENCY:
+      return 4;
+    default:
+      return 0;
+  }
 }
 
 /** CLOCK_MONOTONIC in ms as a u32, the clock spice-server stamps audio with (reds_get_mm_time). */
@@ -131,7 +157,7 @@ export class PlaybackChannel {
 
   /** Links the playback channel of session `sessionId`; handlers get everything from then on. */
   static async open(opts: SoundChannelOptions & { handlers: PlaybackHandlers }): Promise<PlaybackChannel> {
-    const channel = await linkSoundChannel(opts, ChannelType.PLAYBACK, [PlaybackCap.VOLUME, PlaybackCap.LATENCY], 'playback');
+    const channel = await linkSoundChannel(opts, ChannelType.PLAYBACK, [PlaybackCap.VOLUME, PlaybackCap.LATENCY], 'playback', playbackKeep);
     const pb = new PlaybackChannel(channel);
     channel.attach((type, payload) => pb.onMessage(type, payload, opts.handlers), (err) => {
       pb.format = null;

@@ -4,7 +4,10 @@
  * events completed by them; nothing is lost between calls. `end()` is called on EOF and throws
  * ERR_SPICE_CLOSED when the peer stopped in the middle of something.
  *
- * States: LINK_HEADER (16) → LINK_BODY (size) → AUTH_RESULT (4) → HEADER (6 or 18) → BODY → HEADER...
+ * States: LINK_HEADER (16) → LINK_BODY (size) → AUTH_RESULT (4) → HEADER (6 or 18) → BODY
+ * (→ SKIP) → HEADER... A message is kept only as far as its owner reads it (`keep(type)`): the
+ * rest of a longer one is dropped as it streams by (SKIP), never buffered, so a flood of 256 KB
+ * PINGs costs 12 bytes per PING, not 256 KB.
  * The framing (mini or full header) is decided by the link reply: mini when we offered it and
  * the server's common caps include it.
  */
@@ -23,7 +26,7 @@ export type ReaderEvent =
   | { kind: 'auth'; result: number }
   | { kind: 'message'; type: number; payload: Buffer };
 
-type State = 'LINK_HEADER' | 'LINK_BODY' | 'AUTH_RESULT' | 'HEADER' | 'BODY' | 'DONE';
+type State = 'LINK_HEADER' | 'LINK_BODY' | 'AUTH_RESULT' | 'HEADER' | 'BODY' | 'SKIP' | 'DONE';
 
 /** Largest link reply accepted (a real one is 178 bytes + a few caps words). */
 const MAX_LINK_REPLY = 4096;
@@ -56,16 +59,26 @@ export class SpiceReader {
   private msgType = 0;
   private readonly offerMini: boolean;
   private readonly maxMessage: number;
+  private readonly keep: (type: number) => number;
+  /** In SKIP: bytes of the current message still to drop. */
+  private skipLeft = 0;
+  /** The size the current message's header claimed. */
+  private msgSize = 0;
   /** Scratch buffer small pieces are copied into (see the class comment), and how much of it is used. */
   private scratch: Buffer | null = null;
   private scratchUsed = 0;
   /** True while the last element of `chunks` is a view of `scratch` ending at scratchUsed. */
   private lastInScratch = false;
 
-  constructor(opts: { offerMiniHeader?: boolean; maxMessage?: number } = {}) {
+  /**
+   * `keep(type)`: how many bytes of a message of that type its owner reads (default: all); the
+   * payload it gets is cut to that, and the rest is skipped unbuffered.
+   */
+  constructor(opts: { offerMiniHeader?: boolean; maxMessage?: number; keep?: (type: number) => number } = {}) {
     this.offerMini = opts.offerMiniHeader ?? true;
     this.mini = this.offerMini;
     this.maxMessage = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
+    this.keep = opts.keep ?? (() => Infinity);
   }
 
   /** True once the framing has been negotiated as the mini header. */
@@ -90,7 +103,17 @@ export class SpiceReader {
     if (data.length) this.push(data);
     // Reject a non-SPICE peer as soon as 4 bytes arrive: a VNC server sends 12 bytes and waits.
     if (this.state === 'LINK_HEADER' && this.buffered >= 4) this.checkMagic(this.peek(4));
-    while ((this.state as State) !== 'DONE' && this.buffered >= this.need) {
+    while ((this.state as State) !== 'DONE') {
+      if (this.state === 'SKIP') {
+        const k = Math.min(this.buffered, this.skipLeft);
+        this.drop(k);
+        this.skipLeft -= k;
+        if (this.skipLeft > 0) break;
+        this.state = 'HEADER';
+        this.need = headerSize(this.mini);
+        continue;
+      }
+      if (this.buffered < this.need) break;
       // Fast path for the common case, a mini header inside one piece: read it where it lies.
       const first = this.chunks[0]!;
       if (this.state === 'HEADER' && this.mini && first.length - this.off >= MINI_HEADER_SIZE) {
@@ -113,13 +136,13 @@ export class SpiceReader {
     if (this.state === 'HEADER' && this.buffered === 0) return; // clean close between messages
     if (this.state === 'DONE') return;
     const what =
-      this.state === 'BODY' ? `the body of message type ${this.msgType}` :
+      this.state === 'BODY' || this.state === 'SKIP' ? `the body of message type ${this.msgType}` :
       this.state === 'HEADER' ? 'a message header' :
       this.state === 'AUTH_RESULT' ? 'the password check (the server dropped the connection before answering the ticket)' :
       'the link reply';
     throw new SpiceError(
       'ERR_SPICE_CLOSED',
-      `SPICE server closed the connection in the middle of ${what}: got ${this.buffered} of ${this.need} bytes`,
+      `SPICE server closed the connection in the middle of ${what}: got ${this.state === 'SKIP' ? this.msgSize - this.skipLeft : this.buffered} of ${this.state === 'BODY' || this.state === 'SKIP' ? this.msgSize : this.need} bytes`,
       'check that QEMU is still running (see its stderr); glasspane reconnects by itself when viewing',
     );
   }
@@ -181,8 +204,11 @@ export class SpiceReader {
         return this.header(h.type, h.size);
       }
       case 'BODY': {
-        this.state = 'HEADER';
-        this.need = headerSize(this.mini);
+        if (this.skipLeft > 0) this.state = 'SKIP';
+        else {
+          this.state = 'HEADER';
+          this.need = headerSize(this.mini);
+        }
         return { kind: 'message', type: this.msgType, payload: bytes };
       }
       default:
@@ -197,9 +223,15 @@ export class SpiceReader {
       throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE message type ${type} claims ${size} bytes, more than the ${this.maxMessage}-byte limit`, 'this is a server bug or not a SPICE server; report it with GLASSPANE_DEBUG=1 NODE_DEBUG=glasspane:spice output');
     }
     this.msgType = type;
-    if (size === 0) return { kind: 'message', type, payload: EMPTY };
+    this.msgSize = size;
+    const kept = Math.max(0, Math.min(size, this.keep(type)));
+    this.skipLeft = size - kept;
+    if (kept === 0) {
+      if (this.skipLeft > 0) this.state = 'SKIP';
+      return { kind: 'message', type, payload: EMPTY };
+    }
     this.state = 'BODY';
-    this.need = size;
+    this.need = kept;
     return undefined;
   }
 
@@ -246,6 +278,17 @@ export class SpiceReader {
     if (this.off === this.chunks[0]!.length) {
       this.chunks.shift();
       this.off = 0;
+    }
+  }
+
+  /** Drops the first n buffered bytes (n <= buffered). */
+  private drop(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const first = this.chunks[0]!;
+      const k = Math.min(first.length - this.off, left);
+      this.skip(k);
+      left -= k;
     }
   }
 

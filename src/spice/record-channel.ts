@@ -13,7 +13,7 @@
 import { debuglog } from 'node:util';
 import type { SpiceChannel } from './channel.js';
 import type { SpiceError } from './errors.js';
-import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, volumeOrMute, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
+import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, volumeOrMute, VOLUME_KEEP, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
 import { AudioDataMode, ChannelType, RecordCap, RecordClientMsg, RecordServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
@@ -57,7 +57,9 @@ export class RecordChannel {
    * SpiceChannel.open(); a START outside AUDIO_LIMITS later ends the channel with ERR_SPICE_PROTOCOL.
    */
   static async open(opts: SoundChannelOptions & { handlers: RecordHandlers }): Promise<RecordChannel> {
-    const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record');
+    const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record', (type) =>
+      type === RecordServerMsg.START ? 10 : type === RecordServerMsg.VOLUME ? VOLUME_KEEP : type === RecordServerMsg.MUTE ? 1 : 0,
+    );
     const rec = new RecordChannel(channel);
     const h = opts.handlers;
     channel.attach(
