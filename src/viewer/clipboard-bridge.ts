@@ -70,10 +70,7 @@ export class ClipboardBridge {
   /** The last problem said (said again only after the clipboard worked). */
   private lastProblem = '';
 
-  constructor(
-    private readonly onProblem: (message: string) => void = () => {},
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+  constructor(private readonly onProblem: (message: string) => void = () => {}) {}
 
   /** Handlers for SpiceClient's `clipboard` option. */
   readonly handlers: ClipboardHandlers = {
@@ -115,7 +112,7 @@ export class ClipboardBridge {
     if (!this.agentUp || !this.guest || !this.host) return;
     // Right after we put guest text there, the change is our own: reading it back (up to 16 MiB
     // through X11) would only find that text.
-    this.offer(this.readHost(this.now() - this.setAt >= GUEST_READ_MS));
+    this.offer(this.readHost(performance.now() - this.setAt >= GUEST_READ_MS));
   }
 
   private offer(text: string): void {
@@ -133,7 +130,7 @@ export class ClipboardBridge {
   /** The host clipboard's text; `fresh` false reuses a read younger than GUEST_READ_MS (see the module comment). */
   private readHost(fresh: boolean): string {
     if (!this.host) return '';
-    const now = this.now();
+    const now = performance.now();
     if (!fresh && now - this.lastRead.at < GUEST_READ_MS) return this.lastRead.text;
     let text = '';
     try {
@@ -158,7 +155,7 @@ export class ClipboardBridge {
       // Remember it first: the host clipboard's update that follows must not bounce it back.
       this.known = text;
       this.host?.setText(text);
-      this.setAt = this.now();
+      this.setAt = performance.now();
       this.lastRead = { text, at: this.setAt };
       this.lastProblem = '';
     } catch (err) {

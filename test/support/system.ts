@@ -56,13 +56,13 @@ export const PARTS = {
   xdotool: { what: 'xdotool', pkg: 'xdotool', present: () => onPath('xdotool') },
   xwd: { what: 'xwd', pkg: 'x11-apps', present: () => onPath('xwd') },
   xclip: { what: 'xclip', pkg: 'xclip', present: () => onPath('xclip') },
+  openssl: { what: 'openssl', pkg: 'openssl', present: () => onPath('openssl') },
   sdl: { what: 'the SDL binding (dist/sdl.node, built against libsdl2-dev)', pkg: 'libsdl2-dev, then npm run build:sdl', present: sdlBinding },
   qemu: { what: 'QEMU (qemu-system-x86_64)', pkg: 'qemu-system-x86', present: () => runs(process.env.GLASSPANE_QEMU ?? 'qemu-system-x86_64', '--version') },
   ovmf: { what: 'OVMF firmware (/usr/share/OVMF/OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)', pkg: 'ovmf', present: () => ['CODE', 'VARS'].every((k) => readable(`/usr/share/OVMF/OVMF_${k}_4M.fd`)) },
   kernel: { what: 'a readable kernel image with uncompressed modules (/boot/vmlinuz-V, /lib/modules/V/**/*.ko, as Debian 12 has them)', pkg: 'linux-image-amd64', present: hostKernel },
   busybox: { what: 'a static busybox', pkg: 'busybox-static', present: () => ['/bin/busybox', '/usr/bin/busybox'].some(existsSync) },
   gcc: { what: 'gcc', pkg: 'build-essential', present: () => onPath('gcc') },
-  openssl: { what: 'openssl', pkg: 'openssl', present: () => onPath('openssl') },
 } satisfies Record<string, Part>;
 
 export type PartName = keyof typeof PARTS;

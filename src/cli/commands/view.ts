@@ -1,7 +1,6 @@
 /** `glasspane view`: consume frames from a region (headless now; the window comes with the viewer). */
 import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FrameRelay, type LentFrame } from '../../relay/frame-relay.js';
 import { Viewer, type ViewerOptions } from '../../viewer/viewer.js';
 import { framePng } from '../../viewer/screenshot.js';
@@ -11,7 +10,7 @@ import { StubInputSink } from '../../input/stub-sink.js';
 import { SpiceInputSink } from '../../spice/input-sink.js';
 import { ClipboardBridge } from '../../viewer/clipboard-bridge.js';
 import { AudioBridge } from '../../viewer/audio-bridge.js';
-import { describeSpiceStatus, type SpiceStatus } from '../../spice/client.js';
+import { describeSpiceStatus } from '../../spice/client.js';
 import { runHeadless, type HeadlessReport } from '../../relay/headless.js';
 import { stubSceneVerifier } from '../../relay/scene-verifier.js';
 import { GlasspaneError } from '../../errors.js';
@@ -19,6 +18,7 @@ import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.j
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
 import { spiceStatusLogger } from '../spice-status-log.js';
+import { withLoopStats } from '../view-stats.js';
 import { onStopSignals } from '../stop-signals.js';
 
 /**
@@ -131,27 +131,9 @@ function roundedNumbers(_key: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
 }
 
-/**
- * The window thread's event-loop delay for --stats, in ms over the last second (p50, p99, max):
- * how long input, the SPICE sockets and the window waited for the thread. `take()` returns it
- * and starts the next second.
- */
-function loopLagMeter(): { take(): { p50: number; p99: number; max: number } } {
-  const h = monitorEventLoopDelay({ resolution: 10 });
-  h.enable();
-  return {
-    take() {
-      const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0);
-      const r = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
-      h.reset();
-      return r;
-    },
-  };
-}
-
 function openSink(
   o: WindowFlags,
-  onStatus: (text: string, vmUuid?: string, state?: SpiceStatus) => void,
+  onStatus: (text: string, vmUuid?: string) => void,
   onProblem: (message: string) => void,
 ): { sink: InputSink; name: string; clipboard?: ClipboardBridge; audio?: AudioBridge } {
   if (o.spice) {
@@ -165,7 +147,7 @@ function openSink(
       clipboard: clipboard?.handlers,
       audio: audio?.handlers,
       onState: (s) => {
-        onStatus(describeSpiceStatus(s), s.vmUuid, s);
+        onStatus(describeSpiceStatus(s), s.vmUuid);
         logSpice(s);
       },
     });
@@ -209,17 +191,7 @@ async function screenshotAndExit(o: ViewOptions & WindowFlags): Promise<void> {
 async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
   let viewer: Viewer | null = null;
   const onMessage = (m: string) => process.stderr.write(`glasspane: ${m}\n`);
-  // --stats also says how long the window's thread kept events waiting, and where SPICE is.
-  let spice: { state: string; error?: string } | undefined;
-  const { sink, name, clipboard, audio } = openSink(
-    o,
-    (text, uuid, s) => {
-      if (s) spice = { state: s.state, error: s.error?.code };
-      viewer?.setInputStatus(text, uuid);
-    },
-    onMessage,
-  );
-  const lag = o.stats ? loopLagMeter() : undefined;
+  const { sink, name, clipboard, audio } = openSink(o, (text, uuid) => viewer?.setInputStatus(text, uuid), onMessage);
   viewer = new Viewer({
     shm: o.shm,
     size: o.size,
@@ -233,7 +205,7 @@ async function runWindow(o: ViewOptions & WindowFlags): Promise<void> {
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
-    onFigures: lag ? (f) => process.stdout.write(`${JSON.stringify({ ...f, loopLagMs: lag.take(), spice }, roundedNumbers)}\n`) : undefined,
+    onFigures: o.stats ? withLoopStats(sink, (f) => process.stdout.write(`${JSON.stringify(f, roundedNumbers)}\n`)) : undefined,
     onMessage,
     clipboard,
     audio,
