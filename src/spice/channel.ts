@@ -81,6 +81,8 @@ function commonKeep(type: number): number | undefined {
   }
 }
 
+/** The buffer every read of a channel lands in (reused; see open()). */
+const READ_BUFFER_BYTES = 64 * 1024;
 /** A read of at least this many bytes gives the event loop a turn before the next (SocketFlow.yieldTurn). */
 const YIELD_BYTES = 16 * 1024;
 /**
@@ -153,8 +155,19 @@ export class SpiceChannel {
     };
     if (opts.signal?.aborted) return Promise.reject(cancelled());
     return new Promise<SpiceChannel>((resolve, reject) => {
+      // Reads land in one buffer of ours, reused: the reader copies what it keeps and skips the
+      // rest in place, so a flood of messages nobody reads (a 256 KB PING's padding) allocates
+      // nothing, where a 'data' event would allocate every read.
+      let onData: (data: Buffer) => void = () => {};
+      const onread = {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (n: number, buf: Uint8Array) => {
+          onData(Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true; // pausing is SocketFlow's, through pause()
+        },
+      };
       const socket =
-        opts.address.kind === 'unix' ? net.connect({ path: opts.address.path }) : net.connect({ host: opts.address.host, port: opts.address.port });
+        opts.address.kind === 'unix' ? net.connect({ path: opts.address.path, onread }) : net.connect({ host: opts.address.host, port: opts.address.port, onread });
       socket.setNoDelay(true);
       let settled = false;
       let reply: LinkReply | undefined;
@@ -187,7 +200,7 @@ export class SpiceChannel {
           }),
         );
       });
-      socket.on('data', (data: Buffer) => {
+      onData = (data: Buffer) => {
         let events;
         try {
           events = reader.feed(data);
@@ -228,7 +241,7 @@ export class SpiceChannel {
             resolve(channel);
           }
         }
-      });
+      };
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (channel) return channel.finish(new SpiceError('ERR_SPICE_CLOSED', `SPICE ${opts.name} channel at ${where} failed: ${err.message}`, 'check that QEMU is still running', { cause: err }));
         if (connected) return fail(new SpiceError('ERR_SPICE_CLOSED', `SPICE server at ${where} dropped the ${opts.name} channel during the link (${reader.where}): ${err.message}`, 'check QEMU\'s stderr: the server logs why it refused the link', { cause: err }));

@@ -92,7 +92,7 @@ export class SpiceReader {
   }
 
   /**
-   * Takes the next bytes from the socket (any length; kept by reference until consumed) and returns
+   * Takes the next bytes from the socket (any length; copied, so the caller may reuse `data`) and returns
    * the events they completed, in order. Throws SpiceError ERR_SPICE_MAGIC (not "REDQ", as soon as 4
    * bytes are in), ERR_SPICE_VERSION (major version not 2) or ERR_SPICE_PROTOCOL (a size out of
    * bounds, a malformed link reply); the reader is then done.
@@ -100,6 +100,16 @@ export class SpiceReader {
   feed(data: Buffer): ReaderEvent[] {
     const events: ReaderEvent[] = [];
     if (this.state === 'DONE') return events;
+    // The rest of a message nobody reads is skipped where it lies, never copied.
+    if (this.state === 'SKIP' && this.buffered === 0) {
+      const k = Math.min(this.skipLeft, data.length);
+      this.skipLeft -= k;
+      data = data.subarray(k);
+      if (this.skipLeft === 0) {
+        this.state = 'HEADER';
+        this.need = headerSize(this.mini);
+      }
+    }
     if (data.length) this.push(data);
     // Reject a non-SPICE peer as soon as 4 bytes arrive: a VNC server sends 12 bytes and waits.
     if (this.state === 'LINK_HEADER' && this.buffered >= 4) this.checkMagic(this.peek(4));
@@ -235,11 +245,14 @@ export class SpiceReader {
     return undefined;
   }
 
-  /** Buffers one piece: a large one by reference, a small one copied into the scratch buffer. */
+  /**
+   * Buffers a copy of one piece (the caller may reuse its buffer: the socket reads into one):
+   * a large one as a buffer of its own, a small one in the scratch buffer.
+   */
   private push(data: Buffer): void {
     this.buffered += data.length;
     if (data.length >= SMALL_PIECE) {
-      this.chunks.push(data);
+      this.chunks.push(Buffer.from(data));
       this.lastInScratch = false;
       return;
     }
