@@ -69,6 +69,8 @@ export class SpiceReader {
   private scratchUsed = 0;
   /** True while the last element of `chunks` is a view of `scratch` ending at scratchUsed. */
   private lastInScratch = false;
+  /** The caller's piece during feed(): worked on in place, what of it stays is copied (adopt()). */
+  private foreign: Buffer | null = null;
 
   /**
    * `keep(type)`: how many bytes of a message of that type its owner reads (default: all); the
@@ -110,7 +112,24 @@ export class SpiceReader {
         this.need = headerSize(this.mini);
       }
     }
-    if (data.length) this.push(data);
+    // The piece is worked on where it lies; what of it is kept (a payload handed out, a tail not
+    // yet complete) is copied, the rest (skipped bodies) never is (adopt(), take()).
+    if (data.length) {
+      this.chunks.push(data);
+      this.buffered += data.length;
+      this.foreign = data;
+      this.lastInScratch = false;
+    }
+    try {
+      this.run(events);
+    } finally {
+      this.adopt();
+    }
+    return events;
+  }
+
+  /** Steps the state machine over what is buffered, appending the events it completes. */
+  private run(events: ReaderEvent[]): void {
     // Reject a non-SPICE peer as soon as 4 bytes arrive: a VNC server sends 12 bytes and waits.
     if (this.state === 'LINK_HEADER' && this.buffered >= 4) this.checkMagic(this.peek(4));
     while ((this.state as State) !== 'DONE') {
@@ -138,7 +157,19 @@ export class SpiceReader {
       const ev = this.step(bytes);
       if (ev) events.push(ev);
     }
-    return events;
+  }
+
+  /** Copies what is still buffered of the caller's piece into buffers of ours (see feed()). */
+  private adopt(): void {
+    const f = this.foreign;
+    this.foreign = null;
+    if (!f || this.chunks[this.chunks.length - 1] !== f) return;
+    const last = this.chunks.length - 1;
+    const rest = last === 0 ? f.subarray(this.off) : f;
+    this.chunks.pop();
+    if (last === 0) this.off = 0;
+    this.buffered -= rest.length;
+    if (rest.length) this.push(rest);
   }
 
   /** Call on EOF. Throws when the stream ended inside a header, body or handshake step. */
@@ -310,7 +341,8 @@ export class SpiceReader {
     if (n === 0) return EMPTY;
     const first = this.chunks[0]!;
     if (first.length - this.off >= n) {
-      const out = first.subarray(this.off, this.off + n);
+      const view = first.subarray(this.off, this.off + n);
+      const out = first === this.foreign ? Buffer.from(view) : view;
       this.skip(n);
       return out;
     }

@@ -94,6 +94,22 @@ describe('SpiceReader', () => {
     expect(() => r.end()).toThrow(/got 299900 of 300000 bytes/);
   });
 
+  it('copies what it keeps: a caller reusing one buffer for every read (the socket does) spoils no payload', () => {
+    const { bytes } = serverStream();
+    const whole = summarize(new SpiceReader().feed(bytes));
+    for (const step of [1, 7, 4096, 65536]) {
+      const r = new SpiceReader();
+      const reused = Buffer.alloc(step);
+      const got: ReaderEvent[] = [];
+      for (let i = 0; i < bytes.length; i += step) {
+        const n = bytes.copy(reused, 0, i, i + step);
+        got.push(...r.feed(reused.subarray(0, n)));
+        reused.fill(0xee); // the next read overwrites it
+      }
+      expect(summarize(got), `step ${step}`).toEqual(whole);
+    }
+  });
+
   it('uses the 18-byte header when the server does not offer the mini header', () => {
     const r = new SpiceReader();
     const full = Buffer.alloc(18 + 2);
