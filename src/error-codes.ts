@@ -184,7 +184,7 @@ const SPICE = {
     meaning: 'The SPICE connection or channel ended (between messages or in the middle of one), or is not open.',
     fix: 'check that QEMU is still running; another SPICE client connecting takes the session over' },
   ERR_SPICE_TIMEOUT: { exit: 'refused',
-    meaning: 'The SPICE server or the guest agent did not answer in time.',
+    meaning: 'The SPICE server did not answer in time (a link step, or the MOTION_ACK for mouse motion sent), stopped reading what the client sent, or the guest agent did not answer.',
     fix: 'check that the address is QEMU\'s -spice port and that QEMU is not paused or hung' },
   ERR_SPICE_NO_INPUTS: { exit: 'refused',
     meaning: 'The SPICE server offers no inputs channel.',

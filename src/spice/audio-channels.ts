@@ -1,8 +1,14 @@
 /**
  * The audio side of one SPICE session: the playback and (when asked for) record channels, opened
- * after main and inputs. Audio is never what makes a session fail: a server without audio
- * channels (QEMU without `-audiodev spice`), or one refusing them, is reported through
+ * after main and inputs. Audio is never what makes a session fail to come up: a server without
+ * audio channels (QEMU without `-audiodev spice`), or one refusing them, is reported through
  * `problem()` and the session goes on without sound.
+ *
+ * Once up, an audio channel that ends is one of two things: a message we refused (a START outside
+ * the bounds, a codec, a message shorter than its layout: ERR_SPICE_PROTOCOL naming the field) is
+ * reported through `problem()` and the session goes on without that channel, since linking it
+ * again would bring the same; a channel the server closed or lost is the session lost, reported
+ * through `lost` (SpiceClient then reconnects the whole session).
  */
 import { debuglog } from 'node:util';
 import { SpiceError } from './errors.js';
@@ -35,9 +41,17 @@ export class AudioChannels {
 
   constructor(private readonly handlers: AudioHandlers) {}
 
-  /** Opens what was asked for and what the server offers; never rejects. */
-  async open(o: SoundChannelOptions & { offered: (type: number) => boolean }): Promise<void> {
+  /**
+   * Opens what was asked for and what the server offers; never rejects. `lost` hears of a channel
+   * the server ended after it was up (see the module comment).
+   */
+  async open(o: SoundChannelOptions & { offered: (type: number) => boolean; lost?: (err: SpiceError) => void }): Promise<void> {
     const h = this.handlers;
+    const ended = (err?: SpiceError) => {
+      if (!err) return;
+      if (err.code === 'ERR_SPICE_PROTOCOL') h.problem?.(err);
+      else o.lost?.(err);
+    };
     const missing: string[] = [];
     const link = async <T>(wanted: object | undefined, type: number, which: string, open: () => Promise<T>): Promise<T | undefined> => {
       if (!wanted) return undefined;
@@ -48,12 +62,12 @@ export class AudioChannels {
       try {
         return await open();
       } catch (err) {
-        this.report(err, which);
+        if (!o.signal?.aborted) this.report(err, which);
         return undefined;
       }
     };
-    this.playback = await link(h.playback, ChannelType.PLAYBACK, 'playback', () => PlaybackChannel.open({ ...o, handlers: h.playback! }));
-    this.record = await link(h.record, ChannelType.RECORD, 'record', () => RecordChannel.open({ ...o, handlers: h.record! }));
+    this.playback = await link(h.playback, ChannelType.PLAYBACK, 'playback', () => PlaybackChannel.open({ ...o, handlers: h.playback!, ended }));
+    this.record = await link(h.record, ChannelType.RECORD, 'record', () => RecordChannel.open({ ...o, handlers: h.record!, ended }));
     if (missing.length) {
       h.problem?.(new SpiceError('ERR_SPICE_NO_AUDIO', `the SPICE server offers no ${missing.join(' or ')} channel: the VM has no SPICE audio`, QEMU_AUDIO_HINT));
     }

@@ -6,20 +6,30 @@
  * is full (MAX_UNACKED motion/position messages without ACK), motion accumulates in one pending
  * message and anything asked for after it (a button, a key) waits behind it, so a click always
  * lands where the pointer was moved first and Shift+click stays Shift+click.
+ *
+ * Every wait has a deadline: when the window is full and the server sends no MOTION_ACK for
+ * `ackTimeoutMs` (default MOTION_ACK_TIMEOUT_MS), the channel ends with ERR_SPICE_TIMEOUT (a session
+ * then reconnects; `glasspane send` says so and exits), so nothing queued behind the motion waits
+ * forever.
  */
 import { debuglog } from 'node:util';
 import type { SpiceAddress } from './address.js';
 import { SpiceChannel } from './channel.js';
-import type { SpiceError } from './errors.js';
+import { SpiceError } from './errors.js';
 import { ChannelType, InputsClientMsg, InputsServerMsg, Leds, MOTION_ACK_BUNCH } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /**
  * At most this many MOTION/POSITION messages without MOTION_ACK: two ACK bunches in flight, so
  * motion keeps flowing while one ACK is on its way back, and a slow server is never flooded.
  */
 export const MAX_UNACKED = 2 * MOTION_ACK_BUNCH;
+
+/** How long a full motion window waits for a MOTION_ACK before the channel is given up (ms). */
+export const MOTION_ACK_TIMEOUT_MS = 5000;
 
 /** Set-1 scancodes of the lock keys (the server derives LED state from them). */
 const LOCK_KEYS = new Set([0x3a, 0x45, 0x46]);
@@ -67,16 +77,21 @@ export class InputsChannel {
   private readonly held = new Set<number>();
   private readonly channel: SpiceChannel;
   private drainWaiters: Array<() => void> = [];
+  private readonly ackTimeoutMs: number;
+  /** Runs while the window is full and motion waits for an ACK (see the module comment). */
+  private ackTimer?: NodeJS.Timeout;
 
-  private constructor(channel: SpiceChannel) {
+  private constructor(channel: SpiceChannel, ackTimeoutMs: number) {
     this.channel = channel;
+    this.ackTimeoutMs = ackTimeoutMs;
   }
 
   /**
    * Links the inputs channel of session `sessionId` (from MAIN_INIT). Rejects with the SpiceErrors
-   * of SpiceChannel.open(); after that the end is reported once to `events.close`.
+   * of SpiceChannel.open() (also when `signal` aborts); after that the end is reported once to
+   * `events.close`. `ackTimeoutMs`: see the module comment.
    */
-  static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; events?: InputsEvents }): Promise<InputsChannel> {
+  static async open(opts: { address: SpiceAddress; sessionId: number; password?: string; timeoutMs?: number; ackTimeoutMs?: number; signal?: AbortSignal; events?: InputsEvents }): Promise<InputsChannel> {
     const channel = await SpiceChannel.open({
       address: opts.address,
       channelType: ChannelType.INPUTS,
@@ -87,21 +102,29 @@ export class InputsChannel {
       password: opts.password,
       name: 'inputs',
       timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      // Its server messages are 0–2 bytes; 64 KiB leaves room for a padded PING.
+      maxMessage: 64 * 1024,
+      keep: (type) => (type === InputsServerMsg.INIT || type === InputsServerMsg.KEY_MODIFIERS ? 2 : 0),
     });
-    const inputs = new InputsChannel(channel);
+    const inputs = new InputsChannel(channel, opts.ackTimeoutMs ?? MOTION_ACK_TIMEOUT_MS);
     const ev = opts.events ?? {};
     channel.attach(
       (type, payload) => {
         switch (type) {
           case InputsServerMsg.INIT:
-          case InputsServerMsg.KEY_MODIFIERS:
-            if (payload.length < 2) return channel.protocolError(type, payload, 2);
+          case InputsServerMsg.KEY_MODIFIERS: {
+            if (payload.length < 2) return channel.protocolError(type, payload, 2, type === InputsServerMsg.INIT ? 'INPUTS_INIT (keyboard_modifiers)' : 'KEY_MODIFIERS (modifiers)');
             inputs.leds = payload.readUInt16LE(0);
-            debug('inputs: guest leds %d', inputs.leds);
+            if (debugOn) debug('inputs: guest leds %d', inputs.leds);
             ev.leds?.(inputs.leds);
             return;
+          }
           case InputsServerMsg.MOUSE_MOTION_ACK:
             inputs.unacked = Math.max(0, inputs.unacked - MOTION_ACK_BUNCH);
+            // Progress: the deadline counts from the last ACK, not from when motion began to wait.
+            clearTimeout(inputs.ackTimer);
+            inputs.ackTimer = undefined;
             inputs.pump();
             return;
           default:
@@ -109,6 +132,8 @@ export class InputsChannel {
         }
       },
       (err) => {
+        clearTimeout(inputs.ackTimer);
+        inputs.ackTimer = undefined;
         inputs.held.clear();
         inputs.queue.length = 0;
         inputs.resolveDrain();
@@ -229,7 +254,10 @@ export class InputsChannel {
     for (let id = 1; id <= 7; id++) if (this.buttons & (1 << (id - 1))) this.button(id, false);
   }
 
-  /** Resolves when everything asked for has been written (pending motion included). */
+  /**
+   * Resolves when everything asked for has been written (pending motion included), or the channel
+   * ended; never later than the motion ACK deadline (see the module comment) after the last ACK.
+   */
   drain(): Promise<void> {
     if (this.queue.length === 0 || this.channel.isClosed) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
@@ -237,7 +265,9 @@ export class InputsChannel {
 
   /** Drains (bounded by `timeoutMs`), then closes; the server releases whatever it saw pressed. */
   async close(timeoutMs = 2000): Promise<void> {
-    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     await this.channel.close();
   }
 
@@ -273,7 +303,31 @@ export class InputsChannel {
       }
       this.queue.shift();
     }
+    this.watchAcks();
     if (this.queue.length === 0) this.resolveDrain();
+  }
+
+  /** Starts the ACK deadline while motion waits for the window, stops it when nothing waits. */
+  private watchAcks(): void {
+    const waiting = this.queue.length > 0 && !this.channel.isClosed;
+    if (!waiting) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+      return;
+    }
+    if (this.ackTimer) return;
+    const queuedAt = this.unacked;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (this.queue.length === 0 || this.channel.isClosed) return;
+      this.channel.abort(
+        new SpiceError(
+          'ERR_SPICE_TIMEOUT',
+          `SPICE server sent no MOUSE_MOTION_ACK for ${this.ackTimeoutMs} ms with ${queuedAt} motion messages unacknowledged: ${this.queue.length} input events could not be sent`,
+          'check that QEMU is not paused or hung; the server must acknowledge every 4 motion messages',
+        ),
+      );
+    }, this.ackTimeoutMs);
   }
 
   private resolveDrain(): void {

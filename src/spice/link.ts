@@ -86,12 +86,12 @@ export interface LinkReply {
  */
 export function decodeLinkReply(body: Buffer): LinkReply {
   if (body.length < 4) {
-    throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply too short: ${body.length} bytes, expected at least 4`, 'check that the address is a SPICE server');
+    throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply too short: ${body.length} bytes, expected at least 4`, 'check that the address is a SPICE server', { permanent: true });
   }
   const error = body.readUInt32LE(0);
   if (error !== LinkError.OK) return { error, publicKey: Buffer.alloc(0), commonCaps: [], channelCaps: [] };
   if (body.length < LINK_REPLY_SIZE) {
-    throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply too short: ${body.length} bytes, expected at least ${LINK_REPLY_SIZE}`, 'check that the address is a SPICE server');
+    throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE link reply too short: ${body.length} bytes, expected at least ${LINK_REPLY_SIZE}`, 'check that the address is a SPICE server', { permanent: true });
   }
   const publicKey = Buffer.from(body.subarray(4, 4 + LINK_PUBKEY_SIZE));
   const ncommon = body.readUInt32LE(166);
@@ -100,8 +100,9 @@ export function decodeLinkReply(body: Buffer): LinkReply {
   if (ncommon > 64 || nchannel > 64 || capsOffset + 4 * (ncommon + nchannel) > body.length) {
     throw new SpiceError(
       'ERR_SPICE_PROTOCOL',
-      `SPICE link reply caps out of bounds: ${ncommon}+${nchannel} words at offset ${capsOffset} in ${body.length} bytes`,
+      `SPICE link reply caps out of bounds: num_common_caps ${ncommon} + num_channel_caps ${nchannel} words at caps_offset ${capsOffset} in ${body.length} bytes`,
       'check that the address is a SPICE server',
+      { permanent: true },
     );
   }
   const words = (start: number, n: number) => Array.from({ length: n }, (_, i) => body.readUInt32LE(start + 4 * i));
@@ -116,8 +117,8 @@ export function decodeLinkReply(body: Buffer): LinkReply {
 /**
  * Encrypts `password + "\0"` with RSA-OAEP (SHA-1) for the server's key. An empty password still
  * needs a real ticket: spice-server decrypts it even with disable-ticketing=on. Throws SpiceError
- * ERR_SPICE_PASSWORD for a password over 60 UTF-8 bytes, ERR_SPICE_PROTOCOL when the key is not
- * X.509 DER or not RSA-1024.
+ * ERR_SPICE_PASSWORD for a password over 60 UTF-8 bytes, ERR_SPICE_PROTOCOL (permanent) when the
+ * key is not X.509 DER, not RSA or not 1024 bits.
  */
 export function encryptTicket(publicKeyDer: Buffer, password: string): Buffer {
   const pw = Buffer.from(password, 'utf8');
@@ -128,19 +129,27 @@ export function encryptTicket(publicKeyDer: Buffer, password: string): Buffer {
       'use a shorter password in the VM config and the password file',
     );
   }
+  // Every key problem is permanent: the server makes the same kind of key on every connection.
+  const bad = (what: string, cause?: unknown) =>
+    new SpiceError('ERR_SPICE_PROTOCOL', `SPICE server's public key (link reply field pub_key) ${what}`, 'check that the address is a SPICE server (spice-server sends a fresh RSA-1024 key per connection)', { cause, permanent: true });
   let key;
   try {
     key = createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' });
   } catch (cause) {
-    throw new SpiceError('ERR_SPICE_PROTOCOL', 'SPICE server sent a public key that is not valid X.509 DER', 'check that the address is a SPICE server', { cause });
+    throw bad('is not valid X.509 SubjectPublicKeyInfo DER', cause);
   }
-  const ticket = publicEncrypt(
-    { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
-    Buffer.concat([pw, Buffer.from([0])]),
-  );
-  if (ticket.length !== TICKET_SIZE) {
-    throw new SpiceError('ERR_SPICE_PROTOCOL', `SPICE server key gives a ${ticket.length}-byte ticket, expected ${TICKET_SIZE} (RSA-1024)`, 'check that the address is a SPICE server');
+  // Checked before encrypting: a short key cannot even hold the password (publicEncrypt would
+  // throw a plain Error), and another key type has no OAEP.
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType !== 'rsa') throw bad(`is a ${key.asymmetricKeyType ?? 'unknown'} key, not RSA`);
+  if (bits !== TICKET_SIZE * 8) throw bad(`is RSA-${bits ?? '?'}, not RSA-${TICKET_SIZE * 8}`);
+  let ticket: Buffer;
+  try {
+    ticket = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.concat([pw, Buffer.from([0])]));
+  } catch (cause) {
+    throw bad(`cannot encrypt the ticket: ${(cause as Error).message}`, cause);
   }
+  if (ticket.length !== TICKET_SIZE) throw bad(`gives a ${ticket.length}-byte ticket, expected ${TICKET_SIZE}`);
   return ticket;
 }
 

@@ -14,6 +14,8 @@ import { SpiceError } from './errors.js';
 import { ChannelType, MainCap, MainClientMsg, MainServerMsg, MouseMode } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /**
  * What the main channel reports after open(); called on the main thread from socket events. The
@@ -40,6 +42,40 @@ export interface MainOptions {
   events?: MainEvents;
   /** Clipboard through the guest agent; without it the agent is never started. */
   clipboard?: ClipboardHandlers;
+  /** Aborting it ends the link, or the wait for INIT and CHANNELS_LIST, at once (open() rejects). */
+  signal?: AbortSignal;
+  /**
+   * Told the channel the moment it is set up, before open() resolves: messages that came in the
+   * same read as CHANNELS_LIST (an agent's GRAB) are handled before the promise's continuation runs.
+   */
+  opened?: (main: MainChannel) => void;
+}
+
+/** Most channels a CHANNELS_LIST may name (QEMU lists under 10). */
+export const MAX_CHANNELS = 256;
+/** Most bytes of the VM name kept (the OSD and the title show it). */
+export const MAX_NAME_BYTES = 256;
+
+/** Bytes of each main-channel message the handler reads (the rest of a longer one is skipped unbuffered). */
+function mainKeep(type: number): number {
+  switch (type) {
+    case MainServerMsg.INIT:
+      return 32;
+    case MainServerMsg.CHANNELS_LIST:
+      return 4 + 2 * MAX_CHANNELS;
+    case MainServerMsg.MOUSE_MODE:
+    case MainServerMsg.AGENT_TOKEN:
+    case MainServerMsg.AGENT_CONNECTED_TOKENS:
+      return 4;
+    case MainServerMsg.NAME:
+      return 4 + MAX_NAME_BYTES;
+    case MainServerMsg.UUID:
+      return 16;
+    case MainServerMsg.AGENT_DATA:
+      return Infinity; // the agent stream bounds what it keeps itself
+    default:
+      return 0; // AGENT_CONNECTED, AGENT_DISCONNECTED, MULTI_MEDIA_TIME and newer: nothing read
+  }
 }
 
 /**
@@ -71,7 +107,8 @@ export class MainChannel {
   /**
    * Links the main channel and waits for INIT and CHANNELS_LIST (within `timeoutMs`). Rejects with
    * the SpiceErrors of SpiceChannel.open(), ERR_SPICE_TIMEOUT when INIT or the list does not come,
-   * ERR_SPICE_PROTOCOL for a malformed one, ERR_SPICE_CLOSED when the server closes first.
+   * ERR_SPICE_PROTOCOL for a malformed one, ERR_SPICE_CLOSED when the server closes first, and the
+   * abort reason when `signal` aborts (the channel is then closed).
    */
   static async open(opts: MainOptions): Promise<MainChannel> {
     const channel = await SpiceChannel.open({
@@ -82,6 +119,8 @@ export class MainChannel {
       password: opts.password,
       name: 'main',
       timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      keep: mainKeep,
     });
     const ev = opts.events ?? {};
     let main: MainChannel | undefined;
@@ -90,15 +129,31 @@ export class MainChannel {
     let uuid: string | undefined;
     const agent = opts.clipboard ? new VdAgent((t, p) => channel.send(t, p), opts.clipboard) : undefined;
     return new Promise<MainChannel>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE main channel linked but sent no ${init ? 'CHANNELS_LIST' : 'INIT'} within ${opts.timeoutMs ?? 10_000} ms`, 'check that QEMU is not paused or hung'));
-        void channel.close();
-      }, opts.timeoutMs ?? 10_000);
+      let settled = false;
+      const giveUp = (err: SpiceError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(err);
+        channel.abort(err);
+      };
+      const onAbort = () => {
+        const reason: unknown = opts.signal?.reason;
+        giveUp(reason instanceof SpiceError ? reason : new SpiceError('ERR_SPICE_CLOSED', 'SPICE main channel set-up cancelled: the client was closed', 'nothing to do: the client was closed while it connected'));
+      };
+      const timer = setTimeout(
+        () => giveUp(new SpiceError('ERR_SPICE_TIMEOUT', `SPICE main channel linked but sent no ${init ? 'CHANNELS_LIST' : 'INIT'} within ${opts.timeoutMs ?? 10_000} ms`, 'check that QEMU is not paused or hung')),
+        opts.timeoutMs ?? 10_000,
+      );
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
       channel.attach(
         (type, payload) => {
           switch (type) {
             case MainServerMsg.INIT: {
-              if (payload.length < 32) return channel.protocolError(type, payload, 32);
+              if (payload.length < 32) return channel.protocolError(type, payload, 32, 'INIT');
+              if (init) return; // only the first counts: a second session id would mislink every channel
               init = Buffer.from(payload);
               debug('main: INIT session %d mouse modes supported %d current %d', init.readUInt32LE(0), init.readUInt32LE(8), init.readUInt32LE(12));
               channel.send(MainClientMsg.ATTACH_CHANNELS);
@@ -106,28 +161,31 @@ export class MainChannel {
               return;
             }
             case MainServerMsg.CHANNELS_LIST: {
-              if (!init) return;
-              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              if (!init || main || settled) return;
+              if (payload.length < 4) return channel.protocolError(type, payload, 4, 'CHANNELS_LIST (num_of_channels)');
               const n = payload.readUInt32LE(0);
-              if (payload.length < 4 + 2 * n) return channel.protocolError(type, payload, 4 + 2 * n);
+              if (n > MAX_CHANNELS) return channel.abort(new SpiceError('ERR_SPICE_PROTOCOL', `SPICE main message CHANNELS_LIST names ${n} channels (field num_of_channels; at most ${MAX_CHANNELS} accepted)`, 'this is a server bug or not a SPICE server; report it with NODE_DEBUG=glasspane:spice output'));
+              if (payload.length < 4 + 2 * n) return channel.protocolError(type, payload, 4 + 2 * n, `CHANNELS_LIST (num_of_channels = ${n})`);
               const list = Array.from({ length: n }, (_, i) => ({ type: payload[4 + 2 * i]!, id: payload[5 + 2 * i]! }));
               debug('main: channels %s', JSON.stringify(list));
-              if (main) return;
               main = new MainChannel(channel, init, list);
               main.agent = agent;
               main.name = name;
               main.uuid = uuid;
+              settled = true;
               clearTimeout(timer);
+              opts.signal?.removeEventListener('abort', onAbort);
+              opts.opened?.(main);
               resolve(main);
               ev.mouseMode?.(main.currentMouseMode, main.supportedMouseModes);
               if (opts.mouseMode === 'client') main.requestMouseMode('client');
               return;
             }
             case MainServerMsg.MOUSE_MODE: {
-              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              if (payload.length < 4) return channel.protocolError(type, payload, 4, 'MOUSE_MODE');
               const supported = payload.readUInt16LE(0);
               const current = payload.readUInt16LE(2);
-              debug('main: mouse mode now %d (supported %d)', current, supported);
+              if (debugOn) debug('main: mouse mode now %d (supported %d)', current, supported);
               if (main) {
                 main.supportedMouseModes = supported;
                 main.currentMouseMode = current;
@@ -138,19 +196,23 @@ export class MainChannel {
               return;
             }
             case MainServerMsg.NAME: {
-              if (payload.length < 4) return channel.protocolError(type, payload, 4);
-              const len = payload.readUInt32LE(0);
-              name = payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, '');
+              if (payload.length < 4) return channel.protocolError(type, payload, 4, 'NAME (name_len)');
+              const len = Math.min(payload.readUInt32LE(0), MAX_NAME_BYTES);
+              // Cut at the first NUL and at MAX_NAME_BYTES, control characters shown as U+FFFD: it
+              // goes into the window title and the OSD.
+              name = payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, '').replace(/[\p{Cc}]/gu, '\ufffd');
+              if (name === main?.name) return;
               if (main) main.name = name;
-              debug('main: VM name %s', name);
+              if (debugOn) debug('main: VM name %s', name);
               ev.name?.(name);
               return;
             }
             case MainServerMsg.UUID: {
-              if (payload.length < 16) return channel.protocolError(type, payload, 16);
+              if (payload.length < 16) return channel.protocolError(type, payload, 16, 'UUID');
               uuid = formatUuid(payload.subarray(0, 16));
+              if (uuid === main?.uuid) return;
               if (main) main.uuid = uuid;
-              debug('main: VM uuid %s', uuid);
+              if (debugOn) debug('main: VM uuid %s', uuid);
               ev.uuid?.(uuid);
               return;
             }
@@ -164,7 +226,7 @@ export class MainChannel {
               agent?.stop();
               return;
             case MainServerMsg.AGENT_TOKEN:
-              if (payload.length < 4) return channel.protocolError(type, payload, 4);
+              if (payload.length < 4) return channel.protocolError(type, payload, 4, 'AGENT_TOKEN (num_tokens)');
               agent?.addTokens(payload.readUInt32LE(0));
               return;
             case MainServerMsg.AGENT_DATA:
@@ -176,9 +238,8 @@ export class MainChannel {
           }
         },
         (err) => {
-          clearTimeout(timer);
           agent?.stop('the SPICE connection closed');
-          if (!main) reject(err ?? new SpiceError('ERR_SPICE_CLOSED', 'SPICE main channel closed before the session was set up', 'check QEMU\'s stderr'));
+          if (!main) giveUp(err ?? new SpiceError('ERR_SPICE_CLOSED', 'SPICE main channel closed before the session was set up', 'check QEMU\'s stderr'));
           else ev.close?.(err);
         },
       );

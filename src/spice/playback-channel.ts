@@ -22,6 +22,8 @@ import { SpiceError } from './errors.js';
 import { AudioDataMode, AudioFmt, ChannelType, PlaybackCap, PlaybackServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /** A PCM stream's shape as START announced it, bounded by AUDIO_LIMITS. Samples are always S16LE. */
 export interface AudioFormat {
@@ -59,11 +61,41 @@ export interface SoundChannelOptions {
   sessionId: number;
   password?: string;
   timeoutMs?: number;
+  /** Aborting it ends the link in flight (open() rejects). */
+  signal?: AbortSignal;
+  /** Told once when the channel ended, after the handlers' close: `err` undefined when we closed it. */
+  ended?(err?: SpiceError): void;
 }
 
-/** Links one sound channel (playback or record) of the session, offering `caps`. */
-export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string): Promise<SpiceChannel> {
-  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs });
+/**
+ * Links one sound channel (playback or record) of the session, offering `caps`; `keep` says how
+ * much of each message its handler reads.
+ */
+export function linkSoundChannel(o: SoundChannelOptions, channelType: number, caps: number[], name: string, keep: (type: number) => number): Promise<SpiceChannel> {
+  return SpiceChannel.open({ address: o.address, channelType, connectionId: o.sessionId, channelCaps: caps, password: o.password, name, timeoutMs: o.timeoutMs, signal: o.signal, keep });
+}
+
+/** VOLUME {u8 n, n × u16}: at most 1 + 2 × 255 bytes are read. */
+export const VOLUME_KEEP = 1 + 2 * 255;
+
+/** Bytes of each playback message the handler reads: DATA up to one byte past its limit (so an oversize one is seen as such). */
+function playbackKeep(type: number): number {
+  switch (type) {
+    case PlaybackServerMsg.DATA:
+      return 4 + AUDIO_LIMITS.maxDataBytes + 1;
+    case PlaybackServerMsg.MODE:
+      return 6;
+    case PlaybackServerMsg.START:
+      return 14;
+    case PlaybackServerMsg.VOLUME:
+      return VOLUME_KEEP;
+    case PlaybackServerMsg.MUTE:
+      return 1;
+    case PlaybackServerMsg.LATENCY:
+      return 4;
+    default:
+      return 0;
+  }
 }
 
 /** CLOCK_MONOTONIC in ms as a u32, the clock spice-server stamps audio with (reds_get_mm_time). */
@@ -86,14 +118,14 @@ export function clockDeltaMs(localMs: number, serverMs: number, maxSkewMs = 10_0
  */
 export function parseAudioStart(p: Buffer, withTime: boolean): { format: AudioFormat; time: number } | string {
   const need = withTime ? 14 : 10;
-  if (p.length < need) return `START has ${p.length} bytes, needs ${need}`;
+  if (p.length < need) return `START has ${p.length} bytes, its layout (channels, format, frequency${withTime ? ', time' : ''}) needs ${need}`;
   const channels = p.readUInt32LE(0);
   const fmt = p.readUInt16LE(4);
   const frequency = p.readUInt32LE(6);
   const time = withTime ? p.readUInt32LE(10) : 0;
-  if (fmt !== AudioFmt.S16) return `START announces sample format ${fmt}; only S16 (1) exists`;
-  if (channels < AUDIO_LIMITS.minChannels || channels > AUDIO_LIMITS.maxChannels) return `START announces ${channels} channels (accepted ${AUDIO_LIMITS.minChannels}..${AUDIO_LIMITS.maxChannels})`;
-  if (frequency < AUDIO_LIMITS.minFrequency || frequency > AUDIO_LIMITS.maxFrequency) return `START announces ${frequency} Hz (accepted ${AUDIO_LIMITS.minFrequency}..${AUDIO_LIMITS.maxFrequency})`;
+  if (fmt !== AudioFmt.S16) return `START field format is ${fmt}; only S16 (1) exists`;
+  if (channels < AUDIO_LIMITS.minChannels || channels > AUDIO_LIMITS.maxChannels) return `START field channels is ${channels} (accepted ${AUDIO_LIMITS.minChannels}..${AUDIO_LIMITS.maxChannels})`;
+  if (frequency < AUDIO_LIMITS.minFrequency || frequency > AUDIO_LIMITS.maxFrequency) return `START field frequency is ${frequency} Hz (accepted ${AUDIO_LIMITS.minFrequency}..${AUDIO_LIMITS.maxFrequency})`;
   return { format: { channels, frequency }, time };
 }
 
@@ -104,7 +136,7 @@ export function parseAudioStart(p: Buffer, withTime: boolean): { format: AudioFo
 export function volumeOrMute(mute: boolean, type: number, p: Buffer, h: Pick<PlaybackHandlers, 'volume' | 'mute'>, channel: SpiceChannel): void {
   const n = p.length ? p.readUInt8(0) : 0;
   const need = mute ? 1 : 1 + 2 * n;
-  if (p.length < need || p.length < 1) return channel.protocolError(type, p, Math.max(1, need));
+  if (p.length < need || p.length < 1) return channel.protocolError(type, p, Math.max(1, need), mute ? 'MUTE (mute)' : p.length ? `VOLUME (nchannels = ${n}, volume[${n}])` : 'VOLUME (nchannels)');
   if (mute) return h.mute?.(n !== 0);
   const levels: number[] = [];
   for (let i = 0; i < n; i++) levels.push(p.readUInt16LE(1 + 2 * i));
@@ -125,11 +157,12 @@ export class PlaybackChannel {
 
   /** Links the playback channel of session `sessionId`; handlers get everything from then on. */
   static async open(opts: SoundChannelOptions & { handlers: PlaybackHandlers }): Promise<PlaybackChannel> {
-    const channel = await linkSoundChannel(opts, ChannelType.PLAYBACK, [PlaybackCap.VOLUME, PlaybackCap.LATENCY], 'playback');
+    const channel = await linkSoundChannel(opts, ChannelType.PLAYBACK, [PlaybackCap.VOLUME, PlaybackCap.LATENCY], 'playback', playbackKeep);
     const pb = new PlaybackChannel(channel);
     channel.attach((type, payload) => pb.onMessage(type, payload, opts.handlers), (err) => {
       pb.format = null;
       opts.handlers.close?.(err);
+      opts.ended?.(err);
     });
     return pb;
   }
@@ -152,7 +185,7 @@ export class PlaybackChannel {
   private onMessage(type: number, p: Buffer, h: PlaybackHandlers): void {
     switch (type) {
       case PlaybackServerMsg.DATA: {
-        if (p.length < 4) return this.channel.protocolError(type, p, 4);
+        if (p.length < 4) return this.channel.protocolError(type, p, 4, 'DATA (time)');
         const f = this.format;
         if (!f || p.length - 4 > AUDIO_LIMITS.maxDataBytes) {
           this.dropped++;
@@ -165,11 +198,11 @@ export class PlaybackChannel {
         return;
       }
       case PlaybackServerMsg.MODE: {
-        if (p.length < 6) return this.channel.protocolError(type, p, 6);
+        if (p.length < 6) return this.channel.protocolError(type, p, 6, 'MODE (time, mode)');
         const mode = p.readUInt16LE(4);
-        debug('playback: mode %d', mode);
+        if (debugOn) debug('playback: mode %d', mode);
         if (mode !== AudioDataMode.RAW) {
-          this.fail(`SPICE server sends playback audio in mode ${mode} (compressed); glasspane only takes raw PCM (mode 1)`);
+          this.fail(`SPICE playback MODE field mode is ${mode}${mode === AudioDataMode.OPUS ? ' (Opus)' : mode === AudioDataMode.CELT_0_5_1 ? ' (CELT)' : ''}; glasspane takes raw PCM only (mode 1) and never offers a codec`);
         }
         return;
       }
@@ -177,12 +210,12 @@ export class PlaybackChannel {
         const r = parseAudioStart(p, true);
         if (typeof r === 'string') return this.fail(`SPICE playback ${r}`);
         this.format = r.format;
-        debug('playback: start %d ch %d Hz', r.format.channels, r.format.frequency);
+        if (debugOn) debug('playback: start %d ch %d Hz', r.format.channels, r.format.frequency);
         h.start?.(r.format, r.time);
         return;
       }
       case PlaybackServerMsg.STOP:
-        debug('playback: stop');
+        if (debugOn) debug('playback: stop');
         this.format = null;
         h.stop?.();
         return;
@@ -190,7 +223,7 @@ export class PlaybackChannel {
       case PlaybackServerMsg.MUTE:
         return volumeOrMute(type === PlaybackServerMsg.MUTE, type, p, h, this.channel);
       case PlaybackServerMsg.LATENCY:
-        if (p.length < 4) return this.channel.protocolError(type, p, 4);
+        if (p.length < 4) return this.channel.protocolError(type, p, 4, 'LATENCY (latency_ms)');
         h.latency?.(p.readUInt32LE(0));
         return;
       default:

@@ -13,13 +13,17 @@
 import { debuglog } from 'node:util';
 import type { SpiceChannel } from './channel.js';
 import type { SpiceError } from './errors.js';
-import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, volumeOrMute, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
+import { audioProtocolError, linkSoundChannel, monotonicMs, parseAudioStart, volumeOrMute, VOLUME_KEEP, type AudioFormat, type SoundChannelOptions } from './playback-channel.js';
 import { AudioDataMode, ChannelType, RecordCap, RecordClientMsg, RecordServerMsg } from './protocol.js';
 
 const debug = debuglog('glasspane:spice');
+/** Checked before each debug line on a per-message path: a disabled debuglog still costs its call. */
+const debugOn = debug.enabled;
 
 /** Most frames per DATA message (spice-server's frame size). */
 export const RECORD_CHUNK_FRAMES = 480;
+/** Bytes of ours the server may leave unread before new samples are dropped (about 0.3 s of 48 kHz stereo). */
+export const MAX_RECORD_BACKLOG = 64 * 1024;
 
 /**
  * What the owner does for the guest's sound input; called on the main thread from socket events,
@@ -38,6 +42,8 @@ export interface RecordHandlers {
 export class RecordChannel {
   /** Frames sent since the channel opened. */
   framesSent = 0;
+  /** Frames dropped because the server did not read (see write()). */
+  framesDropped = 0;
   private format: AudioFormat | null = null;
   private marked = false;
   private readonly channel: SpiceChannel;
@@ -51,7 +57,9 @@ export class RecordChannel {
    * SpiceChannel.open(); a START outside AUDIO_LIMITS later ends the channel with ERR_SPICE_PROTOCOL.
    */
   static async open(opts: SoundChannelOptions & { handlers: RecordHandlers }): Promise<RecordChannel> {
-    const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record');
+    const channel = await linkSoundChannel(opts, ChannelType.RECORD, [RecordCap.VOLUME], 'record', (type) =>
+      type === RecordServerMsg.START ? 10 : type === RecordServerMsg.VOLUME ? VOLUME_KEEP : type === RecordServerMsg.MUTE ? 1 : 0,
+    );
     const rec = new RecordChannel(channel);
     const h = opts.handlers;
     channel.attach(
@@ -62,12 +70,12 @@ export class RecordChannel {
             if (typeof r === 'string') throw audioProtocolError(`SPICE record ${r}`);
             rec.format = r.format;
             rec.marked = false;
-            debug('record: start %d ch %d Hz', r.format.channels, r.format.frequency);
+            if (debugOn) debug('record: start %d ch %d Hz', r.format.channels, r.format.frequency);
             h.start?.(r.format, rec);
             return;
           }
           case RecordServerMsg.STOP:
-            debug('record: stop');
+            if (debugOn) debug('record: stop');
             rec.format = null;
             h.stop?.();
             return;
@@ -81,6 +89,7 @@ export class RecordChannel {
       (err) => {
         rec.format = null;
         h.close?.(err);
+        opts.ended?.(err);
       },
     );
     return rec;
@@ -98,7 +107,8 @@ export class RecordChannel {
 
   /**
    * Sends interleaved S16LE frames of the current format (a torn tail is cut), split into
-   * messages of at most RECORD_CHUNK_FRAMES frames. `pcm` is copied; the caller keeps it.
+   * messages of at most RECORD_CHUNK_FRAMES frames, or drops them while the server leaves more
+   * than MAX_RECORD_BACKLOG bytes unread. `pcm` is copied; the caller keeps it.
    */
   write(pcm: Buffer): void {
     const f = this.format;
@@ -106,6 +116,12 @@ export class RecordChannel {
     const frameBytes = 2 * f.channels;
     const frames = Math.floor(pcm.length / frameBytes);
     if (frames === 0) return;
+    // Live sound is worth nothing late: while the server does not read what we sent (over
+    // MAX_RECORD_BACKLOG bytes wait), new samples are dropped instead of queued without end.
+    if (this.channel.backlog > MAX_RECORD_BACKLOG) {
+      this.framesDropped += frames;
+      return;
+    }
     const now = monotonicMs();
     if (!this.marked) {
       this.marked = true;

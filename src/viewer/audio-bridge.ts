@@ -47,6 +47,8 @@ export class AudioBridge {
   readonly mic: MicInput;
   private changed: () => void = () => {};
   private tell: (message: string) => void = () => {};
+  /** Problems said already: a server that repeats a bad message on every reconnect is told of once. */
+  private readonly said = new Set<string>();
 
   constructor(private readonly o: AudioBridgeOptions) {
     this.output = new AudioOutput({ deviceName: o.device, problem: o.problem, syncVolume: o.syncVolume, deviceBufferFrames: o.periodFrames, jitter: o.bufferMs === undefined ? undefined : { minMarginMs: o.bufferMs } });
@@ -82,7 +84,13 @@ export class AudioBridge {
     return {
       playback: this.output,
       record: this.mic,
-      problem: (e) => this.o.problem(`audio: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`),
+      problem: (e) => {
+        const line = `audio: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`;
+        if (this.said.has(line)) return;
+        if (this.said.size >= 64) this.said.clear();
+        this.said.add(line);
+        this.o.problem(line);
+      },
     };
   }
 

@@ -53,3 +53,54 @@ export function applyGain(pcm: Buffer, gains: readonly number[]): void {
   const samples = Math.floor(pcm.length / 2);
   for (let i = 0; i < samples; i++) pcm.writeInt16LE(Math.round(pcm.readInt16LE(2 * i) * gains[i % ch]!), 2 * i);
 }
+
+/** The least time between two opens of a sound device (ms): see OpenGate. */
+export const DEVICE_OPEN_INTERVAL_MS = 1000;
+
+/**
+ * Opening (and closing) an SDL audio device blocks the window's thread (tens of ms with
+ * PulseAudio), and a server can flood START/STOP, so a device is opened or closed at most once per
+ * DEVICE_OPEN_INTERVAL_MS: the first change runs at once, one asked for sooner runs when the
+ * interval is over, and a later ask replaces a waiting one (only the last wish, the change that
+ * holds, is carried out).
+ */
+export class OpenGate {
+  private last = -Infinity;
+  private timer?: NodeJS.Timeout;
+  private waiting?: () => void;
+
+  constructor(private readonly intervalMs = DEVICE_OPEN_INTERVAL_MS) {}
+
+  /** Runs `open` now if the interval allows, else when it is over (replacing any waiting one). */
+  run(open: () => void): void {
+    const wait = this.last + this.intervalMs - Date.now();
+    if (wait <= 0 && !this.timer) {
+      this.last = Date.now();
+      open();
+      return;
+    }
+    this.waiting = open;
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const f = this.waiting;
+      this.waiting = undefined;
+      this.last = Date.now();
+      f?.();
+    }, Math.max(0, wait));
+  }
+
+  /**
+   * Drops a waiting open (the wish went away). Its timer is left to run out: a flood of
+   * START/STOP then costs one timer per interval, not one per message.
+   */
+  cancel(): void {
+    this.waiting = undefined;
+  }
+
+  /** Drops a waiting open and its timer (the owner closes for good). */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waiting = undefined;
+  }
+}

@@ -3,8 +3,10 @@
  *
  * The device opens on the guest's first START (at the stream's rate and channel count, S16) and
  * stays open, paused only until the first packet is queued; STOP lets the queue play out and
- * stops counting underruns. Volume and mute from the guest mixer are applied to the samples
- * (QEMU leaves them to the client).
+ * stops counting underruns. A START with another format reopens it, at most once per
+ * DEVICE_OPEN_INTERVAL_MS (OpenGate: opening blocks the window's thread, and a server can flood
+ * START); packets of a format the device is not open for are dropped meanwhile. Volume and mute
+ * from the guest mixer are applied to the samples (QEMU leaves them to the client).
  *
  * Latency, per packet: QEMU handed the samples to SPICE (server mm-time) → they leave SDL's queue
  * for the device = transport (our CLOCK_MONOTONIC minus the packet's stamp, valid because QEMU
@@ -14,7 +16,7 @@
 import { debuglog } from 'node:util';
 import { LatencySamples } from '../relay/stats.js';
 import { clockDeltaMs, monotonicMs, type AudioFormat, type PlaybackHandlers } from '../spice/playback-channel.js';
-import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, SDL_CHANNELS, type AudioHost, type PlaybackDevice } from './audio-device.js';
+import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, OpenGate, SDL_CHANNELS, type AudioHost, type PlaybackDevice } from './audio-device.js';
 import { JitterBuffer, type JitterOptions } from './jitter-buffer.js';
 
 const log = debuglog('glasspane:audio');
@@ -41,14 +43,17 @@ export interface PlaybackFigures {
 
 /**
  * Guest sound out (see the module comment), as the SPICE playback channel's handlers. Main thread
- * only. Never throws from a handler: a device that will not open is reported once through
- * `problem` and the stream is dropped. The PCM buffers it is handed are scaled in place and copied
- * into SDL's queue; none is kept.
+ * only. Never throws from a handler: a device that will not open is reported through `problem`
+ * (each distinct reason once) and the stream is dropped. The PCM buffers it is handed are scaled
+ * in place and copied into SDL's queue; none is kept.
  */
 export class AudioOutput implements PlaybackHandlers {
   private host?: AudioHost;
   private device?: PlaybackDevice;
   private format?: AudioFormat;
+  /** The format the guest's stream has now (the device follows it through the gate). */
+  private wanted?: AudioFormat;
+  private readonly gate = new OpenGate();
   private jitter?: JitterBuffer;
   private streaming = false;
   private levels: number[] = [];
@@ -57,7 +62,8 @@ export class AudioOutput implements PlaybackHandlers {
   private packets = 0;
   private readonly latencies = new LatencySamples(1 << 16);
   private readonly transports = new LatencySamples(1 << 16);
-  private failed = false;
+  /** Problems already said (each distinct message once). */
+  private readonly said = new Set<string>();
 
   /**
    * `syncVolume` false ignores the guest mixer's volume and mute (B7's audio:syncVolume);
@@ -81,14 +87,23 @@ export class AudioOutput implements PlaybackHandlers {
    */
   start(format: AudioFormat): void {
     this.streaming = true;
-    if (!this.open(format)) return;
-    this.jitter!.reset();
+    this.wanted = format;
+    if (this.isOpenFor(format)) {
+      this.gate.cancel(); // a reopen for another format that waited is no longer wanted
+      this.jitter!.reset();
+      return;
+    }
+    this.gate.run(() => {
+      const f = this.wanted;
+      if (!this.streaming || !f || this.isOpenFor(f)) return;
+      if (this.open(f)) this.jitter!.reset();
+    });
   }
 
   data(pcm: Buffer, serverTimeMs: number): void {
     const dev = this.device;
     const jitter = this.jitter;
-    if (!this.streaming || !dev || !jitter || dev.closed) return;
+    if (!this.streaming || !dev || !jitter || dev.closed || !this.wanted || !this.isOpenFor(this.wanted)) return;
     const frameBytes = 2 * this.format!.channels;
     applyGain(pcm, this.gains);
     const now = monotonicMs();
@@ -132,6 +147,7 @@ export class AudioOutput implements PlaybackHandlers {
   /** Closes the device; safe to call twice. */
   shutdown(): void {
     this.stop();
+    this.gate.dispose();
     this.shutdownDevice();
   }
 
@@ -153,12 +169,17 @@ export class AudioOutput implements PlaybackHandlers {
     };
   }
 
+  /** True when the device is open for `format`. */
+  private isOpenFor(format: AudioFormat): boolean {
+    const f = this.format;
+    return !!this.device && !this.device.closed && !!f && f.channels === format.channels && f.frequency === format.frequency;
+  }
+
   /** Opens (or reopens for a new format) the device; false when there is none to play on. */
   private open(format: AudioFormat): boolean {
-    const f = this.format;
-    if (this.device && !this.device.closed && f && f.channels === format.channels && f.frequency === format.frequency) return true;
+    if (this.isOpenFor(format)) return true;
     this.shutdownDevice();
-    if (!this.host || this.failed) return false;
+    if (!this.host) return false;
     if (!SDL_CHANNELS.has(format.channels)) {
       this.fail(`guest audio has ${format.channels} channels; SDL plays 1, 2, 4 or 6`);
       return false;
@@ -184,7 +205,9 @@ export class AudioOutput implements PlaybackHandlers {
   }
 
   private fail(message: string): void {
-    this.failed = true;
+    log('%s', message);
+    if (this.said.has(message)) return;
+    this.said.add(message);
     this.o.problem(`audio: ${message}`);
   }
 

@@ -17,11 +17,21 @@
  * - The agent (re)appears → offer the host's current text, so a paste right after boot works.
  * Failures (agent gone mid-request, timeout) are reported through onProblem and never thrown:
  * the clipboard is a convenience and must not disturb input.
+ *
+ * A server or guest that repeats itself costs nothing more than one that does not (reading the
+ * X11 clipboard blocks the window's thread while the owner answers):
+ * - one guest fetch at a time: GRABs during a fetch are answered by one more fetch after it;
+ * - reads the guest side asks for (a paste, an agent that (re)appears) reuse the last read for
+ *   GUEST_READ_MS; reads the host side asks for (SDL's clipboard event, focus) are always fresh;
+ * - the same problem is said once until the clipboard works again.
  */
 import { debuglog } from 'node:util';
 import { ClipboardType, type ClipboardHandlers } from '../spice/agent.js';
 
 const log = debuglog('glasspane:clipboard');
+
+/** How long a host clipboard read made for the guest side is reused (ms). */
+export const GUEST_READ_MS = 500;
 
 /**
  * The desktop clipboard as the bridge needs it: read the text ('' when empty or not text; a throw
@@ -50,6 +60,15 @@ export class ClipboardBridge {
   private agentUp = false;
   /** The host text the guest was last told about (or took from the guest): no repeat GRABs. */
   private known = '';
+  /** A guest fetch is running; `fetchAgain` asks for one more after it. */
+  private fetching = false;
+  private fetchAgain = false;
+  /** The last host read and when it was made (performance.now()), for reads the guest side asks for. */
+  private lastRead = { text: '', at: -Infinity };
+  /** When guest text was last put on the host clipboard (performance.now()). */
+  private setAt = -Infinity;
+  /** The last problem said (said again only after the clipboard worked). */
+  private lastProblem = '';
 
   /**
    * `directions` limits the sharing to one way (Looking Glass's spice:clipboardToVM and
@@ -64,7 +83,7 @@ export class ClipboardBridge {
   readonly handlers: ClipboardHandlers = {
     hostText: () => {
       if (this.directions.toGuest === false) return undefined;
-      const t = this.readHost();
+      const t = this.readHost(false);
       return t ? t : undefined;
     },
     guestGrab: (types) => {
@@ -75,8 +94,9 @@ export class ClipboardBridge {
       // A fresh agent holds nothing of ours: '' means "nothing offered", so an empty host
       // clipboard sends nothing and any text is offered.
       this.known = '';
-      if (connected) this.hostMaybeChanged();
+      if (connected) this.offer(this.readHost(false));
     },
+    problem: (err) => this.problem(`clipboard: ${err.message}`),
   };
 
   /** Connects the guest side (the SpiceClient); until then nothing is offered or fetched. */
@@ -98,7 +118,13 @@ export class ClipboardBridge {
   /** Call when the host clipboard may have changed; offers new text to the guest. */
   hostMaybeChanged(): void {
     if (!this.agentUp || !this.guest || !this.host || this.directions.toGuest === false) return;
-    const text = this.readHost();
+    // Right after we put guest text there, the change is our own: reading it back (up to 16 MiB
+    // through X11) would only find that text.
+    this.offer(this.readHost(performance.now() - this.setAt >= GUEST_READ_MS));
+  }
+
+  private offer(text: string): void {
+    if (!this.agentUp || !this.guest || !this.host || this.directions.toGuest === false) return;
     if (text === this.known) return;
     this.known = text;
     if (text) {
@@ -109,25 +135,51 @@ export class ClipboardBridge {
     }
   }
 
-  private readHost(): string {
+  /** The host clipboard's text; `fresh` false reuses a read younger than GUEST_READ_MS (see the module comment). */
+  private readHost(fresh: boolean): string {
+    if (!this.host) return '';
+    const now = performance.now();
+    if (!fresh && now - this.lastRead.at < GUEST_READ_MS) return this.lastRead.text;
+    let text = '';
     try {
-      return this.host?.text ?? '';
+      text = this.host.text ?? '';
     } catch (err) {
       log('host clipboard unreadable: %s', (err as Error).message);
-      return '';
     }
+    this.lastRead = { text, at: now };
+    return text;
   }
 
   private async fetchGuestText(): Promise<void> {
     if (!this.guest) return;
+    if (this.fetching) {
+      this.fetchAgain = true;
+      return;
+    }
+    this.fetching = true;
     try {
       const text = await this.guest.clipboardRequestText();
       log('guest text (%d chars) put on the host clipboard', text.length);
       // Remember it first: the host clipboard's update that follows must not bounce it back.
       this.known = text;
       this.host?.setText(text);
+      this.setAt = performance.now();
+      this.lastRead = { text, at: this.setAt };
+      this.lastProblem = '';
     } catch (err) {
-      this.onProblem(`clipboard: ${(err as Error).message}`);
+      this.problem(`clipboard: ${(err as Error).message}`);
+    } finally {
+      this.fetching = false;
     }
+    if (this.fetchAgain) {
+      this.fetchAgain = false;
+      await this.fetchGuestText();
+    }
+  }
+
+  private problem(message: string): void {
+    if (message === this.lastProblem) return log('%s (said before)', message);
+    this.lastProblem = message;
+    this.onProblem(message);
   }
 }

@@ -7,13 +7,19 @@
  * capture device is open only while the guest records (START..STOP), and `onLive` tells the OSD
  * so the user always sees when the microphone is live.
  *
+ * The capture device opens or closes at most once per DEVICE_OPEN_INTERVAL_MS (OpenGate: both
+ * block the window's thread, and a server can flood START/STOP): the first change is carried out at
+ * once, a change sooner than that when the interval is over, if it still holds then. The user's
+ * escape+E is carried out at once (a person is not a flood). The prompt is said from the gated
+ * step too, so a flood of STARTs asks at most once an interval.
+ *
  * Every 10 ms whatever SDL captured is taken (whole frames, at most 100 ms at a time), scaled
  * by the guest's record volume, and sent.
  */
 import { debuglog } from 'node:util';
 import type { AudioFormat } from '../spice/playback-channel.js';
 import type { RecordChannel, RecordHandlers } from '../spice/record-channel.js';
-import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, SDL_CHANNELS, type AudioHost, type RecordingDevice } from './audio-device.js';
+import { applyGain, DEVICE_BUFFER_FRAMES, findAudioDevice, gainsFor, OpenGate, SDL_CHANNELS, type AudioHost, type RecordingDevice } from './audio-device.js';
 
 const log = debuglog('glasspane:audio');
 
@@ -32,6 +38,12 @@ export interface MicFigures {
   framesSent: number;
 }
 
+/** A recording the guest asked for (START): its format and the channel to send it through. */
+interface Recording {
+  format: AudioFormat;
+  channel: RecordChannel;
+}
+
 /**
  * Host microphone → guest (see the module comment), as the SPICE record channel's handlers. Main
  * thread only. Never throws from a handler: a device that will not open is reported once through
@@ -47,7 +59,14 @@ export class MicInput implements RecordHandlers {
   private framesSent = 0;
   private warned = false;
   /** The guest's recording while it lasts (START..STOP), whether or not the microphone is open. */
-  private request?: { format: AudioFormat; channel: RecordChannel };
+  private request?: Recording;
+  /** Whether the microphone should be open for `request` (the policy said allow, or escape+E). */
+  private wantOpen = false;
+  /** The request the user was asked about (prompt), so that one request asks once. */
+  private asked?: Recording;
+  /** What the open device captures for. */
+  private live?: Recording;
+  private readonly gate = new OpenGate();
   private current: MicPolicy;
 
   constructor(private readonly o: { deviceName?: string; problem: (message: string) => void; onLive: (live: boolean) => void; policy?: MicPolicy; onRequest?: () => void }) {
@@ -71,12 +90,9 @@ export class MicInput implements RecordHandlers {
    */
   toggle(): 'on' | 'off' | 'no-request' {
     if (!this.request) return 'no-request';
-    if (this.device) {
-      this.stopCapture();
-      return 'off';
-    }
-    this.open(this.request.format, this.request.channel);
-    return 'on';
+    this.wantOpen = !this.device;
+    this.apply();
+    return this.wantOpen ? 'on' : 'off';
   }
 
   /**
@@ -88,12 +104,25 @@ export class MicInput implements RecordHandlers {
     this.host = host;
   }
 
+  /** The guest records: what happens is the policy's (see the module comment for when the device opens). */
   start(format: AudioFormat, channel: RecordChannel): void {
-    this.stopCapture();
     this.request = { format, channel };
-    if (this.current === 'allow') this.open(format, channel);
-    else if (this.current === 'prompt' && this.host) this.o.onRequest?.();
-    else log('the guest records; the microphone stays off (deny)');
+    this.wantOpen = this.current === 'allow';
+    if (this.current === 'deny') log('the guest records; the microphone stays off (deny)');
+    this.gate.run(() => this.apply());
+  }
+
+  /** Brings the device to the last wish (open for the request, or closed) and asks once per request under prompt. */
+  private apply(): void {
+    const r = this.request;
+    const target = r && this.wantOpen && !r.channel.isClosed ? r : undefined;
+    if (target && this.live?.format === target.format && this.live.channel === target.channel && this.device) return;
+    this.stopCapture();
+    if (target) this.open(target.format, target.channel);
+    else if (r && !this.wantOpen && this.current === 'prompt' && this.host && this.asked !== r) {
+      this.asked = r;
+      this.o.onRequest?.();
+    }
   }
 
   private open(format: AudioFormat, channel: RecordChannel): void {
@@ -107,6 +136,7 @@ export class MicInput implements RecordHandlers {
       return this.warn(`cannot open the microphone${this.o.deviceName ? ` "${this.o.deviceName}"` : ''}: ${(err as Error).message}`);
     }
     this.device = dev;
+    this.live = { format, channel };
     const frameBytes = 2 * format.channels;
     this.buf = Buffer.alloc(Math.ceil(format.frequency / 10) * frameBytes);
     const gains = () => gainsFor(this.levels, this.muted, format.channels);
@@ -129,7 +159,8 @@ export class MicInput implements RecordHandlers {
   /** The guest stopped recording: the capture device closes (the OSD is told through onLive). */
   stop(): void {
     this.request = undefined;
-    this.stopCapture();
+    this.wantOpen = false;
+    this.gate.run(() => this.apply());
   }
 
   /** The guest's record volume per channel (0..65535), applied to what is captured next. */
@@ -144,6 +175,9 @@ export class MicInput implements RecordHandlers {
 
   /** Stops capturing for good (the SPICE channel or the viewer went); safe to call twice. */
   close(): void {
+    this.request = undefined;
+    this.wantOpen = false;
+    this.gate.dispose();
     this.stopCapture();
   }
 
@@ -157,6 +191,7 @@ export class MicInput implements RecordHandlers {
     this.timer = undefined;
     const dev = this.device;
     this.device = undefined;
+    this.live = undefined;
     if (!dev) return;
     if (!dev.closed) dev.close();
     log('microphone off');

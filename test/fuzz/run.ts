@@ -1,5 +1,6 @@
 /**
- * `npm run fuzz -- [--seconds N] [--seed S] [--json] [--window] [--case-ms MS] [--record FILE]`:
+ * `npm run fuzz -- [--seconds N] [--seed S] [--json] [--window] [--case-ms MS] [--record FILE]`
+ * (`npm run fuzz -- --spice ...`: the SPICE fuzzer, test/fuzz/spice/run.ts):
  * fuzzes the frame path (fuzzer.ts) and prints one JSON object (with --json) or a summary.
  * `--record FILE` appends every failing case to FILE (the regression list the test suite replays).
  * `--sweep [--repeat N]` runs every mutation of the catalogue in order (N times each) instead of
@@ -11,6 +12,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { runFuzz } from './fuzzer.js';
 import { allSpecs, prng } from './mutations.js';
 import type { MutationSpec } from './mutations.js';
+
+// `--spice`: the SPICE fuzzer instead (test/fuzz/spice/run.ts); the frame fuzzer below does not run.
+if (process.argv.includes('--spice')) {
+  const { runSpiceCli } = await import('./spice/run.js');
+  const status = await runSpiceCli(process.argv.slice(2).filter((a) => a !== '--spice' && a !== '--'));
+  await new Promise((r) => process.stdout.write('', r));
+  process.exit(status);
+}
 
 const { values } = parseArgs({
   options: {

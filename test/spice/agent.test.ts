@@ -9,19 +9,11 @@ import { AgentCap, AgentMsg, ClipboardType, VD_AGENT_MAX_DATA_SIZE } from '../..
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient } from '../../src/spice/client.js';
 import { closeAfterEach } from './cleanup.js';
-import { channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
+import { agentMsg, channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
 
 const AGENT_START = 106;
 const AGENT_DATA_C = 107;
 const AGENT_TOKEN_C = 108;
-
-function agentMsg(type: number, data: Buffer): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt32LE(1, 0);
-  h.writeUInt32LE(type, 4);
-  h.writeUInt32LE(data.length, 16);
-  return Buffer.concat([h, data]);
-}
 
 function u32s(...v: number[]): Buffer {
   const b = Buffer.alloc(4 * v.length);

@@ -2,7 +2,8 @@
  * Test helper: a scriptable SPICE server on 127.0.0.1 port 0 or a unix socket. It does the real
  * link handshake (RSA-1024 key, OAEP-SHA1 ticket decrypted and checked) so the client's crypto is
  * exercised, and lets each test decide what happens next: link errors, bad bytes, truncation,
- * disconnects, ACK behaviour.
+ * disconnects, ACK behaviour, floods (`flood()`), a key of its choosing, or a whole well-behaved
+ * session (`serveSession()`) with hooks per channel.
  */
 import { constants, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -74,12 +75,12 @@ export class FakeConn {
     const words = (s: number, n: number) => Array.from({ length: n }, (_, i) => body.readUInt32LE(s + 4 * i));
     return { connectionId: body.readUInt32LE(0), channelType: body[4]!, channelId: body[5]!, commonCaps: words(off, nc), channelCaps: words(off + 4 * nc, nch) };
   }
-  /** Sends a link reply: OK with our key and mini-header caps, or just an error. */
-  sendLinkReply(error = 0, opts: { mini?: boolean } = {}): void {
+  /** Sends a link reply: OK with our key (or `key`, cut or padded to 162 bytes) and mini-header caps, or just an error. */
+  sendLinkReply(error = 0, opts: { mini?: boolean; key?: Buffer } = {}): void {
     const common = capsWords(opts.mini === false ? [0, 1] : [0, 1, 3]);
     const body = Buffer.alloc(178 + 4 * common.length);
     body.writeUInt32LE(error, 0);
-    PUBLIC_DER.copy(body, 4);
+    (opts.key ?? PUBLIC_DER).copy(body, 4, 0, 162);
     body.writeUInt32LE(common.length, 166);
     body.writeUInt32LE(0, 170);
     body.writeUInt32LE(178, 174);
@@ -115,6 +116,102 @@ export class FakeConn {
     const h = await this.reader.read(6);
     const size = h.readUInt32LE(2);
     return { type: h.readUInt16LE(0), payload: size ? Buffer.from(await this.reader.read(size)) : Buffer.alloc(0) };
+  }
+  /** Reads client messages for as long as the connection lives, calling `on` for each. */
+  async readAll(on: (m: { type: number; payload: Buffer }) => void): Promise<void> {
+    for (;;) {
+      let m;
+      try {
+        m = await this.readMsg();
+      } catch {
+        return;
+      }
+      on(m);
+    }
+  }
+}
+
+/** One VDAgentMessage (header + data) as the agent stream carries it, unsplit. */
+export function agentMsg(type: number, data: Buffer): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt32LE(1, 0);
+  h.writeUInt32LE(type, 4);
+  h.writeUInt32LE(data.length, 16);
+  return Buffer.concat([h, data]);
+}
+
+/**
+ * Writes what `make()` returns (one or more whole messages) again and again, respecting the
+ * socket's own backpressure, until `bytes` were written or the peer stopped reading: the bytes
+ * waiting in our socket stayed at `blockedAt` or more for `blockedMs`. Resolves with what
+ * happened; never throws (a closed socket ends it).
+ */
+export async function flood(sock: net.Socket, make: () => Buffer, opts: { bytes: number; blockedAt?: number; blockedMs?: number }): Promise<{ written: number; blocked: boolean }> {
+  const blockedAt = opts.blockedAt ?? 4 * 1024 * 1024;
+  let written = 0;
+  let blockedSince = 0;
+  while (written < opts.bytes && !sock.destroyed) {
+    if (sock.writableLength >= blockedAt) {
+      blockedSince ||= Date.now();
+      if (Date.now() - blockedSince >= (opts.blockedMs ?? 500)) return { written, blocked: true };
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    blockedSince = 0;
+    const parts: Buffer[] = [];
+    let n = 0;
+    while (n < 64 * 1024) {
+      const m = make();
+      parts.push(m);
+      n += m.length;
+    }
+    sock.write(Buffer.concat(parts));
+    written += n;
+    // Let the event loop run (the client may be in this process).
+    await new Promise((r) => setImmediate(r));
+  }
+  return { written, blocked: false };
+}
+
+/** Hooks of serveSession(), one per channel type, run once that channel is set up. */
+export interface SessionHooks {
+  /** Runs when a link request arrives, before it is answered (to misbehave in the middle of a link). */
+  onLink?: (c: FakeConn, link: LinkInfo) => void | Promise<void>;
+  main?: (c: FakeConn) => void | Promise<void>;
+  inputs?: (c: FakeConn) => void | Promise<void>;
+  playback?: (c: FakeConn) => void | Promise<void>;
+  record?: (c: FakeConn) => void | Promise<void>;
+  /** MAIN_INIT payload (default mainInit(sessionId)). */
+  init?: Buffer;
+  /** Channel types in CHANNELS_LIST (default main and inputs). */
+  channels?: number[];
+  password?: string;
+}
+
+/** A well-behaved session on connection `c`: main (INIT → ATTACH → CHANNELS_LIST), inputs (INPUTS_INIT), sound channels linked; then the hook of that channel. */
+export async function serveSession(c: FakeConn, sessionId: number, hooks: SessionHooks = {}): Promise<void> {
+  const link = await c.readLink();
+  await hooks.onLink?.(c, link);
+  c.sendLinkReply(0);
+  const pw = await c.readTicket();
+  c.sendAuth(pw === (hooks.password ?? '') ? 0 : 7);
+  switch (link.channelType) {
+    case 1: {
+      c.sendMsg(103, hooks.init ?? mainInit(sessionId));
+      const attach = await c.readMsg();
+      if (attach.type !== 104) throw new Error(`expected ATTACH_CHANNELS, got ${attach.type}`);
+      c.sendMsg(104, channelsList(hooks.channels));
+      return hooks.main?.(c);
+    }
+    case 3:
+      c.sendMsg(101, Buffer.from([0, 0]));
+      return hooks.inputs?.(c);
+    case 5:
+      return hooks.playback?.(c);
+    case 6:
+      return hooks.record?.(c);
+    default:
+      return undefined;
   }
 }
 

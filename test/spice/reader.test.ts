@@ -73,6 +73,43 @@ describe('SpiceReader', () => {
     expect(summarize(got)).toEqual(whole);
   });
 
+  it('keeps only what the owner reads of a message and skips the rest unbuffered, whole or one byte at a time', () => {
+    const { bytes, big } = serverStream();
+    const keep = (type: number) => (type === 4 ? 12 : type === 103 ? 0 : Infinity);
+    for (const step of [bytes.length, 1, 7]) {
+      const r = new SpiceReader({ keep });
+      const got: ReaderEvent[] = [];
+      for (let i = 0; i < bytes.length; i += step) got.push(...r.feed(bytes.subarray(i, i + step)));
+      const msgs = got.filter((e): e is Extract<ReaderEvent, { kind: 'message' }> => e.kind === 'message');
+      expect(msgs.map((m) => [m.type, m.payload.length]), `step ${step}`).toEqual([[103, 0], [111, 0], [4, 12]]);
+      expect(msgs[2]!.payload).toEqual(big.subarray(0, 12));
+      expect(r.where, `step ${step}`).toMatch(/^HEADER \(0 of 6/); // the 299,988 skipped bytes are gone, not buffered
+      // A message after the skipped one is read from the right place.
+      const after = r.feed(miniMsg(102, Buffer.from([5, 0])));
+      expect(after).toEqual([{ kind: 'message', type: 102, payload: Buffer.from([5, 0]) }]);
+    }
+    // Cut in the middle of the skipped part: the end says how much was missing.
+    const r = new SpiceReader({ keep });
+    r.feed(bytes.subarray(0, bytes.length - 100));
+    expect(() => r.end()).toThrow(/got 299900 of 300000 bytes/);
+  });
+
+  it('copies what it keeps: a caller reusing one buffer for every read (the socket does) spoils no payload', () => {
+    const { bytes } = serverStream();
+    const whole = summarize(new SpiceReader().feed(bytes));
+    for (const step of [1, 7, 4096, 65536]) {
+      const r = new SpiceReader();
+      const reused = Buffer.alloc(step);
+      const got: ReaderEvent[] = [];
+      for (let i = 0; i < bytes.length; i += step) {
+        const n = bytes.copy(reused, 0, i, i + step);
+        got.push(...r.feed(reused.subarray(0, n)));
+        reused.fill(0xee); // the next read overwrites it
+      }
+      expect(summarize(got), `step ${step}`).toEqual(whole);
+    }
+  });
+
   it('uses the 18-byte header when the server does not offer the mini header', () => {
     const r = new SpiceReader();
     const full = Buffer.alloc(18 + 2);

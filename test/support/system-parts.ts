@@ -58,6 +58,7 @@ export const PARTS = {
   xclock: program('xclock', 'x11-apps'),
   xprop: program('xprop', 'x11-utils'),
   xclip: program('xclip', 'xclip'),
+  openssl: program('openssl', 'openssl'),
   sdl: { what: 'the SDL binding (dist/sdl.node, built against libsdl2-dev)', pkg: 'libsdl2-dev', programs: [], problem: sdlProblem },
   qemu: {
     what: 'QEMU (qemu-system-x86_64)',

@@ -14,6 +14,7 @@ import { clockDeltaMs, monotonicMs } from '../../src/spice/playback-channel.js';
 import type { RecordChannel } from '../../src/spice/record-channel.js';
 import { GlasspaneError } from '../../src/errors.js';
 import { analyseTone, sineS16 } from '../support/tone.js';
+import { waitFor } from '../support/helpers.js';
 
 const RATE = 48000;
 const PACKET = 480;
@@ -236,6 +237,8 @@ describe('MicInput and the OSD line', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(Buffer.concat(sent)).toEqual(stereo([[100, 50], [200, 100], [300, 150]]));
     mic.stop();
+    // Closed when the device has been open DEVICE_OPEN_INTERVAL_MS (a START/STOP flood opens and closes it once a second at most).
+    await waitFor(() => log.includes('close recording'), 5000, 'the microphone to close');
     expect(log).toEqual(['open recording default {"channels":2,"frequency":48000,"format":"s16","buffered":512}', 'play true', 'close recording']);
     expect(live).toEqual([true, false]);
     expect(mic.figures()).toEqual({ state: 'idle', framesSent: 3 });

@@ -5,7 +5,7 @@
  * (audio:micDefault, escape+E and escape+C), clipboard directions (spice:clipboardToVM /
  * clipboardToLocal), and audio:syncVolume / periodSize.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { placeFrame, screenToGuestMotion, windowToFrame } from '../../src/viewer/geometry.js';
 import { MouseSensitivity } from '../../src/viewer/mouse-sensitivity.js';
 import { MicInput } from '../../src/viewer/mic-input.js';
@@ -69,6 +69,10 @@ const channel = { isClosed: false, write: () => {} } as unknown as RecordChannel
 
 describe('the microphone policy (audio:micDefault, escape+E, escape+C)', () => {
   it('deny keeps it closed, allow opens it, prompt asks; E opens or closes it while the guest records; C cycles', () => {
+    // The device opens and closes at most once a second (OpenGate): each START/STOP waits its turn.
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const turn = () => vi.advanceTimersByTime(1000);
     const { host, log } = audioHost();
     const asked: string[] = [];
     const mic = new MicInput({ problem: () => {}, onLive: () => {}, policy: 'deny', onRequest: () => asked.push('asked') });
@@ -82,12 +86,16 @@ describe('the microphone policy (audio:micDefault, escape+E, escape+C)', () => {
     mic.stop();
     expect([mic.cycle(), mic.cycle(), mic.cycle()]).toEqual(['prompt', 'allow', 'deny']);
     mic.cycle(); // prompt
+    turn();
     mic.start({ channels: 2, frequency: 48000 }, channel);
+    expect(asked).toEqual([]); // the STOP's turn is not over yet
+    turn();
     expect(asked).toEqual(['asked']);
     expect(mic.figures().state).toBe('idle');
     mic.stop();
     mic.cycle(); // allow
     mic.start({ channels: 2, frequency: 48000 }, channel);
+    turn();
     expect(mic.figures().state).toBe('live');
     mic.close();
     expect(log).toEqual(['open recording 512', 'close recording', 'open recording 512', 'close recording']);

@@ -60,14 +60,21 @@ interface SendOptions {
 
 /**
  * The link went away mid-sequence: what was sent after that is lost, so say so and fail rather
- * than exit 0 with half the keys typed.
+ * than exit 0 with half the keys typed. The error keeps the code of what ended it (a protocol
+ * error names the message and field, a missed MOTION_ACK is a timeout); only a plain close is
+ * blamed on another client or a stopped QEMU.
  */
 function lost(client: SpiceClient): SpiceError {
-  const why = client.state.error?.message ?? 'SPICE connection closed';
+  const cause = client.state.error;
+  const rest = 'before everything was sent; the rest of the sequence did not reach the VM';
+  if (cause && cause.code !== 'ERR_SPICE_CLOSED') {
+    return new SpiceError(cause.code, `${cause.message}; that ended the session ${rest}`, cause.fix, { cause, linkError: cause.linkError });
+  }
   return new SpiceError(
     'ERR_SPICE_CLOSED',
-    `${why} before everything was sent; the rest of the sequence did not reach the VM`,
+    `${cause?.message ?? 'SPICE connection closed'} ${rest}`,
     'another SPICE client (a viewer?) took the session over, or QEMU stopped; run send again, with the sequence shortened or without the other client',
+    { cause },
   );
 }
 
@@ -75,7 +82,9 @@ async function withInputs(opts: SendOptions, run: (inputs: InputsChannel, pause:
   const address = parseSpiceAddress(opts.spice);
   const password = readSpicePassword(opts.spicePasswordFile);
   const delayMs = opts.delayMs;
-  const client = new SpiceClient({ address, password, timeoutMs: opts.timeout });
+  // A full motion window waits for the server's MOTION_ACK at most --timeout: then the inputs
+  // channel ends with ERR_SPICE_TIMEOUT and `lost()` says so (nothing here waits forever).
+  const client = new SpiceClient({ address, password, timeoutMs: opts.timeout, motionAckTimeoutMs: opts.timeout });
   // Waits until what was asked is on the wire, then `delayMs`: the server applies each message
   // when it arrives, so the guest sees the events spaced out.
   const pause = async () => {
@@ -109,7 +118,7 @@ export function registerSend(program: Command): void {
     .description('send keys or mouse actions to a VM over SPICE (like virsh send-key)')
     .requiredOption('--spice <addr>', 'SPICE server: HOST:PORT or unix:/path/to/socket')
     .option('--spice-password-file <file>', `file holding the SPICE password (else $${PASSWORD_ENV}; never on the command line)`)
-    .option('--timeout <ms>', 'link timeout in milliseconds', intOption('--timeout', 1, 600_000), 10_000)
+    .option('--timeout <ms>', 'link timeout in milliseconds; also how long mouse motion waits for the server to acknowledge it', intOption('--timeout', 1, 600_000), 10_000)
     .option('--delay-ms <ms>', 'pause after each press, release and move, so a slow guest drains its PS/2 queue', intOption('--delay-ms', 0, 60_000), 30)
     .addHelpText(
       'after',

@@ -27,6 +27,7 @@ import { intOption, keyCodeOption, numberOption, sizeOption } from '../options.j
 import { exitStatusHelp } from '../exit-codes.js';
 import { requireOutputDir, requireOutputFile } from '../output-path.js';
 import { spiceStatusLogger } from '../spice-status-log.js';
+import { withLoopStats } from '../view-stats.js';
 import { onStopSignals } from '../stop-signals.js';
 
 /**
@@ -243,7 +244,7 @@ async function runWindow(o: Merged): Promise<void> {
     title: o.title,
     screenshotDir: o.screenshotDir,
     copyTimeoutMs: o.copyTimeout,
-    onFigures: o.stats ? (f) => process.stdout.write(`${JSON.stringify(f, roundedNumbers)}\n`) : undefined,
+    onFigures: o.stats ? withLoopStats(sink, (f) => process.stdout.write(`${JSON.stringify(f, roundedNumbers)}\n`)) : undefined,
     onMessage,
     clipboard,
     audio,
