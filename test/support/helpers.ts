@@ -84,8 +84,29 @@ export function stubFramesPosted(stub: CliRun): number {
 export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Retries `check` until it passes, for conditions that need async work or that are best said as
+ * assertions: it passes when it returns anything but `false` without throwing (that value is
+ * returned). On the deadline it throws "timed out after N s waiting for WHAT", with the last
+ * assertion's message, so a failure says both what was awaited and what was last seen.
+ */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition', intervalMs = 50): Promise<Exclude<T, false>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let last = 'the check returned false';
+    try {
+      const v = await check();
+      if (v !== false) return v as Exclude<T, false>;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last: ${last}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
