@@ -15,6 +15,7 @@ import { useWindowHarness } from '../support/window-harness.js';
 import { cursorPosition, sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
+import { exitStatusOf } from '../support/errors.js';
 
 const h = useWindowHarness();
 const start = (args: string[]) => h.start(args);
@@ -179,7 +180,7 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
 
   it('without a display, says so and suggests --headless', async () => {
     const r = await runCli(['view', '--shm', '/dev/shm/whatever'], { env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(exitStatusOf('ERR_NO_DISPLAY'));
     expect(r.stderr).toMatch(/no display to open a window on .* add --headless/s);
   });
 });
