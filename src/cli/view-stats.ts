@@ -1,7 +1,8 @@
 /**
  * What `view --stats` adds to the viewer's figures on each line: the window thread's event-loop
  * delay over the last second (`loopLagMs`: p50, p99, max; how long input, the SPICE sockets and the
- * window waited for the thread) and, with `--spice`, where SPICE is (`spice`: state and error code).
+ * window waited for the thread) and, with `--spice`, where SPICE is (`spice`: state, error code and the failed attempts since
+ * the last link, so a script or test can wait for retries instead of guessing their times).
  * The SPICE fuzzer reads both (test/fuzz/spice).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -11,7 +12,7 @@ import { SpiceInputSink } from '../spice/input-sink.js';
 /** The extra fields of a --stats line (see the module comment). */
 export interface LoopStats {
   loopLagMs: { p50: number; p99: number; max: number };
-  spice?: { state: string; error?: string };
+  spice?: { state: string; error?: string; attempt: number };
 }
 
 /**
@@ -26,6 +27,6 @@ export function withLoopStats<F extends object>(sink: InputSink, write: (line: F
     const loopLagMs = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
     h.reset();
     const s = sink instanceof SpiceInputSink ? sink.client.state : undefined;
-    write({ ...f, loopLagMs, spice: s && { state: s.state, error: s.error?.code } });
+    write({ ...f, loopLagMs, spice: s && { state: s.state, error: s.error?.code, attempt: s.attempt } });
   };
 }

@@ -11,6 +11,9 @@ import { FrameCounter, LatencySamples } from './stats.js';
 import { LGMP } from '../lgmp/layout.js';
 import type { ErrorCode } from '../errors.js';
 
+/** How often `onSecond` gets the running report (ms): the once-a-second line of `view --headless`. */
+export const REPORT_INTERVAL_MS = 1000;
+
 /** Verifies one frame's pixels; returns an error message, or null when the frame is right. Also returns the producer timestamp if the pixels carry one. */
 export type FrameVerifier = (frame: LentFrame) => { error: string | null; postedNs?: bigint };
 
@@ -167,7 +170,7 @@ export async function runHeadless(o: HeadlessOptions): Promise<HeadlessReport> {
     }
   });
 
-  const ticker = onSecond ? setInterval(() => onSecond(report()), 1000) : null;
+  const ticker = onSecond ? setInterval(() => onSecond(report()), REPORT_INTERVAL_MS) : null;
   const timer = seconds !== undefined ? setTimeout(finish, seconds * 1000) : null;
   const stopOnAbort = () => finish();
   if (stop?.aborted) finish();

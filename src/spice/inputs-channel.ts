@@ -163,6 +163,11 @@ export class InputsChannel {
     return this.unacked;
   }
 
+  /** Messages not yet sent: motion held back until the server acknowledges, and what was asked for after it (sent in order). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Presses the key with set-1 scancode `set1` (0xNN or 0xe0NN) and remembers it as held. */
   keyDown(set1: number): void {
     this.held.delete(set1); // re-insert: press order decides release order in releaseAll()

@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliRun, killAll, removeShm, shmPath, startCli, waitFor } from '../support/helpers.js';
+import { REPORT_INTERVAL_MS } from '../../src/relay/headless.js';
 
 const procs: CliRun[] = [];
 afterAll(async () => {
@@ -18,7 +19,9 @@ describe('view --headless waiting for a region', () => {
     const view = startCli(['view', '--shm', shm, '--headless']);
     procs.push(view);
     await waitFor(() => /waiting for the first guest frame/.test(view.stderr()), 20_000, 'the waiting line');
-    await new Promise((r) => setTimeout(r, 3500));
+    // What must NOT happen (the line again, a line of zeros each report) has no event to wait on:
+    // three and a half report intervals, so three once-a-second reports had their chance.
+    await new Promise((r) => setTimeout(r, 3.5 * REPORT_INTERVAL_MS));
     const err = view.stderr();
     expect(err.match(/waiting for the first guest frame/g)).toHaveLength(1);
     expect(err).toContain(`waiting for the first guest frame in ${shm}; Ctrl-C stops (--seconds N gives up after N s)`);

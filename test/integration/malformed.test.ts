@@ -53,11 +53,8 @@ async function validProducerGetsThrough(): Promise<void> {
   try {
     await waitFor(() => relay.state === 'connected', 30_000, 'a session with the valid producer');
     const before = frames.length;
-    for (let i = 0; i < 50 && frames.length === before; i++) {
-      p.post();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(frames.length).toBeGreaterThan(before);
+    // Posted again until one is taken (a post can land while the relay is still settling on the session).
+    await waitFor(() => frames.length > before || (p.post(), false), 30_000, 'a frame from the valid producer', 20);
   } finally {
     p.stop();
   }

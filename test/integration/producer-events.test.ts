@@ -23,8 +23,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** The relay's re-open interval here (FrameRelay's retryMs), short so that failed re-opens come fast. */
+const RETRY_MS = 30;
+
 function startRelay(path: string, copyTimeoutMs = 100): { relay: FrameRelay; frames: LentFrame['info'][]; problems: string[]; states: RelayState[] } {
-  const relay = new FrameRelay({ path, retryMs: 30, copyTimeoutMs });
+  const relay = new FrameRelay({ path, retryMs: RETRY_MS, copyTimeoutMs });
   const frames: LentFrame['info'][] = [];
   const problems: string[] = [];
   const states: RelayState[] = [];
@@ -67,6 +70,8 @@ describe('a producer restarting while the consumer copies a frame', () => {
       producer = new RawProducer(region); // a new session id: the restart
       await waitFor(() => relay.counters.sessions > sessions && producer!.frames.hasSubs(), 10_000, `session ${i + 1}`);
       producer.post(undefined, 1024); // only 1 KiB of the 8 KiB written: the copy waits for more
+      // Time for the relay to take the message and start its copy (nothing shows that it has); well
+      // inside the 1000 ms copy timeout above, so the restart lands while it still waits.
       await sleep(150);
     }
     producer?.stop();
@@ -112,7 +117,9 @@ describe('the region file truncated under a connected consumer', () => {
     truncateSync(path, 0); // nobody grows it back for now: the relay reads past the end
     await waitFor(() => problems.includes('ERR_REGION_TRUNCATED'), 30_000, 'the truncation reported');
     expect(relay.state).toBe('producer-gone');
-    await sleep(300); // re-opening a 0-byte file fails and is retried
+    // Re-opening a 0-byte file fails and is retried (no event says so): ten retry intervals, so
+    // the relay has failed several times before the file is grown back.
+    await sleep(10 * RETRY_MS);
     truncateSync(path, 8 << 20);
     region.close();
     const fresh: Region = new native.Region(path);
@@ -138,7 +145,7 @@ describe('the region file truncated under a connected consumer', () => {
     } finally {
       probe.close();
     }
-    await sleep(500);
+    await waitFor(() => stubFramesPosted(stub) > 0, 30_000, 'the viewer to take frames (the stub\'s once-a-second line)');
     truncateSync(path, 0);
     // Events, not seconds (a loaded machine is slow): the stub grows the region back, and the
     // viewer takes frames of the stub's new session; then it is stopped as a user would.

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { removeShm, runCli, shmPath, startCli, stubFramesPosted, waitFor } from '../support/helpers.js';
 import { native } from '../../src/native.js';
 import { LGMP } from '../../src/lgmp/layout.js';
+import { exitStatusOf } from '../support/errors.js';
 
 afterAll(removeShm);
 
@@ -62,7 +63,7 @@ describe('stub --shm and the file that is there', () => {
   it('a stub that cannot start in the region it created (--size 1) leaves no file behind', async () => {
     const shm = shmPath('small');
     const r = await runCli(['stub', '--shm', shm, '--size', '1', '--width', '1920', '--height', '1080', '--seconds', '1']);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(exitStatusOf('ERR_REGION_TOO_SMALL'));
     expect(r.stderr).toMatch(/region has no room/);
     expect(existsSync(shm)).toBe(false);
   });

@@ -7,8 +7,9 @@ import type { StubProducer, StubOptions } from '../../guest-stub/producer.js';
 import { startStubProducer } from '../support/stub-producer.js';
 import { FrameRelay, type CursorEvent, type LentFrame, type RelayOptions } from '../../src/relay/frame-relay.js';
 import { stubSceneVerifier } from '../../src/relay/scene-verifier.js';
-import { FrameFlags } from '../../src/kvmfr/layout.js';
-import { HEADER } from '../../src/lgmp/layout.js';
+import { FrameFlags, KVMFR } from '../../src/kvmfr/layout.js';
+import { HEADER, QUEUE, queueOffset } from '../../src/lgmp/layout.js';
+import { subsBad } from '../../src/lgmp/subs.js';
 import { native } from '../../src/native.js';
 import { removeShm, shmPath, waitFor } from '../support/helpers.js';
 
@@ -86,9 +87,12 @@ describe('guest-stub with the relay', () => {
     const posted = stub.stats.framesPosted;
     const region = new native.Region(path);
     try {
+      // A second of heartbeats (every 10 ms) on the producer's clock, and still no frames flow...
       const t0 = region.load64(HEADER.timestamp);
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(region.load64(HEADER.timestamp)).toBeGreaterThan(t0 + 1000n); // heartbeat every 10 ms
+      await waitFor(() => region.load64(HEADER.timestamp) > t0 + 1000n, 30_000, 'a second of heartbeats');
+      // ...until the producer times the stalled subscriber out (its bit turns BAD in the frame queue).
+      const frameQueue = [0, 1].map(queueOffset).find((q) => region.load32(q + QUEUE.queueID) === KVMFR.QUEUE_FRAME)!;
+      await waitFor(() => subsBad(region.load64(frameQueue + QUEUE.subs)) !== 0, 30_000, 'the producer to time the stalled relay out');
     } finally {
       region.close();
     }

@@ -19,7 +19,6 @@ afterEach(() => {
 });
 afterAll(removeShm);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Report {
   frames: number;
@@ -102,8 +101,9 @@ describe('two processes over /dev/shm', () => {
       // ...then the producer marks it timed out and stops waiting for it.
       await waitFor(() => subsBad(subs()) === 1, 30_000, 'the dead subscriber to time out');
       await waitFor(() => region.load32(frameQueue + QUEUE.count) === 0, 30_000, 'the queue to drain');
-      // Once its timeout passed (1 s), the next consumer reclaims the slot and gets frames.
-      await sleep(1200);
+      // Once its timeout passed (1 s) on the producer's clock (the heartbeat timestamp, which B7's
+      // consumer compares with the slot's timeout), the next consumer reclaims the slot and gets frames.
+      await waitFor(() => region.load64(HEADER.timestamp) > region.load64(frameQueue + QUEUE.timeout), 30_000, "the dead slot's timeout to pass on the producer's clock");
       const b = start(['view', '--shm', shm, '--headless', '--verify', '--json', '--frames', '120', '--seconds', '120']);
       await waitFor(() => subsOn(subs()) === 1 && subsBad(subs()) === 0, 60_000, 'the slot to be reaped and reused');
       expect(await b.exited).toEqual({ code: 0, signal: null });

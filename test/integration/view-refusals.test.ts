@@ -7,6 +7,7 @@
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliRun, killAll, removeShm, runCli, shmPath, startCli, waitFor } from '../support/helpers.js';
+import { exitStatusOf } from '../support/errors.js';
 
 const procs: CliRun[] = [];
 afterAll(async () => {
@@ -69,7 +70,7 @@ describe('view and demo: refusals with the documented exit status', () => {
     expect(stub, 'the demo\'s stub process').toBeDefined();
     process.kill(stub!, 'SIGKILL');
     const { code } = await demo.exited;
-    expect(code, demo.stderr()).toBe(4);
+    expect(code, demo.stderr()).toBe(exitStatusOf('ERR_DEMO_STUB_EXITED'));
     expect(demo.stderr()).toMatch(/glasspane: the guest-stub the demo runs exited \(status killed by a signal\) before the demo ended/);
     expect(demo.stderr()).not.toMatch(/report the output|GLASSPANE_DEBUG/);
   });

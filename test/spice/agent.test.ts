@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentCap, AgentMsg, ClipboardType, VD_AGENT_MAX_DATA_SIZE } from '../../src/spice/agent.js';
 import { parseSpiceAddress } from '../../src/spice/address.js';
 import { SpiceClient } from '../../src/spice/client.js';
+import { waitFor } from '../support/helpers.js';
 import { closeAfterEach } from './cleanup.js';
 import { agentMsg, channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
 
@@ -41,6 +42,17 @@ class FakeAgentSide {
       if (m.type === AGENT_TOKEN_C) this.tokensBack += m.payload.readUInt32LE(0);
       else if (m.type === AGENT_DATA_C) {
         expect(m.payload.length).toBeLessThanOrEqual(VD_AGENT_MAX_DATA_SIZE);
+        this.chunks.push(m.payload);
+        this.stream = Buffer.concat([this.stream, m.payload]);
+      }
+    }
+  }
+  /** Reads client messages until `n` agent data pieces arrived in all (kept for agentMessages()). */
+  async chunksUntil(n: number): Promise<void> {
+    while (this.chunks.length < n) {
+      const m = await this.c.readMsg();
+      if (m.type === AGENT_TOKEN_C) this.tokensBack += m.payload.readUInt32LE(0);
+      else if (m.type === AGENT_DATA_C) {
         this.chunks.push(m.payload);
         this.stream = Buffer.concat([this.stream, m.payload]);
       }
@@ -103,7 +115,7 @@ describe('clipboard through the guest agent (fake server)', () => {
 
     agent.send(AgentMsg.ANNOUNCE_CAPABILITIES, u32s(0, (1 << AgentCap.CLIPBOARD_BY_DEMAND) | (1 << AgentCap.GUEST_LINEEND_CRLF)), 7);
     agent.send(AgentMsg.CLIPBOARD_GRAB, u32s(ClipboardType.UTF8_TEXT));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => grabs.length > 0, 30_000, "the guest's clipboard grab");
     expect(grabs).toEqual([[ClipboardType.UTF8_TEXT]]);
 
     const text = client.clipboardRequestText();
@@ -125,11 +137,11 @@ describe('clipboard through the guest agent (fake server)', () => {
     const [grab] = await agent.agentMessages(1);
     expect(grab).toEqual({ type: AgentMsg.CLIPBOARD_GRAB, data: u32s(ClipboardType.UTF8_TEXT) });
 
+    // The request and the tokens after it arrive in order on the one main channel.
     agent.send(AgentMsg.CLIPBOARD_REQUEST, u32s(ClipboardType.UTF8_TEXT));
-    await new Promise((r) => setTimeout(r, 100));
     const before = agent.chunks.length;
     agent.c.sendMsg(110, u32s(1)); // one token: one piece may go
-    await new Promise((r) => setTimeout(r, 100));
+    await agent.chunksUntil(before + 1);
     agent.c.sendMsg(110, u32s(10));
     const [clip] = await agent.agentMessages(1);
     expect(agent.chunks.length - before).toBe(Math.ceil((20 + 4 + host.length + 2) / 2048));

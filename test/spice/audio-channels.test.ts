@@ -76,6 +76,7 @@ describe('playback channel', () => {
             p.sendMsg(107, Buffer.from([40, 0, 0, 0]));
             p.sendMsg(104);
             p.sendMsg(101, data(778, [[5, 5]])); // after STOP: dropped
+            p.sendMsg(106, Buffer.from([0])); // unmute: the marker that the late DATA was handled before it
           },
         }),
       ),
@@ -88,17 +89,16 @@ describe('playback channel', () => {
         start: (f) => events.push(['start', f]),
         data: (pcm, t) => events.push(['data', t, [...new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.length))]]),
         volume: (l) => events.push(['volume', l]),
-        mute: (m) => events.push(['mute', m]),
-        latency: (ms) => events.push(['latency', ms]),
-        stop: () => {
-          events.push(['stop']);
-          done();
+        mute: (m) => {
+          events.push(['mute', m]);
+          if (!m) done();
         },
+        latency: (ms) => events.push(['latency', ms]),
+        stop: () => events.push(['stop']),
       },
     });
     await c.connect();
-    await finished;
-    await new Promise((r) => setTimeout(r, 100)); // the late DATA must not arrive
+    await finished; // the unmute after the late DATA: that DATA has been handled (dropped) by now
     expect(events).toEqual([
       ['volume', [65535, 32768]],
       ['mute', true],
@@ -106,6 +106,7 @@ describe('playback channel', () => {
       ['data', 777, [1, -1, 2, -2]],
       ['latency', 40],
       ['stop'],
+      ['mute', false],
     ]);
   });
 

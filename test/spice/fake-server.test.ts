@@ -12,6 +12,7 @@ import { MAX_UNACKED } from '../../src/spice/inputs-channel.js';
 import { LINK_ERROR_NAMES } from '../../src/spice/protocol.js';
 import { closeAfterEach } from './cleanup.js';
 import { channelsList, fakeServer, linkHeader, mainInit, miniMsg, type FakeConn } from './fake-server.js';
+import { waitFor } from '../support/helpers.js';
 
 const track = closeAfterEach();
 
@@ -166,7 +167,7 @@ describe('messages', () => {
     const s = await serve((c) =>
       session(c, {
         main: async (m) => {
-          await new Promise((r) => setTimeout(r, 50));
+          await waitFor(() => states.some((st) => st.state === 'connected'), 30_000, 'the session up');
           const h = Buffer.alloc(6);
           h.writeUInt16LE(107, 0);
           h.writeUInt32LE(100, 2);
@@ -175,17 +176,9 @@ describe('messages', () => {
       }),
     );
     const c = client(s.address, { onState: (st) => states.push(st) });
-    const lost = new Promise<SpiceStatus>((resolve) => {
-      const check = setInterval(() => {
-        const st = states.find((x) => x.state === 'idle' && x.error);
-        if (st) {
-          clearInterval(check);
-          resolve(st);
-        }
-      }, 10);
-    });
     await c.connect();
-    const st = await lost;
+    await waitFor(() => states.some((x) => x.state === 'idle' && x.error), 30_000, 'the session lost');
+    const st = states.find((x) => x.state === 'idle' && x.error)!;
     expect(st.error?.code).toBe('ERR_SPICE_CLOSED');
     expect(st.error?.message).toMatch(/body of message type 107: got 10 of 100 bytes/);
     expect(c.inputs).toBeUndefined();

@@ -91,7 +91,7 @@ describe('SpiceReader', () => {
     // Cut in the middle of the skipped part: the end says how much was missing.
     const r = new SpiceReader({ keep });
     r.feed(bytes.subarray(0, bytes.length - 100));
-    expect(() => r.end()).toThrow(/got 299900 of 300000 bytes/);
+    expect(() => r.end()).toThrow(coded('ERR_SPICE_CLOSED', /got 299900 of 300000 bytes/));
   });
 
   it('copies what it keeps: a caller reusing one buffer for every read (the socket does) spoils no payload', () => {

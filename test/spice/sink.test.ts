@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { uuidMismatchWarning } from '../../src/spice/main-channel.js';
 import { closeAfterEach } from './cleanup.js';
 import { channelsList, fakeServer, mainInit, type FakeConn } from './fake-server.js';
-import { sleep, startQemu, type QemuHandle } from './qemu.js';
+import { startQemu, type QemuHandle } from './qemu.js';
+import { waitFor } from '../support/helpers.js';
 import { needs } from '../support/system.js';
 
 const keyEvents = (t: string[]) => t.filter((l) => l.startsWith('input_event_key') || l.startsWith('input_event_btn')).map((l) => l.replace(/^input_event_\w+ con -?\d+, /, ''));
@@ -31,6 +32,15 @@ describe.skipIf(needs('qemu'))('SpiceInputSink against real QEMU', () => {
     const lines = keyEvents(t).slice(seen);
     seen += lines.length;
     return lines;
+  }
+  /**
+   * Nothing else reached QEMU since the last next(): a marker key sent now is the next thing in its
+   * trace (one inputs channel, in order), so anything sent before it would show up first.
+   */
+  async function nothingElse(): Promise<void> {
+    sink.keyDown('KeyZ');
+    sink.keyUp('KeyZ');
+    expect(await next(2), 'the next key events after the marker was sent').toEqual(['key qcode z, down 1', 'key qcode z, down 0']);
   }
   beforeAll(async () => {
     q = await startQemu({ transport: 'unix' });
@@ -59,8 +69,7 @@ describe.skipIf(needs('qemu'))('SpiceInputSink against real QEMU', () => {
     expect(sink.keyDown('KeyG')).toBe(true);
     expect(sink.keyUp('KeyG')).toBe(true);
     expect(await next(2)).toEqual(['key qcode g, down 1', 'key qcode g, down 0']);
-    await sleep(200);
-    expect(keyEvents(q.trace()).length).toBe(seen);
+    await nothingElse();
   });
 
   it('releaseAll releases held keys in reverse order and held buttons', async () => {
@@ -77,8 +86,7 @@ describe.skipIf(needs('qemu'))('SpiceInputSink against real QEMU', () => {
       'key qcode shift, down 0',
       'button left, down 0',
     ]);
-    await sleep(200);
-    expect(keyEvents(q.trace()).length).toBe(seen);
+    await nothingElse();
   });
 
   it('syncs lock keys only on a real mismatch and never while a lock key is held', async () => {
@@ -90,8 +98,7 @@ describe.skipIf(needs('qemu'))('SpiceInputSink against real QEMU', () => {
     sink.syncLocks({ capsLock: false, numLock: true, scrollLock: false }); // lock key held: nothing
     sink.keyUp('ScrollLock');
     expect(await next(2)).toEqual(['key qcode scroll_lock, down 1', 'key qcode scroll_lock, down 0']);
-    await sleep(200);
-    expect(keyEvents(q.trace()).length).toBe(seen);
+    await nothingElse();
   });
 });
 
@@ -136,9 +143,13 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     await client.connect();
     for (let n = 0; n < 10; n++) sink.mouseMotion(1, 0); // 8 go out, 2 are summed and wait
     sink.keyDown('KeyA');
-    await sleep(200);
+    // The summed motion and the key wait in the client (nothing goes before an ACK), and the
+    // server has the 8 that went out.
+    expect(client.inputs!.queued).toBe(2);
+    await waitFor(() => got.length >= 8, 30_000, 'the first 8 motions at the server');
     expect(got).toEqual(Array(8).fill('motion 1'));
     expect(client.inputs!.unacknowledged).toBe(8);
+    expect(client.inputs!.queued).toBe(2);
     inputsConn.sendMsg(111); // MOTION_ACK: 4 more may go
     await keyArrived;
     expect(got).toEqual([...Array(8).fill('motion 1'), 'motion 2', 'key']);
@@ -152,8 +163,7 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     const client = new SpiceClient({ address: parseSpiceAddress(addr), initialDelayMs: 100, maxDelayMs: 400, onState: (st) => states.push(st) });
     track(client);
     client.start();
-    const end = Date.now() + 10_000;
-    while (states.filter((st) => st.state === 'waiting').length < 4 && Date.now() < end) await sleep(20);
+    await waitFor(() => states.filter((st) => st.state === 'waiting').length >= 4, 30_000, 'four retry waits');
     const waits = states.filter((st) => st.state === 'waiting');
     expect(waits.slice(0, 4).map((w) => w.retryInMs)).toEqual([100, 200, 400, 400]);
     expect(waits[0]!.error?.code).toBe('ERR_SPICE_CONNECT');
@@ -166,8 +176,7 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     const client = new SpiceClient({ address: parseSpiceAddress(s.address), password: 'wrong', initialDelayMs: 10, onState: (st) => states.push(st) });
     track(client);
     client.start();
-    const end = Date.now() + 10_000;
-    while (!states.some((st) => st.state === 'failed') && Date.now() < end) await sleep(20);
+    await waitFor(() => states.some((st) => st.state === 'failed'), 30_000, 'the client to fail');
     const failed = states.find((st) => st.state === 'failed');
     expect(failed?.error?.code).toBe('ERR_SPICE_AUTH');
     expect(states.some((st) => st.state === 'waiting')).toBe(false);
@@ -179,8 +188,7 @@ describe('SpiceInputSink and SpiceClient against fake servers', () => {
     const client = new SpiceClient({ address: parseSpiceAddress(s.address) });
     track(client);
     await client.connect();
-    const end = Date.now() + 5000;
-    while (!client.state.vmUuid && Date.now() < end) await sleep(10);
+    await waitFor(() => client.state.vmUuid !== undefined, 30_000, "the VM's UUID from the main channel");
     const uuid = client.state.vmUuid!;
     expect(uuid).toBe('00112233-4455-6677-8899-aabbccddeeff');
     expect(uuidMismatchWarning(uuid, Buffer.from('00112233445566778899aabbccddeeff', 'hex'))).toBeUndefined();

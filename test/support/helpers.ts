@@ -80,12 +80,37 @@ export function stubFramesPosted(stub: CliRun): number {
   return Math.max(0, ...[...stub.stderr().matchAll(/(\d+) frames posted/g)].map((m) => Number(m[1])));
 }
 
-/** Polls `pred` until it holds; the limit is generous by default (a loaded machine is slow, a passing test does not wait for it). */
-export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+/**
+ * Polls `pred` every `intervalMs` until it holds; the limit is generous by default (a loaded
+ * machine is slow, a passing test does not wait for it). A predicate that starts a process (xdotool,
+ * xwd) polls less often (100 ms): a 2-core machine has better things to do.
+ */
+export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = 'condition', intervalMs = 10): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Retries `check` until it passes, for conditions that need async work or that are best said as
+ * assertions: it passes when it returns anything but `false` without throwing (that value is
+ * returned). On the deadline it throws "timed out after N s waiting for WHAT", with the last
+ * assertion's message, so a failure says both what was awaited and what was last seen.
+ */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition', intervalMs = 100): Promise<Exclude<T, false>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let last = 'the check returned false';
+    try {
+      const v = await check();
+      if (v !== false) return v as Exclude<T, false>;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last: ${last}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

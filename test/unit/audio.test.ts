@@ -234,7 +234,7 @@ describe('MicInput and the OSD line', () => {
     mic.volume([65535, 32768]);
     mic.start({ channels: 2, frequency: 48000 }, channel);
     expect(bridge.osdLine()).toBe('audio idle · MIC LIVE');
-    await new Promise((r) => setTimeout(r, 60));
+    await waitFor(() => Buffer.concat(sent).length >= 3 * 4, 5000, 'the three captured frames to be sent');
     expect(Buffer.concat(sent)).toEqual(stereo([[100, 50], [200, 100], [300, 150]]));
     mic.stop();
     // Closed when the device has been open DEVICE_OPEN_INTERVAL_MS (a START/STOP flood opens and closes it once a second at most).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/helpers.js';
+import { exitStatusOf } from '../support/errors.js';
 
 describe('the glasspane command', () => {
   it('lists its commands', async () => {
@@ -16,10 +17,11 @@ describe('the glasspane command', () => {
 
   it('names a bad option value and the accepted range', async () => {
     const r = await runCli(['stub', '--shm', '/dev/shm/x', '--width', 'wide']);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(exitStatusOf('ERR_USAGE'));
     expect(r.signal).toBeNull();
     expect(r.stderr).toContain('--width must be a whole number from 8 to 16384, got "wide"');
     const f = await runCli(['stub', '--shm', '/dev/shm/x', '--format', 'yuv']);
+    expect(f.code).toBe(exitStatusOf('ERR_USAGE'));
     expect(f.stderr).toContain('--format must be one of bgra, rgba, bgr_32, rgb_24, got "yuv"');
   });
 

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isStubInputMessage, StubInputServer } from '../../guest-stub/input-server.js';
 import { BGRA } from '../../src/kvmfr/pixels.js';
+import { waitFor } from '../support/helpers.js';
 
 const servers: StubInputServer[] = [];
 afterAll(async () => {
@@ -34,8 +35,7 @@ describe('stub input endpoint', () => {
     for (const m of bad) ws.send(m);
     ws.send(JSON.stringify({ t: 'key', down: true, scancode: 0x1e }));
     ws.send(JSON.stringify({ t: 'motion', dx: 5, dy: -3, buttons: 0 }));
-    const deadline = Date.now() + 10_000;
-    while (server.received < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => server.received >= 2, 30_000, 'the two good messages');
     ws.close();
     // Messages arrive in order, so every bad one was seen (and dropped) before the good two.
     expect(server.received).toBe(2);

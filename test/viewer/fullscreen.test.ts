@@ -23,7 +23,6 @@ afterAll(async () => {
   await x?.stop();
   removeShm();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lastStats = (view: CliRun): { capture: boolean; frames: number; skipped: number } | undefined => {
   const lines = view.stdout().trim().split('\n').filter(Boolean);
   return lines.length ? JSON.parse(lines.at(-1)!) : undefined;
@@ -35,6 +34,18 @@ const motions = (stub: CliRun) =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as StubInputMessage)
     .filter((m): m is Extract<StubInputMessage, { t: 'motion' }> => m.t === 'motion');
+const keys = (stub: CliRun) => stub.stdout().split('\n').filter((l) => l.startsWith('{"t":"key"')).length;
+
+/**
+ * Waits until everything the viewer has sent so far has reached the stub: a key typed now, in
+ * capture, goes to the stub after it (X delivers events in order, the viewer handles them in order
+ * and sends them on one connection). Call once the viewer has handled what the test waits on.
+ */
+async function inputSettled(stub: CliRun, what: string): Promise<void> {
+  const n = keys(stub);
+  xdotool(x, 'key', 'a');
+  await waitFor(() => keys(stub) >= n + 2, 10_000, `a marker key (down, up) to reach the stub after ${what}`);
+}
 
 /** Frame pixels of the stub's last frame (serial 4) well inside its bars that the screen does not show where `win` would put them. */
 function wrongPixels(win: { x: number; y: number; width: number; height: number }, fw: number, fh: number): string[] {
@@ -70,21 +81,23 @@ describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () =
     procs.push(view);
     // Presented or superseded by a newer one (latest wins): all 5 taken, the last one on screen.
     await waitFor(() => (lastStats(view)?.frames ?? 0) + (lastStats(view)?.skipped ?? 0) >= 5, 30_000, 'the viewer to take all 5 frames');
-    await sleep(300);
     let win = findWindow(x, 'fstest');
     expect([win.width, win.height]).toEqual([FW, FH]);
-    expectWholeFrame(win, FW, FH, 'windowed');
+    await waitFor(() => wrongPixels(findWindow(x, 'fstest'), FW, FH).length === 0, 30_000, 'the last frame on screen, windowed', 100);
     xdotool(x, 'windowfocus', '--sync', win.id);
 
     xdotool(x, 'key', 'Scroll_Lock');
-    await waitFor(() => lastStats(view)?.capture === true, 5000, 'capture on');
-    await sleep(300);
+    await waitFor(() => lastStats(view)?.capture === true, 10_000, 'capture on');
+    await inputSettled(stub, 'capture started');
     const before = motions(stub).length;
 
     // Fullscreen on (escape+F) while captured: the window grows to the screen.
     xdotool(x, 'keydown', 'Scroll_Lock', 'key', 'f', 'keyup', 'Scroll_Lock');
-    await waitFor(() => findWindow(x, 'fstest').width === 1280, 5000, 'the window to fill the screen');
-    await sleep(800);
+    await waitFor(() => findWindow(x, 'fstest').width === 1280, 10_000, 'the window to fill the screen', 100);
+    // The whole frame drawn at the new size: the viewer has handled the resize (and re-centred the
+    // pointer), so the marker key comes after any motion that made.
+    await waitFor(() => wrongPixels(findWindow(x, 'fstest'), FW, FH).length === 0, 30_000, 'the whole frame, fullscreen', 100);
+    await inputSettled(stub, 'the fullscreen switch');
     expect(lastStats(view)?.capture).toBe(true);
     expect(motions(stub).slice(before), 'motion sent by the fullscreen switch itself').toEqual([]);
     win = findWindow(x, 'fstest');
@@ -92,16 +105,17 @@ describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () =
 
     // A real move after the switch still arrives, as exactly what the pointer did.
     xdotool(x, 'mousemove_relative', '--', '7', '4');
-    await waitFor(() => motions(stub).length > before, 5000, 'motion after the switch');
-    await sleep(300);
+    await waitFor(() => motions(stub).length > before, 10_000, 'motion after the switch');
+    await inputSettled(stub, 'the move');
     const after = motions(stub).slice(before);
     expect([after.reduce((s, m) => s + m.dx, 0), after.reduce((s, m) => s + m.dy, 0)]).toEqual([7, 4]);
 
     // And back: the window returns to its size and shows the whole frame, not a crop of it.
     const n = motions(stub).length;
     xdotool(x, 'keydown', 'Scroll_Lock', 'key', 'f', 'keyup', 'Scroll_Lock');
-    await waitFor(() => findWindow(x, 'fstest').width === FW, 5000, 'the window to return to its size');
-    await sleep(800);
+    await waitFor(() => findWindow(x, 'fstest').width === FW, 10_000, 'the window to return to its size', 100);
+    await waitFor(() => wrongPixels(findWindow(x, 'fstest'), FW, FH).length === 0, 30_000, 'the whole frame, back from fullscreen', 100);
+    await inputSettled(stub, 'leaving fullscreen');
     expect(motions(stub).slice(n), 'motion sent by leaving fullscreen').toEqual([]);
     win = findWindow(x, 'fstest');
     expect([win.width, win.height]).toEqual([FW, FH]);
@@ -117,7 +131,7 @@ describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () =
     const view = startCli(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'fspending'], x.env);
     procs.push(view);
     await waitFor(() => (lastStats(view)?.frames ?? 0) + (lastStats(view)?.skipped ?? 0) >= 5, 30_000, 'the viewer to take all 5 frames');
-    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 10_000, 'the last frame on screen');
+    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 30_000, 'the last frame on screen', 100);
     const win = findWindow(x, 'fspending');
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'keydown', 'Scroll_Lock', 'key', 'f', 'keyup', 'Scroll_Lock');
@@ -133,6 +147,6 @@ describe.skipIf(needs(...WINDOW_PARTS))('fullscreen under a bare X server', () =
     }
     expect(looks.length, 'looks at the window before it grew').toBeGreaterThan(0);
     expect(looks.filter((w) => w.length > 0), 'looks that showed a crop or a wrongly scaled frame').toEqual([]);
-    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 10_000, 'the whole frame, fullscreen');
+    await waitFor(() => wrongPixels(findWindow(x, 'fspending'), FW, FH).length === 0, 30_000, 'the whole frame, fullscreen', 100);
   }, 90_000);
 });

@@ -38,8 +38,10 @@ describe.skipIf(needs(...WINDOW_PARTS))('view --spice with no SPICE server', () 
     const view = startCli(['view', '--shm', shm, '--size', '320x200', '--spice', `127.0.0.1:${port}`, '--stats'], x.env);
     procs.push(view);
     await waitFor(() => /SPICE: /.test(view.stderr()), 20_000, 'a SPICE line on stderr');
-    // Several retries later (backoff from 250 ms), still one line about it.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Several retries later (the --stats line counts the failed attempts), still one line about it.
+    const spice = () => (JSON.parse(view.stdout().trim().split('\n').at(-1) || '{}') as { spice?: { attempt: number; error?: string } }).spice;
+    await waitFor(() => (spice()?.attempt ?? 0) >= 4, 60_000, 'four failed SPICE attempts in the --stats line');
+    expect(spice()?.error).toBe('ERR_SPICE_CONNECT');
     const lines = view.stderr().split('\n').filter((l) => l.startsWith('glasspane: SPICE: '));
     expect(lines, view.stderr()).toHaveLength(1);
     expect(lines[0]).toContain(`127.0.0.1:${port}`);

@@ -38,7 +38,10 @@ describe.skipIf(needs(...WINDOW_PARTS, 'qemu'))('viewer → SPICE → QEMU', () 
     const win = findWindow(x, 'spicetest');
     xdotool(x, 'windowfocus', '--sync', win.id);
     xdotool(x, 'mousemove', String(win.x + 100), String(win.y + 100));
-    await new Promise((r) => setTimeout(r, 1000)); // the SPICE link comes up in the background
+    // The SPICE link comes up in the background; --stats says when it is up.
+    await waitFor(() => view.stdout().trim().split('\n').at(-1)!.includes('"spice":{"state":"connected"'), 30_000, 'SPICE connected (--stats)').catch((e: Error) => {
+      throw new Error(`${e.message}; viewer said: ${view.stderr()}`);
+    });
     xdotool(x, 'key', 'Scroll_Lock');
     await waitFor(() => view.stdout().trim().split('\n').at(-1)!.includes('"capture":true'), 30_000, 'capture on');
     xdotool(x, 'key', 'a');

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findWindow, xdotool } from '../support/xvfb.js';
 import { screenshot } from '../support/xwd.js';
-import { runCli, shmPath, waitFor, type CliRun } from '../support/helpers.js';
+import { eventually, runCli, shmPath, waitFor, type CliRun } from '../support/helpers.js';
 import { useWindowHarness } from '../support/window-harness.js';
 import { cursorPosition, sceneColour } from '../../src/scenes/bars.js';
 import { fitRect } from '../../src/viewer/geometry.js';
 import { needs, WINDOW_PARTS } from '../support/system.js';
+import { exitStatusOf } from '../support/errors.js';
 
 const h = useWindowHarness();
 const start = (args: string[]) => h.start(args);
@@ -60,49 +61,55 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     start(['stub', '--shm', shm, '--size', '8', '--width', String(FW), '--height', String(FH), '--fps', '30', '--frames', '5', '--quiet']);
     const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', 'wintest']);
     await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
-    await new Promise((r) => setTimeout(r, 300));
     let win = findWindow(h.x, 'wintest');
     expect([win.width, win.height]).toEqual([FW, FH]);
 
-    let img = screenshot(h.x.display);
-    for (const [fx, fy] of samplePoints(FW, FH)) {
-      const p = toWindow(win, FW, FH, fx, fy);
-      expect(img.rgb(p.x, p.y), `frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
-    }
+    // Taken is not yet on the X server's screen: wait for the last frame's pixels to be there.
     // The cursor: the stub's arrow has its hotspot at its tip; (2, 10) below the tip is orange body.
     const c = cursorPosition(5, FW, FH);
     const body = toWindow(win, FW, FH, c.x + 2, c.y + 10);
-    expect(img.rgb(body.x, body.y)).toEqual([255, 140, 0]);
     const outline = toWindow(win, FW, FH, c.x, c.y + 10);
-    expect(img.rgb(outline.x, outline.y)).toEqual([0, 0, 0]);
+    let img = await eventually(() => {
+      const shot = screenshot(h.x.display);
+      for (const [fx, fy] of samplePoints(FW, FH)) {
+        const p = toWindow(win, FW, FH, fx, fy);
+        expect(shot.rgb(p.x, p.y), `frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+      }
+      expect(shot.rgb(body.x, body.y), 'cursor body').toEqual([255, 140, 0]);
+      expect(shot.rgb(outline.x, outline.y), 'cursor outline').toEqual([0, 0, 0]);
+      return shot;
+    }, 30_000, 'the last frame (serial 4) and the guest cursor on screen');
 
     // Resize to a wide window: pillarboxed, aspect ratio kept.
     xdotool(h.x, 'windowsize', win.id, '800', '300');
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => findWindow(h.x, 'wintest').width === 800, 30_000, 'the window resized to 800 wide');
     win = findWindow(h.x, 'wintest');
     expect([win.width, win.height]).toEqual([800, 300]);
     const d = fitRect(FW, FH, 800, 300);
     expect(d.width / d.height).toBeCloseTo(FW / FH, 1);
-    img = screenshot(h.x.display);
-    expect(img.rgb(win.x + 5, win.y + 150)).toEqual([0, 0, 0]);
-    expect(img.rgb(win.x + 795, win.y + 150)).toEqual([0, 0, 0]);
-    for (const [fx, fy] of samplePoints(FW, FH)) {
-      const p = toWindow(win, FW, FH, fx, fy);
-      expect(img.rgb(p.x, p.y), `resized: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
-    }
+    await eventually(() => {
+      img = screenshot(h.x.display);
+      expect(img.rgb(win.x + 5, win.y + 150)).toEqual([0, 0, 0]);
+      expect(img.rgb(win.x + 795, win.y + 150)).toEqual([0, 0, 0]);
+      for (const [fx, fy] of samplePoints(FW, FH)) {
+        const p = toWindow(win, FW, FH, fx, fy);
+        expect(img.rgb(p.x, p.y), `resized: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+      }
+    }, 30_000, 'the frame redrawn pillarboxed in the resized window');
 
     // The producer restarts at another resolution: the viewer follows.
     h.procs[0]!.child.kill('SIGTERM');
     await h.procs[0]!.exited;
     start(['stub', '--shm', shm, '--size', '8', '--width', '320', '--height', '240', '--fps', '30', '--frames', '5', '--quiet']);
     await waitFor(() => lastFigures(view)?.width === 320 && lastFigures(view)?.height === 240, 60_000, 'the viewer to report 320x240');
-    await new Promise((r) => setTimeout(r, 500));
-    img = screenshot(h.x.display);
-    win = findWindow(h.x, 'wintest');
-    for (const [fx, fy] of samplePoints(320, 240)) {
-      const p = toWindow(win, 320, 240, fx, fy);
-      expect(img.rgb(p.x, p.y), `320x240: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, 320, 240));
-    }
+    await eventually(() => {
+      img = screenshot(h.x.display);
+      win = findWindow(h.x, 'wintest');
+      for (const [fx, fy] of samplePoints(320, 240)) {
+        const p = toWindow(win, 320, 240, fx, fy);
+        expect(img.rgb(p.x, p.y), `320x240: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, 320, 240));
+      }
+    }, 30_000, 'the last 320x240 frame (serial 4) on screen');
   }, 120_000);
 
   it.each([
@@ -116,21 +123,22 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
     const shots = mkdtempSync(join(tmpdir(), 'glasspane-shots-'));
     const view = start(['view', '--shm', shm, '--size', `${FW}x${FH}`, '--no-osd', '--stats', '--title', `fmt-${format}`, '--screenshot-dir', shots]);
     await waitFor(() => consumed(lastFigures(view)) >= 5, 60_000, 'the viewer to take all 5 frames');
-    await new Promise((r) => setTimeout(r, 300));
     expect((lastFigures(view) as Figures & { format: string }).format).toBe(name);
     const win = findWindow(h.x, `fmt-${format}`);
-    const img = screenshot(h.x.display);
-    for (const [fx, fy] of samplePoints(FW, FH)) {
-      const p = toWindow(win, FW, FH, fx, fy);
-      expect(img.rgb(p.x, p.y), `${format}: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
-    }
+    await eventually(() => {
+      const img = screenshot(h.x.display);
+      for (const [fx, fy] of samplePoints(FW, FH)) {
+        const p = toWindow(win, FW, FH, fx, fy);
+        expect(img.rgb(p.x, p.y), `${format}: frame pixel ${fx},${fy}`).toEqual(sceneColour(4, fx, fy, FW, FH));
+      }
+    }, 30_000, `the last ${format} frame (serial 4) on screen`);
 
     // escape+S: the frame on screen (serial 4) as a PNG at the guest's size.
     const focus = findWindow(h.x, `fmt-${format}`);
     xdotool(h.x, 'windowfocus', '--sync', focus.id);
     xdotool(h.x, 'keydown', 'Scroll_Lock', 'key', 's', 'keyup', 'Scroll_Lock');
-    await waitFor(() => readdirSync(shots).some((f) => f.endsWith('.png')), 30_000, 'the screenshot file');
-    await new Promise((r) => setTimeout(r, 200));
+    // The message comes once the file is written whole (the file appears before that).
+    await waitFor(() => /screenshot saved: /.test(view.stderr()), 30_000, 'the "screenshot saved" message');
     const file = join(shots, readdirSync(shots).find((f) => f.endsWith('.png'))!);
     const png = await loadImage(readFileSync(file));
     const ctx = createCanvas(png.width, png.height).getContext('2d');
@@ -172,7 +180,7 @@ describe.skipIf(needs(...WINDOW_PARTS))('viewer window under Xvfb', () => {
 
   it('without a display, says so and suggests --headless', async () => {
     const r = await runCli(['view', '--shm', '/dev/shm/whatever'], { env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(exitStatusOf('ERR_NO_DISPLAY'));
     expect(r.stderr).toMatch(/no display to open a window on .* add --headless/s);
   });
 });
