@@ -68,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memcpyBaseline", Napi::Function::New<MemcpyBaseline>(env));
   exports.Set("sdlWindowGrab", Napi::Function::New<SdlWindowGrab>(env));
   exports.Set("sdlTakeError", Napi::Function::New<SdlTakeError>(env));
+  exports.Set("sdlStartVideo", Napi::Function::New<SdlStartVideo>(env));
   exports.Set("Presenter", Presenter::Init(env));
   exports.Set("sdlRelativeMouse", Napi::Function::New<SdlRelativeMouse>(env));
   exports.Set("sdlTakeMotion", Napi::Function::New<SdlTakeMotion>(env));

@@ -40,6 +40,9 @@ bool FindSdl(SdlGrabApi* api) {
 
 using GetError = const char* (*)();
 using ClearError = void (*)();
+using InitSubSystem = int (*)(uint32_t);
+using GetCurrentVideoDriver = const char* (*)();
+constexpr uint32_t kInitVideo = 0x00000020u;  // SDL_INIT_VIDEO (SDL2's stable ABI)
 
 }  // namespace
 
@@ -75,6 +78,21 @@ Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("keyboard", Napi::Boolean::New(env, api.getKeyboardGrab(window) != 0));
   out.Set("mouse", Napi::Boolean::New(env, api.getMouseGrab(window) != 0));
+  return out;
+}
+
+Napi::Value SdlStartVideo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
+  if (!lib) return env.Null();
+  auto init = reinterpret_cast<InitSubSystem>(dlsym(lib, "SDL_InitSubSystem"));
+  auto current = reinterpret_cast<GetCurrentVideoDriver>(dlsym(lib, "SDL_GetCurrentVideoDriver"));
+  Napi::Value out = env.Null();
+  if (init && current && init(kInitVideo) == 0) {
+    const char* name = current();
+    if (name) out = Napi::String::New(env, name);
+  }
+  dlclose(lib);  // the library stays loaded by its owner
   return out;
 }
 

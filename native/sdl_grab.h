@@ -20,4 +20,11 @@ Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info);
 // listed): the viewer takes it where it is set, so it is seen only when it means something.
 Napi::Value SdlTakeError(const Napi::CallbackInfo& info);
 
+// sdlStartVideo() -> the video driver's name once SDL_InitSubSystem(SDL_INIT_VIDEO) succeeds
+// (it is a no-op that succeeds when video runs already), or null when it fails or SDL2 is not
+// loaded. The binding starts video once, when it loads; a display that was briefly unreachable
+// then (an X server whose listen queue was full, a session still starting) is tried again
+// through this. SDL reads SDL_VIDEODRIVER at each try. JS main thread only.
+Napi::Value SdlStartVideo(const Napi::CallbackInfo& info);
+
 }  // namespace glasspane

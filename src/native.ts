@@ -288,6 +288,11 @@ interface Addon {
    * SDL2; see native/sdl_grab.h); null when none is pending or SDL2 is not loaded. Main thread.
    */
   sdlTakeError(): string | null;
+  /**
+   * Starts SDL's video subsystem again through the loaded SDL2 (see native/sdl_grab.h): the
+   * driver's name, or null when it still does not start or SDL2 is not loaded. Main thread.
+   */
+  sdlStartVideo(): string | null;
   /** Throws when SDL2 is not loaded in this process or no window has that id. */
   Presenter: new (windowId: number) => NativePresenterHandle;
   /**

@@ -7,7 +7,9 @@
  * nothing, so the viewer would run without a window and report success. SDL is therefore offered
  * only the desktop drivers the environment names (x11 for DISPLAY, wayland for WAYLAND_DISPLAY)
  * unless the user chose drivers with SDL_VIDEODRIVER, and a video subsystem that did not start is
- * ERR_DISPLAY_UNREACHABLE.
+ * ERR_DISPLAY_UNREACHABLE. Not at the first refusal: an X server whose listen queue is full (many
+ * clients connecting at once) or a session still starting refuses for a moment, so video is
+ * tried again for about 1.5 s (VIDEO_RETRY_DELAYS_MS) before the display is called unreachable.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -59,6 +61,23 @@ function quietDisplayErrors(require: NodeJS.Require): void {
   bindings.video_getDisplays = Object.assign(quiet, { quiet: true as const });
 }
 
+/** The waits before each new try to start SDL's video when the first did not (see the module comment). */
+export const VIDEO_RETRY_DELAYS_MS = [100, 200, 400, 800] as const;
+
+/**
+ * `first`, or the first non-null answer of `tryAgain` after each of `delaysMs`; null when every
+ * try failed.
+ */
+export async function retryVideo(first: string | null, tryAgain: () => string | null, delaysMs: readonly number[] = VIDEO_RETRY_DELAYS_MS): Promise<string | null> {
+  if (first) return first;
+  for (const ms of delaysMs) {
+    await new Promise((r) => setTimeout(r, ms));
+    const video = tryAgain();
+    if (video) return video;
+  }
+  return null;
+}
+
 /**
  * Loads @kmamal/sdl (once; Node caches the import). Main thread only: SDL's video calls belong
  * to the thread that loaded it. Throws GlasspaneError ERR_NO_DISPLAY when neither DISPLAY nor
@@ -92,7 +111,18 @@ export async function loadSdl(hints: SdlHints = {}): Promise<Sdl> {
       { cause: err },
     );
   }
-  const video = sdl.info.drivers.video.current;
+  const video = await retryVideo(sdl.info.drivers.video.current, () => {
+    if (!chosen) process.env.SDL_VIDEODRIVER = drivers;
+    try {
+      return native.sdlStartVideo();
+    } finally {
+      if (!chosen) delete process.env.SDL_VIDEODRIVER;
+    }
+  });
+  if (video && !sdl.info.drivers.video.current) {
+    log('SDL video started on a later try');
+    (sdl.info.drivers.video as { current: string | null }).current = video;
+  }
   log('SDL video driver %s (offered %s)', video, chosen ?? drivers);
   if (!video) {
     const what = [process.env.DISPLAY ? 'no X server' : '', process.env.WAYLAND_DISPLAY ? 'no Wayland compositor' : ''].filter(Boolean).join(' and ');

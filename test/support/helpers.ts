@@ -1,6 +1,6 @@
 /** Shared test helpers: unique /dev/shm regions, the built CLI (runCli, startCli), polling. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -39,12 +39,34 @@ function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return merged;
 }
 
+let sharedRoot: string | undefined;
+
+/**
+ * A package folder another user can read: ROOT itself when `as` can read the CLI there, else a
+ * copy of what the built CLI needs (package.json, binding.gyp, dist, build, node_modules) under
+ * /tmp, made once per test process and removed at its exit. A checkout in root's home (mode 0700:
+ * where CI and tools/check-distro clone it) cannot be read by nobody. The copy is hard links
+ * where the file system allows them (fast, no space), else a real copy.
+ */
+export function rootReadableBy(as: { uid: number; gid: number }): string {
+  if (spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(CLI)})`], { stdio: 'ignore', ...as }).status === 0) return ROOT;
+  if (sharedRoot) return sharedRoot;
+  const dir = mkdtempSync('/tmp/glasspane-shared-');
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const parts = ['package.json', 'binding.gyp', 'dist', 'build', 'node_modules'].map((p) => join(ROOT, p));
+  const linked = spawnSync('cp', ['-al', ...parts, dir], { stdio: 'ignore' }).status === 0;
+  if (!linked && spawnSync('cp', ['-a', ...parts, dir], { stdio: 'ignore' }).status !== 0) throw new Error(`could not copy the built CLI to ${dir} for uid ${as.uid}`);
+  chmodSync(dir, 0o755);
+  return (sharedRoot = dir);
+}
+
 /**
  * Starts `glasspane ARGS` (the built CLI, exactly as a user runs it) and collects its output;
  * `as` runs it as another user (a root test run seeing what an ordinary user sees).
  */
 export function startCli(args: string[], env?: NodeJS.ProcessEnv, as?: { uid: number; gid: number }): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env), ...as });
+  const cli = as ? join(rootReadableBy(as), 'dist', 'src', 'cli', 'main.js') : CLI;
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env), ...(as ? { ...as, cwd: '/' } : {}) });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

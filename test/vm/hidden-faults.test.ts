@@ -13,7 +13,7 @@ import { HostRoot } from '../../src/vm/host-root.js';
 import { vmDown } from '../../src/vm/vm-down.js';
 import { isVmProcess, writeState } from '../../src/vm/vm-state.js';
 import { RecordingWriter } from '../../src/vm/sysfs-writer.js';
-import { ROOT, removeShm, shmPath, waitFor } from '../support/helpers.js';
+import { ROOT, removeShm, rootReadableBy, shmPath, waitFor } from '../support/helpers.js';
 import { makeTempDir } from './fake-sysfs.js';
 
 const dir = makeTempDir('glasspane-hidden-');
@@ -96,13 +96,15 @@ describe('faults no longer hidden by a catch', () => {
     writeFileSync(file, Buffer.alloc(1 << 20));
     chmodSync(file, 0o666);
     // Root looks through any permission: the check runs as an ordinary user (nobody) when we are root.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    const asUser = nobody ?? {};
+    const code = nobody ? rootReadableBy(nobody) : ROOT;
     const script = `
-      const { openRegion, regionFileChanged } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/region.js'))});
+      const { openRegion, regionFileChanged } = await import(${JSON.stringify(path.join(code, 'dist/src/region.js'))});
       const r = openRegion(process.argv[1]);
       console.log(JSON.stringify({ before: regionFileChanged(r) }));
       process.stdin.once('data', () => { console.log(JSON.stringify({ after: regionFileChanged(r) })); r.close(); });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['pipe', 'pipe', 'inherit'], ...asUser });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['pipe', 'pipe', 'inherit'], cwd: code, ...asUser });
     children.push(child);
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
