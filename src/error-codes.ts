@@ -136,7 +136,7 @@ const VIEWER = {
     meaning: 'A window was asked for, but there is no display (DISPLAY and WAYLAND_DISPLAY are unset).',
     fix: 'run inside a desktop session, or add --headless to consume frames without a window' },
   ERR_DISPLAY_UNREACHABLE: { exit: 'refused',
-    meaning: 'A window was asked for on the display DISPLAY or WAYLAND_DISPLAY names, but SDL could not open it: no X server or Wayland compositor answers there (a stale DISPLAY from another session, tmux or ssh), or it refused this user.',
+    meaning: 'A window was asked for on the display DISPLAY or WAYLAND_DISPLAY names, but SDL could not open it, tried for about 1.5 s: no X server or Wayland compositor answers there (a stale DISPLAY from another session, tmux or ssh), or it refused this user.',
     fix: 'check DISPLAY / WAYLAND_DISPLAY, run in a terminal of your desktop session, or add --headless' },
   ERR_NO_SDL: { exit: 'refused',
     meaning: 'The SDL window library could not be loaded.',
