@@ -25,7 +25,7 @@ const text = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 const spawned = (src: string) => [...src.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|execSync)\(\s*'([^']+)'/g)].map((m) => m[1]!);
 
 /** Programs of Debian's Essential packages (coreutils, bash, dpkg): on every Debian system. */
-const ESSENTIAL = new Set(['bash', 'sh', 'mkfifo', 'mknod', 'readlink', 'dpkg']);
+const ESSENTIAL = new Set(['bash', 'sh', 'cp', 'mkfifo', 'mknod', 'readlink', 'dpkg']);
 
 /** Which part gives each program. */
 const PART_OF = new Map<string, PartName>(Object.entries(PARTS).flatMap(([name, p]) => p.programs.map((prog) => [prog, name as PartName] as const)));
