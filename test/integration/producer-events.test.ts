@@ -6,7 +6,7 @@
  * consumer that corrupts the producer's queue or dies holding its lock.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { existsSync, rmSync, truncateSync } from 'node:fs';
+import { rmSync, truncateSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../../src/native.js';
 import type { Region } from '../../src/region.js';
@@ -136,7 +136,8 @@ describe('the region file truncated under a connected consumer', () => {
   it('as processes: `glasspane view --headless` and `glasspane stub` both survive a truncate -s 0', async () => {
     const path = shmPath('truncate-cli');
     const stub = cli(['stub', '--shm', path, '--size', '8', '--width', '320', '--height', '200', '--fps', '60']);
-    await waitFor(() => existsSync(path), 20_000, 'the stub to create the region');
+    // The file exists before the stub has sized it: wait for the stub to say the region is ready.
+    await waitFor(() => /region /.test(stub.stderr()), 20_000, 'the stub to create the region');
     const view = cli(['view', '--shm', path, '--headless', '--json']);
     // Truncate only once the viewer is connected (subscribed to the frame queue).
     const probe = new native.Region(path);
