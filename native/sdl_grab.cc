@@ -44,22 +44,31 @@ using InitSubSystem = int (*)(uint32_t);
 using GetCurrentVideoDriver = const char* (*)();
 constexpr uint32_t kInitVideo = 0x00000020u;  // SDL_INIT_VIDEO (SDL2's stable ABI)
 
+// Runs `use(lib)` with the SDL2 that the binding loaded (RTLD_NOLOAD: nothing is loaded by us);
+// null when SDL2 is not in the process. The reference NOLOAD took is dropped afterwards: the
+// library stays loaded by its owner.
+template <typename Use>
+Napi::Value WithLoadedSdl(Napi::Env env, Use use) {
+  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
+  if (!lib) return env.Null();
+  Napi::Value out = use(lib);
+  dlclose(lib);
+  return out;
+}
+
 }  // namespace
 
 Napi::Value SdlTakeError(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
-  if (!lib) return env.Null();
-  auto get = reinterpret_cast<GetError>(dlsym(lib, "SDL_GetError"));
-  auto clear = reinterpret_cast<ClearError>(dlsym(lib, "SDL_ClearError"));
-  Napi::Value out = env.Null();
-  if (get && clear) {
+  return WithLoadedSdl(env, [&](void* lib) -> Napi::Value {
+    auto get = reinterpret_cast<GetError>(dlsym(lib, "SDL_GetError"));
+    auto clear = reinterpret_cast<ClearError>(dlsym(lib, "SDL_ClearError"));
+    if (!get || !clear) return env.Null();
     const char* text = get();
-    if (text && *text) out = Napi::String::New(env, text);
+    Napi::Value out = text && *text ? Napi::Value(Napi::String::New(env, text)) : env.Null();
     clear();
-  }
-  dlclose(lib);  // the library stays loaded by its owner
-  return out;
+    return out;
+  });
 }
 
 Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info) {
@@ -83,17 +92,13 @@ Napi::Value SdlWindowGrab(const Napi::CallbackInfo& info) {
 
 Napi::Value SdlStartVideo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  void* lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
-  if (!lib) return env.Null();
-  auto init = reinterpret_cast<InitSubSystem>(dlsym(lib, "SDL_InitSubSystem"));
-  auto current = reinterpret_cast<GetCurrentVideoDriver>(dlsym(lib, "SDL_GetCurrentVideoDriver"));
-  Napi::Value out = env.Null();
-  if (init && current && init(kInitVideo) == 0) {
+  return WithLoadedSdl(env, [&](void* lib) -> Napi::Value {
+    auto init = reinterpret_cast<InitSubSystem>(dlsym(lib, "SDL_InitSubSystem"));
+    auto current = reinterpret_cast<GetCurrentVideoDriver>(dlsym(lib, "SDL_GetCurrentVideoDriver"));
+    if (!init || !current || init(kInitVideo) != 0) return env.Null();
     const char* name = current();
-    if (name) out = Napi::String::New(env, name);
-  }
-  dlclose(lib);  // the library stays loaded by its owner
-  return out;
+    return name ? Napi::Value(Napi::String::New(env, name)) : env.Null();
+  });
 }
 
 }  // namespace glasspane
